@@ -1,0 +1,11 @@
+export { createClient } from "./create-client";
+export type { ClientOptions, LxnsdClient } from "./create-client";
+export { LxnsdError } from "./lxnsd-error";
+export type { CallOptions } from "./rpc/service-client";
+export { defaultAddress } from "./default-address";
+export { NAMESPACE_KINDS, kindOf, kindNamed } from "./namespace-types";
+export * from "./gen/lxnsd/v1/types_pb";
+export * from "./gen/lxnsd/v1/namespace_service_pb";
+export * from "./gen/lxnsd/v1/process_service_pb";
+export * from "./gen/lxnsd/v1/mount_service_pb";
+export { status } from "@grpc/grpc-js";

@@ -1,0 +1,109 @@
+import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import { Metadata } from "@grpc/grpc-js";
+import type { CallOptions as GrpcCallOptions, Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+import { LxnsdError, isServiceError } from "../lxnsd-error";
+import { methodDefinition } from "./method-definitions";
+
+/** Per-call options. */
+export interface CallOptions {
+  /** Fail with DEADLINE_EXCEEDED after this many ms. */
+  timeoutMs?: number;
+  /** Cancel the call (CANCELLED) when aborted. */
+  signal?: AbortSignal;
+  /** Extra request metadata (e.g. authorization). */
+  metadata?: Record<string, string>;
+}
+
+type UnaryFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>;
+type ServerStreamFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;
+type BidiFn<I extends DescMessage, O extends DescMessage> = (requests: AsyncIterable<MessageInitShape<I>>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;
+
+/** The client function of one method, derived from its descriptor. */
+export type MethodClient<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  ? UnaryFn<I, O>
+  : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? ServerStreamFn<I, O>
+    : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? BidiFn<I, O>
+      : never;
+
+/** A typed client of one generated service: one function per method, keyed by localName. */
+export type ServiceClient<S> = S extends GenService<infer R extends GenServiceMethods> ? { [K in keyof R]: MethodClient<R[K]> } : never;
+
+function grpcOptions(options: CallOptions | undefined): { metadata: Metadata; call: GrpcCallOptions } {
+  const metadata = new Metadata();
+  for (const [key, value] of Object.entries(options?.metadata ?? {})) metadata.set(key, value);
+  const call: GrpcCallOptions = {};
+  if (options?.timeoutMs !== undefined) call.deadline = Date.now() + options.timeoutMs;
+  return { metadata, call };
+}
+
+function onAbort(signal: AbortSignal | undefined, cancel: () => void): void {
+  if (!signal) return;
+  if (signal.aborted) cancel();
+  else signal.addEventListener("abort", cancel, { once: true });
+}
+
+function asLxnsdError(err: unknown): unknown {
+  return isServiceError(err) ? LxnsdError.fromServiceError(err) : err;
+}
+
+async function* readAll<T>(stream: ClientReadableStream<T>): AsyncIterable<T> {
+  try {
+    for await (const message of stream) yield message as T;
+  } catch (err) {
+    throw asLxnsdError(err);
+  } finally {
+    stream.cancel();
+  }
+}
+
+function unary(client: Client, method: DescMethod): UnaryFn<DescMessage, DescMessage> {
+  const def = methodDefinition(method);
+  return (request = {}, options) =>
+    new Promise((resolve, reject) => {
+      const { metadata, call } = grpcOptions(options);
+      const pending = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, metadata, call, (err: ServiceError | null, response) =>
+        err ? reject(asLxnsdError(err)) : resolve(response as MessageShape<DescMessage>),
+      );
+      onAbort(options?.signal, () => pending.cancel());
+    });
+}
+
+function serverStream(client: Client, method: DescMethod): ServerStreamFn<DescMessage, DescMessage> {
+  const def = methodDefinition(method);
+  return (request = {}, options) => {
+    const { metadata, call } = grpcOptions(options);
+    const stream = client.makeServerStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, request, metadata, call);
+    onAbort(options?.signal, () => stream.cancel());
+    return readAll(stream as ClientReadableStream<MessageShape<DescMessage>>);
+  };
+}
+
+function bidi(client: Client, method: DescMethod): BidiFn<DescMessage, DescMessage> {
+  const def = methodDefinition(method);
+  return (requests, options) => {
+    const { metadata, call } = grpcOptions(options);
+    const stream = client.makeBidiStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, metadata, call);
+    onAbort(options?.signal, () => stream.cancel());
+    (async () => {
+      for await (const request of requests) {
+        if (!stream.write(request)) await new Promise((resolve) => stream.once("drain", resolve));
+      }
+      stream.end();
+    })().catch(() => stream.cancel());
+    return readAll(stream as unknown as ClientReadableStream<MessageShape<DescMessage>>);
+  };
+}
+
+/** Builds the typed client of `service` on top of a grpc-js channel. */
+export function serviceClient<S extends DescService>(client: Client, service: S): ServiceClient<S> {
+  const methods: Record<string, unknown> = {};
+  for (const method of service.methods) {
+    if (method.methodKind === "unary") methods[method.localName] = unary(client, method);
+    else if (method.methodKind === "server_streaming") methods[method.localName] = serverStream(client, method);
+    else if (method.methodKind === "bidi_streaming") methods[method.localName] = bidi(client, method);
+  }
+  return methods as ServiceClient<S>;
+}

@@ -1,0 +1,82 @@
+import { Server, ServerCredentials } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import * as native from "../native/lib";
+import type { DaemonConfig } from "./config";
+import { HandleTable } from "./handle-table";
+import { NamespaceLimits } from "./namespace-limits";
+import { NamespaceResolver } from "./namespace-resolver";
+import { NamespaceService } from "./services/namespace-service";
+import { prepareUnixSocket, removeSocket, restrictSocket, unixSocketPath } from "./unix-socket";
+
+const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
+
+/** Refuses TCP listeners that are not on loopback: without TLS they would hand root to the network. */
+function checkTcpAddress(address: string): void {
+  const host = address.startsWith("[") ? address.slice(0, address.indexOf("]") + 1) : address.slice(0, address.lastIndexOf(":"));
+  if (!LOOPBACK_HOSTS.has(host) && !/^127\.\d+\.\d+\.\d+$/.test(host)) {
+    throw new Error(`refusing plaintext TCP listener ${address}: only loopback addresses (127.0.0.1, [::1]) are allowed until TLS is configured`);
+  }
+}
+
+/** The lxnsd gRPC server with its services, handle table and listeners. */
+export class Daemon {
+  readonly server: Server;
+  readonly handles: HandleTable;
+  private readonly sockets: string[] = [];
+
+  constructor(
+    private readonly config: DaemonConfig,
+    private readonly log: Logger,
+  ) {
+    this.server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+    this.handles = new HandleTable({
+      maxHandles: config.maxHandles,
+      defaultLeaseMs: config.defaultLeaseMs,
+      maxLeaseMs: config.maxLeaseMs,
+      closeFd: (fd) => native.close(fd),
+      log,
+    });
+    const resolver = new NamespaceResolver(this.handles, config.pathRoots);
+    const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
+    new NamespaceService({ handles: this.handles, resolver, limits, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
+  }
+
+  /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
+  async start(): Promise<string[]> {
+    const bound: string[] = [];
+    for (const address of this.config.listen) {
+      const socketPath = unixSocketPath(address);
+      if (socketPath) await prepareUnixSocket(socketPath);
+      else checkTcpAddress(address);
+      const port = await new Promise<number>((resolve, reject) =>
+        this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, value) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(value))),
+      );
+      if (socketPath) {
+        restrictSocket(socketPath);
+        this.sockets.push(socketPath);
+        bound.push(address);
+      } else {
+        bound.push(`${address.slice(0, address.lastIndexOf(":"))}:${port}`);
+      }
+    }
+    this.log.info({ listen: bound }, "lxnsd serving");
+    return bound;
+  }
+
+  /** Stops accepting calls, waits up to `graceMs` for those in flight, then releases every handle and socket. */
+  async stop(graceMs = 5000): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.server.forceShutdown();
+        resolve();
+      }, graceMs);
+      this.server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    this.handles.closeAll();
+    this.sockets.forEach(removeSocket);
+    this.log.info("lxnsd stopped");
+  }
+}

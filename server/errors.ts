@@ -1,0 +1,107 @@
+import { create, toBinary } from "@bufbuild/protobuf";
+import { anyPack } from "@bufbuild/protobuf/wkt";
+import { Metadata, status } from "@grpc/grpc-js";
+import type { ServiceError } from "@grpc/grpc-js";
+import { ErrorInfoSchema } from "../client/gen/google/rpc/error_details_pb";
+import { StatusSchema } from "../client/gen/google/rpc/status_pb";
+
+/** The domain of every ErrorInfo lxnsd sends. */
+export const ERROR_DOMAIN = "lxnsd";
+
+/** The shape of an error that came from a syscall (the addon's NativeError, Node's fs errors). */
+export interface ErrnoLike {
+  code: string;
+  syscall?: string;
+  step?: string;
+  message: string;
+}
+
+/**
+ * errno → gRPC status, each row with its reason (DESIGN.md, "Errors").
+ * Anything not listed is INTERNAL: a syscall failed in a way the daemon did
+ * not plan for, which is a bug to report, not a caller's mistake.
+ */
+const ERRNO_STATUS: Readonly<Record<string, status>> = {
+  ESRCH: status.NOT_FOUND, // the process is gone
+  ENOENT: status.NOT_FOUND, // no such process or namespace file
+  ENOTDIR: status.NOT_FOUND, // a path component is not a directory: no such file
+  EINVAL: status.FAILED_PRECONDITION, // setns: the namespace is of the wrong type
+  EPERM: status.PERMISSION_DENIED,
+  EACCES: status.PERMISSION_DENIED,
+  EMFILE: status.RESOURCE_EXHAUSTED, // the daemon is out of fds
+  ENFILE: status.RESOURCE_EXHAUSTED, // the system is out of fds
+  ENOSPC: status.RESOURCE_EXHAUSTED, // unshare: max_<type>_namespaces reached
+  EUSERS: status.RESOURCE_EXHAUSTED, // unshare: user namespace nesting too deep
+  ENOMEM: status.RESOURCE_EXHAUSTED,
+  EAGAIN: status.RESOURCE_EXHAUSTED, // clone: process limit
+  ENOSYS: status.UNIMPLEMENTED, // the kernel lacks the syscall
+  EOPNOTSUPP: status.UNIMPLEMENTED, // the kernel lacks the feature
+  ENOTTY: status.INVALID_ARGUMENT, // an nsfs ioctl on a file that is not a namespace
+  ELOOP: status.INVALID_ARGUMENT,
+  ENAMETOOLONG: status.INVALID_ARGUMENT,
+  ETIMEDOUT: status.DEADLINE_EXCEEDED, // the per-request child ran past its time
+};
+
+/**
+ * An error with the gRPC status a caller can act on. `reason` becomes the
+ * ErrorInfo reason (the errno name for syscall failures); `cause` is kept for
+ * the log and never sent.
+ */
+export class RpcError extends Error {
+  constructor(
+    readonly code: status,
+    message: string,
+    readonly reason: string = status[code],
+    readonly metadata: Readonly<Record<string, string>> = {},
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = "RpcError";
+  }
+}
+
+/** INVALID_ARGUMENT for a malformed request, naming the field. */
+export function invalidArgument(message: string): RpcError {
+  return new RpcError(status.INVALID_ARGUMENT, message, "INVALID_ARGUMENT");
+}
+
+/** Whether `err` carries an errno name, as NativeError and Node's system errors do. */
+export function isErrnoLike(err: unknown): err is ErrnoLike {
+  const code = err instanceof Error ? (err as Partial<ErrnoLike>).code : undefined;
+  return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
+}
+
+/**
+ * Maps a syscall failure to its status. `what` says what the daemon was doing
+ * ("open /proc/42/ns/net"); `overrides` changes the status of an errno where
+ * the operation gives it another meaning (EINVAL from a sysctl write is a bad
+ * value, not a wrong namespace type).
+ */
+export function fromErrno(err: ErrnoLike, what: string, overrides: Readonly<Record<string, status>> = {}): RpcError {
+  const code = overrides[err.code] ?? ERRNO_STATUS[err.code] ?? status.INTERNAL;
+  const metadata: Record<string, string> = { errno: err.code };
+  if (err.syscall) metadata.syscall = err.syscall;
+  if (err.step) metadata.step = err.step;
+  const where = err.step ? ` at step "${err.step}"` : "";
+  return new RpcError(code, `${what}: ${err.syscall ?? "syscall"}: ${err.code}${where} (${err.message})`, err.code, metadata, { cause: err });
+}
+
+/** Any thrown value as an RpcError: unknown errors become INTERNAL. */
+export function asRpcError(err: unknown, what = "internal error"): RpcError {
+  if (err instanceof RpcError) return err;
+  if (isErrnoLike(err)) return fromErrno(err, what);
+  const message = err instanceof Error ? err.message : String(err);
+  return new RpcError(status.INTERNAL, `${what}: ${message}`, "INTERNAL", {}, { cause: err });
+}
+
+/**
+ * The grpc-js form of an error: code, message, and the google.rpc.Status with
+ * one ErrorInfo in the `grpc-status-details-bin` trailer.
+ */
+export function toServiceError(err: RpcError): Partial<ServiceError> {
+  const info = create(ErrorInfoSchema, { reason: err.reason, domain: ERROR_DOMAIN, metadata: { ...err.metadata } });
+  const details = create(StatusSchema, { code: err.code, message: err.message, details: [anyPack(ErrorInfoSchema, info)] });
+  const metadata = new Metadata();
+  metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, details)));
+  return { code: err.code, details: err.message, metadata };
+}

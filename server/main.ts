@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError, Option } from "commander";
+import pino from "pino";
+import { defaultAddress } from "../client/default-address";
+import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config";
+import { Daemon } from "./daemon";
+
+function positiveInt(value: string): number {
+  const parsed = Number(value);
+  if (!Number.isInteger(parsed) || parsed <= 0) throw new InvalidArgumentError("must be a positive integer");
+  return parsed;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+const program = new Command()
+  .name("lxnsd")
+  .description("Linux namespaces behind a typed gRPC API (lxnsd.v1): inspect, open, create and limit namespaces.")
+  .option("--listen <address>", `listen on ADDRESS: unix:PATH or HOST:PORT (loopback only); repeatable (default: ${defaultAddress()})`, collect)
+  .option("--max-handles <n>", "most namespace handles open at once", positiveInt, 1024)
+  .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
+  .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
+  .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
+  .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
+  .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
+  .showHelpAfterError();
+
+async function main(): Promise<void> {
+  const options = program.parse().opts();
+  const log = pino({ level: options.logLevel, base: { service: "lxnsd" } }, pino.destination(2));
+  const config = defaultConfig({
+    ...(options.listen ? { listen: options.listen } : {}),
+    ...(options.nsPathRoot ? { pathRoots: options.nsPathRoot } : {}),
+    maxHandles: options.maxHandles,
+    defaultLeaseMs: options.handleLease * 1000,
+    maxLeaseMs: options.maxHandleLease * 1000,
+    childTimeoutMs: options.childTimeout,
+    logLevel: options.logLevel,
+  });
+  const daemon = new Daemon(config, log);
+  try {
+    await daemon.start();
+  } catch (err) {
+    log.fatal({ err }, (err as Error).message);
+    process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
+    await daemon.stop(0);
+    process.exit(1);
+  }
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    daemon.stop().then(() => process.exit(0));
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+}
+
+void main();

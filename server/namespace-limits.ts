@@ -1,0 +1,88 @@
+import { readFile, writeFile } from "node:fs/promises";
+import { status } from "@grpc/grpc-js";
+import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
+import { kindOf } from "../client/namespace-types";
+import * as native from "../native/lib";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import type { NamespaceResolver } from "./namespace-resolver";
+
+/** The largest value the kernel takes (the sysctl is an int bounded by INT_MAX). */
+const MAX_LIMIT = 2147483647;
+/** A bad value written to the sysctl is the caller's mistake, not a wrong namespace type. */
+const WRITE_OVERRIDES = { EINVAL: status.INVALID_ARGUMENT };
+
+/**
+ * /proc/sys/user/max_<type>_namespaces, as lxns get_current_limit and
+ * set_current_limit. The kernel shows the values of the reader's own user
+ * namespace, so the daemon's own limits are read in-process and those of
+ * another user namespace in a child that joins it first.
+ */
+export class NamespaceLimits {
+  constructor(
+    private readonly resolver: NamespaceResolver,
+    private readonly childTimeoutMs: number,
+  ) {}
+
+  /** The limit of `type` in `userNamespace` (unset: the daemon's own). */
+  async get(type: NamespaceType, userNamespace: NamespaceRef | undefined): Promise<bigint> {
+    const file = limitFile(type);
+    if (!userNamespace) return parseLimit(await readOwn(file), file);
+    return this.inUserNamespace(userNamespace, file, undefined);
+  }
+
+  /** Sets the limit and returns the value then in force. */
+  async set(type: NamespaceType, value: bigint, userNamespace: NamespaceRef | undefined): Promise<bigint> {
+    const file = limitFile(type);
+    if (value < 0n || value > BigInt(MAX_LIMIT)) throw invalidArgument(`value: must be between 0 and ${MAX_LIMIT}, got ${value}`);
+    if (!userNamespace) {
+      try {
+        await writeFile(file, `${value}\n`);
+      } catch (err) {
+        throw isErrnoLike(err) ? fromErrno(err, `write ${file}`, WRITE_OVERRIDES) : err;
+      }
+      return parseLimit(await readOwn(file), file);
+    }
+    return this.inUserNamespace(userNamespace, file, `${value}\n`);
+  }
+
+  private async inUserNamespace(ref: NamespaceRef, file: string, write: string | undefined): Promise<bigint> {
+    const userns = this.resolver.resolve(ref, "user_namespace", { defaultType: NamespaceType.USER });
+    try {
+      if (userns.kind.type !== NamespaceType.USER) {
+        throw new RpcError(status.FAILED_PRECONDITION, `user_namespace: ${userns.label} is a ${userns.kind.name} namespace, not user`, "WRONG_NAMESPACE_TYPE");
+      }
+      const result = await native.runChild({
+        join: [{ fd: userns.fd, nstype: userns.kind.flag }],
+        writeFile: write === undefined ? undefined : { path: file, data: write },
+        readFile: { path: file, maxBytes: 64 },
+        timeoutMs: this.childTimeoutMs,
+      });
+      return parseLimit(result.data?.toString() ?? "", file);
+    } catch (err) {
+      throw isErrnoLike(err) ? fromErrno(err, `${write === undefined ? "read" : "write"} ${file} in ${userns.label}`, WRITE_OVERRIDES) : err;
+    } finally {
+      userns.release();
+    }
+  }
+}
+
+function limitFile(type: NamespaceType): string {
+  const kind = kindOf(type);
+  if (!kind) throw invalidArgument(`type: a namespace type is required, got ${type}`);
+  return `/proc/sys/user/max_${kind.name}_namespaces`;
+}
+
+async function readOwn(file: string): Promise<string> {
+  try {
+    return await readFile(file, "utf8");
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `read ${file}`) : err;
+  }
+}
+
+function parseLimit(text: string, file: string): bigint {
+  const trimmed = text.trim();
+  if (!/^\d+$/.test(trimmed)) throw new RpcError(status.INTERNAL, `${file} holds ${JSON.stringify(trimmed)}, not a number`);
+  return BigInt(trimmed);
+}

@@ -1,0 +1,154 @@
+import * as path from "node:path";
+import { status } from "@grpc/grpc-js";
+import { NamespaceType, Relation } from "../client/gen/lxnsd/v1/types_pb";
+import type { NamespaceInfo, NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
+import { kindOf } from "../client/namespace-types";
+import type { NamespaceKind } from "../client/namespace-types";
+import * as native from "../native/lib";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import type { HandleTable } from "./handle-table";
+import { describeNamespace, statNamespace } from "./namespace-info";
+
+/** A namespace fd resolved for one request. Call release() when the request is done with it. */
+export interface ResolvedNamespace {
+  readonly fd: number;
+  readonly kind: NamespaceKind;
+  /** A short human description of the reference, for error messages. */
+  readonly label: string;
+  describe(): NamespaceInfo;
+  release(): void;
+}
+
+/** What may be left unset in a reference. */
+export interface ResolveOptions {
+  /** The type assumed when ref.type is unset (GetLimit's user_namespace defaults to USER). */
+  defaultType?: NamespaceType;
+}
+
+interface Base {
+  fd: number;
+  label: string;
+  release(): void;
+}
+
+/**
+ * Turns a NamespaceRef into an nsfs fd held by the daemon: opening
+ * /proc/PID/ns/TYPE, lending a handle's fd, or opening a path under the
+ * allowed roots; then following the relation with NS_GET_USERNS /
+ * NS_GET_PARENT. Never forks and never changes the daemon's namespaces.
+ */
+export class NamespaceResolver {
+  constructor(
+    private readonly handles: HandleTable,
+    private readonly pathRoots: readonly string[],
+  ) {}
+
+  resolve(ref: NamespaceRef | undefined, field: string, options: ResolveOptions = {}): ResolvedNamespace {
+    if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
+    const wanted = this.wantedKind(ref, field, options);
+    if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
+    const base = this.openSource(ref, field, wanted);
+    let kind: NamespaceKind;
+    try {
+      kind = statNamespace(base.fd, base.label).kind;
+      if (wanted && wanted !== kind) {
+        throw new RpcError(status.FAILED_PRECONDITION, `${base.label} is a ${kind.name} namespace, not ${wanted.name}`, "WRONG_NAMESPACE_TYPE");
+      }
+    } catch (err) {
+      base.release();
+      throw err;
+    }
+    if (ref.relation === Relation.UNSPECIFIED) return resolved(base, kind);
+    try {
+      return this.follow(base, kind, ref.relation, field);
+    } finally {
+      base.release();
+    }
+  }
+
+  private wantedKind(ref: NamespaceRef, field: string, options: ResolveOptions): NamespaceKind | undefined {
+    const type = ref.type === NamespaceType.UNSPECIFIED ? options.defaultType : ref.type;
+    if (type === undefined || type === NamespaceType.UNSPECIFIED) {
+      if (ref.source.case === "handle" || ref.source.case === "path") return undefined;
+      throw invalidArgument(`${field}.type: required for a pid or self reference`);
+    }
+    const kind = kindOf(type);
+    if (!kind) throw invalidArgument(`${field}.type: unknown value ${type}`);
+    return kind;
+  }
+
+  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined): Base {
+    const source = ref.source;
+    switch (source.case) {
+      case "pid": {
+        if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
+        return openFile(`/proc/${source.value}/ns/${kind!.name}`, `process ${source.value}`);
+      }
+      case "self":
+        if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
+        return openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace");
+      case "handle": {
+        const lent = this.handles.lend(source.value);
+        return { fd: lent.fd, label: `handle ${source.value}`, release: lent.release };
+      }
+      case "path":
+        this.checkPath(source.value, `${field}.path`);
+        return openFile(source.value, source.value);
+      default:
+        throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
+    }
+  }
+
+  private checkPath(value: string, field: string): void {
+    if (value.includes("\0")) throw invalidArgument(`${field}: contains a NUL byte`);
+    if (!path.isAbsolute(value) || path.posix.normalize(value) !== value || value.length > 4096) {
+      throw invalidArgument(`${field}: must be an absolute, normalized path`);
+    }
+    const allowed = this.pathRoots.some((root) => value === root || value.startsWith(root.endsWith("/") ? root : `${root}/`));
+    if (!allowed) throw invalidArgument(`${field}: ${value} is outside the allowed roots (${this.pathRoots.join(", ")})`);
+  }
+
+  private follow(base: Base, kind: NamespaceKind, relation: Relation, field: string): ResolvedNamespace {
+    const parent = relation === Relation.PARENT;
+    if (parent && kind.type !== NamespaceType.PID && kind.type !== NamespaceType.USER) {
+      throw invalidArgument(`${field}.relation: only pid and user namespaces have a parent, ${base.label} is ${kind.name}`);
+    }
+    const what = parent ? "parent" : "owning user namespace";
+    let fd: number;
+    try {
+      fd = parent ? native.nsGetParent(base.fd) : native.nsGetUserns(base.fd);
+    } catch (err) {
+      if (isErrnoLike(err) && err.code === "EPERM") {
+        throw new RpcError(status.NOT_FOUND, `the ${what} of ${base.label} is outside the daemon's view`, "EPERM", { errno: "EPERM", syscall: err.syscall ?? "ioctl" }, { cause: err });
+      }
+      throw isErrnoLike(err) ? fromErrno(err, `${what} of ${base.label}`) : err;
+    }
+    const label = `the ${what} of ${base.label}`;
+    return resolved({ fd, label, release: () => native.close(fd) }, parent ? kind : kindOf(NamespaceType.USER)!);
+  }
+}
+
+function openFile(file: string, label: string): Base {
+  let fd: number;
+  try {
+    fd = native.openPath(file);
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `open ${file}`) : err;
+  }
+  return { fd, label, release: () => native.close(fd) };
+}
+
+function resolved(base: Base, kind: NamespaceKind): ResolvedNamespace {
+  let released = false;
+  return {
+    fd: base.fd,
+    kind,
+    label: base.label,
+    describe: () => describeNamespace(base.fd),
+    release: () => {
+      if (released) return;
+      released = true;
+      base.release();
+    },
+  };
+}

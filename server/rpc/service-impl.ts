@@ -1,0 +1,47 @@
+import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
+import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
+import type { Metadata } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+
+/** What a handler knows about the call it serves. */
+export interface CallContext {
+  /** Aborted when the caller cancels, the deadline passes or the connection goes away. */
+  readonly signal: AbortSignal;
+  readonly metadata: Metadata;
+  readonly peer: string;
+  readonly method: string;
+  /** A logger carrying this call's id and method. */
+  readonly log: Logger;
+}
+
+type Unary<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => Promise<MessageInitShape<O>>;
+
+type ServerStreaming<I extends DescMessage, O extends DescMessage> = (
+  request: MessageShape<I>,
+  context: CallContext,
+) => AsyncIterable<MessageInitShape<O>>;
+
+type BidiStreaming<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  context: CallContext,
+) => AsyncIterable<MessageInitShape<O>>;
+
+/** The handler type of one method, derived from its descriptor. */
+export type MethodImpl<M> = M extends { methodKind: "unary"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+  ? Unary<I, O>
+  : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+    ? ServerStreaming<I, O>
+    : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? BidiStreaming<I, O>
+      : never;
+
+/**
+ * The implementation of a generated service: one handler per method, keyed
+ * by localName. Methods left out answer UNIMPLEMENTED.
+ */
+export type ServiceImpl<S> = S extends GenService<infer R extends GenServiceMethods>
+  ? { [K in keyof R]?: MethodImpl<R[K]> }
+  : never;

@@ -1,0 +1,136 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
+import type { Server } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { NamespaceService as NamespaceServiceDesc } from "../../client/gen/lxnsd/v1/namespace_service_pb";
+import type {
+  CloseRequest,
+  GetCurrentNamespacesResponseSchema,
+  GetLimitRequest,
+  InspectRequest,
+  OpenRequest,
+  SetLimitRequest,
+  UnshareRequest,
+} from "../../client/gen/lxnsd/v1/namespace_service_pb";
+import type { HandleSchema } from "../../client/gen/lxnsd/v1/types_pb";
+import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import * as native from "../../native/lib";
+import { durationMs } from "../durations";
+import { RpcError, fromErrno, isErrnoLike } from "../errors";
+import type { HandleTable } from "../handle-table";
+import { describeNamespace } from "../namespace-info";
+import type { NamespaceLimits } from "../namespace-limits";
+import type { NamespaceResolver } from "../namespace-resolver";
+import { addService } from "../rpc/add-service";
+import type { CallObserver } from "../rpc/add-service";
+import type { CallContext, ServiceImpl } from "../rpc/service-impl";
+import { planUnshare } from "../unshare-plan";
+
+/** What the namespace service needs from the daemon. */
+export interface NamespaceServiceDeps {
+  handles: HandleTable;
+  resolver: NamespaceResolver;
+  limits: NamespaceLimits;
+  childTimeoutMs: number;
+}
+
+/** Option values the kernel refuses with EINVAL are the caller's mistake. */
+const UNSHARE_OVERRIDES = { EINVAL: status.INVALID_ARGUMENT };
+
+/** lxnsd.v1.NamespaceService: the lxns namespace API over gRPC. */
+export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc> {
+  constructor(private readonly deps: NamespaceServiceDeps) {}
+
+  /** Registers this service on `server`. */
+  addTo(server: Server, log: Logger, observe?: CallObserver): void {
+    addService(server, NamespaceServiceDesc, this as unknown as Record<string, unknown>, log, observe);
+  }
+
+  async inspect(request: InspectRequest) {
+    const ns = this.deps.resolver.resolve(request.ref, "ref");
+    try {
+      return { info: ns.describe() };
+    } finally {
+      ns.release();
+    }
+  }
+
+  async getCurrentNamespaces(): Promise<MessageInitShape<typeof GetCurrentNamespacesResponseSchema>> {
+    const namespaces = NAMESPACE_KINDS.map((kind) => {
+      const file = `/proc/self/ns/${kind.name}`;
+      let fd: number;
+      try {
+        fd = native.openPath(file);
+      } catch (err) {
+        throw isErrnoLike(err) ? fromErrno(err, `open ${file}`) : err;
+      }
+      try {
+        return describeNamespace(fd);
+      } finally {
+        native.close(fd);
+      }
+    });
+    return { namespaces };
+  }
+
+  async open(request: OpenRequest) {
+    const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
+    this.deps.handles.reserve(1);
+    const ns = this.deps.resolver.resolve(request.ref, "ref");
+    try {
+      // The handle owns a fd of its own, independent of how the ref was reached.
+      return { handle: this.deps.handles.add(native.openPath(`/proc/self/fd/${ns.fd}`), ns.describe(), leaseMs) };
+    } finally {
+      ns.release();
+    }
+  }
+
+  async close(request: CloseRequest) {
+    this.deps.handles.close(request.handle);
+    return {};
+  }
+
+  async unshare(request: UnshareRequest, context: CallContext) {
+    const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
+    const plan = planUnshare(request.types, request.options, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
+    this.deps.handles.reserve(plan.kinds.length);
+    let fds: number[];
+    try {
+      ({ fds } = await native.runChild({ ...plan.spec, timeoutMs: this.deps.childTimeoutMs }));
+    } catch (err) {
+      throw isErrnoLike(err) ? fromErrno(err, `unshare ${plan.kinds.map((kind) => kind.name).join("+")}`, UNSHARE_OVERRIDES) : err;
+    }
+    if (context.signal.aborted) {
+      fds.forEach((fd) => native.close(fd));
+      throw new RpcError(status.CANCELLED, "the call was cancelled; the new namespaces were released");
+    }
+    let infos;
+    try {
+      infos = fds.map(describeNamespace);
+    } catch (err) {
+      fds.forEach((fd) => native.close(fd));
+      throw err;
+    }
+    const handles: MessageInitShape<typeof HandleSchema>[] = [];
+    try {
+      fds.forEach((fd, index) => handles.push(this.deps.handles.add(fd, infos[index], leaseMs)));
+    } catch (err) {
+      // add() closed the fd it refused; release the ones before and after it.
+      handles.forEach((handle) => this.deps.handles.close(handle.id as string));
+      fds.slice(handles.length + 1).forEach((fd) => native.close(fd));
+      throw err;
+    }
+    context.log.info({ handles: handles.map((handle) => handle.id), types: plan.kinds.map((kind) => kind.name) }, "unshared namespaces");
+    return { handles };
+  }
+
+  async getLimit(request: GetLimitRequest) {
+    return { value: await this.deps.limits.get(request.type, request.userNamespace) };
+  }
+
+  async setLimit(request: SetLimitRequest, context: CallContext) {
+    const value = await this.deps.limits.set(request.type, request.value, request.userNamespace);
+    context.log.info({ type: request.type, value: value.toString() }, "namespace limit set");
+    return { value };
+  }
+}

@@ -1,0 +1,105 @@
+import type { Duration } from "@bufbuild/protobuf/wkt";
+import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
+import type { IdMapping, UnshareOptions } from "../client/gen/lxnsd/v1/types_pb";
+import { kindOf } from "../client/namespace-types";
+import type { NamespaceKind } from "../client/namespace-types";
+import type { ChildSpec } from "../native/lib";
+import { invalidArgument } from "./errors";
+
+/** The kernel's limit on lines in uid_map / gid_map. */
+const MAX_MAP_LINES = 340;
+const MAX_ID = 2 ** 32;
+const MAX_HOSTNAME_BYTES = 64;
+
+/** What a validated Unshare request asks the per-request child to do. */
+export interface UnsharePlan {
+  /** The new namespaces, in NamespaceType (join) order. */
+  kinds: NamespaceKind[];
+  spec: ChildSpec;
+}
+
+/** The ids the daemon runs as, which map_root maps uid/gid 0 to. */
+export interface DaemonIds {
+  uid: number;
+  gid: number;
+}
+
+/**
+ * Validates the types and options of an Unshare and turns them into a child
+ * spec: unshare all types at once (lxns unshare_namespaces), write the id maps
+ * from the parent, then set hostname, clock offsets and loopback inside, and
+ * hold every new namespace for the daemon.
+ */
+export function planUnshare(types: readonly NamespaceType[], options: UnshareOptions | undefined, ids: DaemonIds): UnsharePlan {
+  const kinds = checkTypes(types);
+  const has = (type: NamespaceType) => kinds.some((kind) => kind.type === type);
+  const spec: ChildSpec = { unshareFlags: kinds.reduce((flags, kind) => flags | kind.flag, 0), holdNs: kinds.map((kind) => kind.heldAs) };
+  if (!options) return { kinds, spec };
+
+  const mapsGiven = options.uidMap.length > 0 || options.gidMap.length > 0;
+  if ((options.mapRoot || mapsGiven) && !has(NamespaceType.USER)) throw invalidArgument("options: map_root, uid_map and gid_map need NAMESPACE_TYPE_USER among types");
+  if (options.mapRoot && mapsGiven) throw invalidArgument("options: map_root excludes uid_map and gid_map");
+  if (options.mapRoot) {
+    spec.idMap = { uidMap: `0 ${ids.uid} 1\n`, gidMap: `0 ${ids.gid} 1\n`, setgroups: ids.uid === 0 ? "allow" : "deny" };
+  } else if (mapsGiven) {
+    spec.idMap = { uidMap: mapText(options.uidMap, "uid_map"), gidMap: mapText(options.gidMap, "gid_map"), setgroups: "allow" };
+  }
+
+  if (options.hostname !== "") {
+    if (!has(NamespaceType.UTS)) throw invalidArgument("options.hostname: needs NAMESPACE_TYPE_UTS among types");
+    if (Buffer.byteLength(options.hostname) > MAX_HOSTNAME_BYTES || options.hostname.includes("\0")) {
+      throw invalidArgument(`options.hostname: at most ${MAX_HOSTNAME_BYTES} bytes, no NUL`);
+    }
+    spec.hostname = options.hostname;
+  }
+
+  const offsets = [offsetLine("monotonic", options.monotonicOffset), offsetLine("boottime", options.boottimeOffset)].filter((line) => line !== "");
+  if (offsets.length > 0) {
+    if (!has(NamespaceType.TIME)) throw invalidArgument("options: clock offsets need NAMESPACE_TYPE_TIME among types");
+    spec.timensOffsets = offsets.join("");
+  }
+
+  if (options.loopbackUp) {
+    if (!has(NamespaceType.NET)) throw invalidArgument("options.loopback_up: needs NAMESPACE_TYPE_NET among types");
+    spec.loopbackUp = true;
+  }
+  return { kinds, spec };
+}
+
+function checkTypes(types: readonly NamespaceType[]): NamespaceKind[] {
+  if (types.length === 0) throw invalidArgument("types: at least one namespace type is required");
+  const kinds = new Set<NamespaceKind>();
+  for (const type of types) {
+    const kind = kindOf(type);
+    if (!kind) throw invalidArgument(`types: unknown or unspecified value ${type}`);
+    if (kinds.has(kind)) throw invalidArgument(`types: ${kind.name} given twice`);
+    kinds.add(kind);
+  }
+  return [...kinds].sort((a, b) => a.type - b.type);
+}
+
+function mapText(lines: readonly IdMapping[], field: string): string {
+  if (lines.length > MAX_MAP_LINES) throw invalidArgument(`options.${field}: at most ${MAX_MAP_LINES} lines`);
+  return lines
+    .map((line, index) => {
+      if (line.length === 0) throw invalidArgument(`options.${field}[${index}].length: must be at least 1`);
+      if (line.insideId + line.length > MAX_ID || line.outsideId + line.length > MAX_ID) {
+        throw invalidArgument(`options.${field}[${index}]: range runs past 2^32`);
+      }
+      return `${line.insideId} ${line.outsideId} ${line.length}\n`;
+    })
+    .join("");
+}
+
+/** A timens_offsets line ("boottime SECS NANOS"), nanoseconds normalized to [0, 1e9). */
+function offsetLine(clock: string, offset: Duration | undefined): string {
+  if (!offset || (offset.seconds === 0n && offset.nanos === 0)) return "";
+  if (offset.nanos <= -1e9 || offset.nanos >= 1e9) throw invalidArgument(`options.${clock}_offset: nanos out of range`);
+  let seconds = offset.seconds;
+  let nanos = offset.nanos;
+  if (nanos < 0) {
+    seconds -= 1n;
+    nanos += 1e9;
+  }
+  return `${clock} ${seconds} ${nanos}\n`;
+}
