@@ -1,0 +1,76 @@
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { nsInode, waitFor } from "./proc";
+
+/** A process the test started, sleeping in namespaces of its own. */
+export interface Target {
+  /** The sleeping process (for --fork, the forked child, inside the new pid namespace). */
+  pid: number;
+  /** The launcher (unshare or setpriv). */
+  launcher: ChildProcess;
+  kill(): Promise<void>;
+}
+
+function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** The launcher and all its descendants, breadth first. */
+function family(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) all.push(...childPids(all[i]));
+  return all;
+}
+
+function sleeping(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "sleep";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Starts `sleep` at the end of a launcher command line (`unshare ...`,
+ * `setpriv ... unshare ...`, nested unshares) and resolves once the sleep,
+ * the launcher itself or a descendant (with --fork), runs.
+ */
+export async function startTarget(command: string[]): Promise<Target> {
+  const launcher = spawn(command[0], [...command.slice(1), "sleep", "1000"], { stdio: ["ignore", "ignore", "inherit"] });
+  const launcherPid = launcher.pid!;
+  let pid = 0;
+  await waitFor(
+    () => {
+      pid = family(launcherPid).find(sleeping) ?? 0;
+      return pid !== 0;
+    },
+    5000,
+    `target ${command.join(" ")}`,
+  );
+  return {
+    pid,
+    launcher,
+    kill: async () => {
+      if (launcher.exitCode === null && launcher.signalCode === null) {
+        const exited = new Promise((resolve) => launcher.once("exit", resolve));
+        launcher.kill("SIGKILL");
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone already
+        }
+        await exited;
+      }
+    },
+  };
+}
+
+/** Every namespace name under /proc/PID/ns whose inode differs from this process's. */
+export function differingNamespaces(pid: number, names: string[]): string[] {
+  return names.filter((name) => nsInode(pid, name) !== nsInode("self", name));
+}

@@ -1,0 +1,88 @@
+import { NamespaceType, Relation, status } from "../../client";
+import { startDaemon } from "../helpers/daemon";
+import type { TestDaemon } from "../helpers/daemon";
+import { describeRoot } from "../helpers/privileged";
+import { countFds } from "../helpers/proc";
+
+const MISSING_PID = 2 ** 22 + 12345; // above pid_max's default range
+
+describeRoot("error statuses", () => {
+  let lxnsd: TestDaemon;
+  let fdsBefore: number;
+
+  beforeAll(async () => {
+    lxnsd = await startDaemon();
+    await lxnsd.client.getCurrentNamespaces();
+  });
+  beforeEach(() => {
+    fdsBefore = countFds();
+  });
+  afterEach(async () => {
+    // Nothing leaked and the daemon still serves.
+    expect(countFds()).toBe(fdsBefore);
+    expect((await lxnsd.client.getCurrentNamespaces()).namespaces).toHaveLength(8);
+  });
+  afterAll(() => lxnsd.stop());
+
+  const pid = (value: number) => ({ case: "pid" as const, value });
+  const path = (value: string) => ({ case: "path" as const, value });
+
+  it.each([
+    ["no ref", {}],
+    ["no source", { ref: { type: NamespaceType.NET } }],
+    ["no type with a pid", { ref: { source: pid(process.pid) } }],
+    ["pid 0", { ref: { type: NamespaceType.NET, source: pid(0) } }],
+    ["a negative pid", { ref: { type: NamespaceType.NET, source: pid(-5) } }],
+    ["an unknown type", { ref: { type: 9, source: pid(process.pid) } }],
+    ["an unknown relation", { ref: { type: NamespaceType.NET, source: pid(process.pid), relation: 7 } }],
+    ["PARENT of a net namespace", { ref: { type: NamespaceType.NET, source: pid(process.pid), relation: Relation.PARENT } }],
+    ["self = false", { ref: { type: NamespaceType.NET, source: { case: "self", value: false } } }],
+    ["a relative path", { ref: { source: path("proc/self/ns/net") } }],
+    ["a path with ..", { ref: { source: path("/proc/../etc/passwd") } }],
+    ["a path outside the allowed roots", { ref: { source: path("/etc/passwd") } }],
+    ["a path with a NUL byte", { ref: { source: path("/proc/self/ns/net\0x") } }],
+    ["a path that is not a namespace file", { ref: { source: path(`/proc/${process.pid}/status`) } }],
+  ])("Inspect with %s is INVALID_ARGUMENT", async (_name, request) => {
+    await expect(lxnsd.client.inspect(request as never)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
+  it("a pid that does not exist is NOT_FOUND, naming errno and syscall", async () => {
+    const err = await lxnsd.client.inspect({ ref: { type: NamespaceType.NET, source: pid(MISSING_PID) } }).catch((e) => e);
+    expect(err).toMatchObject({ code: status.NOT_FOUND, errno: "ENOENT", syscall: "open", reason: "ENOENT" });
+    expect(err.message).toContain("ENOENT");
+  });
+
+  it("a missing namespace file under an allowed root is NOT_FOUND", async () => {
+    await expect(lxnsd.client.inspect({ ref: { source: path("/run/netns/lxnsd-test-missing") } })).rejects.toMatchObject({ code: status.NOT_FOUND });
+  });
+
+  it("a path of the wrong type is FAILED_PRECONDITION", async () => {
+    await expect(lxnsd.client.inspect({ ref: { type: NamespaceType.UTS, source: path(`/proc/${process.pid}/ns/net`) } })).rejects.toMatchObject({
+      code: status.FAILED_PRECONDITION,
+    });
+  });
+
+  it("Open with a bad ref opens nothing", async () => {
+    await expect(lxnsd.client.open({ ref: { type: NamespaceType.NET, source: pid(MISSING_PID) } })).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect(lxnsd.client.open({ ref: { type: NamespaceType.NET, source: pid(process.pid) }, lease: { seconds: -1n } })).rejects.toMatchObject({
+      code: status.INVALID_ARGUMENT,
+    });
+  });
+
+  it("GetLimit without a type is INVALID_ARGUMENT", async () => {
+    await expect(lxnsd.client.getLimit({})).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
+  it("a deadline that passes is DEADLINE_EXCEEDED", async () => {
+    await expect(lxnsd.client.unshare({ types: [NamespaceType.NET] }, { timeoutMs: 0 })).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+    // Whatever the child made meanwhile is released.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(lxnsd.daemon.handles.size).toBe(0);
+  });
+
+  it("methods of later issues answer UNIMPLEMENTED", async () => {
+    await expect(lxnsd.client.pin({ name: "x" })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+    await expect(lxnsd.client.run({})).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+    await expect(lxnsd.client.bindMount({})).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+  });
+});

@@ -1,0 +1,63 @@
+import { readFileSync } from "node:fs";
+import { NamespaceType, status } from "../../client";
+import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import { startDaemon } from "../helpers/daemon";
+import type { TestDaemon } from "../helpers/daemon";
+import { nsenterHeld } from "../helpers/held";
+import { describeRoot } from "../helpers/privileged";
+import { countFds } from "../helpers/proc";
+
+const ownLimit = (name: string) => BigInt(readFileSync(`/proc/sys/user/max_${name}_namespaces`, "utf8").trim());
+
+describeRoot("GetLimit and SetLimit", () => {
+  let lxnsd: TestDaemon;
+
+  beforeAll(async () => {
+    lxnsd = await startDaemon();
+  });
+  afterAll(() => lxnsd.stop());
+
+  it.each(NAMESPACE_KINDS.map((kind) => [kind.name, kind.type] as const))("of the daemon's user namespace equals /proc/sys/user/max_%s_namespaces", async (name, type) => {
+    expect((await lxnsd.client.getLimit({ type })).value).toBe(ownLimit(name));
+  });
+
+  it("SetLimit of the daemon's own namespace writes the sysctl and reads it back", async () => {
+    const current = ownLimit("uts");
+    expect((await lxnsd.client.setLimit({ type: NamespaceType.UTS, value: current })).value).toBe(current);
+    expect(ownLimit("uts")).toBe(current);
+  });
+
+  it("lxns: SetLimit(USER, 0) in a new user namespace gives 0 there and leaves the daemon's unchanged", async () => {
+    const before = ownLimit("user");
+    const fdsBefore = countFds();
+    const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.USER], options: { mapRoot: true } });
+    const userNamespace = { type: NamespaceType.USER, source: { case: "handle" as const, value: handles[0].id } };
+    try {
+      expect((await lxnsd.client.setLimit({ type: NamespaceType.USER, value: 0n, userNamespace })).value).toBe(0n);
+      expect((await lxnsd.client.getLimit({ type: NamespaceType.USER, userNamespace })).value).toBe(0n);
+      expect((await lxnsd.client.getLimit({ type: NamespaceType.NET, userNamespace })).value).toBeGreaterThan(0n);
+      expect(ownLimit("user")).toBe(before);
+      expect(before).toBeGreaterThan(0n);
+      expect((await lxnsd.client.getLimit({ type: NamespaceType.USER })).value).toBe(before);
+      // The kernel enforces it there: a process in that namespace cannot make a user namespace...
+      expect(() => nsenterHeld("user", "user", handles[0].info!.nsId, ["unshare", "--user", "true"])).toThrow(/No space left on device/);
+      // ...while it still can make a network namespace.
+      nsenterHeld("user", "user", handles[0].info!.nsId, ["unshare", "--net", "true"]);
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+    expect(countFds()).toBe(fdsBefore);
+  });
+
+  it.each([
+    ["no type", { type: NamespaceType.UNSPECIFIED, value: 1n }, status.INVALID_ARGUMENT],
+    ["an unknown type", { type: 9, value: 1n }, status.INVALID_ARGUMENT],
+    ["a negative value", { type: NamespaceType.NET, value: -1n }, status.INVALID_ARGUMENT],
+    ["a value past INT_MAX", { type: NamespaceType.NET, value: 2147483648n }, status.INVALID_ARGUMENT],
+    ["a user_namespace of another type", { type: NamespaceType.NET, value: 1n, userNamespace: { type: NamespaceType.NET, source: { case: "self", value: true } } }, status.FAILED_PRECONDITION],
+    ["a user_namespace of a missing pid", { type: NamespaceType.NET, value: 1n, userNamespace: { source: { case: "pid", value: 2 ** 30 } } }, status.NOT_FOUND],
+  ])("SetLimit with %s is refused", async (_name, request, code) => {
+    await expect(lxnsd.client.setLimit(request as never)).rejects.toMatchObject({ code });
+    expect(ownLimit("net")).toBeGreaterThan(0n);
+  });
+});

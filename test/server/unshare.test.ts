@@ -1,0 +1,130 @@
+import { NamespaceType, status } from "../../client";
+import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import { startDaemon } from "../helpers/daemon";
+import type { TestDaemon } from "../helpers/daemon";
+import { heldPath, nsenterHeld } from "../helpers/held";
+import { describeRoot } from "../helpers/privileged";
+import { countFds, nsInode } from "../helpers/proc";
+
+describeRoot("Unshare", () => {
+  let lxnsd: TestDaemon;
+
+  beforeAll(async () => {
+    lxnsd = await startDaemon();
+    await lxnsd.client.getCurrentNamespaces();
+  });
+  afterAll(() => lxnsd.stop());
+
+  it.each(NAMESPACE_KINDS.map((kind) => [kind.name, kind] as const))("of %s alone makes a new namespace, held until Close", async (name, kind) => {
+    const fdsBefore = countFds();
+    const { handles } = await lxnsd.client.unshare({ types: [kind.type] });
+    expect(handles).toHaveLength(1);
+    const handle = handles[0];
+    expect(handle.info?.type).toBe(kind.type);
+    expect(handle.info?.nsId).not.toBe(nsInode("self", name));
+    expect(heldPath(name, handle.info!.nsId)).toBeDefined();
+    expect(countFds()).toBe(fdsBefore + 1);
+    const { info } = await lxnsd.client.inspect({ ref: { source: { case: "handle", value: handle.id } } });
+    expect(info?.nsId).toBe(handle.info?.nsId);
+    await lxnsd.client.close({ handle: handle.id });
+    expect(heldPath(name, handle.info!.nsId)).toBeUndefined();
+    expect(countFds()).toBe(fdsBefore);
+  });
+
+  it("of all 8 types at once gives one handle per type, in type order, the others owned by the new user namespace", async () => {
+    const fdsBefore = countFds();
+    const { handles } = await lxnsd.client.unshare({ types: [...NAMESPACE_KINDS].reverse().map((kind) => kind.type), options: { mapRoot: true } });
+    expect(handles.map((handle) => handle.info?.type)).toEqual(NAMESPACE_KINDS.map((kind) => kind.type));
+    expect(countFds()).toBe(fdsBefore + 8);
+    const userNs = handles[0].info!.nsId;
+    handles.forEach((handle, index) => {
+      expect(handle.info?.nsId).not.toBe(nsInode("self", NAMESPACE_KINDS[index].name));
+      if (index > 0) expect(handle.info?.ownerUserNsId).toBe(userNs);
+    });
+    expect(handles[0].info?.parentNsId).toBe(nsInode("self", "user"));
+    expect(handles[5].info?.parentNsId).toBe(nsInode("self", "pid"));
+    expect(nsenterHeld("user", "user", userNs, ["cat", "/proc/self/uid_map"]).trim().split(/\s+/)).toEqual(["0", "0", "1"]);
+    for (const handle of handles) await lxnsd.client.close({ handle: handle.id });
+    expect(countFds()).toBe(fdsBefore);
+  });
+
+  it("sets the hostname of a new UTS namespace and leaves the host's alone", async () => {
+    const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.UTS], options: { hostname: "lxnsd-test" } });
+    try {
+      expect(nsenterHeld("uts", "uts", handles[0].info!.nsId, ["hostname"]).trim()).toBe("lxnsd-test");
+      expect(require("node:os").hostname()).not.toBe("lxnsd-test");
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+  });
+
+  it("brings loopback up in a new network namespace only when asked", async () => {
+    const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.NET], options: { loopbackUp: true } });
+    const down = await lxnsd.client.unshare({ types: [NamespaceType.NET] });
+    try {
+      expect(nsenterHeld("net", "net", handles[0].info!.nsId, ["ip", "-o", "link", "show", "lo"])).toMatch(/<[^>]*\bUP\b[^>]*>/);
+      expect(nsenterHeld("net", "net", down.handles[0].info!.nsId, ["ip", "-o", "link", "show", "lo"])).not.toMatch(/<[^>]*\bUP\b[^>]*>/);
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+      await lxnsd.client.close({ handle: down.handles[0].id });
+    }
+  });
+
+  it("writes explicit uid and gid maps", async () => {
+    const { handles } = await lxnsd.client.unshare({
+      types: [NamespaceType.USER],
+      options: { uidMap: [{ insideId: 0, outsideId: 100000, length: 65536 }], gidMap: [{ insideId: 0, outsideId: 200000, length: 1000 }] },
+    });
+    try {
+      const nsId = handles[0].info!.nsId;
+      expect(nsenterHeld("user", "user", nsId, ["cat", "/proc/self/uid_map"]).trim().split(/\s+/)).toEqual(["0", "100000", "65536"]);
+      expect(nsenterHeld("user", "user", nsId, ["cat", "/proc/self/gid_map"]).trim().split(/\s+/)).toEqual(["0", "200000", "1000"]);
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+  });
+
+  it("applies a boottime offset to a new time namespace, held through time_for_children", async () => {
+    const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.TIME], options: { boottimeOffset: { seconds: 86400n } } });
+    try {
+      const inside = Number(nsenterHeld("time", "time", handles[0].info!.nsId, ["cat", "/proc/uptime"]).split(" ")[0]);
+      const outside = Number(require("node:fs").readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+      expect(inside - outside).toBeGreaterThan(86400 - 5);
+      expect(inside - outside).toBeLessThan(86400 + 5);
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+  });
+
+  it("holds a new pid namespace through pid_for_children: a process joining it is its pid 1", async () => {
+    const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.PID] });
+    try {
+      const file = heldPath("pid", handles[0].info!.nsId)!;
+      const out = require("node:child_process").execFileSync("nsenter", [`--pid=${file}`, "sh", "-c", "echo $$"], { encoding: "utf8" });
+      expect(out.trim()).toBe("1");
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+  });
+
+  it.each([
+    ["no types", { types: [] }],
+    ["an unspecified type", { types: [NamespaceType.UNSPECIFIED] }],
+    ["an unknown type", { types: [42] }],
+    ["a type twice", { types: [NamespaceType.NET, NamespaceType.NET] }],
+    ["map_root without USER", { types: [NamespaceType.NET], options: { mapRoot: true } }],
+    ["map_root and uid_map", { types: [NamespaceType.USER], options: { mapRoot: true, uidMap: [{ insideId: 0, outsideId: 0, length: 1 }] } }],
+    ["a zero-length map line", { types: [NamespaceType.USER], options: { uidMap: [{ insideId: 0, outsideId: 0, length: 0 }] } }],
+    ["overlapping map lines", { types: [NamespaceType.USER], options: { uidMap: [{ insideId: 0, outsideId: 0, length: 10 }, { insideId: 5, outsideId: 100, length: 10 }] } }],
+    ["a hostname without UTS", { types: [NamespaceType.NET], options: { hostname: "x" } }],
+    ["a hostname of 65 bytes", { types: [NamespaceType.UTS], options: { hostname: "h".repeat(65) } }],
+    ["an offset without TIME", { types: [NamespaceType.NET], options: { boottimeOffset: { seconds: 1n } } }],
+    ["loopback_up without NET", { types: [NamespaceType.UTS], options: { loopbackUp: true } }],
+    ["a lease under a second", { types: [NamespaceType.UTS], lease: { nanos: 1000 } }],
+  ])("refuses %s with INVALID_ARGUMENT and leaks nothing", async (_name, request) => {
+    const fdsBefore = countFds();
+    await expect(lxnsd.client.unshare(request as never)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect(countFds()).toBe(fdsBefore);
+    expect((await lxnsd.client.getCurrentNamespaces()).namespaces).toHaveLength(8);
+  });
+});
