@@ -1,0 +1,257 @@
+/**
+ * The idiomatic TypeScript face of the native addon; the server imports
+ * only this file. Every function validates its arguments (TypeError or
+ * RangeError on misuse) and reports kernel failures as {@link NativeError}.
+ *
+ * In-process functions are synchronous and never fork or change the
+ * daemon's namespaces. Everything that needs another namespace runs in a
+ * per-request child through {@link runChild}.
+ */
+import { NativeError } from "./native-error";
+import { loadRawNative, type RawChildSpec } from "./raw";
+
+export { NativeError } from "./native-error";
+
+/** CLONE_NEW* flags: the setns nstype, unshare flag and NS_GET_NSTYPE value. */
+export const CLONE_NEWUSER = 0x10000000;
+export const CLONE_NEWCGROUP = 0x02000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWNET = 0x40000000;
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWTIME = 0x00000080;
+export const CLONE_NEWUTS = 0x04000000;
+
+/** The name of a namespace type under /proc/PID/ns/. */
+export type NsTypeName = "user" | "cgroup" | "ipc" | "net" | "mnt" | "pid" | "time" | "uts";
+
+/**
+ * The ordered namespace table, in join order: USER first, because joining
+ * the user namespace grants the capabilities needed to join the others; the
+ * same order as the proto enum NamespaceType (index + 1) and the C++ table
+ * (checked at load).
+ */
+export const NS_TYPES: ReadonlyArray<{ readonly name: NsTypeName; readonly flag: number }> = [
+  { name: "user", flag: CLONE_NEWUSER },
+  { name: "cgroup", flag: CLONE_NEWCGROUP },
+  { name: "ipc", flag: CLONE_NEWIPC },
+  { name: "net", flag: CLONE_NEWNET },
+  { name: "mnt", flag: CLONE_NEWNS },
+  { name: "pid", flag: CLONE_NEWPID },
+  { name: "time", flag: CLONE_NEWTIME },
+  { name: "uts", flag: CLONE_NEWUTS },
+];
+
+const ALL_NS_FLAGS = NS_TYPES.reduce((acc, t) => acc | t.flag, 0);
+const HOLDABLE = new Set<string>([...NS_TYPES.map((t) => t.name), "pid_for_children", "time_for_children"]);
+const MAX_READ_BYTES = 16 * 1024 * 1024;
+const MAX_TIMEOUT_MS = 0x7fffffff;
+
+const raw = loadRawNative();
+raw.init(NativeError);
+if (JSON.stringify(raw.NS_TYPES) !== JSON.stringify(NS_TYPES)) {
+  throw new Error("lxnsd_native: the addon's namespace table differs from native/lib/index.ts");
+}
+
+/** The identity and type of a namespace fd. */
+export interface NsStat {
+  /** nsfs inode: the namespace id (lsns NS, lxns ns_id). */
+  ino: bigint;
+  /** st_dev of the nsfs file, as `stat -c %d` prints it. */
+  dev: bigint;
+  /** CLONE_NEW* value of the namespace type. */
+  nstype: number;
+}
+
+/** A namespace to join: an nsfs fd (or a pidfd with several flags). */
+export interface ChildJoin {
+  fd: number;
+  nstype: number;
+}
+
+/** What the per-request child does, in this order (see native/src/child_runner.cc). */
+export interface ChildSpec {
+  /** setns(fd, nstype) in this order; order them USER first (NS_TYPES order). */
+  join?: ChildJoin[];
+  /** unshare(flags) after joining; 0 or absent = none. */
+  unshareFlags?: number;
+  /** Written by the daemon to /proc/CHILD/{setgroups,uid_map,gid_map} after
+   * the child unshared a user namespace. An empty map is not written; the
+   * setgroups file is written only with a gid map. */
+  idMap?: { uidMap: string; gidMap: string; setgroups: "allow" | "deny" };
+  /** Written to /proc/self/timens_offsets, e.g. "boottime 3600 0\n". */
+  timensOffsets?: string;
+  /** sethostname in the child's uts namespace. */
+  hostname?: string;
+  /** Sets IFF_UP on "lo" in the child's net namespace. */
+  loopbackUp?: boolean;
+  /** open(O_WRONLY) + write all + close, e.g. a /proc/sys/user limit. */
+  writeFile?: { path: string; data: string };
+  /** Reads up to maxBytes (at most 16 MiB) into result.data. */
+  readFile?: { path: string; maxBytes: number };
+  /** Names under /proc/CHILD/ns/ to open once all steps succeeded, returned
+   * as result.fds in the same order (the caller must close them). */
+  holdNs?: string[];
+  /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
+  timeoutMs?: number;
+  /** Test only: the child sleeps this long before holdNs and exit. */
+  debugSleepMs?: number;
+  /** Test only: force the clone flavour. */
+  debugCloneMode?: "auto" | "vm" | "fork";
+}
+
+/** The outcome of a successful child. */
+export interface ChildResult {
+  /** The child's pid (already reaped). */
+  pid: number;
+  /** holdNs fds, in holdNs order; owned by the caller. */
+  fds: number[];
+  /** readFile bytes, when readFile was given. */
+  data?: Buffer;
+}
+
+export interface RunChildOptions {
+  /** Aborting kills the child; the promise rejects with code "ECANCELED". */
+  signal?: AbortSignal;
+}
+
+function checkFd(fd: unknown, what = "fd"): asserts fd is number {
+  if (!Number.isInteger(fd) || (fd as number) < 0 || (fd as number) > 0x7fffffff) {
+    throw new TypeError(`${what} must be an integer >= 0`);
+  }
+}
+
+function checkPath(p: unknown, what: string): asserts p is string {
+  if (typeof p !== "string" || p.length === 0 || p.includes("\0")) {
+    throw new TypeError(`${what} must be a non-empty string without NUL`);
+  }
+}
+
+function checkString(s: unknown, what: string): asserts s is string {
+  if (typeof s !== "string") throw new TypeError(`${what} must be a string`);
+}
+
+function checkUint(n: unknown, what: string, max: number): asserts n is number {
+  if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > max) {
+    throw new RangeError(`${what} must be an integer in [0, ${max}]`);
+  }
+}
+
+function checkNsFlags(flags: unknown, what: string, allowZero: boolean): void {
+  if (!Number.isInteger(flags) || ((flags as number) & ~ALL_NS_FLAGS) !== 0 || (!allowZero && flags === 0)) {
+    throw new TypeError(`${what} must be a combination of CLONE_NEW* flags`);
+  }
+}
+
+/** Validates a ChildSpec; throws TypeError/RangeError on the first problem. */
+function checkSpec(spec: ChildSpec): void {
+  if (typeof spec !== "object" || spec === null) throw new TypeError("spec must be an object");
+  for (const [i, j] of (spec.join ?? []).entries()) {
+    checkFd(j?.fd, `join[${i}].fd`);
+    checkNsFlags(j.nstype, `join[${i}].nstype`, false);
+  }
+  if (spec.unshareFlags !== undefined) checkNsFlags(spec.unshareFlags, "unshareFlags", true);
+  if (spec.idMap !== undefined) {
+    checkString(spec.idMap.uidMap, "idMap.uidMap");
+    checkString(spec.idMap.gidMap, "idMap.gidMap");
+    if (spec.idMap.setgroups !== "allow" && spec.idMap.setgroups !== "deny") {
+      throw new TypeError('idMap.setgroups must be "allow" or "deny"');
+    }
+    if (((spec.unshareFlags ?? 0) & CLONE_NEWUSER) === 0) {
+      throw new TypeError("idMap needs CLONE_NEWUSER in unshareFlags");
+    }
+  }
+  if (spec.timensOffsets !== undefined) checkString(spec.timensOffsets, "timensOffsets");
+  if (spec.hostname !== undefined) {
+    checkString(spec.hostname, "hostname");
+    if (Buffer.byteLength(spec.hostname) > 64) throw new RangeError("hostname is at most 64 bytes");
+  }
+  if (spec.writeFile !== undefined) {
+    checkPath(spec.writeFile.path, "writeFile.path");
+    checkString(spec.writeFile.data, "writeFile.data");
+  }
+  if (spec.readFile !== undefined) {
+    checkPath(spec.readFile.path, "readFile.path");
+    checkUint(spec.readFile.maxBytes, "readFile.maxBytes", MAX_READ_BYTES);
+  }
+  for (const name of spec.holdNs ?? []) {
+    if (!HOLDABLE.has(name)) throw new TypeError(`holdNs: unknown namespace name ${JSON.stringify(name)}`);
+  }
+  if (spec.timeoutMs !== undefined) checkUint(spec.timeoutMs, "timeoutMs", MAX_TIMEOUT_MS);
+  if (spec.debugSleepMs !== undefined) checkUint(spec.debugSleepMs, "debugSleepMs", MAX_TIMEOUT_MS);
+}
+
+/** open(path, O_RDONLY|O_CLOEXEC). Throws NativeError (syscall "open"). */
+export function openPath(path: string): number {
+  checkPath(path, "path");
+  return raw.openPath(path);
+}
+
+/** pidfd_open(pid, 0): a pidfd, immune to pid reuse. Throws NativeError (ESRCH, ...). */
+export function pidfdOpen(pid: number): number {
+  if (!Number.isInteger(pid) || pid <= 0) throw new TypeError("pid must be an integer > 0");
+  return raw.pidfdOpen(pid);
+}
+
+/** close(fd). Throws NativeError EBADF for a fd that is not open. */
+export function close(fd: number): void {
+  checkFd(fd);
+  raw.close(fd);
+}
+
+/** fstat + ioctl(NS_GET_NSTYPE). A fd that is not on nsfs: NativeError ENOTTY. */
+export function nsStat(fd: number): NsStat {
+  checkFd(fd);
+  return raw.nsStat(fd);
+}
+
+/** ioctl(NS_GET_USERNS): a new fd for the owning user namespace.
+ * EPERM when the owner is outside the daemon's view. */
+export function nsGetUserns(fd: number): number {
+  checkFd(fd);
+  return raw.nsGetUserns(fd);
+}
+
+/** ioctl(NS_GET_PARENT): a new fd for the parent (pid and user namespaces).
+ * EPERM at the root of the daemon's view, EINVAL for other types. */
+export function nsGetParent(fd: number): number {
+  checkFd(fd);
+  return raw.nsGetParent(fd);
+}
+
+/** ioctl(NS_GET_OWNER_UID) of a user namespace (EINVAL for other types). */
+export function nsGetOwnerUid(fd: number): number {
+  checkFd(fd);
+  return raw.nsGetOwnerUid(fd);
+}
+
+/**
+ * Runs one per-request child that joins, unshares and does the small fixed
+ * operations of `spec`, and resolves once the child has been reaped. The
+ * daemon's own namespaces never change. Rejects with NativeError: the code
+ * is the errno name of the failing step (`step`, `syscall` say which),
+ * "ETIMEDOUT" after timeoutMs, "ECANCELED" when `signal` aborts, "ECHILD"
+ * when the child died without reporting. On any failure no fd is left open.
+ */
+export function runChild(spec: ChildSpec, options: RunChildOptions = {}): Promise<ChildResult> {
+  checkSpec(spec);
+  const { signal } = options;
+  if (signal?.aborted) {
+    return Promise.reject(new NativeError("runChild: ECANCELED (aborted before start)", "ECANCELED", 125, "runChild"));
+  }
+  return new Promise<ChildResult>((resolve, reject) => {
+    let pid = 0;
+    const onAbort = (): void => void raw.cancelChild(pid);
+    pid = raw.runChild(spec as RawChildSpec, (err, result) => {
+      signal?.removeEventListener("abort", onAbort);
+      if (err) reject(err);
+      else resolve({ pid, fds: result!.fds, ...(result!.data !== undefined ? { data: result!.data } : {}) });
+    });
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+/** How many children are running (tests, metrics). */
+export function runningChildren(): number {
+  return raw.runningChildren();
+}

@@ -1,0 +1,347 @@
+// The only N-API glue: converts arguments, calls ns_fd / child_runner, and
+// turns failures into the NativeError class handed over by init().
+#include <napi.h>
+
+#include <cstring>
+
+#include "child_runner.h"
+#include "errno_names.h"
+#include "ns_fd.h"
+#include "ns_table.h"
+
+namespace {
+
+constexpr size_t kMaxReadBytes = 16 * 1024 * 1024;
+
+// "syscall(target): CODE (text)", e.g. "setns(user): EPERM (Operation not permitted)".
+std::string FailureMessage(const ChildFailure& f) {
+  std::string head = f.target.empty() ? f.syscall : f.syscall + "(" + f.target + ")";
+  std::string text = f.detail.empty() ? std::strerror(f.err) : f.detail;
+  return head + ": " + ErrnoName(f.err) + " (" + text + ")";
+}
+
+[[noreturn]] void ThrowType(Napi::Env env, const std::string& what) {
+  throw Napi::TypeError::New(env, what);
+}
+
+bool IsSet(const Napi::Object& o, const char* key) {
+  return o.Has(key) && !o.Get(key).IsUndefined() && !o.Get(key).IsNull();
+}
+
+std::string GetString(Napi::Env env, const Napi::Object& o, const char* key, bool path) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsString()) ThrowType(env, std::string(key) + " must be a string");
+  std::string s = v.As<Napi::String>().Utf8Value();
+  if (path && (s.empty() || s.find('\0') != std::string::npos)) {
+    ThrowType(env, std::string(key) + " must be a non-empty path without NUL");
+  }
+  return s;
+}
+
+uint32_t GetUint32(Napi::Env env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsNumber()) ThrowType(env, std::string(key) + " must be a number");
+  double d = v.As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 4294967295.0 || d != static_cast<double>(static_cast<uint32_t>(d))) {
+    ThrowType(env, std::string(key) + " must be a uint32");
+  }
+  return static_cast<uint32_t>(d);
+}
+
+int FdArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsNumber()) ThrowType(info.Env(), "fd must be a number");
+  double d = info[i].As<Napi::Number>().DoubleValue();
+  if (d < 0 || d > 2147483647.0 || d != static_cast<int>(d)) ThrowType(info.Env(), "fd must be an int >= 0");
+  return static_cast<int>(d);
+}
+
+void ParseJoin(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
+  if (!IsSet(spec, "join")) return;
+  if (!spec.Get("join").IsArray()) ThrowType(env, "join must be an array");
+  Napi::Array join = spec.Get("join").As<Napi::Array>();
+  for (uint32_t i = 0; i < join.Length(); i++) {
+    if (!join.Get(i).IsObject()) ThrowType(env, "join entries must be objects");
+    Napi::Object j = join.Get(i).As<Napi::Object>();
+    uint32_t fd = GetUint32(env, j, "fd");
+    uint32_t nstype = GetUint32(env, j, "nstype");
+    if (nstype == 0 || (nstype & ~static_cast<uint32_t>(kAllNsFlags)) != 0) {
+      ThrowType(env, "join nstype must be CLONE_NEW* flags");
+    }
+    out->join.push_back({static_cast<int>(fd), static_cast<int>(nstype)});
+  }
+}
+
+void ParseIdMap(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
+  if (!IsSet(spec, "idMap")) return;
+  Napi::Object m = spec.Get("idMap").As<Napi::Object>();
+  out->has_idmap = true;
+  out->uid_map = GetString(env, m, "uidMap", false);
+  out->gid_map = GetString(env, m, "gidMap", false);
+  std::string sg = GetString(env, m, "setgroups", false);
+  if (sg != "allow" && sg != "deny") ThrowType(env, "setgroups must be \"allow\" or \"deny\"");
+  out->setgroups_deny = sg == "deny";
+}
+
+void ParseFiles(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
+  if (IsSet(spec, "writeFile")) {
+    Napi::Object w = spec.Get("writeFile").As<Napi::Object>();
+    out->has_write = true;
+    out->write_path = GetString(env, w, "path", true);
+    out->write_data = GetString(env, w, "data", false);
+  }
+  if (IsSet(spec, "readFile")) {
+    Napi::Object r = spec.Get("readFile").As<Napi::Object>();
+    out->has_read = true;
+    out->read_path = GetString(env, r, "path", true);
+    out->read_max = GetUint32(env, r, "maxBytes");
+    if (out->read_max > kMaxReadBytes) ThrowType(env, "readFile.maxBytes is at most 16 MiB");
+  }
+}
+
+void ParseHold(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
+  if (!IsSet(spec, "holdNs")) return;
+  if (!spec.Get("holdNs").IsArray()) ThrowType(env, "holdNs must be an array");
+  Napi::Array hold = spec.Get("holdNs").As<Napi::Array>();
+  for (uint32_t i = 0; i < hold.Length(); i++) {
+    Napi::Value v = hold.Get(i);
+    std::string name = v.IsString() ? v.As<Napi::String>().Utf8Value() : "";
+    if (!IsHoldableNsName(name.c_str())) ThrowType(env, "holdNs: unknown namespace name");
+    out->hold_ns.push_back(name);
+  }
+}
+
+ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
+  if (!value.IsObject()) ThrowType(env, "spec must be an object");
+  Napi::Object spec = value.As<Napi::Object>();
+  ChildSpec out;
+  ParseJoin(env, spec, &out);
+  if (IsSet(spec, "unshareFlags")) {
+    out.unshare_flags = static_cast<int>(GetUint32(env, spec, "unshareFlags"));
+    if ((out.unshare_flags & ~kAllNsFlags) != 0) ThrowType(env, "unshareFlags must be CLONE_NEW* flags");
+  }
+  ParseIdMap(env, spec, &out);
+  if (IsSet(spec, "timensOffsets")) {
+    out.has_timens = true;
+    out.timens = GetString(env, spec, "timensOffsets", false);
+  }
+  if (IsSet(spec, "hostname")) {
+    out.has_hostname = true;
+    out.hostname = GetString(env, spec, "hostname", false);
+  }
+  out.loopback_up = IsSet(spec, "loopbackUp") && spec.Get("loopbackUp").ToBoolean().Value();
+  ParseFiles(env, spec, &out);
+  ParseHold(env, spec, &out);
+  if (IsSet(spec, "timeoutMs")) out.timeout_ms = GetUint32(env, spec, "timeoutMs");
+  if (IsSet(spec, "debugSleepMs")) out.debug_sleep_ms = GetUint32(env, spec, "debugSleepMs");
+  if (IsSet(spec, "debugCloneMode")) {
+    std::string mode = GetString(env, spec, "debugCloneMode", false);
+    if (mode == "vm") out.clone_mode = CloneMode::kVm;
+    else if (mode == "fork") out.clone_mode = CloneMode::kFork;
+    else if (mode != "auto") ThrowType(env, "debugCloneMode must be auto, vm or fork");
+  }
+  return out;
+}
+
+class LxnsAddon;
+
+// Delivers one child's outcome to its JS callback.
+class JsCompletion : public ChildCompletion {
+ public:
+  JsCompletion(LxnsAddon* addon, Napi::Function callback)
+      : addon_(addon),
+        env_(callback.Env()),
+        callback_(Napi::Persistent(callback)),
+        context_(callback.Env(), "lxnsd:runChild") {}
+  void Complete(ChildResult&& result) override;
+
+ private:
+  LxnsAddon* addon_;
+  Napi::Env env_;
+  Napi::FunctionReference callback_;
+  Napi::AsyncContext context_;
+};
+
+class LxnsAddon : public Napi::Addon<LxnsAddon> {
+ public:
+  LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env)) {
+    DefineAddon(exports, {
+        InstanceMethod("init", &LxnsAddon::InitJs),
+        InstanceMethod("openPath", &LxnsAddon::OpenPath),
+        InstanceMethod("pidfdOpen", &LxnsAddon::PidfdOpenJs),
+        InstanceMethod("close", &LxnsAddon::Close),
+        InstanceMethod("nsStat", &LxnsAddon::NsStatJs),
+        InstanceMethod("nsGetUserns", &LxnsAddon::NsGetUserns),
+        InstanceMethod("nsGetParent", &LxnsAddon::NsGetParent),
+        InstanceMethod("nsGetOwnerUid", &LxnsAddon::NsGetOwnerUid),
+        InstanceMethod("runChild", &LxnsAddon::RunChild),
+        InstanceMethod("cancelChild", &LxnsAddon::CancelChild),
+        InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
+        InstanceValue("NS_TYPES", NsTypesArray(env), napi_enumerable),
+    });
+    napi_add_env_cleanup_hook(env, &LxnsAddon::Cleanup, this);
+    env_ = env;
+  }
+
+  ~LxnsAddon() {
+    if (!cleaned_up_) napi_remove_env_cleanup_hook(env_, &LxnsAddon::Cleanup, this);
+  }
+
+  // A NativeError for f (a plain Error with the same fields before init).
+  Napi::Value MakeError(Napi::Env env, const ChildFailure& f) {
+    std::string msg = FailureMessage(f);
+    Napi::Value step = f.step.empty() ? env.Undefined() : Napi::String::New(env, f.step);
+    if (!error_class_.IsEmpty()) {
+      return error_class_.New({Napi::String::New(env, msg), Napi::String::New(env, ErrnoName(f.err)),
+                               Napi::Number::New(env, f.err), Napi::String::New(env, f.syscall), step});
+    }
+    Napi::Object e = Napi::Error::New(env, msg).Value();
+    e.Set("code", ErrnoName(f.err));
+    e.Set("errno", f.err);
+    e.Set("syscall", f.syscall);
+    if (!f.step.empty()) e.Set("step", step);
+    return e;
+  }
+
+ private:
+  static uv_loop_t* Loop(Napi::Env env) {
+    uv_loop_t* loop = nullptr;
+    NAPI_THROW_IF_FAILED(env, napi_get_uv_event_loop(env, &loop), nullptr);
+    return loop;
+  }
+
+  static Napi::Array NsTypesArray(Napi::Env env) {
+    Napi::Array a = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const NsTypeInfo& t : kNsTypes) {
+      Napi::Object row = Napi::Object::New(env);
+      row.Set("name", t.name);
+      row.Set("flag", t.clone_flag);
+      a.Set(i++, row);
+    }
+    return a;
+  }
+
+  // Environment teardown: no child may outlive the daemon.
+  static void Cleanup(void* arg) {
+    LxnsAddon* self = static_cast<LxnsAddon*>(arg);
+    self->cleaned_up_ = true;
+    self->runner_.KillAll();
+  }
+
+  [[noreturn]] void Throw(Napi::Env env, int neg_errno, const char* syscall, const std::string& target) {
+    throw Napi::Error(env, MakeError(env, {-neg_errno, syscall, target, "", ""}));
+  }
+
+  Napi::Value InitJs(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsFunction()) ThrowType(info.Env(), "init(errorClass)");
+    error_class_ = Napi::Persistent(info[0].As<Napi::Function>());
+    return info.Env().Undefined();
+  }
+
+  Napi::Value OpenPath(const Napi::CallbackInfo& info) {
+    if (info.Length() < 1 || !info[0].IsString()) ThrowType(info.Env(), "path must be a string");
+    std::string path = info[0].As<Napi::String>().Utf8Value();
+    if (path.find('\0') != std::string::npos) ThrowType(info.Env(), "path contains NUL");
+    int fd = OpenReadOnly(path.c_str());
+    if (fd < 0) Throw(info.Env(), fd, "open", path);
+    return Napi::Number::New(info.Env(), fd);
+  }
+
+  Napi::Value PidfdOpenJs(const Napi::CallbackInfo& info) {
+    int pid = FdArg(info, 0);
+    int fd = PidfdOpen(pid);
+    if (fd < 0) Throw(info.Env(), fd, "pidfd_open", std::to_string(pid));
+    return Napi::Number::New(info.Env(), fd);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    int fd = FdArg(info, 0);
+    int r = CloseFd(fd);
+    if (r < 0) Throw(info.Env(), r, "close", std::to_string(fd));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value NsStatJs(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    NsStatInfo st;
+    const char* failed = "";
+    int r = NsStat(FdArg(info, 0), &st, &failed);
+    if (r < 0) Throw(env, r, failed, "");
+    Napi::Object out = Napi::Object::New(env);
+    out.Set("ino", Napi::BigInt::New(env, st.ino));
+    out.Set("dev", Napi::BigInt::New(env, st.dev));
+    out.Set("nstype", st.nstype);
+    return out;
+  }
+
+  Napi::Value NsGetUserns(const Napi::CallbackInfo& info) {
+    int fd = NsRelatedFd(FdArg(info, 0), NS_GET_USERNS);
+    if (fd < 0) Throw(info.Env(), fd, "ioctl(NS_GET_USERNS)", "");
+    return Napi::Number::New(info.Env(), fd);
+  }
+
+  Napi::Value NsGetParent(const Napi::CallbackInfo& info) {
+    int fd = NsRelatedFd(FdArg(info, 0), NS_GET_PARENT);
+    if (fd < 0) Throw(info.Env(), fd, "ioctl(NS_GET_PARENT)", "");
+    return Napi::Number::New(info.Env(), fd);
+  }
+
+  Napi::Value NsGetOwnerUid(const Napi::CallbackInfo& info) {
+    uint32_t uid = 0;
+    int r = NsOwnerUid(FdArg(info, 0), &uid);
+    if (r < 0) Throw(info.Env(), r, "ioctl(NS_GET_OWNER_UID)", "");
+    return Napi::Number::New(info.Env(), uid);
+  }
+
+  Napi::Value RunChild(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ChildSpec spec = ParseSpec(env, info.Length() > 0 ? info[0] : env.Undefined());
+    if (info.Length() < 2 || !info[1].IsFunction()) ThrowType(env, "done must be a function");
+    ChildFailure failure;
+    auto done = std::make_unique<JsCompletion>(this, info[1].As<Napi::Function>());
+    int pid = runner_.Start(std::move(spec), std::move(done), &failure);
+    if (pid < 0) throw Napi::Error(env, MakeError(env, failure));
+    return Napi::Number::New(env, pid);
+  }
+
+  Napi::Value CancelChild(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), runner_.Cancel(FdArg(info, 0)));
+  }
+
+  Napi::Value RunningChildren(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(runner_.running()));
+  }
+
+  Napi::Env env_ = Napi::Env(nullptr);
+  Napi::FunctionReference error_class_;
+  ChildRunner runner_;
+  bool cleaned_up_ = false;
+};
+
+void JsCompletion::Complete(ChildResult&& result) {
+  Napi::HandleScope scope(env_);
+  Napi::Value err = env_.Null();
+  Napi::Value value = env_.Undefined();
+  try {
+    if (result.failure.err != 0) {
+      err = addon_->MakeError(env_, result.failure);
+    } else {
+      Napi::Object out = Napi::Object::New(env_);
+      Napi::Array fds = Napi::Array::New(env_, result.fds.size());
+      for (uint32_t i = 0; i < result.fds.size(); i++) fds.Set(i, result.fds[i]);
+      out.Set("fds", fds);
+      if (result.has_data) {
+        out.Set("data", Napi::Buffer<char>::Copy(env_, result.data.data(), result.data.size()));
+      }
+      value = out;
+    }
+    callback_.MakeCallback(env_.Global(), {err, value}, context_);
+  } catch (const Napi::Error& e) {
+    // The callback threw: report it as an uncaught exception, as Node would.
+    napi_fatal_exception(env_, e.Value());
+  }
+}
+
+}  // namespace
+
+NODE_API_ADDON(LxnsAddon)

@@ -1,0 +1,119 @@
+// What the per-request child runs: a fixed list of steps over memory the
+// parent prepared before clone. Shared between the child (child_program.cc)
+// and the parent side (child_runner.cc), which documents the protocol.
+#ifndef LXNSD_NATIVE_CHILD_PROGRAM_H_
+#define LXNSD_NATIVE_CHILD_PROGRAM_H_
+
+#include <cstddef>
+#include <cstdint>
+
+// The child's steps, in the order it runs them. Names: kChildStepNames.
+enum ChildStep : int32_t {
+  kStepStart = 0,
+  kStepSignals,       // PDEATHSIG, reset dispositions, unblock signals
+  kStepSetns,         // ChildControl::step_index = index into join
+  kStepUnshare,
+  kStepWaitIdmap,     // parent writes setgroups/uid_map/gid_map
+  kStepTimens,
+  kStepHostname,
+  kStepLoopback,
+  kStepWriteFile,
+  kStepReadFile,
+  kStepDebugSleep,
+  kStepPidInit,       // fork the placeholder init of a new pid namespace
+  kStepWaitHold,      // parent opens /proc/CHILD/ns/*
+  kStepDone,
+  kStepCount,
+};
+
+// The syscalls a child step can fail in. Names: kChildSyscallNames.
+enum ChildSyscall : int32_t {
+  kSysNone = 0,
+  kSysPrctl,
+  kSysGetppid,
+  kSysRtSigaction,
+  kSysRtSigprocmask,
+  kSysSetns,
+  kSysUnshare,
+  kSysSend,
+  kSysRead,
+  kSysOpen,
+  kSysWrite,
+  kSysSethostname,
+  kSysSocket,
+  kSysIoctlGetFlags,
+  kSysIoctlSetFlags,
+  kSysNanosleep,
+  kSysPipe2,
+  kSysClone,
+  kSysWait4,
+  kSysCount,
+};
+
+extern const char* const kChildStepNames[kStepCount];
+extern const char* const kChildSyscallNames[kSysCount];
+
+// Child -> parent message on the status socket (SOCK_SEQPACKET).
+enum ChildMessageKind : uint32_t {
+  kMsgReadyForIdmap = 1,  // unshared a user ns; waiting for the maps
+  kMsgReadyForHold = 2,   // all steps done; waiting while the parent opens ns fds
+};
+struct ChildMessage {
+  uint32_t kind;
+};
+// Parent -> child: this one byte means "go on"; EOF means "give up".
+constexpr char kGoByte = 'G';
+
+// Lives in the MAP_SHARED region, so the parent sees it from a fork-style
+// child too. The child writes, the parent reads (after reaping for the final
+// values; `step` at any time, for timeouts).
+struct ChildControl {
+  volatile int32_t step;        // ChildStep being run
+  volatile int32_t step_index;  // join index for kStepSetns
+  volatile int32_t syscall;     // ChildSyscall that failed
+  volatile int32_t err;         // positive errno of the failure, 0 = none
+  volatile uint64_t data_len;   // bytes of readFile data in read_buf
+};
+
+struct ChildJoin {
+  int fd;
+  int nstype;
+};
+
+// Prepared by the parent before clone; read-only for the child. Every
+// pointer refers to memory that outlives the child (freed after reaping).
+struct ChildProgram {
+  ChildControl* ctl;
+  int parent_pid;
+  int status_fd;         // child's end of the status socket, -1 when no handshake
+  int parent_status_fd;  // parent's end: the child closes its copy first
+  uint64_t reset_signals;  // bit (sig - 1): handled or ignored in the parent
+  const ChildJoin* join;
+  size_t join_count;
+  int unshare_flags;
+  bool wait_idmap;
+  const char* timens;  // nullptr = skip
+  size_t timens_len;
+  const char* hostname;  // nullptr = skip
+  size_t hostname_len;
+  bool loopback_up;
+  const char* write_path;  // nullptr = skip
+  const char* write_data;
+  size_t write_len;
+  const char* read_path;  // nullptr = skip
+  char* read_buf;         // in the shared region, read_max bytes
+  size_t read_max;
+  uint32_t debug_sleep_ms;
+  // /proc/PID/ns/pid_for_children opens (ENOENT otherwise) only once the
+  // new pid namespace has an init: fork one that lives until the parent
+  // has opened the hold fds, then exits (and the child reaps it).
+  bool pid_init;
+  bool wait_hold;
+};
+
+// The clone() entry point; arg is a ChildProgram*. Never returns: exits the
+// child with exit_group(0) on success, exit_group(1) after recording the
+// failure in ChildControl. Raw syscalls only (see raw_syscall.h).
+int ChildMain(void* arg);
+
+#endif  // LXNSD_NATIVE_CHILD_PROGRAM_H_

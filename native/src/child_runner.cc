@@ -1,0 +1,531 @@
+// The per-request child, parent side.
+//
+// Protocol between the daemon (parent) and one child
+// ---------------------------------------------------
+// Memory, allocated before clone and unmapped only after the child is reaped:
+//     stack  (MAP_PRIVATE)  [guard page][64 KiB stack]
+//     shared (MAP_SHARED)   [ChildControl page][readFile buffer]
+// The stack is private so that a fork of the child (the pid-namespace
+// init) or a fork-style child gets its own copy; the shared part is seen
+// by the parent whatever the clone flavour.
+// The child records its current step and, on failure, {syscall, errno} in
+// ChildControl (as glibc's posix_spawn reports errors through shared
+// memory: no extra wake-up), then exits 1. Exit status 0 = all steps done.
+//
+// Status socket: a SOCK_SEQPACKET|SOCK_CLOEXEC socketpair, created only
+// when the parent must act while the child waits (idMap, holdNs):
+//     child  -> parent  ChildMessage{kMsgReadyForIdmap}  after unshare(USER)
+//     parent            writes /proc/CHILD/{setgroups,uid_map,gid_map}
+//     parent -> child   kGoByte
+//     child  -> parent  ChildMessage{kMsgReadyForHold}   after all steps
+//     parent            opens /proc/CHILD/ns/<name> for each holdNs name
+//     parent -> child   kGoByte
+// EOF instead of kGoByte means "give up" (the child exits with EPIPE);
+// when a parent action fails the parent also SIGKILLs the child.
+//
+// Watching: uv_poll_t on the pidfd (readable = exited) and on the status
+// socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
+// poll is the single place a run ends: waitid(P_PIDFD) reaps exactly this
+// child (never waitpid(-1): libuv reaps its own children), the polls and
+// the timer are stopped and closed before the fds, the region is unmapped,
+// and the completion runs once. Failure precedence: timeout/cancel, then a
+// failed parent action, then the child's own report, then its death.
+#include "child_runner.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "compat.h"
+#include "ns_fd.h"
+#include "ns_table.h"
+#include "raw_syscall.h"
+
+namespace {
+
+constexpr size_t kPage = 4096;
+constexpr size_t kStackSize = 64 * 1024;
+
+size_t RoundUp(size_t n) { return (n + kPage - 1) / kPage * kPage; }
+
+// Why some children must not share memory (verified on kernel 6.18, see
+// test/native/child-runner.test.ts "clone modes"):
+// - setns(CLONE_NEWTIME) refuses with EUSERS unless the caller's mm is used
+//   by no other process (timens_install -> current_is_single_threaded), and
+//   a CLONE_VM child shares the daemon's mm.
+// - unshare(CLONE_NEWTIME) only changes time_for_children and works from a
+//   CLONE_VM child, as do setns/unshare of USER (userns_install only wants
+//   a private fs_struct and thread group, which a CLONE_VM child without
+//   CLONE_FS/CLONE_THREAD has) and every other type.
+// A fork-style child copies the daemon's page tables (slower), so it is
+// used only where it is needed.
+bool NeedsForkStyle(const ChildSpec& spec) {
+  for (const ChildJoin& j : spec.join) {
+    if (j.nstype & CLONE_NEWTIME) return true;
+  }
+  return false;
+}
+
+// Signals the daemon handles or ignores: the child resets exactly these.
+uint64_t SignalsToReset() {
+  uint64_t bits = 0;
+  for (int sig = 1; sig <= 64; sig++) {
+    struct {
+      void* handler;
+      unsigned long flags;
+      void* restorer;
+      uint64_t mask;
+    } old = {};
+    if (RawSyscall(SYS_rt_sigaction, sig, 0, reinterpret_cast<long>(&old), 8) < 0) continue;
+    if (old.handler != reinterpret_cast<void*>(SIG_DFL)) bits |= uint64_t{1} << (sig - 1);
+  }
+  return bits;
+}
+
+std::string NsNames(int flags) {
+  std::string out;
+  for (const NsTypeInfo& t : kNsTypes) {
+    if ((flags & t.clone_flag) == 0) continue;
+    if (!out.empty()) out += "+";
+    out += t.name;
+  }
+  return out.empty() ? "any" : out;
+}
+
+}  // namespace
+
+class ChildRun {
+ public:
+  ChildRun(ChildRunner* runner, ChildSpec&& spec, std::unique_ptr<ChildCompletion> done)
+      : runner_(runner), spec_(std::move(spec)), done_(std::move(done)) {}
+
+  int Start(ChildFailure* failure);
+  void Kill(const ChildFailure& why);
+  void Finish(bool notify);
+  int pid() const { return pid_; }
+
+ private:
+  bool AllocateRegion(ChildFailure* failure);
+  void FreeRegion();
+  void PrepareProgram(uint64_t reset_signals);
+  bool Clone(ChildFailure* failure);
+  bool Watch(ChildFailure* failure);
+  void ReleaseUnstarted();
+  void OnStatusReadable();
+  bool WriteIdMaps();
+  bool OpenHeldNamespaces();
+  void SendGo();
+  std::string StepName(int step, int index) const;
+  ChildFailure ChildReportedFailure() const;
+  void CloseHandle(uv_handle_t* h);
+
+  static void OnPidfd(uv_poll_t* h, int status, int events);
+  static void OnStatus(uv_poll_t* h, int status, int events);
+  static void OnTimeout(uv_timer_t* h);
+  static void OnClosed(uv_handle_t* h);
+
+  ChildRunner* runner_;
+  ChildSpec spec_;
+  std::unique_ptr<ChildCompletion> done_;
+  ChildProgram program_ = {};
+  char* stack_ = nullptr;
+  char* shared_ = nullptr;
+  size_t shared_len_ = 0;
+  ChildControl* ctl_ = nullptr;
+  int pid_ = -1;
+  int pidfd_ = -1;
+  int status_fd_ = -1;        // parent's end
+  int child_status_fd_ = -1;  // child's end, closed in the parent after clone
+  uv_poll_t pid_poll_;
+  uv_poll_t status_poll_;
+  uv_timer_t timer_;
+  bool pid_poll_open_ = false;
+  bool status_poll_open_ = false;
+  bool timer_open_ = false;
+  int open_handles_ = 0;  // handles not yet through OnClosed
+  bool finished_ = false;
+  std::vector<int> held_fds_;
+  ChildFailure parent_failure_;  // timeout, cancel or a failed parent action
+
+  friend class ChildRunner;
+};
+
+bool ChildRun::AllocateRegion(ChildFailure* failure) {
+  void* stack = mmap(nullptr, kPage + kStackSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (stack == MAP_FAILED) {
+    *failure = {errno, "mmap", "stack", "", ""};
+    return false;
+  }
+  stack_ = static_cast<char*>(stack);
+  mprotect(stack_, kPage, PROT_NONE);  // an overflow faults instead of corrupting
+  shared_len_ = kPage + RoundUp(spec_.read_max);
+  void* shared = mmap(nullptr, shared_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  if (shared == MAP_FAILED) {
+    *failure = {errno, "mmap", "shared", "", ""};
+    return false;
+  }
+  shared_ = static_cast<char*>(shared);
+  ctl_ = reinterpret_cast<ChildControl*>(shared_);
+  return true;
+}
+
+void ChildRun::FreeRegion() {
+  if (stack_ != nullptr) munmap(stack_, kPage + kStackSize);
+  if (shared_ != nullptr) munmap(shared_, shared_len_);
+  stack_ = shared_ = nullptr;
+}
+
+void ChildRun::PrepareProgram(uint64_t reset_signals) {
+  ChildProgram& p = program_;
+  p.ctl = ctl_;
+  p.parent_pid = getpid();
+  p.status_fd = child_status_fd_;
+  p.parent_status_fd = status_fd_;
+  p.reset_signals = reset_signals;
+  p.join = spec_.join.data();
+  p.join_count = spec_.join.size();
+  p.unshare_flags = spec_.unshare_flags;
+  p.wait_idmap = spec_.has_idmap;
+  if (spec_.has_timens) {
+    p.timens = spec_.timens.data();
+    p.timens_len = spec_.timens.size();
+  }
+  if (spec_.has_hostname) {
+    p.hostname = spec_.hostname.data();
+    p.hostname_len = spec_.hostname.size();
+  }
+  p.loopback_up = spec_.loopback_up;
+  if (spec_.has_write) {
+    p.write_path = spec_.write_path.c_str();
+    p.write_data = spec_.write_data.data();
+    p.write_len = spec_.write_data.size();
+  }
+  if (spec_.has_read) {
+    p.read_path = spec_.read_path.c_str();
+    p.read_buf = reinterpret_cast<char*>(ctl_) + kPage;
+    p.read_max = spec_.read_max;
+  }
+  p.debug_sleep_ms = spec_.debug_sleep_ms;
+  for (const std::string& name : spec_.hold_ns) {
+    if (name == "pid_for_children" && (spec_.unshare_flags & CLONE_NEWPID)) p.pid_init = true;
+  }
+  p.wait_hold = !spec_.hold_ns.empty();
+}
+
+bool ChildRun::Clone(ChildFailure* failure) {
+  bool fork_style = spec_.clone_mode == CloneMode::kFork ||
+                    (spec_.clone_mode == CloneMode::kAuto && NeedsForkStyle(spec_));
+  // No CLONE_VFORK: the parent must run while the child waits for it.
+  int flags = CLONE_PIDFD | SIGCHLD | (fork_style ? 0 : CLONE_VM);
+  // posix_spawn-style: block every signal (glibc's internal ones too) so no
+  // handler of the daemon can run in the child before it resets them.
+  uint64_t all = ~uint64_t{0}, old = 0;
+  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all),
+             reinterpret_cast<long>(&old), 8);
+  // The glibc wrapper switches to our stack and calls ChildMain there, for
+  // both modes: a fork-style child then runs on its copy of the region, and
+  // no C++ frame ever "returns twice".
+  int pidfd = -1;
+  int pid = clone(ChildMain, stack_ + kPage + kStackSize, flags, &program_, &pidfd);
+  int err = errno;
+  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&old), 0, 8);
+  if (child_status_fd_ >= 0) {
+    close(child_status_fd_);
+    child_status_fd_ = -1;
+  }
+  if (pid < 0) {
+    *failure = {err, "clone", "", "", ""};
+    return false;
+  }
+  pid_ = pid;
+  pidfd_ = pidfd;
+  return true;
+}
+
+bool ChildRun::Watch(ChildFailure* failure) {
+  uv_loop_t* loop = runner_->loop_;
+  int r = uv_poll_init(loop, &pid_poll_, pidfd_);
+  if (r == 0) {
+    pid_poll_.data = this;
+    pid_poll_open_ = true;
+    r = uv_poll_start(&pid_poll_, UV_READABLE, OnPidfd);
+  }
+  if (r == 0 && status_fd_ >= 0) {
+    r = uv_poll_init(loop, &status_poll_, status_fd_);
+    if (r == 0) {
+      status_poll_.data = this;
+      status_poll_open_ = true;
+      r = uv_poll_start(&status_poll_, UV_READABLE, OnStatus);
+    }
+  }
+  if (r == 0) {
+    r = uv_timer_init(loop, &timer_);
+    if (r == 0) {
+      timer_.data = this;
+      timer_open_ = true;
+      r = uv_timer_start(&timer_, OnTimeout, spec_.timeout_ms, 0);
+    }
+  }
+  if (r != 0) *failure = {-r, "uv_poll_start", "", "", ""};
+  return r == 0;
+}
+
+int ChildRun::Start(ChildFailure* failure) {
+  if (!AllocateRegion(failure)) {
+    ReleaseUnstarted();
+    return -1;
+  }
+  if (spec_.has_idmap || !spec_.hold_ns.empty()) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+      *failure = {errno, "socketpair", "", "", ""};
+      ReleaseUnstarted();
+      return -1;
+    }
+    status_fd_ = sv[0];
+    child_status_fd_ = sv[1];
+    fcntl(status_fd_, F_SETFL, O_NONBLOCK);  // this end's file only
+  }
+  PrepareProgram(SignalsToReset());
+  if (!Clone(failure)) {
+    ReleaseUnstarted();
+    return -1;
+  }
+  runner_->runs_.push_back(this);
+  if (!Watch(failure)) {
+    // Cannot watch it: kill and reap it now, report the failure to Start's
+    // caller, never to the completion.
+    ChildFailure saved = *failure;
+    done_.reset();
+    PidfdSignal(pidfd_, SIGKILL);
+    Finish(false);
+    *failure = saved;
+    return -1;
+  }
+  return pid_;
+}
+
+// Only before clone succeeded (no handles yet): free everything now.
+void ChildRun::ReleaseUnstarted() {
+  if (status_fd_ >= 0) close(status_fd_);
+  if (child_status_fd_ >= 0) close(child_status_fd_);
+  FreeRegion();
+  delete this;
+}
+
+void ChildRun::SendGo() {
+  char go = kGoByte;
+  send(status_fd_, &go, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+bool ChildRun::WriteIdMaps() {
+  std::string proc = "/proc/" + std::to_string(pid_) + "/";
+  struct File {
+    const char* name;
+    const std::string* data;
+  };
+  std::string setgroups = spec_.setgroups_deny ? "deny" : "allow";
+  // setgroups must precede gid_map (the kernel freezes it afterwards).
+  const File files[] = {{"setgroups", spec_.gid_map.empty() ? nullptr : &setgroups},
+                        {"uid_map", spec_.uid_map.empty() ? nullptr : &spec_.uid_map},
+                        {"gid_map", spec_.gid_map.empty() ? nullptr : &spec_.gid_map}};
+  for (const File& f : files) {
+    if (f.data == nullptr) continue;
+    std::string path = proc + f.name;
+    const char* failed = "";
+    int r = WriteWholeFile(path.c_str(), f.data->data(), f.data->size(), &failed);
+    if (r < 0) {
+      Kill({-r, std::string(failed) + "(" + f.name + ")", "", std::string("write ") + f.name, ""});
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ChildRun::OpenHeldNamespaces() {
+  std::string dir = "/proc/" + std::to_string(pid_) + "/ns/";
+  for (const std::string& name : spec_.hold_ns) {
+    std::string path = dir + name;
+    int fd = OpenReadOnly(path.c_str());
+    if (fd < 0) {
+      Kill({-fd, "open", path, "open ns", ""});
+      return false;
+    }
+    held_fds_.push_back(fd);
+  }
+  return true;
+}
+
+void ChildRun::OnStatusReadable() {
+  for (;;) {
+    ChildMessage msg;
+    ssize_t n = recv(status_fd_, &msg, sizeof msg, MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {  // EOF or error: the child is gone; the pidfd ends the run
+      uv_poll_stop(&status_poll_);
+      return;
+    }
+    if (parent_failure_.err != 0 || static_cast<size_t>(n) != sizeof msg) continue;
+    bool ok = false;
+    if (msg.kind == kMsgReadyForIdmap) ok = WriteIdMaps();
+    if (msg.kind == kMsgReadyForHold) ok = OpenHeldNamespaces();
+    if (ok) SendGo();
+  }
+}
+
+void ChildRun::Kill(const ChildFailure& why) {
+  if (finished_) return;
+  if (parent_failure_.err == 0) parent_failure_ = why;
+  PidfdSignal(pidfd_, SIGKILL);
+}
+
+std::string ChildRun::StepName(int step, int index) const {
+  if (step == kStepSetns && index >= 0 && static_cast<size_t>(index) < spec_.join.size()) {
+    return "setns " + NsNames(spec_.join[index].nstype);
+  }
+  if (step >= 0 && step < kStepCount) return kChildStepNames[step];
+  return "step " + std::to_string(step);
+}
+
+ChildFailure ChildRun::ChildReportedFailure() const {
+  ChildFailure f;
+  f.err = ctl_->err;
+  int sys = ctl_->syscall;
+  f.syscall = (sys > 0 && sys < kSysCount) ? kChildSyscallNames[sys] : "unknown";
+  f.step = StepName(ctl_->step, ctl_->step_index);
+  switch (ctl_->step) {
+    case kStepSetns:
+      f.target = NsNames(spec_.join[ctl_->step_index].nstype);
+      break;
+    case kStepTimens:
+      f.target = "/proc/self/timens_offsets";
+      break;
+    case kStepWriteFile:
+      f.target = spec_.write_path;
+      break;
+    case kStepReadFile:
+      f.target = spec_.read_path;
+      break;
+    case kStepLoopback:
+      f.target = "lo";
+      break;
+    default:
+      break;
+  }
+  return f;
+}
+
+void ChildRun::CloseHandle(uv_handle_t* h) {
+  open_handles_++;
+  uv_close(h, OnClosed);  // also stops it
+}
+
+void ChildRun::Finish(bool notify) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  int r;
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, WEXITED | (notify ? WNOHANG : 0));
+  while (r < 0 && errno == EINTR);
+  // Not exited yet (a spurious wake-up); a waitid error (cannot happen for
+  // our own unreaped child) is treated as gone, with no exit status.
+  if (r == 0 && info.si_pid == 0) return;
+  finished_ = true;
+
+  // Stop watching before any fd is closed, so epoll never sees a reused fd.
+  if (pid_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&pid_poll_));
+  if (status_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&status_poll_));
+  if (timer_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&timer_));
+  pid_poll_open_ = status_poll_open_ = timer_open_ = false;
+  close(pidfd_);
+  if (status_fd_ >= 0) close(status_fd_);
+  pidfd_ = status_fd_ = -1;
+
+  ChildResult result;
+  result.pid = pid_;
+  if (parent_failure_.err != 0) {
+    result.failure = parent_failure_;
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+    result.fds = std::move(held_fds_);
+    if (spec_.has_read) {
+      result.has_data = true;
+      result.data.assign(program_.read_buf, ctl_->data_len);
+    }
+  } else if (info.si_code == CLD_EXITED && ctl_->err != 0) {
+    result.failure = ChildReportedFailure();
+  } else {
+    bool signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+    result.failure = {ECHILD, "waitid", "", "", ""};
+    result.failure.step = std::string(signaled ? "child died: signal " : "child exited: status ") +
+                          std::to_string(info.si_status);
+    result.failure.detail = result.failure.step + " in step " +
+                            StepName(ctl_->step, ctl_->step_index);
+  }
+  for (int fd : held_fds_) close(fd);  // any path but success
+  held_fds_.clear();
+  FreeRegion();
+  runner_->runs_.remove(this);
+
+  std::unique_ptr<ChildCompletion> done = std::move(done_);
+  if (notify && done) done->Complete(std::move(result));
+  if (!notify) {
+    for (int fd : result.fds) close(fd);
+  }
+  // `this` is deleted by OnClosed once every handle has closed.
+  if (open_handles_ == 0) delete this;
+}
+
+void ChildRun::OnPidfd(uv_poll_t* h, int, int) {
+  static_cast<ChildRun*>(h->data)->Finish(true);
+}
+
+void ChildRun::OnStatus(uv_poll_t* h, int status, int) {
+  ChildRun* run = static_cast<ChildRun*>(h->data);
+  if (status < 0) {
+    uv_poll_stop(h);
+    return;
+  }
+  run->OnStatusReadable();
+}
+
+void ChildRun::OnTimeout(uv_timer_t* h) {
+  ChildRun* run = static_cast<ChildRun*>(h->data);
+  std::string step = run->StepName(run->ctl_->step, run->ctl_->step_index);
+  run->Kill({ETIMEDOUT, "runChild", "", step,
+             "timed out after " + std::to_string(run->spec_.timeout_ms) + " ms in step " + step});
+}
+
+void ChildRun::OnClosed(uv_handle_t* h) {
+  ChildRun* run = static_cast<ChildRun*>(h->data);
+  if (--run->open_handles_ == 0) delete run;
+}
+
+int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
+                       ChildFailure* failure) {
+  ChildRun* run = new ChildRun(this, std::move(spec), std::move(done));
+  return run->Start(failure);  // on failure the run has deleted itself
+}
+
+bool ChildRunner::Cancel(int pid) {
+  for (ChildRun* run : runs_) {
+    if (run->pid() != pid) continue;
+    std::string step = run->StepName(run->ctl_->step, run->ctl_->step_index);
+    run->Kill({ECANCELED, "runChild", "", step, "cancelled in step " + step});
+    return true;
+  }
+  return false;
+}
+
+void ChildRunner::KillAll() {
+  while (!runs_.empty()) {
+    ChildRun* run = runs_.front();
+    run->done_.reset();
+    PidfdSignal(run->pidfd_, SIGKILL);
+    run->Finish(false);  // blocking waitid: the child is dying
+  }
+}

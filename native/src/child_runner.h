@@ -1,0 +1,98 @@
+// The parent side of the per-request child: clone, watch on the event loop,
+// act while the child waits, reap, report once. No N-API here.
+#ifndef LXNSD_NATIVE_CHILD_RUNNER_H_
+#define LXNSD_NATIVE_CHILD_RUNNER_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <list>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "child_program.h"
+
+// How to create the child. kCloneAuto picks CLONE_VM unless the request
+// needs a fork-style child (see NeedsForkStyle in child_runner.cc); the
+// others exist so tests can show why.
+enum class CloneMode { kAuto, kVm, kFork };
+
+// One request, in plain C++ types (the addon converts the JS spec).
+struct ChildSpec {
+  std::vector<ChildJoin> join;  // setns in this order
+  int unshare_flags = 0;
+  bool has_idmap = false;
+  std::string uid_map;  // empty = do not write
+  std::string gid_map;  // empty = do not write (nor setgroups)
+  bool setgroups_deny = true;
+  bool has_timens = false;
+  std::string timens;
+  bool has_hostname = false;
+  std::string hostname;
+  bool loopback_up = false;
+  bool has_write = false;
+  std::string write_path;
+  std::string write_data;
+  bool has_read = false;
+  std::string read_path;
+  size_t read_max = 0;
+  std::vector<std::string> hold_ns;  // names under /proc/CHILD/ns/
+  uint32_t timeout_ms = 10000;
+  uint32_t debug_sleep_ms = 0;
+  CloneMode clone_mode = CloneMode::kAuto;
+};
+
+// A failure, in the fields NativeError carries. err == 0 means success.
+struct ChildFailure {
+  int err = 0;          // positive errno
+  std::string syscall;  // "setns", "open", "write(uid_map)", "clone", ...
+  std::string target;   // for the message: "user", a path; may be empty
+  std::string step;     // the step that failed; empty outside the child steps
+  std::string detail;   // replaces strerror() text in the message when set
+};
+
+struct ChildResult {
+  int pid = 0;
+  ChildFailure failure;
+  std::vector<int> fds;  // holdNs fds, caller owns them (success only)
+  std::string data;      // readFile bytes (success only)
+  bool has_data = false;
+};
+
+// Receives the outcome exactly once, on the loop thread, after the child
+// has been reaped and every handle stopped. Destroyed without being called
+// only when the runner is torn down (environment cleanup).
+class ChildCompletion {
+ public:
+  virtual ~ChildCompletion() = default;
+  virtual void Complete(ChildResult&& result) = 0;
+};
+
+class ChildRun;
+
+// Owns the children of one addon instance.
+class ChildRunner {
+ public:
+  explicit ChildRunner(uv_loop_t* loop) : loop_(loop) {}
+  ~ChildRunner() { KillAll(); }
+  ChildRunner(const ChildRunner&) = delete;
+  ChildRunner& operator=(const ChildRunner&) = delete;
+
+  // Creates the child and starts watching it. Returns its pid, or -1 with
+  // *failure set when nothing was started (then `done` is never called).
+  int Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done, ChildFailure* failure);
+  // Kills a running child; it completes with ECANCELED. False if unknown.
+  bool Cancel(int pid);
+  // Kills and reaps every child synchronously, closes everything, calls no
+  // completion. For environment teardown.
+  void KillAll();
+  size_t running() const { return runs_.size(); }
+
+ private:
+  friend class ChildRun;
+  uv_loop_t* loop_;
+  std::list<ChildRun*> runs_;
+};
+
+#endif  // LXNSD_NATIVE_CHILD_RUNNER_H_

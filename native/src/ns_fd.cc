@@ -1,0 +1,80 @@
+#include "ns_fd.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "compat.h"
+
+int OpenReadOnly(const char* path) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
+int PidfdOpen(int pid) {
+  long fd = syscall(SYS_pidfd_open, pid, 0);
+  return fd < 0 ? -errno : static_cast<int>(fd);
+}
+
+int CloseFd(int fd) {
+  // Linux always releases the fd, even when close reports EINTR: never retry.
+  if (close(fd) < 0 && errno != EINTR) return -errno;
+  return 0;
+}
+
+int NsStat(int fd, NsStatInfo* out, const char** failed) {
+  struct stat st;
+  if (fstat(fd, &st) < 0) {
+    *failed = "fstat";
+    return -errno;
+  }
+  // NS_GET_NSTYPE is answered only by nsfs: any other file gives ENOTTY,
+  // which is exactly the "not a namespace" signal we want.
+  int type = ioctl(fd, NS_GET_NSTYPE);
+  if (type < 0) {
+    *failed = "ioctl(NS_GET_NSTYPE)";
+    return -errno;
+  }
+  out->ino = st.st_ino;
+  out->dev = st.st_dev;
+  out->nstype = type;
+  return 0;
+}
+
+int NsRelatedFd(int fd, unsigned long request) {
+  int related = ioctl(fd, request);
+  if (related < 0) return -errno;
+  // The kernel already opens these O_CLOEXEC; make it explicit anyway.
+  fcntl(related, F_SETFD, FD_CLOEXEC);
+  return related;
+}
+
+int NsOwnerUid(int fd, uint32_t* uid) {
+  uid_t owner;
+  if (ioctl(fd, NS_GET_OWNER_UID, &owner) < 0) return -errno;
+  *uid = owner;
+  return 0;
+}
+
+int WriteWholeFile(const char* path, const char* data, size_t len, const char** failed) {
+  int fd = open(path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0) {
+    *failed = "open";
+    return -errno;
+  }
+  ssize_t n = write(fd, data, len);
+  int err = n < 0 ? errno : (static_cast<size_t>(n) != len ? EIO : 0);
+  close(fd);
+  if (err != 0) {
+    *failed = "write";
+    return -err;
+  }
+  return 0;
+}
+
+int PidfdSignal(int pidfd, int sig) {
+  if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0) return -errno;
+  return 0;
+}

@@ -1,0 +1,34 @@
+// In-process namespace fd operations: pure POSIX, no namespace change, no
+// fork. Each returns a value >= 0 or -errno, and never throws. Where more
+// than one syscall can fail, *failed names the one that did.
+#ifndef LXNSD_NATIVE_NS_FD_H_
+#define LXNSD_NATIVE_NS_FD_H_
+
+#include <cstddef>
+#include <cstdint>
+
+struct NsStatInfo {
+  uint64_t ino;  // nsfs inode: the namespace id (lsns NS, lxns ns_id)
+  uint64_t dev;  // st_dev as glibc encodes it (what `stat -c %d` prints)
+  int nstype;    // CLONE_NEW* from NS_GET_NSTYPE
+};
+
+// open(path, O_RDONLY|O_CLOEXEC).
+int OpenReadOnly(const char* path);
+// pidfd_open(pid, 0); pidfds are always close-on-exec.
+int PidfdOpen(int pid);
+// close(fd); -EBADF for a fd that is not open.
+int CloseFd(int fd);
+// fstat + ioctl(NS_GET_NSTYPE). A file not on nsfs fails with -ENOTTY.
+int NsStat(int fd, NsStatInfo* out, const char** failed);
+// ioctl(fd, NS_GET_USERNS | NS_GET_PARENT): a new close-on-exec nsfs fd.
+int NsRelatedFd(int fd, unsigned long request);
+// ioctl(fd, NS_GET_OWNER_UID); user namespaces only (-EINVAL otherwise).
+int NsOwnerUid(int fd, uint32_t* uid);
+// open(path, O_WRONLY|O_CLOEXEC) + one write of all of data + close. Used
+// for /proc/PID/{setgroups,uid_map,gid_map}, which must be written at once.
+int WriteWholeFile(const char* path, const char* data, size_t len, const char** failed);
+// pidfd_send_signal(pidfd, sig, NULL, 0).
+int PidfdSignal(int pidfd, int sig);
+
+#endif  // LXNSD_NATIVE_NS_FD_H_
