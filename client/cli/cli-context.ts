@@ -1,0 +1,77 @@
+import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
+import type { Command } from "commander";
+import { createClient } from "../create-client";
+import type { LxnsdClient } from "../create-client";
+import { defaultAddress } from "../default-address";
+import type { CallOptions } from "../rpc/service-client";
+import { describeError, formatJson } from "./format";
+
+/** Where the CLI reads its environment and writes its output; tests pass their own. */
+export interface CliIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** Environment (LXNSD_ADDRESS); process.env by default. */
+  env?: Record<string, string | undefined>;
+  /** Makes the client; createClient by default. Tests pass a fake to see the requests. */
+  connect?(address: string): LxnsdClient;
+}
+
+/** The program-wide options. */
+export interface GlobalOptions {
+  address?: string;
+  json?: boolean;
+  timeout?: number;
+}
+
+/**
+ * What a command's action needs: one lazily made client (disconnected by
+ * run() when the command is done), call options from --timeout, and output
+ * that is either human text or the response as protobuf JSON (--json).
+ */
+export class CliContext {
+  private client?: LxnsdClient;
+  /** The status run() returns; commands that go on past a failure set it to 1. */
+  exitCode = 0;
+
+  constructor(readonly io: CliIo) {}
+
+  /** The global options as parsed for `command` (a subcommand of the program). */
+  globals(command: Command): GlobalOptions {
+    return command.optsWithGlobals<GlobalOptions>();
+  }
+
+  /** The daemon address: --address, else $LXNSD_ADDRESS, else the default listener. */
+  address(command: Command): string {
+    const env = this.io.env ?? process.env;
+    return this.globals(command).address ?? (env.LXNSD_ADDRESS || defaultAddress());
+  }
+
+  /** The client, connected on first use. */
+  connect(command: Command): LxnsdClient {
+    this.client ??= (this.io.connect ?? createClient)(this.address(command));
+    return this.client;
+  }
+
+  /** Per-call options from --timeout. */
+  callOptions(command: Command): CallOptions {
+    const timeout = this.globals(command).timeout;
+    return timeout === undefined ? {} : { timeoutMs: timeout };
+  }
+
+  /** Writes `response` as JSON under --json, else the text `human` makes of it. */
+  print<Desc extends DescMessage>(command: Command, schema: Desc, response: MessageShape<Desc>, human: (response: MessageShape<Desc>) => string): void {
+    this.io.stdout(this.globals(command).json ? formatJson(schema, response) : human(response));
+  }
+
+  /** Reports a failed call on stderr as `lxnsctl: CODE: message` and marks the run failed. */
+  report(err: unknown): void {
+    this.io.stderr(`lxnsctl: ${describeError(err)}\n`);
+    this.exitCode = 1;
+  }
+
+  /** Closes the client's channel, if one was made. */
+  dispose(): void {
+    this.client?.disconnect();
+    this.client = undefined;
+  }
+}

@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+import { Command, CommanderError, Option } from "commander";
+import { CliContext } from "./cli-context";
+import type { CliIo } from "./cli-context";
+import { registerClose, registerOpen } from "./commands/handles";
+import { registerCurrent, registerInspect } from "./commands/inspect";
+import { registerLimit } from "./commands/limit";
+import { registerUnshare } from "./commands/unshare";
+import { parseTimeoutMs } from "./parse-values";
+import { UsageError } from "./usage-error";
+
+export type { CliIo } from "./cli-context";
+
+/** The hint printed after a usage error. */
+function usageHint(command: string | undefined): string {
+  return `Try 'lxnsctl ${command ? `${command} ` : ""}--help' for more information.`;
+}
+
+/**
+ * The lxnsctl program with every command registered on `ctx`. Commander's
+ * exits become CommanderError throws (exitOverride) so run() decides the
+ * status, and its output goes to ctx.io.
+ */
+export function buildProgram(ctx: CliContext): Command {
+  const program = new Command("lxnsctl")
+    .description("command-line client of lxnsd, the Linux namespace daemon")
+    .addOption(new Option("--address <addr>", "daemon address, unix:PATH or HOST:PORT (env: LXNSD_ADDRESS; default: the daemon's default socket)"))
+    .addOption(new Option("--json", "print the response as protobuf JSON, one document"))
+    .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser(parseTimeoutMs))
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => ctx.io.stdout(text),
+      writeErr: (text) => ctx.io.stderr(text),
+      outputError: (text, write) => write(`lxnsctl: ${text.replace(/^error: /, "")}`),
+    });
+  registerInspect(program, ctx);
+  registerCurrent(program, ctx);
+  registerOpen(program, ctx);
+  registerClose(program, ctx);
+  registerUnshare(program, ctx);
+  registerLimit(program, ctx);
+  program.showHelpAfterError(usageHint(undefined));
+  for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
+  return program;
+}
+
+/**
+ * Runs lxnsctl on `argv` (the arguments after the program name) and resolves
+ * to its exit status: 0 on success, 1 when a call failed (reported as
+ * `lxnsctl: CODE_NAME: message` on stderr, never with a stack), 2 for a
+ * malformed command line.
+ */
+export async function run(argv: string[], io: CliIo): Promise<number> {
+  const ctx = new CliContext(io);
+  const program = buildProgram(ctx);
+  let current: string | undefined;
+  program.hook("preAction", (_program, actionCommand) => {
+    current = actionCommand.name();
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return ctx.exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof UsageError) {
+      io.stderr(`lxnsctl: ${err.message}\n${usageHint(current)}\n`);
+      return 2;
+    }
+    ctx.report(err);
+    return 1;
+  } finally {
+    ctx.dispose();
+  }
+}
+
+if (require.main === module) {
+  run(process.argv.slice(2), {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  }).then((code) => {
+    process.exitCode = code;
+  });
+}

@@ -1,0 +1,68 @@
+import { create } from "@bufbuild/protobuf";
+import { Option } from "commander";
+import type { Command } from "commander";
+import { NamespaceRefSchema, NamespaceType, Relation } from "../gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../gen/lxnsd/v1/types_pb";
+import type { NamespaceKind } from "../namespace-types";
+import { parseKind, parsePid } from "./parse-values";
+import { addTypeFlags, flaggedKinds } from "./type-flags";
+import { UsageError } from "./usage-error";
+
+/** The parsed target, type and relation flags of inspect and open. */
+export interface RefOptions {
+  target?: number;
+  self?: boolean;
+  handle?: string;
+  path?: string;
+  type?: NamespaceKind;
+  owner?: boolean;
+  parent?: boolean;
+  [typeFlag: string]: unknown;
+}
+
+const TARGETS = ["target", "self", "handle", "path"] as const;
+
+/**
+ * Adds the nsenter-style flags that name one namespace to `command`: a
+ * target (`-t PID`, `--self`, `--handle ID`, `--path FILE`), a type
+ * (`-n`, `--net`, … or `--type NAME`) and a relation (`--owner`, `--parent`).
+ */
+export function addRefOptions(command: Command): Command {
+  const others = (name: string) => TARGETS.filter((other) => other !== name);
+  command
+    .addOption(new Option("-t, --target <pid>", "the namespace of process PID").argParser(parsePid).conflicts(others("target")))
+    .addOption(new Option("--self", "the daemon's own namespace").conflicts(others("self")))
+    .addOption(new Option("--handle <id>", "a handle from open or unshare").conflicts(others("handle")))
+    .addOption(new Option("--path <file>", "an nsfs file (/proc/PID/ns/TYPE or a pin)").conflicts(others("path")));
+  addTypeFlags(command, (kind) => `${kind.name} namespace`);
+  command
+    .addOption(new Option("--type <name>", "namespace type by name (user, cgroup, ipc, net, mnt, pid, time, uts)").argParser(parseKind))
+    .addOption(new Option("--owner", "its owning user namespace instead").conflicts("parent"))
+    .addOption(new Option("--parent", "its parent namespace instead (pid and user namespaces)"));
+  return command;
+}
+
+/**
+ * The NamespaceRef the flags name. Throws UsageError without a target, with
+ * two types, or without a type where the daemon needs one (a pid or --self).
+ */
+export function refFromOptions(options: RefOptions): NamespaceRef {
+  const kinds = flaggedKinds(options);
+  if (options.type) kinds.push(options.type);
+  if (kinds.length > 1) throw new UsageError(`one namespace type only, got ${kinds.map((kind) => kind.name).join(" and ")}`);
+  const type = kinds[0]?.type ?? NamespaceType.UNSPECIFIED;
+  const source = sourceOf(options);
+  if (type === NamespaceType.UNSPECIFIED && (source.case === "pid" || source.case === "self")) {
+    throw new UsageError("a namespace type is required with --target and --self (-n, --net, … or --type NAME)");
+  }
+  const relation = options.owner ? Relation.OWNER : options.parent ? Relation.PARENT : Relation.UNSPECIFIED;
+  return create(NamespaceRefSchema, { type, source, relation });
+}
+
+function sourceOf(options: RefOptions): NamespaceRef["source"] {
+  if (options.target !== undefined) return { case: "pid", value: options.target };
+  if (options.self) return { case: "self", value: true };
+  if (options.handle !== undefined) return { case: "handle", value: options.handle };
+  if (options.path !== undefined) return { case: "path", value: options.path };
+  throw new UsageError("a target is required: -t PID, --self, --handle ID or --path FILE");
+}
