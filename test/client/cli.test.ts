@@ -124,32 +124,32 @@ describe("lxnsctl inspect: flags → NamespaceRef", () => {
 describe("lxnsctl: malformed command lines exit 2 without a call", () => {
   it.each(
     [
-    ["inspect", "-n"], // no target
-    ["inspect", "-t", "42"], // no type with a pid
-    ["inspect", "--self"], // no type with --self
-    ["inspect", "-t", "42", "-n", "-u"], // two types
-    ["inspect", "-t", "42", "-n", "--type", "uts"], // two types
-    ["inspect", "-t", "abc", "-n"], // non-numeric pid
-    ["inspect", "-t", "0", "-n"], // pid ≤ 0
-    ["inspect", "-t", "12x", "-n"],
-    ["inspect", "-t", "1", "--self", "-n"], // two targets
-    ["inspect", "-t", "1", "-n", "--owner", "--parent"],
-    ["inspect", "--type", "bogus", "--self"],
-    ["inspect", "--bogus"],
-    ["open", "-t", "1", "-n", "--lease", "-5"],
-    ["close"],
-    ["unshare"], // no type
-    ["unshare", "-n", "--map-users", "1:2"],
-    ["unshare", "-T", "--boottime", "soon"],
-    ["unshare", "-n", "--", "sh"], // running a program is not there yet
-    ["limit"],
-    ["limit", "bogus"],
-    ["limit", "user", "-1"],
-    ["limit", "user", "many"],
-    ["limit", "user", "--userns-pid", "1", "--userns-handle", "h"],
-    ["--timeout", "soon", "current"],
-    ["frobnicate"],
-    [],
+      ["inspect", "-n"], // no target
+      ["inspect", "-t", "42"], // no type with a pid
+      ["inspect", "--self"], // no type with --self
+      ["inspect", "-t", "42", "-n", "-u"], // two types
+      ["inspect", "-t", "42", "-n", "--type", "uts"], // two types
+      ["inspect", "-t", "abc", "-n"], // non-numeric pid
+      ["inspect", "-t", "0", "-n"], // pid ≤ 0
+      ["inspect", "-t", "12x", "-n"],
+      ["inspect", "-t", "1", "--self", "-n"], // two targets
+      ["inspect", "-t", "1", "-n", "--owner", "--parent"],
+      ["inspect", "--type", "bogus", "--self"],
+      ["inspect", "--bogus"],
+      ["open", "-t", "1", "-n", "--lease", "-5"],
+      ["close"],
+      ["unshare"], // no type
+      ["unshare", "-n", "--map-users", "1:2"],
+      ["unshare", "-T", "--boottime", "soon"],
+      ["unshare", "-n", "--", "sh"], // running a program is not there yet
+      ["limit"],
+      ["limit", "bogus"],
+      ["limit", "user", "-1"],
+      ["limit", "user", "many"],
+      ["limit", "user", "--userns-pid", "1", "--userns-handle", "h"],
+      ["--timeout", "soon", "current"],
+      ["frobnicate"],
+      [],
     ].map((argv) => [argv.join(" ") || "(no arguments)", argv]),
   )("%s", async (_name, argv) => {
     const result = await cli(argv);
