@@ -28,6 +28,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option("--json", "print the response as protobuf JSON, one document"))
     .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser(parseTimeoutMs))
     .exitOverride()
+    .configureHelp({ showGlobalOptions: true })
     .configureOutput({
       writeOut: (text) => ctx.io.stdout(text),
       writeErr: (text) => ctx.io.stderr(text),

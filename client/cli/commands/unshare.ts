@@ -67,7 +67,7 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--loopback-up", "bring lo up in the new net namespace"))
     .addOption(new Option("--lease <seconds>", "lease of every handle (default: the daemon's)").argParser(parseNonNegativeSeconds))
-    .addHelpText("after", "\nExamples:\n  lxnsctl unshare -n --loopback-up\n  lxnsctl unshare -r -n -u --hostname box\n  lxnsctl unshare -T --boottime -3600.5")
+    .addHelpText("after", "\nExamples:\n  lxnsctl unshare -n --loopback-up\n  lxnsctl unshare -r -n -u --hostname box\n  lxnsctl unshare -T --boottime 86400 --monotonic 0.5")
     .action(async (flags: UnshareOptionsFlags, self: Command) => {
       const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
       ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
