@@ -40,6 +40,8 @@ const ERRNO_STATUS: Readonly<Record<string, status>> = {
   ELOOP: status.INVALID_ARGUMENT,
   ENAMETOOLONG: status.INVALID_ARGUMENT,
   ETIMEDOUT: status.DEADLINE_EXCEEDED, // the per-request child ran past its time
+  ECANCELED: status.CANCELLED, // the call went away and its child was killed
+  ERANGE: status.OUT_OF_RANGE, // a value the kernel cannot represent (a clock offset below zero)
 };
 
 /**
@@ -67,7 +69,8 @@ export function invalidArgument(message: string): RpcError {
 
 /** Whether `err` carries an errno name, as NativeError and Node's system errors do. */
 export function isErrnoLike(err: unknown): err is ErrnoLike {
-  const code = err instanceof Error ? (err as Partial<ErrnoLike>).code : undefined;
+  // Not `instanceof Error`: errors from Node's core may come from another realm (vm contexts, jest).
+  const code = typeof err === "object" && err !== null ? (err as Partial<ErrnoLike>).code : undefined;
   return typeof code === "string" && /^E[A-Z0-9]+$/.test(code);
 }
 

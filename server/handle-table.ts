@@ -18,7 +18,10 @@ export interface HandleTableOptions {
 
 interface Entry {
   readonly id: string;
+  /** The namespace's nsfs fd. */
   readonly fd: number;
+  /** Other fds that keep the namespace usable (a pid namespace's keeper), closed with the handle. */
+  readonly extraFds: readonly number[];
   readonly info: NamespaceInfo;
   readonly leaseMs: number;
   expiresAt: number;
@@ -73,15 +76,19 @@ export class HandleTable {
     return requestedMs;
   }
 
-  /** Takes ownership of `fd` and returns the new handle. On RESOURCE_EXHAUSTED the fd is closed. */
-  add(fd: number, info: NamespaceInfo, leaseMs: number): MessageInitShape<typeof HandleSchema> {
+  /**
+   * Takes ownership of `fd` (and of `extraFds`, which keep the namespace
+   * usable and are closed with it) and returns the new handle. On
+   * RESOURCE_EXHAUSTED they are closed.
+   */
+  add(fd: number, info: NamespaceInfo, leaseMs: number, extraFds: readonly number[] = []): MessageInitShape<typeof HandleSchema> {
     try {
       this.reserve(1);
     } catch (err) {
-      this.options.closeFd(fd);
+      [fd, ...extraFds].forEach(this.options.closeFd);
       throw err;
     }
-    const entry: Entry = { id: `h-${randomBytes(12).toString("base64url")}`, fd, info, leaseMs, expiresAt: Date.now() + leaseMs, users: 0, closed: false };
+    const entry: Entry = { id: `h-${randomBytes(12).toString("base64url")}`, fd, extraFds, info, leaseMs, expiresAt: Date.now() + leaseMs, users: 0, closed: false };
     this.entries.set(entry.id, entry);
     return this.describe(entry);
   }
@@ -99,7 +106,7 @@ export class HandleTable {
         if (released) return;
         released = true;
         entry.users -= 1;
-        if (entry.closed && entry.users === 0) this.options.closeFd(entry.fd);
+        if (entry.closed && entry.users === 0) this.closeFds(entry);
       },
     };
   }
@@ -147,9 +154,13 @@ export class HandleTable {
   private retire(entry: Entry, why: "closed" | "expired"): void {
     this.entries.delete(entry.id);
     entry.closed = true;
-    if (entry.users === 0) this.options.closeFd(entry.fd);
+    if (entry.users === 0) this.closeFds(entry);
     this.tombstones.set(entry.id, why);
     if (this.tombstones.size > MAX_TOMBSTONES) this.tombstones.delete(this.tombstones.keys().next().value as string);
+  }
+
+  private closeFds(entry: Entry): void {
+    [entry.fd, ...entry.extraFds].forEach(this.options.closeFd);
   }
 
   private describe(entry: Entry): MessageInitShape<typeof HandleSchema> {

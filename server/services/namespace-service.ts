@@ -12,7 +12,8 @@ import type {
   SetLimitRequest,
   UnshareRequest,
 } from "../../client/gen/lxnsd/v1/namespace_service_pb";
-import type { HandleSchema } from "../../client/gen/lxnsd/v1/types_pb";
+import { NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import type { HandleSchema, NamespaceInfo } from "../../client/gen/lxnsd/v1/types_pb";
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import * as native from "../../native/lib";
 import { durationMs } from "../durations";
@@ -35,7 +36,7 @@ export interface NamespaceServiceDeps {
 }
 
 /** Option values the kernel refuses with EINVAL are the caller's mistake. */
-const UNSHARE_OVERRIDES = { EINVAL: status.INVALID_ARGUMENT };
+const UNSHARE_OVERRIDES = { EINVAL: status.INVALID_ARGUMENT, ERANGE: status.INVALID_ARGUMENT };
 
 /** lxnsd.v1.NamespaceService: the lxns namespace API over gRPC. */
 export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc> {
@@ -94,30 +95,34 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
     const plan = planUnshare(request.types, request.options, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
     this.deps.handles.reserve(plan.kinds.length);
-    let fds: number[];
+    let result: native.ChildResult;
     try {
-      ({ fds } = await native.runChild({ ...plan.spec, timeoutMs: this.deps.childTimeoutMs }));
+      result = await native.runChild({ ...plan.spec, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
     } catch (err) {
       throw isErrnoLike(err) ? fromErrno(err, `unshare ${plan.kinds.map((kind) => kind.name).join("+")}`, UNSHARE_OVERRIDES) : err;
     }
+    // A new pid namespace lives only while its init (the keeper) does: the keeper goes with the pid handle.
+    const extraFds = plan.kinds.map((kind) => (kind.type === NamespaceType.PID && result.keeper ? [result.keeper.fd] : []));
+    const release = () => [...result.fds, ...extraFds.flat()].forEach((fd) => native.close(fd));
     if (context.signal.aborted) {
-      fds.forEach((fd) => native.close(fd));
+      release();
       throw new RpcError(status.CANCELLED, "the call was cancelled; the new namespaces were released");
     }
-    let infos;
+    let infos: NamespaceInfo[];
     try {
-      infos = fds.map(describeNamespace);
+      infos = result.fds.map(describeNamespace);
     } catch (err) {
-      fds.forEach((fd) => native.close(fd));
+      release();
       throw err;
     }
     const handles: MessageInitShape<typeof HandleSchema>[] = [];
     try {
-      fds.forEach((fd, index) => handles.push(this.deps.handles.add(fd, infos[index], leaseMs)));
+      result.fds.forEach((fd, index) => handles.push(this.deps.handles.add(fd, infos[index], leaseMs, extraFds[index])));
     } catch (err) {
-      // add() closed the fd it refused; release the ones before and after it.
+      // add() closed the fds it refused; release the ones before and after them.
       handles.forEach((handle) => this.deps.handles.close(handle.id as string));
-      fds.slice(handles.length + 1).forEach((fd) => native.close(fd));
+      result.fds.slice(handles.length + 1).forEach((fd) => native.close(fd));
+      extraFds.slice(handles.length + 1).flat().forEach((fd) => native.close(fd));
       throw err;
     }
     context.log.info({ handles: handles.map((handle) => handle.id), types: plan.kinds.map((kind) => kind.name) }, "unshared namespaces");

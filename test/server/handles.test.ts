@@ -74,6 +74,7 @@ describeRoot("Handle leases", () => {
   it("an expired lease releases the namespace and leaves the handle FAILED_PRECONDITION", async () => {
     const lxnsd = await startDaemon();
     try {
+      await lxnsd.client.getCurrentNamespaces();
       const fdsBefore = countFds();
       const { handle } = await lxnsd.client.open({ ref: { type: NamespaceType.UTS, source: { case: "self", value: true } }, lease: { seconds: 1n } });
       expect(countFds()).toBe(fdsBefore + 1);

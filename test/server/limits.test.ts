@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { NamespaceType, status } from "../../client";
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import { startDaemon } from "../helpers/daemon";
@@ -21,9 +21,17 @@ describeRoot("GetLimit and SetLimit", () => {
     expect((await lxnsd.client.getLimit({ type })).value).toBe(ownLimit(name));
   });
 
-  it("SetLimit of the daemon's own namespace writes the sysctl and reads it back", async () => {
+  it("SetLimit of the daemon's own namespace writes the sysctl, or fails as the kernel refuses", async () => {
     const current = ownLimit("uts");
-    expect((await lxnsd.client.setLimit({ type: NamespaceType.UTS, value: current })).value).toBe(current);
+    let refused: string | undefined;
+    try {
+      writeFileSync("/proc/sys/user/max_uts_namespaces", `${current}\n`);
+    } catch (err) {
+      refused = (err as NodeJS.ErrnoException).code;
+    }
+    const answer = lxnsd.client.setLimit({ type: NamespaceType.UTS, value: current });
+    if (refused) await expect(answer).rejects.toMatchObject({ code: status.PERMISSION_DENIED, errno: refused });
+    else expect((await answer).value).toBe(current);
     expect(ownLimit("uts")).toBe(current);
   });
 

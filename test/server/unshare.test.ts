@@ -4,7 +4,8 @@ import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { heldPath, nsenterHeld } from "../helpers/held";
 import { describeRoot } from "../helpers/privileged";
-import { countFds, nsInode } from "../helpers/proc";
+import { countFds, nsInode, waitFor } from "../helpers/proc";
+import { execFileSync, spawn } from "node:child_process";
 
 describeRoot("Unshare", () => {
   let lxnsd: TestDaemon;
@@ -96,15 +97,25 @@ describeRoot("Unshare", () => {
     }
   });
 
-  it("holds a new pid namespace through pid_for_children: a process joining it is its pid 1", async () => {
+  it("keeps a new pid namespace alive while held: processes can join it again and again, Close ends it", async () => {
+    const fdsBefore = countFds();
     const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.PID] });
-    try {
-      const file = heldPath("pid", handles[0].info!.nsId)!;
-      const out = require("node:child_process").execFileSync("nsenter", [`--pid=${file}`, "sh", "-c", "echo $$"], { encoding: "utf8" });
-      expect(out.trim()).toBe("1");
-    } finally {
-      await lxnsd.client.close({ handle: handles[0].id });
-    }
+    const nsId = handles[0].info!.nsId;
+    const file = heldPath("pid", nsId)!;
+    const pidsInside = [0, 1].map(() => {
+      const out = execFileSync("nsenter", [`--pid=${file}`, "sh", "-c", 'echo $$; readlink /proc/$$/ns/pid; grep NSpid /proc/$$/status'], { encoding: "utf8" }).split("\n");
+      expect(out[1]).toBe(`pid:[${nsId}]`);
+      return Number(out[2].trim().split(/\s+/).pop());
+    });
+    // Its init (the keeper) is pid 1; each joining process gets a new pid after it.
+    expect(pidsInside[0]).toBeGreaterThan(1);
+    expect(pidsInside[1]).toBeGreaterThan(pidsInside[0]);
+    const sleeper = spawn("nsenter", [`--pid=${file}`, "sleep", "100"], { stdio: "ignore" });
+    const sleeperExit = new Promise((resolve) => sleeper.once("exit", (code, signal) => resolve(signal)));
+    await lxnsd.client.close({ handle: handles[0].id });
+    // Closing the handle ends the namespace's init, and with it everything inside.
+    expect(await sleeperExit).toBe("SIGKILL");
+    await waitFor(() => countFds() === fdsBefore, 2000, "the keeper's fds to close");
   });
 
   it.each([
