@@ -90,7 +90,9 @@ export interface ChildSpec {
   /** Reads up to maxBytes (at most 16 MiB) into result.data. */
   readFile?: { path: string; maxBytes: number };
   /** Names under /proc/CHILD/ns/ to open once all steps succeeded, returned
-   * as result.fds in the same order (the caller must close them). */
+   * as result.fds in the same order (the caller must close them). With
+   * CLONE_NEWPID in unshareFlags, "pid_for_children" also yields
+   * result.keeper (see {@link ChildResult.keeper}). */
   holdNs?: string[];
   /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
   timeoutMs?: number;
@@ -108,6 +110,28 @@ export interface ChildResult {
   fds: number[];
   /** readFile bytes, when readFile was given. */
   data?: Buffer;
+  /**
+   * Present when the spec unshared PID (CLONE_NEWPID) and held
+   * "pid_for_children": the placeholder init that keeps the new pid
+   * namespace alive (a pid namespace dies forever when its init exits; a
+   * held nsfs fd alone does not keep it usable).
+   *
+   * The init is pid 1 of the new namespace (and in the new user namespace
+   * when USER was unshared in the same spec), a child of the daemon, doing
+   * nothing but wait. `fd` is the write end of its keepalive pipe, owned by
+   * the caller like `fds`: `close(keeper.fd)` releases the namespace — the
+   * init sees EOF and exits, and the kernel kills every other process left
+   * in that namespace. Keep it open for as long as the namespace must
+   * accept new processes (setns + fork). The addon reaps the init itself;
+   * it counts in runningChildren() until it has exited, and is killed when
+   * the addon's environment is torn down.
+   */
+  keeper?: {
+    /** The init's pid in the daemon's pid namespace. */
+    pid: number;
+    /** The keepalive pipe's write end. */
+    fd: number;
+  };
 }
 
 export interface RunChildOptions {
@@ -245,13 +269,20 @@ export function runChild(spec: ChildSpec, options: RunChildOptions = {}): Promis
     pid = raw.runChild(spec as RawChildSpec, (err, result) => {
       signal?.removeEventListener("abort", onAbort);
       if (err) reject(err);
-      else resolve({ pid, fds: result!.fds, ...(result!.data !== undefined ? { data: result!.data } : {}) });
+      else {
+        resolve({
+          pid,
+          fds: result!.fds,
+          ...(result!.data !== undefined ? { data: result!.data } : {}),
+          ...(result!.keeper !== undefined ? { keeper: result!.keeper } : {}),
+        });
+      }
     });
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
 
-/** How many children are running (tests, metrics). */
+/** How many children are running, keeper inits included (tests, metrics). */
 export function runningChildren(): number {
   return raw.runningChildren();
 }

@@ -34,6 +34,8 @@ export interface RawChildSpec {
 export interface RawChildResult {
   fds: number[];
   data?: Buffer;
+  /** Present when a new pid namespace was unshared and pid_for_children held. */
+  keeper?: { pid: number; fd: number };
 }
 
 export type RawChildDone = (err: NativeError | null, result?: RawChildResult) => void;

@@ -330,6 +330,12 @@ void JsCompletion::Complete(ChildResult&& result) {
       Napi::Array fds = Napi::Array::New(env_, result.fds.size());
       for (uint32_t i = 0; i < result.fds.size(); i++) fds.Set(i, result.fds[i]);
       out.Set("fds", fds);
+      if (result.keeper_fd >= 0) {
+        Napi::Object keeper = Napi::Object::New(env_);
+        keeper.Set("pid", result.keeper_pid);
+        keeper.Set("fd", result.keeper_fd);
+        out.Set("keeper", keeper);
+      }
       if (result.has_data) {
         out.Set("data", Napi::Buffer<char>::Copy(env_, result.data.data(), result.data.size()));
       }

@@ -16,10 +16,9 @@
 #include "raw_syscall.h"
 
 const char* const kChildStepNames[kStepCount] = {
-    "start",        "reset signals",        "setns",        "unshare",
-    "write uid_map", "write timens_offsets", "sethostname",  "loopback up",
-    "write file",   "read file",            "debug sleep",  "start pid init",
-    "open ns",      "done",
+    "start",       "reset signals", "setns",      "unshare",     "write uid_map",
+    "write timens_offsets",         "start pid init", "sethostname", "loopback up",
+    "write file",  "read file",     "debug sleep", "open ns",    "done",
 };
 
 const char* const kChildSyscallNames[kSysCount] = {
@@ -166,36 +165,50 @@ void Sleep(ChildControl* ctl, uint32_t ms) {
   Check(ctl, kSysNanosleep, r);
 }
 
-// The placeholder init: a fork of this child (own copy of memory, so the
-// shared ChildControl is never touched from it) that waits for EOF on a
-// pipe whose write end only the child holds. Returns the write end.
-struct PidInit {
-  long pid;
-  long wait_fd;
-};
-
-PidInit StartPidInit(ChildControl* ctl) {
-  int fds[2];
-  Check(ctl, kSysPipe2, RawSyscall(SYS_pipe2, reinterpret_cast<long>(fds), O_CLOEXEC));
-  long pid = RawSyscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
-  if (pid == 0) {  // the init: wait for the child to let go, then exit
-    RawSyscall(SYS_close, fds[1]);
-    char b;
-    while (RawSyscall(SYS_read, fds[0], reinterpret_cast<long>(&b), 1) == -EINTR) {
-    }
-    Exit(0);
+// The keeper init, run in the new process right after clone: pid 1 of the
+// new pid namespace, the daemon's own child (CLONE_PARENT), with its own
+// copy of memory (it never touches ChildControl, which is shared). Keeps
+// only the pipe's read end (as fd 0), dies with the daemon's thread, lets
+// the kernel reap the orphans reparented to it, and exits on EOF (the
+// daemon closed the write end, or died) or any error. Raw syscalls only.
+[[noreturn]] void KeeperInit(const ChildProgram* p) {
+  long rfd = p->keeper_read_fd;
+  long r = rfd == 0 ? RawSyscall(SYS_fcntl, 0, F_SETFD, 0) : RawSyscall(SYS_dup3, rfd, 0, 0);
+  if (r < 0) Exit(2);
+  // Every other fd: the daemon's, and copies of other keepers' write ends
+  // (which would otherwise keep those namespaces alive).
+  if (RawSyscall(SYS_close_range, 1, 0xffffffffL, 0) < 0) {
+    for (long fd = 1; fd < 65536; fd++) RawSyscall(SYS_close, fd);
   }
-  Check(ctl, kSysClone, pid);
-  RawSyscall(SYS_close, fds[0]);
-  return {pid, fds[1]};
+  // Belt and braces: the pipe already reports a daemon that died (EOF).
+  RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  // Dispositions and mask are the child's (ResetSignals ran before clone:
+  // the daemon's handled/ignored signals are back to default, nothing is
+  // blocked). As pid 1, ignoring SIGCHLD makes the kernel reap orphans.
+  KernelSigaction ign = {};
+  ign.handler = reinterpret_cast<void*>(SIG_IGN);
+  RawSyscall(SYS_rt_sigaction, SIGCHLD, reinterpret_cast<long>(&ign), 0, 8);
+  uint64_t none = 0;
+  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, 8);
+  char buf[64];
+  for (;;) {
+    r = RawSyscall(SYS_read, 0, reinterpret_cast<long>(buf), sizeof buf);
+    if (r == -EINTR || r > 0) continue;  // the daemon never writes; ignore data
+    Exit(0);                             // EOF or error
+  }
 }
 
-void StopPidInit(ChildControl* ctl, PidInit init) {
-  RawSyscall(SYS_close, init.wait_fd);
-  long r;
-  while ((r = RawSyscall(SYS_wait4, init.pid, 0, 0, 0)) == -EINTR) {
-  }
-  Check(ctl, kSysWait4, r);
+// Clones the keeper init. CLONE_PARENT_SETTID makes the kernel store its
+// pid (as the daemon sees it: the caller's active pid namespace is the
+// daemon's) in the shared ChildControl before clone returns. No CLONE_VM:
+// the kernel refuses it into another pid namespace, and the init lives long.
+void StartKeeperInit(const ChildProgram* p) {
+  ChildControl* ctl = p->ctl;
+  long pid = RawSyscall(SYS_clone, CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, 0,
+                        reinterpret_cast<long>(&ctl->init_pid), 0, 0);
+  if (pid == 0) KeeperInit(p);
+  Check(ctl, kSysClone, pid);
+  RawSyscall(SYS_close, p->keeper_read_fd);
 }
 
 }  // namespace
@@ -205,6 +218,8 @@ int ChildMain(void* arg) {
   ChildControl* ctl = p->ctl;
   // Our copy of the parent's end would hide the parent's EOF from us.
   if (p->parent_status_fd >= 0) RawSyscall(SYS_close, p->parent_status_fd);
+  // Likewise the keeper's write end: only the daemon may hold it.
+  if (p->keeper_write_fd >= 0) RawSyscall(SYS_close, p->keeper_write_fd);
 
   EnterStep(ctl, kStepSignals);
   ResetSignals(p);
@@ -225,6 +240,10 @@ int ChildMain(void* arg) {
   if (p->timens != nullptr) {
     EnterStep(ctl, kStepTimens);
     WritePath(ctl, "/proc/self/timens_offsets", p->timens, p->timens_len);
+  }
+  if (p->pid_init) {
+    EnterStep(ctl, kStepPidInit);
+    StartKeeperInit(p);
   }
   if (p->hostname != nullptr) {
     EnterStep(ctl, kStepHostname);
@@ -247,16 +266,10 @@ int ChildMain(void* arg) {
     EnterStep(ctl, kStepDebugSleep);
     Sleep(ctl, p->debug_sleep_ms);
   }
-  PidInit init = {0, -1};
-  if (p->pid_init) {
-    EnterStep(ctl, kStepPidInit);
-    init = StartPidInit(ctl);
-  }
   if (p->wait_hold) {
     EnterStep(ctl, kStepWaitHold);
     SignalParentAndWait(p, kMsgReadyForHold);
   }
-  if (p->pid_init) StopPidInit(ctl, init);
   EnterStep(ctl, kStepDone);
   Exit(0);
 }

@@ -15,12 +15,14 @@ enum ChildStep : int32_t {
   kStepUnshare,
   kStepWaitIdmap,     // parent writes setgroups/uid_map/gid_map
   kStepTimens,
+  kStepPidInit,       // clone the keeper init of a new pid namespace; after
+                      // timens (no process may be in a new time ns before
+                      // the offsets are written), before the steps that can fail
   kStepHostname,
   kStepLoopback,
   kStepWriteFile,
   kStepReadFile,
   kStepDebugSleep,
-  kStepPidInit,       // fork the placeholder init of a new pid namespace
   kStepWaitHold,      // parent opens /proc/CHILD/ns/*
   kStepDone,
   kStepCount,
@@ -46,7 +48,7 @@ enum ChildSyscall : int32_t {
   kSysNanosleep,
   kSysPipe2,
   kSysClone,
-  kSysWait4,
+  kSysWait4,  // unused since the keeper init; kept so the names stay in step
   kSysCount,
 };
 
@@ -73,6 +75,10 @@ struct ChildControl {
   volatile int32_t syscall;     // ChildSyscall that failed
   volatile int32_t err;         // positive errno of the failure, 0 = none
   volatile uint64_t data_len;   // bytes of readFile data in read_buf
+  // The keeper init's pid in the daemon's pid namespace, written by the
+  // kernel (CLONE_PARENT_SETTID) before clone returns, so the parent learns
+  // it even when the child is killed right after; 0 = no init was created.
+  volatile int32_t init_pid;
 };
 
 struct ChildJoin {
@@ -104,10 +110,15 @@ struct ChildProgram {
   char* read_buf;         // in the shared region, read_max bytes
   size_t read_max;
   uint32_t debug_sleep_ms;
-  // /proc/PID/ns/pid_for_children opens (ENOENT otherwise) only once the
-  // new pid namespace has an init: fork one that lives until the parent
-  // has opened the hold fds, then exits (and the child reaps it).
+  // /proc/PID/ns/pid_for_children opens (ENOENT otherwise) only while the
+  // new pid namespace has an init, and the namespace dies with it. The
+  // child clones the keeper init as the daemon's own child
+  // (CLONE_PARENT, fork-style): pid 1 of the new namespace, blocked in
+  // read() on keeper_read_fd until the daemon closes the write end.
   bool pid_init;
+  int keeper_read_fd;   // pipe read end for the init, -1 without pid_init
+  int keeper_write_fd;  // the daemon's write end: the child closes its copy
+
   bool wait_hold;
 };
 

@@ -23,6 +23,39 @@
 // EOF instead of kGoByte means "give up" (the child exits with EPIPE);
 // when a parent action fails the parent also SIGKILLs the child.
 //
+// Keeper init (spec unshares PID and holds pid_for_children): a pid
+// namespace is usable (pid_for_children opens, fork into it works) only
+// while it has an init, and dies forever when that init exits. So, like
+// Kubernetes' pause container, an init lives as long as the caller holds
+// the namespace:
+//     parent   pipe2(O_CLOEXEC) = keepalive {read, write}, before clone
+//     child    closes its copy of `write` first thing
+//     child    after unshare (+ idmap, timens offsets):
+//              clone(CLONE_PARENT|CLONE_PARENT_SETTID|SIGCHLD), no CLONE_VM
+//              (refused into another pid ns; the init lives long), no new
+//              stack (it runs on its own copy of our private stack). The
+//              kernel stores the init's pid (daemon's view) in
+//              ChildControl::init_pid before clone returns, so the parent
+//              knows it even if the child is killed right after.
+//     init     pid 1 of the new pid ns, in the child's other namespaces
+//              (the new user ns too), the *daemon's* child: dup3(read, 0),
+//              close_range(1, ~0U) (also drops copies of other keepers'
+//              write ends), PDEATHSIG=SIGKILL, SIGCHLD=SIG_IGN (the kernel
+//              reaps orphans reparented to it), dispositions otherwise as
+//              reset by the child, empty mask; read(0) until EOF or error,
+//              then _exit. Never touches the shared ChildControl.
+//     parent   after the child exited 0: pidfd_open(init_pid) (safe: our
+//              unreaped child), a Keeper watched by uv_poll_t on the pidfd
+//              (readable once the init and so the whole namespace is gone),
+//              reaped with waitid(P_PIDFD), poll closed before the pidfd.
+//              ChildResult.keeper = {init_pid, write end}; the caller owns
+//              the fd and releases the namespace by closing it.
+//     failure  (child step, parent action, timeout, cancel, teardown, or
+//              the keeper cannot be watched): SIGKILL + blocking
+//              waitid(P_PID) of the init, the write end closed. Nothing
+//              else can have entered its namespace yet, so this is quick.
+// ChildRunner::running() counts keepers; KillAll kills and reaps them.
+//
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
 // poll is the single place a run ends: waitid(P_PIDFD) reaps exactly this
@@ -34,6 +67,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -87,6 +121,24 @@ uint64_t SignalsToReset() {
   return bits;
 }
 
+// Kills and reaps a keeper init that is our unreaped child (so `pid` cannot
+// have been reused). Blocking, but short: on these paths nothing else can
+// be in its namespace yet, so its exit does not wait for other processes.
+void KillAndReapKeeper(int pid) {
+  kill(pid, SIGKILL);
+  siginfo_t info;
+  while (waitid(P_PID, pid, &info, WEXITED) < 0 && errno == EINTR) {
+  }
+}
+
+bool WantsKeeper(const ChildSpec& spec) {
+  if ((spec.unshare_flags & CLONE_NEWPID) == 0) return false;
+  for (const std::string& name : spec.hold_ns) {
+    if (name == "pid_for_children") return true;
+  }
+  return false;
+}
+
 std::string NsNames(int flags) {
   std::string out;
   for (const NsTypeInfo& t : kNsTypes) {
@@ -98,6 +150,16 @@ std::string NsNames(int flags) {
 }
 
 }  // namespace
+
+// A keeper init that outlived its run: watched through its pidfd (readable
+// once it has exited, which for a pid-namespace init is after every other
+// process of the namespace is gone), reaped with waitid(P_PIDFD).
+struct Keeper {
+  ChildRunner* runner;
+  int pid;
+  int pidfd;
+  uv_poll_t poll;
+};
 
 class ChildRun {
  public:
@@ -141,6 +203,8 @@ class ChildRun {
   int pidfd_ = -1;
   int status_fd_ = -1;        // parent's end
   int child_status_fd_ = -1;  // child's end, closed in the parent after clone
+  int keeper_read_ = -1;      // keepalive pipe: the init's end, closed after clone
+  int keeper_write_ = -1;     // the daemon's end, handed to the caller on success
   uv_poll_t pid_poll_;
   uv_poll_t status_poll_;
   uv_timer_t timer_;
@@ -212,9 +276,9 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
     p.read_max = spec_.read_max;
   }
   p.debug_sleep_ms = spec_.debug_sleep_ms;
-  for (const std::string& name : spec_.hold_ns) {
-    if (name == "pid_for_children" && (spec_.unshare_flags & CLONE_NEWPID)) p.pid_init = true;
-  }
+  p.pid_init = keeper_read_ >= 0;
+  p.keeper_read_fd = keeper_read_;
+  p.keeper_write_fd = keeper_write_;
   p.wait_hold = !spec_.hold_ns.empty();
 }
 
@@ -238,6 +302,10 @@ bool ChildRun::Clone(ChildFailure* failure) {
   if (child_status_fd_ >= 0) {
     close(child_status_fd_);
     child_status_fd_ = -1;
+  }
+  if (keeper_read_ >= 0) {
+    close(keeper_read_);
+    keeper_read_ = -1;
   }
   if (pid < 0) {
     *failure = {err, "clone", "", "", ""};
@@ -292,6 +360,16 @@ int ChildRun::Start(ChildFailure* failure) {
     child_status_fd_ = sv[1];
     fcntl(status_fd_, F_SETFL, O_NONBLOCK);  // this end's file only
   }
+  if (WantsKeeper(spec_)) {
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+      *failure = {errno, "pipe2", "keeper", "", ""};
+      ReleaseUnstarted();
+      return -1;
+    }
+    keeper_read_ = pfd[0];
+    keeper_write_ = pfd[1];
+  }
   PrepareProgram(SignalsToReset());
   if (!Clone(failure)) {
     ReleaseUnstarted();
@@ -315,6 +393,8 @@ int ChildRun::Start(ChildFailure* failure) {
 void ChildRun::ReleaseUnstarted() {
   if (status_fd_ >= 0) close(status_fd_);
   if (child_status_fd_ >= 0) close(child_status_fd_);
+  if (keeper_read_ >= 0) close(keeper_read_);
+  if (keeper_write_ >= 0) close(keeper_write_);
   FreeRegion();
   delete this;
 }
@@ -446,10 +526,26 @@ void ChildRun::Finish(bool notify) {
   if (status_fd_ >= 0) close(status_fd_);
   pidfd_ = status_fd_ = -1;
 
+  // The kernel stored the init's pid before clone returned (0 = none).
+  int init_pid = ctl_->init_pid;
   ChildResult result;
   result.pid = pid_;
   if (parent_failure_.err != 0) {
     result.failure = parent_failure_;
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+    // Hand the keeper init over only to a completion that will receive it
+    // (at teardown it is killed below like on any failure).
+    if (init_pid > 0 && notify && done_) {
+      if (runner_->AdoptKeeper(init_pid, &result.failure)) {
+        result.keeper_pid = init_pid;
+        result.keeper_fd = keeper_write_;
+        keeper_write_ = -1;
+      }
+      init_pid = 0;  // adopted, or already killed and reaped by AdoptKeeper
+    }
+  }
+  if (result.failure.err != 0) {
+    // set above: a parent action failed, or the keeper could not be watched
   } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
     result.fds = std::move(held_fds_);
     if (spec_.has_read) {
@@ -466,7 +562,12 @@ void ChildRun::Finish(bool notify) {
     result.failure.detail = result.failure.step + " in step " +
                             StepName(ctl_->step, ctl_->step_index);
   }
-  for (int fd : held_fds_) close(fd);  // any path but success
+  // Any path but success: the keeper init (created but not adopted) dies,
+  // and neither the held fds nor the write end survive.
+  if (init_pid > 0) KillAndReapKeeper(init_pid);
+  if (keeper_write_ >= 0) close(keeper_write_);
+  keeper_write_ = -1;
+  for (int fd : held_fds_) close(fd);
   held_fds_.clear();
   FreeRegion();
   runner_->runs_.remove(this);
@@ -474,7 +575,7 @@ void ChildRun::Finish(bool notify) {
   std::unique_ptr<ChildCompletion> done = std::move(done_);
   if (notify && done) done->Complete(std::move(result));
   if (!notify) {
-    for (int fd : result.fds) close(fd);
+    for (int fd : result.fds) close(fd);  // (a keeper is never adopted here)
   }
   // `this` is deleted by OnClosed once every handle has closed.
   if (open_handles_ == 0) delete this;
@@ -528,4 +629,68 @@ void ChildRunner::KillAll() {
     PidfdSignal(run->pidfd_, SIGKILL);
     run->Finish(false);  // blocking waitid: the child is dying
   }
+  while (!keepers_.empty()) {
+    Keeper* k = keepers_.front();
+    keepers_.pop_front();
+    PidfdSignal(k->pidfd, SIGKILL);
+    siginfo_t info;
+    while (waitid(static_cast<idtype_t>(P_PIDFD), k->pidfd, &info, WEXITED) < 0 && errno == EINTR) {
+    }
+    ReleaseKeeper(k);
+  }
+}
+
+bool ChildRunner::AdoptKeeper(int pid, ChildFailure* failure) {
+  // Safe against pid reuse: `pid` is our child and nobody else reaps it.
+  int pidfd = PidfdOpen(pid);
+  if (pidfd < 0) {
+    KillAndReapKeeper(pid);
+    *failure = {-pidfd, "pidfd_open", "keeper " + std::to_string(pid), "", ""};
+    return false;
+  }
+  Keeper* k = new Keeper{this, pid, pidfd, {}};
+  int r = uv_poll_init(loop_, &k->poll, pidfd);
+  if (r != 0) {
+    KillAndReapKeeper(pid);
+    close(pidfd);
+    delete k;
+    *failure = {-r, "uv_poll_init", "keeper", "", ""};
+    return false;
+  }
+  k->poll.data = k;
+  r = uv_poll_start(&k->poll, UV_READABLE, OnKeeperExit);
+  if (r != 0) {
+    KillAndReapKeeper(pid);
+    ReleaseKeeper(k);
+    *failure = {-r, "uv_poll_start", "keeper", "", ""};
+    return false;
+  }
+  keepers_.push_back(k);
+  return true;
+}
+
+void ChildRunner::OnKeeperExit(uv_poll_t* h, int status, int) {
+  Keeper* k = static_cast<Keeper*>(h->data);
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  int r;
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), k->pidfd, &info, WEXITED | WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r == 0 && info.si_pid == 0) {  // not exited: a spurious wake-up
+    if (status >= 0) return;
+    // The poll itself failed: do not leave an unwatched init behind.
+    PidfdSignal(k->pidfd, SIGKILL);
+    while (waitid(static_cast<idtype_t>(P_PIDFD), k->pidfd, &info, WEXITED) < 0 && errno == EINTR) {
+    }
+  }
+  k->runner->keepers_.remove(k);
+  k->runner->ReleaseKeeper(k);
+}
+
+// Stops and closes the poll before closing the pidfd; freed once closed.
+void ChildRunner::ReleaseKeeper(Keeper* k) {
+  uv_close(reinterpret_cast<uv_handle_t*>(&k->poll),
+           [](uv_handle_t* h) { delete static_cast<Keeper*>(h->data); });
+  close(k->pidfd);
+  k->pidfd = -1;
 }

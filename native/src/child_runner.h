@@ -58,6 +58,11 @@ struct ChildResult {
   std::vector<int> fds;  // holdNs fds, caller owns them (success only)
   std::string data;      // readFile bytes (success only)
   bool has_data = false;
+  // The keeper init of a held new pid namespace (success only): its pid in
+  // the daemon's namespace and the keepalive pipe's write end (caller owns
+  // the fd; closing it ends the init). 0 / -1 when there is none.
+  int keeper_pid = 0;
+  int keeper_fd = -1;
 };
 
 // Receives the outcome exactly once, on the loop thread, after the child
@@ -70,6 +75,7 @@ class ChildCompletion {
 };
 
 class ChildRun;
+struct Keeper;
 
 // Owns the children of one addon instance.
 class ChildRunner {
@@ -86,13 +92,23 @@ class ChildRunner {
   bool Cancel(int pid);
   // Kills and reaps every child synchronously, closes everything, calls no
   // completion. For environment teardown.
+  // Also kills and reaps every keeper init (their write ends belong to the
+  // callers and are left alone).
   void KillAll();
-  size_t running() const { return runs_.size(); }
+  // Running children plus live keeper inits.
+  size_t running() const { return runs_.size() + keepers_.size(); }
 
  private:
   friend class ChildRun;
+  // Watches the keeper init `pid` (our unreaped child) until it exits and
+  // reaps it. On failure it has killed and reaped it and set *failure.
+  bool AdoptKeeper(int pid, ChildFailure* failure);
+  static void OnKeeperExit(uv_poll_t* h, int status, int events);
+  void ReleaseKeeper(Keeper* k);
+
   uv_loop_t* loop_;
   std::list<ChildRun*> runs_;
+  std::list<Keeper*> keepers_;
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUNNER_H_

@@ -38,6 +38,9 @@
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
 #endif
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
