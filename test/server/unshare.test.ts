@@ -24,19 +24,20 @@ describeRoot("Unshare", () => {
     expect(handle.info?.type).toBe(kind.type);
     expect(handle.info?.nsId).not.toBe(nsInode("self", name));
     expect(heldPath(name, handle.info!.nsId)).toBeDefined();
-    expect(countFds()).toBe(fdsBefore + 1);
+    // A pid namespace also holds its keeper: the keepalive pipe and the pidfd that watches it.
+    expect(countFds()).toBe(fdsBefore + (kind.type === NamespaceType.PID ? 3 : 1));
     const { info } = await lxnsd.client.inspect({ ref: { source: { case: "handle", value: handle.id } } });
     expect(info?.nsId).toBe(handle.info?.nsId);
     await lxnsd.client.close({ handle: handle.id });
     expect(heldPath(name, handle.info!.nsId)).toBeUndefined();
-    expect(countFds()).toBe(fdsBefore);
+    await waitFor(() => countFds() === fdsBefore, 2000, "every fd of the handle to close");
   });
 
   it("of all 8 types at once gives one handle per type, in type order, the others owned by the new user namespace", async () => {
     const fdsBefore = countFds();
     const { handles } = await lxnsd.client.unshare({ types: [...NAMESPACE_KINDS].reverse().map((kind) => kind.type), options: { mapRoot: true } });
     expect(handles.map((handle) => handle.info?.type)).toEqual(NAMESPACE_KINDS.map((kind) => kind.type));
-    expect(countFds()).toBe(fdsBefore + 8);
+    expect(countFds()).toBe(fdsBefore + 8 + 2);
     const userNs = handles[0].info!.nsId;
     handles.forEach((handle, index) => {
       expect(handle.info?.nsId).not.toBe(nsInode("self", NAMESPACE_KINDS[index].name));
@@ -46,7 +47,7 @@ describeRoot("Unshare", () => {
     expect(handles[5].info?.parentNsId).toBe(nsInode("self", "pid"));
     expect(nsenterHeld("user", "user", userNs, ["cat", "/proc/self/uid_map"]).trim().split(/\s+/)).toEqual(["0", "0", "1"]);
     for (const handle of handles) await lxnsd.client.close({ handle: handle.id });
-    expect(countFds()).toBe(fdsBefore);
+    await waitFor(() => countFds() === fdsBefore, 2000, "every fd of the handles to close");
   });
 
   it("sets the hostname of a new UTS namespace and leaves the host's alone", async () => {
@@ -103,9 +104,10 @@ describeRoot("Unshare", () => {
     const nsId = handles[0].info!.nsId;
     const file = heldPath("pid", nsId)!;
     const pidsInside = [0, 1].map(() => {
-      const out = execFileSync("nsenter", [`--pid=${file}`, "sh", "-c", 'echo $$; readlink /proc/$$/ns/pid; grep NSpid /proc/$$/status'], { encoding: "utf8" }).split("\n");
-      expect(out[1]).toBe(`pid:[${nsId}]`);
-      return Number(out[2].trim().split(/\s+/).pop());
+      // /proc is the host's here, so a process looks itself up through /proc/self.
+      const out = execFileSync("nsenter", [`--pid=${file}`, "sh", "-c", "readlink /proc/self/ns/pid; grep NSpid /proc/self/status"], { encoding: "utf8" }).split("\n");
+      expect(out[0]).toBe(`pid:[${nsId}]`);
+      return Number(out[1].trim().split(/\s+/).pop());
     });
     // Its init (the keeper) is pid 1; each joining process gets a new pid after it.
     expect(pidsInside[0]).toBeGreaterThan(1);
