@@ -41,7 +41,10 @@ function sleeping(pid: number): boolean {
  * the launcher itself or a descendant (with --fork), runs.
  */
 export async function startTarget(command: string[]): Promise<Target> {
-  const launcher = spawn(command[0], [...command.slice(1), "sleep", "1000"], { stdio: ["ignore", "ignore", "inherit"] });
+  // stderr is kept for the error below, not echoed: util-linux complains when its child is SIGKILLed.
+  const launcher = spawn(command[0], [...command.slice(1), "sleep", "1000"], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  launcher.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const launcherPid = launcher.pid!;
   let pid = 0;
   await waitFor(
@@ -51,7 +54,10 @@ export async function startTarget(command: string[]): Promise<Target> {
     },
     5000,
     `target ${command.join(" ")}`,
-  );
+  ).catch((err: Error) => {
+    launcher.kill("SIGKILL");
+    throw new Error(`${err.message}: ${stderr}`);
+  });
   return {
     pid,
     launcher,
