@@ -7,7 +7,8 @@
         "src/child_program.cc",
         "src/child_runner.cc",
         "src/errno_names.cc",
-        "src/ns_fd.cc"
+        "src/ns_fd.cc",
+        "src/pause_program.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
@@ -15,6 +16,14 @@
       "defines": ["NAPI_VERSION=8"],
       "cflags": ["-Wall", "-Wextra"],
       "cflags_cc": ["-Wall", "-Wextra", "-std=gnu++17"]
+    },
+    {
+      "target_name": "lxnsd-pause",
+      "type": "executable",
+      "sources": ["src/pause_main.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-ffreestanding", "-fno-stack-protector",
+                 "-fno-pie", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"],
+      "ldflags": ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none"]
     }
   ]
 }

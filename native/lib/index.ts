@@ -118,7 +118,12 @@ export interface ChildResult {
    *
    * The init is pid 1 of the new namespace (and in the new user namespace
    * when USER was unshared in the same spec), a child of the daemon, doing
-   * nothing but wait. `fd` is the write end of its keepalive pipe, owned by
+   * nothing but wait: it runs `lxnsd-pause` (built next to the addon,
+   * native/src/pause_main.c; comm and argv[0] "lxnsd-pause", a few KiB of
+   * memory), with the keepalive pipe as its only fd. When that program is
+   * missing or not executable, runChild of such a spec rejects with the
+   * open's code (ENOENT, EACCES), step "exec pause" and its path in the
+   * message; a failed exec rejects the same way with syscall "execveat". `fd` is the write end of its keepalive pipe, owned by
    * the caller like `fds`: `close(keeper.fd)` releases the namespace — the
    * init sees EOF and exits, and the kernel kills every other process left
    * in that namespace. Keep it open for as long as the namespace must

@@ -8,6 +8,7 @@
 #include "errno_names.h"
 #include "ns_fd.h"
 #include "ns_table.h"
+#include "pause_program.h"
 
 namespace {
 
@@ -163,7 +164,7 @@ class JsCompletion : public ChildCompletion {
 
 class LxnsAddon : public Napi::Addon<LxnsAddon> {
  public:
-  LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env)) {
+  LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env), OpenPauseProgram()) {
     DefineAddon(exports, {
         InstanceMethod("init", &LxnsAddon::InitJs),
         InstanceMethod("openPath", &LxnsAddon::OpenPath),

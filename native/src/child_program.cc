@@ -17,8 +17,9 @@
 
 const char* const kChildStepNames[kStepCount] = {
     "start",       "reset signals", "setns",      "unshare",     "write uid_map",
-    "write timens_offsets",         "start pid init", "sethostname", "loopback up",
-    "write file",  "read file",     "debug sleep", "open ns",    "done",
+    "write timens_offsets",         "start pid init",
+    "exec pause",  "sethostname",   "loopback up", "write file", "read file",
+    "debug sleep", "open ns",       "done",
 };
 
 const char* const kChildSyscallNames[kSysCount] = {
@@ -41,6 +42,9 @@ const char* const kChildSyscallNames[kSysCount] = {
     "pipe2",
     "clone",
     "wait4",
+    "dup3",
+    "close_range",
+    "execveat",
 };
 
 namespace {
@@ -165,49 +169,61 @@ void Sleep(ChildControl* ctl, uint32_t ms) {
   Check(ctl, kSysNanosleep, r);
 }
 
-// The keeper init, run in the new process right after clone: pid 1 of the
-// new pid namespace, the daemon's own child (CLONE_PARENT), with its own
-// copy of memory (it never touches ChildControl, which is shared). Keeps
-// only the pipe's read end (as fd 0), dies with the daemon's thread, lets
-// the kernel reap the orphans reparented to it, and exits on EOF (the
-// daemon closed the write end, or died) or any error. Raw syscalls only.
+// The keeper init until it execs lxnsd-pause. Runs right after clone, on
+// its own small stack, in the memory of the child (CLONE_VM: the daemon's
+// own, for a CLONE_VM child) while the child is suspended (CLONE_VFORK):
+// the same rules as the child, raw syscalls only, and the only write to
+// shared memory is the failure report, which nobody reads concurrently.
+// Keeps only the pipe's read end, as fd 0; every other fd is closed by the
+// exec (the daemon's, copies of other keepers' write ends, which would
+// otherwise keep those namespaces alive, and the pause fd itself: fine for
+// an ELF file, only a script needs its fd after exec).
 [[noreturn]] void KeeperInit(const ChildProgram* p) {
+  ChildControl* ctl = p->ctl;
+  ctl->step = kStepExecPause;  // the child is suspended: no race on ctl
   long rfd = p->keeper_read_fd;
   long r = rfd == 0 ? RawSyscall(SYS_fcntl, 0, F_SETFD, 0) : RawSyscall(SYS_dup3, rfd, 0, 0);
-  if (r < 0) Exit(2);
-  // Every other fd: the daemon's, and copies of other keepers' write ends
-  // (which would otherwise keep those namespaces alive).
-  if (RawSyscall(SYS_close_range, 1, 0xffffffffL, 0) < 0) {
-    for (long fd = 1; fd < 65536; fd++) RawSyscall(SYS_close, fd);
+  Check(ctl, kSysDup3, r);
+  r = RawSyscall(SYS_close_range, 1, 0xffffffffL, CLOSE_RANGE_CLOEXEC);
+  if (r == -EINVAL) {  // before Linux 5.11: close all but the pause fd
+    long pfd = p->pause_fd;
+    if (pfd > 1) RawSyscall(SYS_close_range, 1, pfd - 1, 0);
+    r = RawSyscall(SYS_close_range, pfd + 1, 0xffffffffL, 0);
   }
-  // Belt and braces: the pipe already reports a daemon that died (EOF).
+  Check(ctl, kSysCloseRange, r);
+  // Survives execve (lxnsd-pause is neither setuid nor file-capable); the
+  // program sets it again. Dispositions and mask are the child's: reset
+  // and empty; lxnsd-pause ignores SIGCHLD itself.
   RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
-  // Dispositions and mask are the child's (ResetSignals ran before clone:
-  // the daemon's handled/ignored signals are back to default, nothing is
-  // blocked). As pid 1, ignoring SIGCHLD makes the kernel reap orphans.
-  KernelSigaction ign = {};
-  ign.handler = reinterpret_cast<void*>(SIG_IGN);
-  RawSyscall(SYS_rt_sigaction, SIGCHLD, reinterpret_cast<long>(&ign), 0, 8);
-  uint64_t none = 0;
-  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&none), 0, 8);
-  char buf[64];
-  for (;;) {
-    r = RawSyscall(SYS_read, 0, reinterpret_cast<long>(buf), sizeof buf);
-    if (r == -EINTR || r > 0) continue;  // the daemon never writes; ignore data
-    Exit(0);                             // EOF or error
-  }
+  static const char* const kArgv[] = {"lxnsd-pause", nullptr};
+  static const char* const kEnvp[] = {nullptr};
+  r = RawSyscall(SYS_execveat, p->pause_fd, reinterpret_cast<long>(""),
+                 reinterpret_cast<long>(kArgv), reinterpret_cast<long>(kEnvp), AT_EMPTY_PATH);
+  Fail(ctl, kSysExecveat, r);
 }
 
-// Clones the keeper init. CLONE_PARENT_SETTID makes the kernel store its
-// pid (as the daemon sees it: the caller's active pid namespace is the
-// daemon's) in the shared ChildControl before clone returns. No CLONE_VM:
-// the kernel refuses it into another pid namespace, and the init lives long.
+// Entry of the keeper init on its own stack (see RawCloneOnStack).
+void KeeperInitEntry(const void* arg) {
+  KeeperInit(static_cast<const ChildProgram*>(arg));
+}
+
+// Clones the keeper init, vfork-style: CLONE_VM (no copy of the daemon's
+// page tables; the kernel refuses CLONE_VM into another pid namespace only
+// with CLONE_THREAD, and into another time namespace only without
+// CLONE_VFORK: a vfork child switches time namespace at exec) and
+// CLONE_VFORK (we sleep until it has exec'd or exited, so it can report a
+// failure through ChildControl). CLONE_PARENT makes it the daemon's child;
+// CLONE_PARENT_SETTID makes the kernel store its pid (as the daemon sees
+// it: the caller's active pid namespace is the daemon's) in the shared
+// ChildControl before clone returns.
 void StartKeeperInit(const ChildProgram* p) {
   ChildControl* ctl = p->ctl;
-  long pid = RawSyscall(SYS_clone, CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD, 0,
-                        reinterpret_cast<long>(&ctl->init_pid), 0, 0);
-  if (pid == 0) KeeperInit(p);
+  long pid = RawCloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
+                             p->init_stack_top, &ctl->init_pid, KeeperInitEntry, p);
   Check(ctl, kSysClone, pid);
+  // The init failed before or at exec, recorded its step and errno, and
+  // exited (the parent reaps it, as on any failure).
+  if (ctl->err != 0) Exit(1);
   RawSyscall(SYS_close, p->keeper_read_fd);
 }
 

@@ -18,6 +18,8 @@ enum ChildStep : int32_t {
   kStepPidInit,       // clone the keeper init of a new pid namespace; after
                       // timens (no process may be in a new time ns before
                       // the offsets are written), before the steps that can fail
+  kStepExecPause,     // recorded by the keeper init itself when it cannot
+                      // exec lxnsd-pause (the child is suspended meanwhile)
   kStepHostname,
   kStepLoopback,
   kStepWriteFile,
@@ -49,6 +51,9 @@ enum ChildSyscall : int32_t {
   kSysPipe2,
   kSysClone,
   kSysWait4,  // unused since the keeper init; kept so the names stay in step
+  kSysDup3,
+  kSysCloseRange,
+  kSysExecveat,
   kSysCount,
 };
 
@@ -112,12 +117,15 @@ struct ChildProgram {
   uint32_t debug_sleep_ms;
   // /proc/PID/ns/pid_for_children opens (ENOENT otherwise) only while the
   // new pid namespace has an init, and the namespace dies with it. The
-  // child clones the keeper init as the daemon's own child
-  // (CLONE_PARENT, fork-style): pid 1 of the new namespace, blocked in
-  // read() on keeper_read_fd until the daemon closes the write end.
+  // child clones the keeper init as the daemon's own child (CLONE_PARENT,
+  // vfork-style on init_stack_top), which execs lxnsd-pause: pid 1 of the
+  // new namespace, blocked in read() on keeper_read_fd (as its fd 0) until
+  // the daemon closes the write end.
   bool pid_init;
   int keeper_read_fd;   // pipe read end for the init, -1 without pid_init
   int keeper_write_fd;  // the daemon's write end: the child closes its copy
+  int pause_fd;         // O_PATH|O_CLOEXEC fd of lxnsd-pause, opened at load
+  char* init_stack_top;  // the init's own stack until it execs (guard-paged)
 
   bool wait_hold;
 };

@@ -3,11 +3,10 @@
 // Protocol between the daemon (parent) and one child
 // ---------------------------------------------------
 // Memory, allocated before clone and unmapped only after the child is reaped:
-//     stack  (MAP_PRIVATE)  [guard page][64 KiB stack]
+//     stack  (MAP_PRIVATE)  [guard][16 KiB keeper init stack][guard][64 KiB stack]
 //     shared (MAP_SHARED)   [ChildControl page][readFile buffer]
-// The stack is private so that a fork of the child (the pid-namespace
-// init) or a fork-style child gets its own copy; the shared part is seen
-// by the parent whatever the clone flavour.
+// The stack is private so that a fork-style child gets its own copy; the
+// shared part is seen by the parent whatever the clone flavour.
 // The child records its current step and, on failure, {syscall, errno} in
 // ChildControl (as glibc's posix_spawn reports errors through shared
 // memory: no extra wake-up), then exits 1. Exit status 0 = all steps done.
@@ -27,31 +26,54 @@
 // namespace is usable (pid_for_children opens, fork into it works) only
 // while it has an init, and dies forever when that init exits. So, like
 // Kubernetes' pause container, an init lives as long as the caller holds
-// the namespace:
+// the namespace, and it is a tiny program of its own (lxnsd-pause,
+// native/src/pause_main.c: static, no libc, ~12 KiB RSS), not a fork of
+// the daemon (which pinned a copy-on-write copy of the daemon, 5-27 MB RSS,
+// and cost a page-table copy, ~3-4 ms, per keeper):
+//     load     OpenPauseProgram: <addon dir>/lxnsd-pause opened O_PATH|
+//              O_CLOEXEC at fd >= 3, once per addon instance (ChildRunner
+//              owns it). Missing or not executable: runChild of a spec that
+//              needs a keeper fails synchronously with the open's errno,
+//              syscall "open", target its path, step "exec pause"; every
+//              other spec still runs.
 //     parent   pipe2(O_CLOEXEC) = keepalive {read, write}, before clone
 //     child    closes its copy of `write` first thing
-//     child    after unshare (+ idmap, timens offsets):
-//              clone(CLONE_PARENT|CLONE_PARENT_SETTID|SIGCHLD), no CLONE_VM
-//              (refused into another pid ns; the init lives long), no new
-//              stack (it runs on its own copy of our private stack). The
-//              kernel stores the init's pid (daemon's view) in
+//     child    after unshare (+ idmap, timens offsets), step "start pid init":
+//              clone(CLONE_VM|CLONE_VFORK|CLONE_PARENT|CLONE_PARENT_SETTID|
+//              SIGCHLD) onto the keeper init stack (RawCloneOnStack). The
+//              kernel allows CLONE_VM into another pid namespace (it refuses
+//              only CLONE_THREAD there) and into another time namespace with
+//              CLONE_VFORK (the child switches at exec): no page-table copy.
+//              The kernel stores the init's pid (daemon's view) in
 //              ChildControl::init_pid before clone returns, so the parent
-//              knows it even if the child is killed right after.
+//              knows it even if the child is killed right after. The child
+//              sleeps until the init has exec'd or exited; if the init
+//              recorded a failure it exits 1.
 //     init     pid 1 of the new pid ns, in the child's other namespaces
-//              (the new user ns too), the *daemon's* child: dup3(read, 0),
-//              close_range(1, ~0U) (also drops copies of other keepers'
-//              write ends), PDEATHSIG=SIGKILL, SIGCHLD=SIG_IGN (the kernel
-//              reaps orphans reparented to it), dispositions otherwise as
-//              reset by the child, empty mask; read(0) until EOF or error,
-//              then _exit. Never touches the shared ChildControl.
+//              (the new user ns too), the *daemon's* child, sharing the
+//              child's memory until exec (raw syscalls only, like the
+//              child). Step "exec pause": dup3(read, 0);
+//              close_range(1, ~0U, CLOSE_RANGE_CLOEXEC) (the daemon's fds,
+//              copies of other keepers' write ends, the pause fd itself: an
+//              ELF file needs no fd after exec); PDEATHSIG=SIGKILL (kept by
+//              exec); execveat(pause fd, "", {"lxnsd-pause"}, {},
+//              AT_EMPTY_PATH): no path lookup, whatever its mount namespace.
+//              A failure is recorded in ChildControl {step "exec pause",
+//              syscall, errno} (the child is asleep: no race) and it exits.
+//     pause    PDEATHSIG=SIGKILL again, comm "lxnsd-pause", SIGCHLD=SIG_IGN
+//              (the kernel reaps orphans reparented to it), empty mask;
+//              read(0) until EOF or error, then exit(0). Only fd 0 is open.
+//              (getppid() is 0 there, the daemon being outside its pid ns,
+//              so it cannot see a daemon that died before PDEATHSIG was
+//              set; the pipe covers that: no write end left = EOF.)
 //     parent   after the child exited 0: pidfd_open(init_pid) (safe: our
 //              unreaped child), a Keeper watched by uv_poll_t on the pidfd
 //              (readable once the init and so the whole namespace is gone),
 //              reaped with waitid(P_PIDFD), poll closed before the pidfd.
 //              ChildResult.keeper = {init_pid, write end}; the caller owns
 //              the fd and releases the namespace by closing it.
-//     failure  (child step, parent action, timeout, cancel, teardown, or
-//              the keeper cannot be watched): SIGKILL + blocking
+//     failure  (child step, exec pause, parent action, timeout, cancel,
+//              teardown, or the keeper cannot be watched): SIGKILL + blocking
 //              waitid(P_PID) of the init, the write end closed. Nothing
 //              else can have entered its namespace yet, so this is quick.
 // ChildRunner::running() counts keepers; KillAll kills and reaps them.
@@ -84,6 +106,9 @@ namespace {
 
 constexpr size_t kPage = 4096;
 constexpr size_t kStackSize = 64 * 1024;
+// The keeper init's stack until it execs: a few syscalls' worth.
+constexpr size_t kInitStackSize = 16 * 1024;
+constexpr size_t kStackRegionSize = kPage + kInitStackSize + kPage + kStackSize;
 
 size_t RoundUp(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 
@@ -220,14 +245,16 @@ class ChildRun {
 };
 
 bool ChildRun::AllocateRegion(ChildFailure* failure) {
-  void* stack = mmap(nullptr, kPage + kStackSize, PROT_READ | PROT_WRITE,
+  void* stack = mmap(nullptr, kStackRegionSize, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   if (stack == MAP_FAILED) {
     *failure = {errno, "mmap", "stack", "", ""};
     return false;
   }
   stack_ = static_cast<char*>(stack);
-  mprotect(stack_, kPage, PROT_NONE);  // an overflow faults instead of corrupting
+  // Guard pages below both stacks: an overflow faults instead of corrupting.
+  mprotect(stack_, kPage, PROT_NONE);
+  mprotect(stack_ + kPage + kInitStackSize, kPage, PROT_NONE);
   shared_len_ = kPage + RoundUp(spec_.read_max);
   void* shared = mmap(nullptr, shared_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (shared == MAP_FAILED) {
@@ -240,7 +267,7 @@ bool ChildRun::AllocateRegion(ChildFailure* failure) {
 }
 
 void ChildRun::FreeRegion() {
-  if (stack_ != nullptr) munmap(stack_, kPage + kStackSize);
+  if (stack_ != nullptr) munmap(stack_, kStackRegionSize);
   if (shared_ != nullptr) munmap(shared_, shared_len_);
   stack_ = shared_ = nullptr;
 }
@@ -279,6 +306,8 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   p.pid_init = keeper_read_ >= 0;
   p.keeper_read_fd = keeper_read_;
   p.keeper_write_fd = keeper_write_;
+  p.pause_fd = runner_->pause_.fd;
+  p.init_stack_top = stack_ + kPage + kInitStackSize;
   p.wait_hold = !spec_.hold_ns.empty();
 }
 
@@ -296,7 +325,7 @@ bool ChildRun::Clone(ChildFailure* failure) {
   // both modes: a fork-style child then runs on its copy of the region, and
   // no C++ frame ever "returns twice".
   int pidfd = -1;
-  int pid = clone(ChildMain, stack_ + kPage + kStackSize, flags, &program_, &pidfd);
+  int pid = clone(ChildMain, stack_ + kStackRegionSize, flags, &program_, &pidfd);
   int err = errno;
   RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&old), 0, 8);
   if (child_status_fd_ >= 0) {
@@ -361,6 +390,15 @@ int ChildRun::Start(ChildFailure* failure) {
     fcntl(status_fd_, F_SETFL, O_NONBLOCK);  // this end's file only
   }
   if (WantsKeeper(spec_)) {
+    const PauseProgram& pause = runner_->pause_;
+    if (pause.fd < 0) {
+      *failure = {pause.err, "open", pause.path, kChildStepNames[kStepExecPause],
+                  std::string(std::strerror(pause.err)) +
+                      "; lxnsd-pause, the keeper of a held pid namespace, is built with the "
+                      "addon (node-gyp rebuild --directory native)"};
+      ReleaseUnstarted();
+      return -1;
+    }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0) {
       *failure = {errno, "pipe2", "keeper", "", ""};
@@ -495,6 +533,9 @@ ChildFailure ChildRun::ChildReportedFailure() const {
     case kStepLoopback:
       f.target = "lo";
       break;
+    case kStepExecPause:
+      f.target = runner_->pause_.path;
+      break;
     default:
       break;
   }
@@ -604,6 +645,11 @@ void ChildRun::OnTimeout(uv_timer_t* h) {
 void ChildRun::OnClosed(uv_handle_t* h) {
   ChildRun* run = static_cast<ChildRun*>(h->data);
   if (--run->open_handles_ == 0) delete run;
+}
+
+ChildRunner::~ChildRunner() {
+  KillAll();
+  if (pause_.fd >= 0) close(pause_.fd);
 }
 
 int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "child_program.h"
+#include "pause_program.h"
 
 // How to create the child. kCloneAuto picks CLONE_VM unless the request
 // needs a fork-style child (see NeedsForkStyle in child_runner.cc); the
@@ -80,13 +81,16 @@ struct Keeper;
 // Owns the children of one addon instance.
 class ChildRunner {
  public:
-  explicit ChildRunner(uv_loop_t* loop) : loop_(loop) {}
-  ~ChildRunner() { KillAll(); }
+  // `pause` is owned from here on (its fd is closed with the runner).
+  ChildRunner(uv_loop_t* loop, PauseProgram pause) : loop_(loop), pause_(std::move(pause)) {}
+  ~ChildRunner();
   ChildRunner(const ChildRunner&) = delete;
   ChildRunner& operator=(const ChildRunner&) = delete;
 
   // Creates the child and starts watching it. Returns its pid, or -1 with
-  // *failure set when nothing was started (then `done` is never called).
+  // *failure set when nothing was started (then `done` is never called);
+  // a spec that needs a keeper init fails here when lxnsd-pause could not
+  // be opened at load (the open's errno, step "exec pause").
   int Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done, ChildFailure* failure);
   // Kills a running child; it completes with ECANCELED. False if unknown.
   bool Cancel(int pid);
@@ -107,6 +111,7 @@ class ChildRunner {
   void ReleaseKeeper(Keeper* k);
 
   uv_loop_t* loop_;
+  PauseProgram pause_;
   std::list<ChildRun*> runs_;
   std::list<Keeper*> keepers_;
 };

@@ -1,13 +1,24 @@
 // The keeper init of a held new pid namespace, against the real kernel: the
 // namespace stays joinable while result.keeper.fd is open, dies (with what
 // runs inside) when it is closed, and nothing leaks on any path.
-import { spawn, type ChildProcess } from "node:child_process";
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
 
-const { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET } = native;
+const { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWTIME } = native;
+
+const RELEASE = path.resolve(__dirname, "../../native/build/Release");
+const PAUSE = path.join(RELEASE, "lxnsd-pause");
+
+function statusField(pid: number, name: string): string {
+  const m = new RegExp(`^${name}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (m === null) throw new Error(`no ${name} in /proc/${pid}/status`);
+  return m[1].trim();
+}
 
 function fdCount(): number {
   return readdirSync("/proc/self/fd").length;
@@ -136,6 +147,53 @@ describeRoot("native keeper init of a held pid namespace", () => {
     native.close(pidns);
     await expectInitGone(init);
     await waitFor(() => native.runningChildren() === 0, 1000, "runningChildren() == 0");
+  });
+
+  it("the keeper is lxnsd-pause: its own small program, not a copy of the daemon", async () => {
+    const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
+    const init = r.keeper!.pid;
+    expect(readlinkSync(`/proc/${init}/exe`)).toBe(realpathSync(PAUSE));
+    expect(readFileSync(`/proc/${init}/comm`, "utf8")).toBe("lxnsd-pause\n");
+    expect(readFileSync(`/proc/${init}/cmdline`, "utf8")).toBe("lxnsd-pause\0");
+    expect(readFileSync(`/proc/${init}/environ`, "utf8")).toBe("");
+    const rssKb = Number(/^(\d+) kB$/.exec(statusField(init, "VmRSS"))![1]);
+    expect(rssKb).toBeLessThan(2048);
+    expect(nsPidLine(init)).toEqual([init, 1]);
+    expect(readdirSync(`/proc/${init}/fd`)).toEqual(["0"]);
+    expect(BigInt("0x" + statusField(init, "SigIgn")) & (1n << 16n)).toBe(1n << 16n); // SIGCHLD
+    expect(statusField(init, "SigBlk")).toMatch(/^0+$/);
+    expect(childrenOf(process.pid)).toEqual([{ pid: init, state: "S" }]);
+    // The daemon's own RSS, for comparison with what a fork used to pin.
+    // eslint-disable-next-line no-console
+    console.log(`keeper VmRSS ${rssKb} kB (this process: ${statusField(process.pid, "VmRSS")})`);
+    native.close(r.keeper!.fd);
+    native.close(r.fds[0]);
+    await expectInitGone(init);
+  });
+
+  it("a fork-style child makes the same keeper; PID|TIME puts it in the new time namespace at exec", async () => {
+    const a = await native.runChild({ debugCloneMode: "fork", unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
+    expect(readlinkSync(`/proc/${a.keeper!.pid}/exe`)).toBe(realpathSync(PAUSE));
+    expect(nsPidLine(a.keeper!.pid)).toEqual([a.keeper!.pid, 1]);
+    native.close(a.keeper!.fd);
+    native.close(a.fds[0]);
+    await expectInitGone(a.keeper!.pid);
+
+    // The init is a CLONE_VM|CLONE_VFORK child: it enters the new time
+    // namespace only at exec, and must be in it afterwards.
+    const b = await native.runChild({
+      unshareFlags: CLONE_NEWPID | CLONE_NEWTIME,
+      timensOffsets: "boottime 3600 0\n",
+      holdNs: ["pid_for_children", "time_for_children"],
+    });
+    const [pidns, time] = b.fds;
+    const init = b.keeper!.pid;
+    expect(readlinkSync(`/proc/${init}/exe`)).toBe(realpathSync(PAUSE));
+    expect(nsInode(init, "time")).toBe(native.nsStat(time).ino);
+    expect(nsInode(init, "time")).not.toBe(nsInode(process.pid, "time"));
+    expect(nsInode(init, "pid")).toBe(native.nsStat(pidns).ino);
+    for (const fd of [b.keeper!.fd, pidns, time]) native.close(fd);
+    await expectInitGone(init);
   });
 
   it("USER|PID: the init is in the new user namespace too, and joinable through it", async () => {
@@ -270,6 +328,90 @@ describeRoot("native keeper init of a held pid namespace", () => {
       await expectRejects(p, { code: "ECHILD", step: "child died: signal 9" });
       expect(native.runningChildren()).toBe(0);
       expect(childrenOf(process.pid)).toEqual([]);
+    });
+  });
+
+  describe("lxnsd-pause missing or broken (a copy of the addon in a temporary directory)", () => {
+    // Runs in a separate node: requires the raw addon copied to `dir`, tries
+    // a PID hold and a NET hold, and prints what happened as JSON.
+    const SCRIPT = `
+      const fs = require("node:fs");
+      const raw = require(process.argv[1]);
+      const out = {};
+      const children = () => fs.readdirSync("/proc").filter((e) => /^\\d+$/.test(e)).filter((e) => {
+        try { const s = fs.readFileSync("/proc/" + e + "/stat", "utf8"); return Number(s.slice(s.lastIndexOf(")") + 2).split(" ")[1]) === process.pid; }
+        catch { return false; }
+      });
+      const fields = (e) => ({ message: e.message, code: e.code, syscall: e.syscall, step: e.step });
+      const fdsBefore = fs.readdirSync("/proc/self/fd").length;
+      let pending = 2;
+      const done = () => {
+        if (--pending > 0) return;
+        setTimeout(() => {
+          out.running = raw.runningChildren();
+          out.children = children();
+          out.fdDelta = fs.readdirSync("/proc/self/fd").length - fdsBefore;
+          process.stdout.write(JSON.stringify(out));
+        }, 50);
+      };
+      try {
+        raw.runChild({ unshareFlags: ${CLONE_NEWPID}, holdNs: ["pid_for_children"] }, (err, r) => {
+          out.pid = err ? { async: fields(err) } : { keeper: r.keeper !== undefined };
+          done();
+        });
+      } catch (e) {
+        out.pid = { sync: fields(e) };
+        done();
+      }
+      raw.runChild({ unshareFlags: ${CLONE_NEWNET}, holdNs: ["net"] }, (err, r) => {
+        out.net = err ? fields(err) : r.fds.length;
+        if (!err) r.fds.forEach((fd) => raw.close(fd));
+        done();
+      });
+    `;
+    let dir = "";
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), "lxnsd-pause-"));
+      copyFileSync(path.join(RELEASE, "lxnsd_native.node"), path.join(dir, "lxnsd_native.node"));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    type Fields = { message: string; code: string; syscall: string; step?: string };
+    interface Outcome {
+      pid: { sync?: Fields; async?: Fields; keeper?: boolean };
+      net: number | Fields;
+      running: number;
+      children: string[];
+      fdDelta: number;
+    }
+    const run = (): Outcome =>
+      JSON.parse(execFileSync(process.execPath, ["-e", SCRIPT, path.join(dir, "lxnsd_native.node")], { encoding: "utf8" }));
+
+    it("missing: runChild of a PID hold throws ENOENT naming the path; other specs still run", () => {
+      const out = run();
+      expect(out.pid.sync).toMatchObject({ code: "ENOENT", syscall: "open", step: "exec pause" });
+      expect(out.pid.sync!.message).toContain(`open(${path.join(dir, "lxnsd-pause")}): ENOENT`);
+      expect(out.pid.sync!.message).toContain("node-gyp rebuild --directory native");
+      expect(out.net).toBe(1);
+      expect(out).toMatchObject({ running: 0, children: [], fdDelta: 0 });
+    });
+
+    it("not an executable program: the init's execveat failure comes back as step exec pause, nothing left", () => {
+      writeFileSync(path.join(dir, "lxnsd-pause"), Buffer.alloc(64));
+      chmodSync(path.join(dir, "lxnsd-pause"), 0o755);
+      const out = run();
+      expect(out.pid.async).toMatchObject({ code: "ENOEXEC", syscall: "execveat", step: "exec pause" });
+      expect(out.pid.async!.message).toContain(`execveat(${path.join(dir, "lxnsd-pause")}): ENOEXEC`);
+      expect(out.net).toBe(1);
+      expect(out).toMatchObject({ running: 0, children: [], fdDelta: 0 });
+    });
+
+    it("not executable (mode 0644): refused at load, reported as EACCES", () => {
+      copyFileSync(PAUSE, path.join(dir, "lxnsd-pause"));
+      chmodSync(path.join(dir, "lxnsd-pause"), 0o644);
+      const out = run();
+      // root may execute a file only if some x bit is set
+      expect(out.pid.sync).toMatchObject({ code: "EACCES", syscall: "open", step: "exec pause" });
+      expect(out).toMatchObject({ running: 0, children: [], fdDelta: 0 });
     });
   });
 
