@@ -7,40 +7,39 @@
  * daemon's namespaces. Everything that needs another namespace runs in a
  * per-request child through {@link runChild}.
  */
+import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import { NativeError } from "./native-error";
-import { loadRawNative, type RawChildSpec } from "./raw";
+import { loadRawNative, type RawChildJoin, type RawChildSpec } from "./raw";
 
 export { NativeError } from "./native-error";
-
-/** CLONE_NEW* flags: the setns nstype, unshare flag and NS_GET_NSTYPE value. */
-export const CLONE_NEWUSER = 0x10000000;
-export const CLONE_NEWCGROUP = 0x02000000;
-export const CLONE_NEWIPC = 0x08000000;
-export const CLONE_NEWNET = 0x40000000;
-export const CLONE_NEWNS = 0x00020000;
-export const CLONE_NEWPID = 0x20000000;
-export const CLONE_NEWTIME = 0x00000080;
-export const CLONE_NEWUTS = 0x04000000;
 
 /** The name of a namespace type under /proc/PID/ns/. */
 export type NsTypeName = "user" | "cgroup" | "ipc" | "net" | "mnt" | "pid" | "time" | "uts";
 
 /**
- * The ordered namespace table, in join order: USER first, because joining
- * the user namespace grants the capabilities needed to join the others; the
- * same order as the proto enum NamespaceType (index + 1) and the C++ table
- * (checked at load).
+ * The ordered namespace table, in join order (USER first, because joining
+ * the user namespace grants the capabilities needed to join the others):
+ * the one table of client/namespace-types.ts, which follows the proto enum,
+ * checked against the C++ table at load.
  */
-export const NS_TYPES: ReadonlyArray<{ readonly name: NsTypeName; readonly flag: number }> = [
-  { name: "user", flag: CLONE_NEWUSER },
-  { name: "cgroup", flag: CLONE_NEWCGROUP },
-  { name: "ipc", flag: CLONE_NEWIPC },
-  { name: "net", flag: CLONE_NEWNET },
-  { name: "mnt", flag: CLONE_NEWNS },
-  { name: "pid", flag: CLONE_NEWPID },
-  { name: "time", flag: CLONE_NEWTIME },
-  { name: "uts", flag: CLONE_NEWUTS },
-];
+export const NS_TYPES: ReadonlyArray<{ readonly name: NsTypeName; readonly flag: number }> = NAMESPACE_KINDS.map(({ name, flag }) => ({
+  name: name as NsTypeName,
+  flag,
+}));
+
+function flagOf(name: NsTypeName): number {
+  return NS_TYPES.find((type) => type.name === name)!.flag;
+}
+
+/** CLONE_NEW* flags: the setns nstype, unshare flag and NS_GET_NSTYPE value. */
+export const CLONE_NEWUSER = flagOf("user");
+export const CLONE_NEWCGROUP = flagOf("cgroup");
+export const CLONE_NEWIPC = flagOf("ipc");
+export const CLONE_NEWNET = flagOf("net");
+export const CLONE_NEWNS = flagOf("mnt");
+export const CLONE_NEWPID = flagOf("pid");
+export const CLONE_NEWTIME = flagOf("time");
+export const CLONE_NEWUTS = flagOf("uts");
 
 const ALL_NS_FLAGS = NS_TYPES.reduce((acc, t) => acc | t.flag, 0);
 const HOLDABLE = new Set<string>([...NS_TYPES.map((t) => t.name), "pid_for_children", "time_for_children"]);
@@ -64,43 +63,10 @@ export interface NsStat {
 }
 
 /** A namespace to join: an nsfs fd (or a pidfd with several flags). */
-export interface ChildJoin {
-  fd: number;
-  nstype: number;
-}
+export type ChildJoin = RawChildJoin;
 
 /** What the per-request child does, in this order (see native/src/child_runner.cc). */
-export interface ChildSpec {
-  /** setns(fd, nstype) in this order; order them USER first (NS_TYPES order). */
-  join?: ChildJoin[];
-  /** unshare(flags) after joining; 0 or absent = none. */
-  unshareFlags?: number;
-  /** Written by the daemon to /proc/CHILD/{setgroups,uid_map,gid_map} after
-   * the child unshared a user namespace. An empty map is not written; the
-   * setgroups file is written only with a gid map. */
-  idMap?: { uidMap: string; gidMap: string; setgroups: "allow" | "deny" };
-  /** Written to /proc/self/timens_offsets, e.g. "boottime 3600 0\n". */
-  timensOffsets?: string;
-  /** sethostname in the child's uts namespace. */
-  hostname?: string;
-  /** Sets IFF_UP on "lo" in the child's net namespace. */
-  loopbackUp?: boolean;
-  /** open(O_WRONLY) + write all + close, e.g. a /proc/sys/user limit. */
-  writeFile?: { path: string; data: string };
-  /** Reads up to maxBytes (at most 16 MiB) into result.data. */
-  readFile?: { path: string; maxBytes: number };
-  /** Names under /proc/CHILD/ns/ to open once all steps succeeded, returned
-   * as result.fds in the same order (the caller must close them). With
-   * CLONE_NEWPID in unshareFlags, "pid_for_children" also yields
-   * result.keeper (see {@link ChildResult.keeper}). */
-  holdNs?: string[];
-  /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
-  timeoutMs?: number;
-  /** Test only: the child sleeps this long before holdNs and exit. */
-  debugSleepMs?: number;
-  /** Test only: force the clone flavour. */
-  debugCloneMode?: "auto" | "vm" | "fork";
-}
+export type ChildSpec = RawChildSpec;
 
 /** The outcome of a successful child. */
 export interface ChildResult {
@@ -271,7 +237,7 @@ export function runChild(spec: ChildSpec, options: RunChildOptions = {}): Promis
   return new Promise<ChildResult>((resolve, reject) => {
     let pid = 0;
     const onAbort = (): void => void raw.cancelChild(pid);
-    pid = raw.runChild(spec as RawChildSpec, (err, result) => {
+    pid = raw.runChild(spec, (err, result) => {
       signal?.removeEventListener("abort", onAbort);
       if (err) reject(err);
       else {

@@ -13,21 +13,42 @@ export interface RawNsType {
   flag: number;
 }
 
-/** The spec object `runChild` accepts (validated again by C++). */
+/** A namespace to join: an nsfs fd (or a pidfd with several flags). */
+export interface RawChildJoin {
+  fd: number;
+  nstype: number;
+}
+
+/** What the per-request child does, in this order (see native/src/child_runner.cc); validated again by C++. */
 export interface RawChildSpec {
-  join?: Array<{ fd: number; nstype: number }>;
+  /** setns(fd, nstype) in this order; order them USER first (NS_TYPES order). */
+  join?: RawChildJoin[];
+  /** unshare(flags) after joining; 0 or absent = none. */
   unshareFlags?: number;
+  /** Written by the daemon to /proc/CHILD/{setgroups,uid_map,gid_map} after
+   * the child unshared a user namespace. An empty map is not written; the
+   * setgroups file is written only with a gid map. */
   idMap?: { uidMap: string; gidMap: string; setgroups: "allow" | "deny" };
+  /** Written to /proc/self/timens_offsets, e.g. "boottime 3600 0\n". */
   timensOffsets?: string;
+  /** sethostname in the child's uts namespace. */
   hostname?: string;
+  /** Sets IFF_UP on "lo" in the child's net namespace. */
   loopbackUp?: boolean;
+  /** open(O_WRONLY) + write all + close, e.g. a /proc/sys/user limit. */
   writeFile?: { path: string; data: string };
+  /** Reads up to maxBytes (at most 16 MiB) into result.data. */
   readFile?: { path: string; maxBytes: number };
+  /** Names under /proc/CHILD/ns/ to open once all steps succeeded, returned
+   * as result.fds in the same order (the caller must close them). With
+   * CLONE_NEWPID in unshareFlags, "pid_for_children" also yields
+   * result.keeper (see ChildResult.keeper in ./index.ts). */
   holdNs?: string[];
+  /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
   timeoutMs?: number;
-  /** Test only: the child sleeps this long before holdNs/exit. */
+  /** Test only: the child sleeps this long before holdNs and exit. */
   debugSleepMs?: number;
-  /** Test only: force the clone flavour ("auto" picks per request). */
+  /** Test only: force the clone flavour. */
   debugCloneMode?: "auto" | "vm" | "fork";
 }
 

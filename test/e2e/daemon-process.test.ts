@@ -37,6 +37,23 @@ describeRoot("the lxnsd process", () => {
     expect(existsSync(socket)).toBe(false);
   });
 
+  it("listens by default on /run/lxnsd/lxnsd.sock as root", async () => {
+    const daemon = spawnDaemon([]);
+    expect(await daemon.ready).toEqual(["unix:/run/lxnsd/lxnsd.sock"]);
+    expect(statSync("/run/lxnsd/lxnsd.sock").isSocket()).toBe(true);
+    expect(await daemon.stop()).toBe(0);
+  });
+
+  it("listens by default on $XDG_RUNTIME_DIR/lxnsd.sock as another user", async () => {
+    chmodSync(dir, 0o777);
+    const daemon = spawnDaemon([], {
+      wrapper: ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"],
+      env: { ...process.env, XDG_RUNTIME_DIR: dir },
+    });
+    expect(await daemon.ready).toEqual([`unix:${path.join(dir, "lxnsd.sock")}`]);
+    expect(await daemon.stop()).toBe(0);
+  });
+
   it("replaces a stale socket and refuses a live one", async () => {
     const socket = path.join(dir, "lxnsd.sock");
     const first = spawnDaemon(["--listen", `unix:${socket}`]);
