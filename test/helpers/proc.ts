@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
 
 /** The inode of /proc/PID/ns/NAME, as `stat -L -c %i` prints it. */
 export function nsInode(pid: number | "self", name: string): bigint {
@@ -15,21 +15,52 @@ export function countFds(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
+/** The path another process (nsenter, stat) can open to reach our fd `fd`. */
+export function fdPath(fd: number): string {
+  return `/proc/${process.pid}/fd/${fd}`;
+}
+
+/** The contents of `path` (a /proc file), or null when it is gone or unreadable. */
+export function readOrNull(path: string): string | null {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+}
+
+/** The fields of /proc/PID/stat after "(comm)": [0] is the state, [1] the ppid; null when gone. */
+function statFields(pid: number | string): string[] | null {
+  const stat = readOrNull(`/proc/${pid}/stat`);
+  return stat === null ? null : stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** The state letter of a process (S, R, Z, …), null when /proc/PID is gone. */
+export function processState(pid: number): string | null {
+  return statFields(pid)?.[0] ?? null;
+}
+
 /** Pids whose parent is `pid`, with their state letter (Z = zombie). */
 export function childrenOf(pid: number = process.pid): { pid: number; state: string }[] {
   const children: { pid: number; state: string }[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[1]) === pid) children.push({ pid: Number(entry), state: fields[0] });
+    const fields = statFields(entry);
+    if (fields !== null && Number(fields[1]) === pid) children.push({ pid: Number(entry), state: fields[0] });
   }
   return children;
+}
+
+/** The value of the line `NAME:` of /proc/PID/status, trimmed; throws when there is none. */
+export function statusField(pid: number, name: string): string {
+  const m = new RegExp(`^${name}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (m === null) throw new Error(`no ${name} in /proc/${pid}/status`);
+  return m[1].trim();
+}
+
+/** The NSpid line of a process: its pid in each pid namespace, outermost first. */
+export function nsPidLine(pid: number): number[] {
+  return statusField(pid, "NSpid").split(/\s+/).map(Number);
 }
 
 /** The inodes of the nsfs files this process holds open. */
@@ -37,7 +68,7 @@ export function heldNamespaceInodes(): bigint[] {
   const inodes: bigint[] = [];
   for (const fd of readdirSync("/proc/self/fd")) {
     try {
-      const target = require("node:fs").readlinkSync(`/proc/self/fd/${fd}`) as string;
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
       const match = /^\w+:\[(\d+)\]$/.exec(target);
       if (match && !target.startsWith("socket:") && !target.startsWith("pipe:") && !target.startsWith("anon_inode:")) inodes.push(BigInt(match[1]));
     } catch {
@@ -54,4 +85,14 @@ export async function waitFor(check: () => boolean, timeoutMs = 5000, what = "co
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
+}
+
+/** The pid of the first child of `pid` once it has one; rejects after `timeoutMs`. */
+export async function waitForChild(pid: number, timeoutMs = 5000): Promise<number> {
+  let child = 0;
+  await waitFor(() => {
+    child = childrenOf(pid)[0]?.pid ?? 0;
+    return child !== 0;
+  }, timeoutMs, `a child of ${pid}`);
+  return child;
 }

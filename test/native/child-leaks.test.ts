@@ -1,32 +1,10 @@
 // No fd, child or zombie outlives a runChild request, on any path; and the
 // measured cost of a child (printed, not asserted).
-import { readdirSync, readFileSync } from "node:fs";
-
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
+import { childrenOf, countFds } from "../helpers/proc";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWUSER } = native;
-
-function fdCount(): number {
-  return readdirSync("/proc/self/fd").length;
-}
-
-/** Children of this process, with their state letter. */
-function myChildren(): { pid: number; state: string }[] {
-  const out: { pid: number; state: string }[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    const [state, ppid] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(ppid) === process.pid) out.push({ pid: Number(entry), state });
-  }
-  return out;
-}
 
 function p50(samples: number[]): number {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -36,7 +14,7 @@ function p50(samples: number[]): number {
 describeRoot("native runChild leaks and cost", () => {
   it("200 mixed runs (success, step failure, parent failure, timeout, cancel) leave no fd, child or zombie", async () => {
     const net = native.openPath("/proc/self/ns/net");
-    const baseline = fdCount();
+    const baseline = countFds();
     const specs: native.ChildSpec[] = [
       { unshareFlags: CLONE_NEWNET | CLONE_NEWUTS, hostname: "leak", loopbackUp: true, holdNs: ["net", "uts"] },
       { join: [{ fd: net, nstype: CLONE_NEWNET }], readFile: { path: "/proc/self/net/dev", maxBytes: 65536 } },
@@ -72,8 +50,8 @@ describeRoot("native runChild leaks and cost", () => {
     expect(ok).toBeGreaterThan(50);
     expect(failed).toBeGreaterThan(50);
     expect(native.runningChildren()).toBe(0);
-    expect(fdCount()).toBe(baseline);
-    expect(myChildren()).toEqual([]);
+    expect(countFds()).toBe(baseline);
+    expect(childrenOf(process.pid)).toEqual([]);
     native.close(net);
   });
 

@@ -1,20 +1,12 @@
 // runChild against the real kernel: the per-request namespace child.
 import { execFileSync } from "node:child_process";
-import { readFileSync, statSync } from "node:fs";
+import { readFileSync } from "node:fs";
 
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
+import { childrenOf, fdPath, nsInode } from "../helpers/proc";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWTIME } = native;
-
-function selfInode(name: string): bigint {
-  return statSync(`/proc/self/ns/${name}`, { bigint: true }).ino;
-}
-
-/** The path another process (nsenter) can open to reach our fd. */
-function fdPath(fd: number): string {
-  return `/proc/${process.pid}/fd/${fd}`;
-}
 
 async function readIn(join: native.ChildJoin[], path: string): Promise<string> {
   const result = await native.runChild({ join, readFile: { path, maxBytes: 4096 } });
@@ -58,8 +50,8 @@ describeRoot("native runChild", () => {
     expect(result.pid).toBeGreaterThan(0);
     expect(native.nsStat(net)).toMatchObject({ nstype: CLONE_NEWNET });
     expect(native.nsStat(uts)).toMatchObject({ nstype: CLONE_NEWUTS });
-    expect(native.nsStat(net).ino).not.toBe(selfInode("net"));
-    expect(native.nsStat(uts).ino).not.toBe(selfInode("uts"));
+    expect(native.nsStat(net).ino).not.toBe(nsInode("self", "net"));
+    expect(native.nsStat(uts).ino).not.toBe(nsInode("self", "uts"));
     expect(readFileSync("/proc/sys/kernel/hostname", "utf8")).not.toBe("lxnsd-test\n");
 
     expect(await readIn([{ fd: uts, nstype: CLONE_NEWUTS }], "/proc/sys/kernel/hostname")).toBe("lxnsd-test\n");
@@ -103,11 +95,11 @@ describeRoot("native runChild", () => {
     // The pid namespace comes with its keeper init (test/native/pid-keeper.test.ts),
     // created after the offsets were written: it is in the new time namespace.
     hold([result.keeper!.fd]);
-    expect(statSync(`/proc/${result.keeper!.pid}/ns/time`, { bigint: true }).ino).toBe(native.nsStat(time).ino);
+    expect(nsInode(result.keeper!.pid, "time")).toBe(native.nsStat(time).ino);
     expect(native.nsStat(pid)).toMatchObject({ nstype: CLONE_NEWPID });
     expect(native.nsStat(time)).toMatchObject({ nstype: CLONE_NEWTIME });
-    expect(native.nsStat(pid).ino).not.toBe(selfInode("pid"));
-    expect(native.nsStat(time).ino).not.toBe(selfInode("time"));
+    expect(native.nsStat(pid).ino).not.toBe(nsInode("self", "pid"));
+    expect(native.nsStat(time).ino).not.toBe(nsInode("self", "time"));
 
     const local = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
     const shifted = Number(execFileSync("nsenter", [`--time=${fdPath(time)}`, "cat", "/proc/uptime"], { encoding: "utf8" }).split(" ")[0]);
@@ -153,7 +145,7 @@ describeRoot("native runChild", () => {
       const r = await native.runChild({ debugCloneMode: "vm", join: [{ fd: user, nstype: CLONE_NEWUSER }], readFile: { path: "/proc/self/uid_map", maxBytes: 100 } });
       expect(r.data!.toString().trim().split(/\s+/)).toEqual(["0", "0", "1"]);
       const [time] = hold((await native.runChild({ debugCloneMode: "vm", unshareFlags: CLONE_NEWTIME, timensOffsets: "boottime 10 0\n", holdNs: ["time_for_children"] })).fds);
-      expect(native.nsStat(time).ino).not.toBe(selfInode("time"));
+      expect(native.nsStat(time).ino).not.toBe(nsInode("self", "time"));
     });
   });
 
@@ -198,9 +190,8 @@ describeRoot("native runChild", () => {
     it("a child killed from outside is reported as ECHILD 'child died: signal 9'", async () => {
       const p = native.runChild({ debugSleepMs: 5000, unshareFlags: CLONE_NEWNET, holdNs: ["net"] });
       await new Promise((resolve) => setTimeout(resolve, 50));
-      const children = readFileSync(`/proc/${process.pid}/task/${process.pid}/children`, "utf8").trim().split(" ");
-      for (const pid of children) {
-        if (readFileSync(`/proc/${pid}/comm`, "utf8") === readFileSync("/proc/self/comm", "utf8")) process.kill(Number(pid), "SIGKILL");
+      for (const { pid } of childrenOf(process.pid)) {
+        if (readFileSync(`/proc/${pid}/comm`, "utf8") === readFileSync("/proc/self/comm", "utf8")) process.kill(pid, "SIGKILL");
       }
       await expectRejects(p, { code: "ECHILD", step: "child died: signal 9" });
     });

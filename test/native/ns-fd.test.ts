@@ -4,10 +4,7 @@ import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
-
-function statInode(path: string): bigint {
-  return BigInt(execFileSync("stat", ["-L", "-c", "%i", path], { encoding: "utf8" }).trim());
-}
+import { nsInode, readOrNull, waitFor, waitForChild } from "../helpers/proc";
 
 function expectNativeError(fn: () => unknown, code: string, syscall: string): void {
   let caught: unknown;
@@ -19,16 +16,6 @@ function expectNativeError(fn: () => unknown, code: string, syscall: string): vo
   expect(caught).toBeInstanceOf(native.NativeError);
   expect(caught).toMatchObject({ code, syscall });
   expect((caught as native.NativeError).errno).toBeGreaterThan(0);
-}
-
-async function waitForChild(pid: number, timeoutMs = 5000): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
-    if (children !== "") return Number(children.split(" ")[0]);
-    if (Date.now() > deadline) throw new Error(`no child of ${pid}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
 }
 
 describeRoot("native in-process nsfs operations", () => {
@@ -78,7 +65,7 @@ describeRoot("native in-process nsfs operations", () => {
       expectNativeError(() => native.nsGetParent(net), "EINVAL", "ioctl(NS_GET_PARENT)");
       expectNativeError(() => native.nsGetOwnerUid(net), "EINVAL", "ioctl(NS_GET_OWNER_UID)");
       const owner = native.nsGetUserns(net);
-      expect(native.nsStat(owner).ino).toBe(statInode("/proc/self/ns/user"));
+      expect(native.nsStat(owner).ino).toBe(nsInode("self", "user"));
       native.close(owner);
     } finally {
       native.close(user);
@@ -94,10 +81,7 @@ describeRoot("native in-process nsfs operations", () => {
       unshare = spawn("unshare", ["--user", "--map-root-user", "--pid", "--fork", "sleep", "60"], { stdio: "ignore" });
       target = await waitForChild(unshare.pid!);
       // Wait until the forked child has exec'd sleep (its namespaces are final).
-      const deadline = Date.now() + 5000;
-      while (readFileSync(`/proc/${target}/comm`, "utf8").trim() !== "sleep" && Date.now() < deadline) {
-        await new Promise((resolve) => setTimeout(resolve, 10));
-      }
+      await waitFor(() => readOrNull(`/proc/${target}/comm`) === "sleep\n", 5000, "the forked child to exec sleep");
     });
 
     afterAll(() => {
@@ -109,20 +93,20 @@ describeRoot("native in-process nsfs operations", () => {
       const pid = native.openPath(`/proc/${target}/ns/pid`);
       const opened: number[] = [user, pid];
       try {
-        expect(native.nsStat(user).ino).toBe(statInode(`/proc/${target}/ns/user`));
-        expect(native.nsStat(user).ino).not.toBe(statInode("/proc/self/ns/user"));
+        expect(native.nsStat(user).ino).toBe(nsInode(target, "user"));
+        expect(native.nsStat(user).ino).not.toBe(nsInode("self", "user"));
 
         const owner = native.nsGetUserns(pid);
         opened.push(owner);
-        expect(native.nsStat(owner).ino).toBe(statInode(`/proc/${target}/ns/user`));
+        expect(native.nsStat(owner).ino).toBe(nsInode(target, "user"));
 
         const pidParent = native.nsGetParent(pid);
         opened.push(pidParent);
-        expect(native.nsStat(pidParent)).toMatchObject({ ino: statInode("/proc/self/ns/pid"), nstype: native.CLONE_NEWPID });
+        expect(native.nsStat(pidParent)).toMatchObject({ ino: nsInode("self", "pid"), nstype: native.CLONE_NEWPID });
 
         const userParent = native.nsGetParent(user);
         opened.push(userParent);
-        expect(native.nsStat(userParent)).toMatchObject({ ino: statInode("/proc/self/ns/user"), nstype: native.CLONE_NEWUSER });
+        expect(native.nsStat(userParent)).toMatchObject({ ino: nsInode("self", "user"), nstype: native.CLONE_NEWUSER });
 
         expect(native.nsGetOwnerUid(user)).toBe(process.geteuid!());
         expectNativeError(() => native.nsGetOwnerUid(pid), "EINVAL", "ioctl(NS_GET_OWNER_UID)");

@@ -2,75 +2,18 @@
 // namespace stays joinable while result.keeper.fd is open, dies (with what
 // runs inside) when it is closed, and nothing leaks on any path.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
+import { childrenOf, countFds, fdPath, nsInode, nsPidLine, processState, readOrNull, statusField, waitFor } from "../helpers/proc";
 
 const { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWTIME } = native;
 
 const RELEASE = path.resolve(__dirname, "../../native/build/Release");
 const PAUSE = path.join(RELEASE, "lxnsd-pause");
-
-function statusField(pid: number, name: string): string {
-  const m = new RegExp(`^${name}:\\s*(.*)$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (m === null) throw new Error(`no ${name} in /proc/${pid}/status`);
-  return m[1].trim();
-}
-
-function fdCount(): number {
-  return readdirSync("/proc/self/fd").length;
-}
-
-function readOrNull(path: string): string | null {
-  try {
-    return readFileSync(path, "utf8");
-  } catch {
-    return null;
-  }
-}
-
-/** Children of `ppid` with their state letter (Z = zombie). */
-function childrenOf(ppid: number): { pid: number; state: string }[] {
-  const out: { pid: number; state: string }[] = [];
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry)) continue;
-    const stat = readOrNull(`/proc/${entry}/stat`);
-    if (stat === null) continue;
-    const [state, parent] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(parent) === ppid) out.push({ pid: Number(entry), state });
-  }
-  return out;
-}
-
-/** The state letter of a process, null when /proc/PID is gone. */
-function stateOf(pid: number): string | null {
-  const stat = readOrNull(`/proc/${pid}/stat`);
-  return stat === null ? null : stat.slice(stat.lastIndexOf(")") + 2).split(" ")[0];
-}
-
-function nsPidLine(pid: number): number[] {
-  const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((l) => l.startsWith("NSpid:"));
-  return line!.slice("NSpid:".length).trim().split(/\s+/).map(Number);
-}
-
-function nsInode(pid: number, name: string): bigint {
-  return statSync(`/proc/${pid}/ns/${name}`, { bigint: true }).ino;
-}
-
-function fdPath(fd: number): string {
-  return `/proc/${process.pid}/fd/${fd}`;
-}
-
-async function waitFor(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
 
 /** Starts `nsenter --pid=FILE sleep SECS` and returns it with the sleep's pid
  * (nsenter forks for --pid; the sleep is its child, inside the namespace). */
@@ -89,18 +32,18 @@ async function sleepInside(pidNsFd: number, secs: number): Promise<{ nsenter: Ch
 /** Waits until the init is gone for good: no /proc entry, or (pid reused
  * meanwhile) not a child of ours; never left a zombie. */
 async function expectInitGone(pid: number): Promise<void> {
-  await waitFor(() => stateOf(pid) === null || !childrenOf(process.pid).some((c) => c.pid === pid), 1000, `keeper init ${pid} to be reaped`);
+  await waitFor(() => processState(pid) === null || !childrenOf(process.pid).some((c) => c.pid === pid), 1000, `keeper init ${pid} to be reaped`);
   expect(childrenOf(process.pid).filter((c) => c.pid === pid)).toEqual([]);
 }
 
 describeRoot("native keeper init of a held pid namespace", () => {
   let baselineFds = 0;
   beforeEach(() => {
-    baselineFds = fdCount();
+    baselineFds = countFds();
   });
   afterEach(async () => {
     await waitFor(() => native.runningChildren() === 0, 2000, "runningChildren() == 0");
-    expect(fdCount()).toBe(baselineFds);
+    expect(countFds()).toBe(baselineFds);
     expect(childrenOf(process.pid)).toEqual([]);
   });
 
@@ -121,10 +64,8 @@ describeRoot("native keeper init of a held pid namespace", () => {
 
     // The init keeps only the pipe's read end, ignores SIGCHLD, dies with us.
     expect(readdirSync(`/proc/${init}/fd`)).toEqual(["0"]);
-    const status = readFileSync(`/proc/${init}/status`, "utf8");
-    const sigIgn = BigInt("0x" + /^SigIgn:\s*([0-9a-f]+)$/m.exec(status)![1]);
-    expect(sigIgn & (1n << 16n)).toBe(1n << 16n); // SIGCHLD = 17
-    expect(/^SigCgt:\s*([0-9a-f]+)$/m.exec(status)![1]).toMatch(/^0+$/);
+    expect(BigInt("0x" + statusField(init, "SigIgn")) & (1n << 16n)).toBe(1n << 16n); // SIGCHLD = 17
+    expect(statusField(init, "SigCgt")).toMatch(/^0+$/);
 
     // Two joins in a row: the namespace stays alive between them.
     for (let i = 0; i < 2; i++) {
@@ -141,7 +82,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       expect(await exited).toEqual({ code: null, signal: "SIGKILL" });
       void nsenter;
     }
-    expect(stateOf(init)).toBe("S");
+    expect(processState(init)).toBe("S");
 
     native.close(keeperFd);
     native.close(pidns);
@@ -229,13 +170,13 @@ describeRoot("native keeper init of a held pid namespace", () => {
     const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
     const [pidns] = r.fds;
     const { sleep, exited } = await sleepInside(pidns, 100);
-    expect(stateOf(sleep)).toBe("S");
+    expect(processState(sleep)).toBe("S");
 
     const closedAt = Date.now();
     native.close(r.keeper!.fd);
     native.close(pidns);
     expect(await exited).toEqual({ code: null, signal: "SIGKILL" }); // nsenter re-raises its child's signal
-    expect(stateOf(sleep)).toBeNull();
+    expect(processState(sleep)).toBeNull();
     await expectInitGone(r.keeper!.pid);
     expect(Date.now() - closedAt).toBeLessThan(1000);
   });
@@ -279,7 +220,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       );
       expect(native.runningChildren()).toBe(0);
       expect(childrenOf(process.pid)).toEqual([]);
-      expect(fdCount()).toBe(baselineFds);
+      expect(countFds()).toBe(baselineFds);
     });
 
     it("USER|PID then a failing step", async () => {
@@ -303,7 +244,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       const inits = childrenOf(process.pid).filter((c) => nsPidLine(c.pid).length === 2 && nsPidLine(c.pid)[1] === 1);
       expect(inits).toHaveLength(1);
       await expectRejects(p, { code: "ETIMEDOUT", step: "debug sleep" });
-      expect(stateOf(inits[0].pid)).toBeNull();
+      expect(processState(inits[0].pid)).toBeNull();
       expect(native.runningChildren()).toBe(0);
       expect(childrenOf(process.pid)).toEqual([]);
     });
@@ -426,7 +367,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       native.close(r.fds[0]);
     }
     await waitFor(() => native.runningChildren() === 0, 2000, "all keepers reaped");
-    expect(fdCount()).toBe(baselineFds);
+    expect(countFds()).toBe(baselineFds);
     expect(childrenOf(process.pid)).toEqual([]);
     samples.sort((a, b) => a - b);
     // eslint-disable-next-line no-console
