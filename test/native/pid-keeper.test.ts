@@ -104,9 +104,6 @@ describeRoot("native keeper init of a held pid namespace", () => {
     expect(BigInt("0x" + statusField(init, "SigIgn")) & (1n << 16n)).toBe(1n << 16n); // SIGCHLD
     expect(statusField(init, "SigBlk")).toMatch(/^0+$/);
     expect(childrenOf(process.pid)).toEqual([{ pid: init, state: "S" }]);
-    // The daemon's own RSS, for comparison with what a fork used to pin.
-    // eslint-disable-next-line no-console
-    console.log(`keeper VmRSS ${rssKb} kB (this process: ${statusField(process.pid, "VmRSS")})`);
     native.close(r.keeper!.fd);
     native.close(r.fds[0]);
     await expectInitGone(init);
@@ -357,11 +354,8 @@ describeRoot("native keeper init of a held pid namespace", () => {
   });
 
   it("50 unshare PID + close rounds: fds, runningChildren and children back to the start", async () => {
-    const samples: number[] = [];
     for (let i = 0; i < 50; i++) {
-      const start = process.hrtime.bigint();
       const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
-      samples.push(Number(process.hrtime.bigint() - start) / 1000);
       expect(r.keeper).toBeDefined();
       native.close(r.keeper!.fd);
       native.close(r.fds[0]);
@@ -369,8 +363,5 @@ describeRoot("native keeper init of a held pid namespace", () => {
     await waitFor(() => native.runningChildren() === 0, 2000, "all keepers reaped");
     expect(countFds()).toBe(baselineFds);
     expect(childrenOf(process.pid)).toEqual([]);
-    samples.sort((a, b) => a - b);
-    // eslint-disable-next-line no-console
-    console.log(`Unshare PID + keeper (runChild, sequential) p50 ${samples[25].toFixed(0)} µs, p90 ${samples[45].toFixed(0)} µs`);
   });
 });
