@@ -60,6 +60,11 @@ export class HandleTable {
     return this.entries.size;
   }
 
+  /** The ids of the open handles. */
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
   /** Throws RESOURCE_EXHAUSTED unless `count` more handles fit. Call before creating namespaces. */
   reserve(count: number): void {
     if (this.entries.size + count > this.options.maxHandles) {
