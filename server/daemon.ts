@@ -44,7 +44,7 @@ export class Daemon {
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
   async start(): Promise<string[]> {
     const bound: string[] = [];
-    for (const address of this.config.listen) {
+    for (const address of new Set(this.config.listen)) {
       const socketPath = unixSocketPath(address);
       if (socketPath) await prepareUnixSocket(socketPath);
       else checkTcpAddress(address);
