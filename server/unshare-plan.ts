@@ -24,67 +24,80 @@ export interface DaemonIds {
   gid: number;
 }
 
+/** The request fields a plan's errors name; Exec may create no namespace at all. */
+export interface PlanFields {
+  types: string;
+  options: string;
+  allowNone?: boolean;
+}
+
 /**
- * Validates the types and options of an Unshare and turns them into a child
- * spec: unshare all types at once (lxns unshare_namespaces), write the id maps
- * from the parent, then set hostname, clock offsets and loopback inside, and
- * hold every new namespace for the daemon.
+ * Validates the types and options of an Unshare (or of an ExecSpec's
+ * unshare) and turns them into a child spec: unshare all types at once (lxns
+ * unshare_namespaces), write the id maps from the parent, then set hostname,
+ * clock offsets and loopback inside.
  */
-export function planUnshare(types: readonly NamespaceType[], options: UnshareOptions | undefined, ids: DaemonIds): UnsharePlan {
-  const kinds = checkTypes(types);
+export function planUnshare(
+  types: readonly NamespaceType[],
+  options: UnshareOptions | undefined,
+  ids: DaemonIds,
+  fields: PlanFields = { types: "types", options: "options" },
+): UnsharePlan {
+  const kinds = checkTypes(types, fields);
   const has = (type: NamespaceType) => kinds.some((kind) => kind.type === type);
-  const spec: ChildSpec = { unshareFlags: kinds.reduce((flags, kind) => flags | kind.flag, 0), holdNs: kinds.map((kind) => kind.heldAs) };
+  const spec: ChildSpec = { unshareFlags: kinds.reduce((flags, kind) => flags | kind.flag, 0) };
   if (!options) return { kinds, spec };
+  const field = fields.options;
 
   const mapsGiven = options.uidMap.length > 0 || options.gidMap.length > 0;
-  if ((options.mapRoot || mapsGiven) && !has(NamespaceType.USER)) throw invalidArgument("options: map_root, uid_map and gid_map need NAMESPACE_TYPE_USER among types");
-  if (options.mapRoot && mapsGiven) throw invalidArgument("options: map_root excludes uid_map and gid_map");
+  if ((options.mapRoot || mapsGiven) && !has(NamespaceType.USER)) throw invalidArgument(`${field}: map_root, uid_map and gid_map need NAMESPACE_TYPE_USER among ${fields.types}`);
+  if (options.mapRoot && mapsGiven) throw invalidArgument(`${field}: map_root excludes uid_map and gid_map`);
   if (options.mapRoot) {
     spec.idMap = { uidMap: `0 ${ids.uid} 1\n`, gidMap: `0 ${ids.gid} 1\n`, setgroups: ids.uid === 0 ? "allow" : "deny" };
   } else if (mapsGiven) {
-    spec.idMap = { uidMap: mapText(options.uidMap, "uid_map"), gidMap: mapText(options.gidMap, "gid_map"), setgroups: "allow" };
+    spec.idMap = { uidMap: mapText(options.uidMap, `${field}.uid_map`), gidMap: mapText(options.gidMap, `${field}.gid_map`), setgroups: "allow" };
   }
 
   if (options.hostname !== "") {
-    if (!has(NamespaceType.UTS)) throw invalidArgument("options.hostname: needs NAMESPACE_TYPE_UTS among types");
+    if (!has(NamespaceType.UTS)) throw invalidArgument(`${field}.hostname: needs NAMESPACE_TYPE_UTS among ${fields.types}`);
     if (Buffer.byteLength(options.hostname) > MAX_HOSTNAME_BYTES || options.hostname.includes("\0")) {
-      throw invalidArgument(`options.hostname: at most ${MAX_HOSTNAME_BYTES} bytes, no NUL`);
+      throw invalidArgument(`${field}.hostname: at most ${MAX_HOSTNAME_BYTES} bytes, no NUL`);
     }
     spec.hostname = options.hostname;
   }
 
-  const offsets = [offsetLine("monotonic", options.monotonicOffset), offsetLine("boottime", options.boottimeOffset)].filter((line) => line !== "");
+  const offsets = [offsetLine(`${field}.monotonic_offset`, "monotonic", options.monotonicOffset), offsetLine(`${field}.boottime_offset`, "boottime", options.boottimeOffset)].filter((line) => line !== "");
   if (offsets.length > 0) {
-    if (!has(NamespaceType.TIME)) throw invalidArgument("options: clock offsets need NAMESPACE_TYPE_TIME among types");
+    if (!has(NamespaceType.TIME)) throw invalidArgument(`${field}: clock offsets need NAMESPACE_TYPE_TIME among ${fields.types}`);
     spec.timensOffsets = offsets.join("");
   }
 
   if (options.loopbackUp) {
-    if (!has(NamespaceType.NET)) throw invalidArgument("options.loopback_up: needs NAMESPACE_TYPE_NET among types");
+    if (!has(NamespaceType.NET)) throw invalidArgument(`${field}.loopback_up: needs NAMESPACE_TYPE_NET among ${fields.types}`);
     spec.loopbackUp = true;
   }
   return { kinds, spec };
 }
 
-function checkTypes(types: readonly NamespaceType[]): NamespaceKind[] {
-  if (types.length === 0) throw invalidArgument("types: at least one namespace type is required");
+function checkTypes(types: readonly NamespaceType[], fields: PlanFields): NamespaceKind[] {
+  if (types.length === 0 && !fields.allowNone) throw invalidArgument(`${fields.types}: at least one namespace type is required`);
   const kinds = new Set<NamespaceKind>();
   for (const type of types) {
     const kind = kindOf(type);
-    if (!kind) throw invalidArgument(`types: unknown or unspecified value ${type}`);
-    if (kinds.has(kind)) throw invalidArgument(`types: ${kind.name} given twice`);
+    if (!kind) throw invalidArgument(`${fields.types}: unknown or unspecified value ${type}`);
+    if (kinds.has(kind)) throw invalidArgument(`${fields.types}: ${kind.name} given twice`);
     kinds.add(kind);
   }
   return [...kinds].sort((a, b) => a.type - b.type);
 }
 
 function mapText(lines: readonly IdMapping[], field: string): string {
-  if (lines.length > MAX_MAP_LINES) throw invalidArgument(`options.${field}: at most ${MAX_MAP_LINES} lines`);
+  if (lines.length > MAX_MAP_LINES) throw invalidArgument(`${field}: at most ${MAX_MAP_LINES} lines`);
   return lines
     .map((line, index) => {
-      if (line.length === 0) throw invalidArgument(`options.${field}[${index}].length: must be at least 1`);
+      if (line.length === 0) throw invalidArgument(`${field}[${index}].length: must be at least 1`);
       if (line.insideId + line.length > MAX_ID || line.outsideId + line.length > MAX_ID) {
-        throw invalidArgument(`options.${field}[${index}]: range runs past 2^32`);
+        throw invalidArgument(`${field}[${index}]: range runs past 2^32`);
       }
       return `${line.insideId} ${line.outsideId} ${line.length}\n`;
     })
@@ -92,9 +105,9 @@ function mapText(lines: readonly IdMapping[], field: string): string {
 }
 
 /** A timens_offsets line ("boottime SECS NANOS"), nanoseconds normalized to [0, 1e9). */
-function offsetLine(clock: string, offset: Duration | undefined): string {
+function offsetLine(field: string, clock: string, offset: Duration | undefined): string {
   if (!offset || (offset.seconds === 0n && offset.nanos === 0)) return "";
-  if (offset.nanos <= -1e9 || offset.nanos >= 1e9) throw invalidArgument(`options.${clock}_offset: nanos out of range`);
+  if (offset.nanos <= -1e9 || offset.nanos >= 1e9) throw invalidArgument(`${field}: nanos out of range`);
   let seconds = offset.seconds;
   let nanos = offset.nanos;
   if (nanos < 0) {

@@ -97,7 +97,8 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     this.deps.handles.reserve(plan.kinds.length);
     let result: native.ChildResult;
     try {
-      result = await native.runChild({ ...plan.spec, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
+      const holdNs = plan.kinds.map((kind) => kind.heldAs);
+      result = await native.runChild({ ...plan.spec, holdNs, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
     } catch (err) {
       throw isErrnoLike(err) ? fromErrno(err, `unshare ${plan.kinds.map((kind) => kind.name).join("+")}`, UNSHARE_OVERRIDES) : err;
     }
