@@ -8,7 +8,8 @@
         "src/child_runner.cc",
         "src/errno_names.cc",
         "src/ns_fd.cc",
-        "src/pause_program.cc"
+        "src/pause_program.cc",
+        "src/program_watch.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"

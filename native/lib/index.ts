@@ -8,9 +8,11 @@
  * per-request child through {@link runChild}.
  */
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import { checkExec, type ExecHandle, type ExecSpec, type SpawnProgramOptions } from "./exec-spec";
 import { NativeError } from "./native-error";
 import { loadRawNative, type RawChildJoin, type RawChildSpec } from "./raw";
 
+export type { ExecHandle, ExecProgram, ExecSpec, ProgramExit, SpawnProgramOptions } from "./exec-spec";
 export { NativeError } from "./native-error";
 
 /** The name of a namespace type under /proc/PID/ns/. */
@@ -256,4 +258,59 @@ export function runChild(spec: ChildSpec, options: RunChildOptions = {}): Promis
 /** How many children are running, keeper inits included (tests, metrics). */
 export function runningChildren(): number {
   return raw.runningChildren();
+}
+
+/**
+ * Starts a program in a per-request child's namespaces (see {@link ExecSpec})
+ * and resolves once it has exec'd, with its pid, process group and the
+ * daemon's ends of its stdio pipes (owned by the caller; wrap them in
+ * `net.Socket({ fd })`). Rejects with NativeError when any step up to and
+ * including execve failed (`step` "setns pid", "chdir", "set credentials",
+ * "execve", …; "ETIMEDOUT"/"ECANCELED" before the program ran); then no fd,
+ * child or program is left. After exec, abort and timeoutMs SIGKILL the
+ * process group and `exited` resolves `{ signal: 9 }`.
+ */
+export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}): Promise<ExecHandle> {
+  checkSpec(spec);
+  checkExec(spec, CLONE_NEWNS);
+  const { signal } = options;
+  if (signal?.aborted) {
+    return Promise.reject(new NativeError("spawnProgram: ECANCELED (aborted before start)", "ECANCELED", 125, "runChild"));
+  }
+  return new Promise<ExecHandle>((resolve, reject) => {
+    let child = 0;
+    let program = 0;
+    let onExit: (status: { code?: number; signal?: number }) => void = () => {};
+    const exited = new Promise<{ code?: number; signal?: number }>((r) => (onExit = r));
+    const onAbort = (): void => void (program === 0 ? raw.cancelChild(child) : raw.killProgram(program, 9));
+    child = raw.spawnProgram(
+      spec,
+      (err, started) => {
+        if (err) {
+          signal?.removeEventListener("abort", onAbort);
+          reject(err);
+          return;
+        }
+        const { pid, stdin, stdout, stderr } = started!;
+        program = pid;
+        resolve({
+          pid,
+          pgid: pid,
+          stdin,
+          stdout,
+          stderr,
+          exited,
+          kill: (sig: number) => {
+            checkUint(sig, "signal", 64);
+            raw.killProgram(pid, sig);
+          },
+        });
+      },
+      (status) => {
+        signal?.removeEventListener("abort", onAbort);
+        onExit(status);
+      },
+    );
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -52,6 +52,40 @@ export interface RawChildSpec {
   debugCloneMode?: "auto" | "vm" | "fork";
 }
 
+/** The program of an exec spec (see "Exec specs" in native/src/child_runner.cc). */
+export interface RawExecProgram {
+  /** Absolute paths tried in order with execve inside the joined mount namespace. */
+  candidates: string[];
+  argv: string[];
+  /** KEY=VALUE, the envp as given. */
+  env: string[];
+  cwd?: string;
+  uid?: number;
+  gid?: number;
+  /** Needs CLONE_NEWNS in unshareFlags. */
+  mountProc?: boolean;
+}
+
+/** A child spec that ends in a program; never with holdNs, readFile, writeFile. */
+export interface RawExecSpec extends RawChildSpec {
+  exec: RawExecProgram;
+}
+
+/** The program has exec'd: its pid (= pgid) and the daemon's pipe ends. */
+export interface RawProgramStarted {
+  fds: number[];
+  pid: number;
+  stdin: number;
+  stdout: number;
+  stderr: number;
+}
+
+/** How a program ended: exactly one of the two is set. */
+export interface RawProgramExit {
+  code?: number;
+  signal?: number;
+}
+
 export interface RawChildResult {
   fds: number[];
   data?: Buffer;
@@ -73,6 +107,14 @@ export interface RawNative {
   nsGetOwnerUid(fd: number): number;
   runChild(spec: RawChildSpec, done: RawChildDone): number;
   cancelChild(pid: number): boolean;
+  /** Returns the per-request child's pid (for cancelChild until `started`). */
+  spawnProgram(
+    spec: RawExecSpec,
+    started: (err: NativeError | null, result?: RawProgramStarted) => void,
+    exited: (status: RawProgramExit) => void,
+  ): number;
+  /** Signals a running program's process group; false once reaped or unknown. */
+  killProgram(pid: number, signal: number): boolean;
   runningChildren(): number;
 }
 

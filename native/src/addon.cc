@@ -111,6 +111,58 @@ void ParseHold(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
   }
 }
 
+std::vector<std::string> GetStrings(Napi::Env env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsArray()) ThrowType(env, std::string(key) + " must be an array of strings");
+  Napi::Array a = v.As<Napi::Array>();
+  std::vector<std::string> out;
+  for (uint32_t i = 0; i < a.Length(); i++) {
+    Napi::Value item = a.Get(i);
+    if (!item.IsString()) ThrowType(env, std::string(key) + " must be an array of strings");
+    out.push_back(item.As<Napi::String>().Utf8Value());
+    if (out.back().find('\0') != std::string::npos) ThrowType(env, std::string(key) + ": NUL in a string");
+  }
+  return out;
+}
+
+// spec.exec (see RawExecSpec in native/lib/raw.ts); the TS wrapper has
+// checked it already, this keeps the C++ side safe on its own.
+void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
+  if (!IsSet(spec, "exec")) return;
+  if (!spec.Get("exec").IsObject()) ThrowType(env, "exec must be an object");
+  if (!out->hold_ns.empty() || out->has_read || out->has_write) {
+    ThrowType(env, "exec cannot be combined with holdNs, readFile or writeFile");
+  }
+  Napi::Object e = spec.Get("exec").As<Napi::Object>();
+  ExecSpec& x = out->exec;
+  out->has_exec = true;
+  x.candidates = GetStrings(env, e, "candidates");
+  x.argv = GetStrings(env, e, "argv");
+  x.env = GetStrings(env, e, "env");
+  if (x.candidates.empty() || x.argv.empty()) ThrowType(env, "exec.candidates and exec.argv must not be empty");
+  for (const std::string& c : x.candidates) {
+    if (c.empty() || c[0] != '/') ThrowType(env, "exec.candidates must be absolute paths");
+  }
+  if (IsSet(e, "cwd")) {
+    x.has_cwd = true;
+    x.cwd = GetString(env, e, "cwd", true);
+  }
+  if (IsSet(e, "uid")) {
+    x.has_uid = true;
+    x.uid = GetUint32(env, e, "uid");
+  }
+  if (IsSet(e, "gid")) {
+    x.has_gid = true;
+    x.gid = GetUint32(env, e, "gid");
+  }
+  x.mount_proc = IsSet(e, "mountProc") && e.Get("mountProc").ToBoolean().Value();
+  // Never over the /proc of a mount namespace that is not the program's own.
+  if (x.mount_proc && (out->unshare_flags & CLONE_NEWNS) == 0) {
+    ThrowType(env, "exec.mountProc needs CLONE_NEWNS in unshareFlags");
+  }
+  x.lifetime_timeout = IsSet(spec, "timeoutMs");
+}
+
 ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
   if (!value.IsObject()) ThrowType(env, "spec must be an object");
   Napi::Object spec = value.As<Napi::Object>();
@@ -140,25 +192,35 @@ ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
     else if (mode == "fork") out.clone_mode = CloneMode::kFork;
     else if (mode != "auto") ThrowType(env, "debugCloneMode must be auto, vm or fork");
   }
+  ParseExec(env, spec, &out);
   return out;
 }
 
 class LxnsAddon;
 
-// Delivers one child's outcome to its JS callback.
+// Delivers one child's outcome to its JS callback, and for an exec spec
+// the program's exit status to a second one.
 class JsCompletion : public ChildCompletion {
  public:
-  JsCompletion(LxnsAddon* addon, Napi::Function callback)
+  JsCompletion(LxnsAddon* addon, Napi::Function callback, const char* name)
       : addon_(addon),
         env_(callback.Env()),
         callback_(Napi::Persistent(callback)),
-        context_(callback.Env(), "lxnsd:runChild") {}
+        context_(callback.Env(), name) {}
+  JsCompletion(LxnsAddon* addon, Napi::Function callback, Napi::Function exited)
+      : JsCompletion(addon, callback, "lxnsd:spawnProgram") {
+    exited_ = Napi::Persistent(exited);
+  }
   void Complete(ChildResult&& result) override;
+  void ProgramExited(const ProgramExit& exit) override;
 
  private:
+  void Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args);
+
   LxnsAddon* addon_;
   Napi::Env env_;
   Napi::FunctionReference callback_;
+  Napi::FunctionReference exited_;
   Napi::AsyncContext context_;
 };
 
@@ -176,6 +238,8 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("nsGetOwnerUid", &LxnsAddon::NsGetOwnerUid),
         InstanceMethod("runChild", &LxnsAddon::RunChild),
         InstanceMethod("cancelChild", &LxnsAddon::CancelChild),
+        InstanceMethod("spawnProgram", &LxnsAddon::SpawnProgram),
+        InstanceMethod("killProgram", &LxnsAddon::KillProgram),
         InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
         InstanceValue("NS_TYPES", NsTypesArray(env), napi_enumerable),
     });
@@ -299,10 +363,34 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     ChildSpec spec = ParseSpec(env, info.Length() > 0 ? info[0] : env.Undefined());
     if (info.Length() < 2 || !info[1].IsFunction()) ThrowType(env, "done must be a function");
     ChildFailure failure;
-    auto done = std::make_unique<JsCompletion>(this, info[1].As<Napi::Function>());
+    auto done = std::make_unique<JsCompletion>(this, info[1].As<Napi::Function>(), "lxnsd:runChild");
     int pid = runner_.Start(std::move(spec), std::move(done), &failure);
     if (pid < 0) throw Napi::Error(env, MakeError(env, failure));
     return Napi::Number::New(env, pid);
+  }
+
+  // spawnProgram(spec, started(err, {pid, stdin, stdout, stderr}), exited({code}|{signal})):
+  // returns the per-request child's pid (for cancelChild until started).
+  Napi::Value SpawnProgram(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    ChildSpec spec = ParseSpec(env, info.Length() > 0 ? info[0] : env.Undefined());
+    if (!spec.has_exec) ThrowType(env, "spec.exec is required");
+    if (info.Length() < 3 || !info[1].IsFunction() || !info[2].IsFunction()) {
+      ThrowType(env, "started and exited must be functions");
+    }
+    ChildFailure failure;
+    auto done = std::make_unique<JsCompletion>(this, info[1].As<Napi::Function>(), info[2].As<Napi::Function>());
+    int pid = runner_.Start(std::move(spec), std::move(done), &failure);
+    if (pid < 0) throw Napi::Error(env, MakeError(env, failure));
+    return Napi::Number::New(env, pid);
+  }
+
+  // killProgram(pid, signal): false when no such program is running.
+  Napi::Value KillProgram(const Napi::CallbackInfo& info) {
+    int pid = FdArg(info, 0);
+    int sig = FdArg(info, 1);
+    if (sig > 64) ThrowType(info.Env(), "signal must be in [0, 64]");
+    return Napi::Boolean::New(info.Env(), runner_.SignalProgram(pid, sig));
   }
 
   Napi::Value CancelChild(const Napi::CallbackInfo& info) {
@@ -340,9 +428,32 @@ void JsCompletion::Complete(ChildResult&& result) {
       if (result.has_data) {
         out.Set("data", Napi::Buffer<char>::Copy(env_, result.data.data(), result.data.size()));
       }
+      if (result.program_pid > 0) {
+        out.Set("pid", result.program_pid);
+        out.Set("stdin", result.stdio[0]);
+        out.Set("stdout", result.stdio[1]);
+        out.Set("stderr", result.stdio[2]);
+      }
       value = out;
     }
-    callback_.MakeCallback(env_.Global(), {err, value}, context_);
+  } catch (const Napi::Error& e) {
+    napi_fatal_exception(env_, e.Value());
+    return;
+  }
+  Call(callback_, {err, value});
+}
+
+void JsCompletion::ProgramExited(const ProgramExit& exit) {
+  if (exited_.IsEmpty()) return;
+  Napi::HandleScope scope(env_);
+  Napi::Object status = Napi::Object::New(env_);
+  status.Set(exit.signaled ? "signal" : "code", exit.value);
+  Call(exited_, {status});
+}
+
+void JsCompletion::Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
+  try {
+    fn.MakeCallback(env_.Global(), args, context_);
   } catch (const Napi::Error& e) {
     // The callback threw: report it as an uncaught exception, as Node would.
     napi_fatal_exception(env_, e.Value());

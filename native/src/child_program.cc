@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <net/if.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -19,7 +20,9 @@ const char* const kChildStepNames[kStepCount] = {
     "start",       "reset signals", "setns",      "unshare",     "write uid_map",
     "write timens_offsets",         "start pid init",
     "exec pause",  "sethostname",   "loopback up", "write file", "read file",
-    "debug sleep", "open ns",       "done",
+    "debug sleep", "open ns",       "start program",
+    "setpgid",     "mount proc",    "chdir",      "set credentials", "stdio",
+    "execve",      "done",
 };
 
 const char* const kChildSyscallNames[kSysCount] = {
@@ -45,6 +48,13 @@ const char* const kChildSyscallNames[kSysCount] = {
     "dup3",
     "close_range",
     "execveat",
+    "setpgid",
+    "mount",
+    "chdir",
+    "setgroups",
+    "setgid",
+    "setuid",
+    "execve",
 };
 
 namespace {
@@ -227,6 +237,89 @@ void StartKeeperInit(const ChildProgram* p) {
   RawSyscall(SYS_close, p->keeper_read_fd);
 }
 
+// The program until it execs. Like the keeper init: cloned by the child
+// with CLONE_VM|CLONE_VFORK|CLONE_PARENT onto its own stack, so it shares
+// the child's memory (the daemon's, for a CLONE_VM child), the child sleeps
+// until it has exec'd or exited, and it is the daemon's own child (reaped
+// by the daemon through a pidfd; no process waits in between). It inherits
+// the child's namespaces, with pid_for_children and time_for_children
+// taking effect for it (a vfork child enters the new time namespace at
+// exec), reset signal dispositions and an empty mask. A failure is recorded
+// in ChildControl {step, syscall, errno} (the child is asleep: no race) and
+// it exits; the child then exits 1.
+[[noreturn]] void ProgramMain(const ChildProgram* p) {
+  ChildControl* ctl = p->ctl;
+  // Its own process group (pgid = its pid in the daemon's namespace): the
+  // daemon kills the program and everything it starts with kill(-pgid).
+  EnterStep(ctl, kStepSetpgid);
+  Check(ctl, kSysSetpgid, RawSyscall(SYS_setpgid, 0, 0));
+  if (p->mount_proc) {
+    // As unshare --mount-proc: nothing mounted here propagates back, and
+    // the new proc shows the pid namespace this process is in (a proc
+    // mount belongs to the mounter's active pid namespace, hence here and
+    // not in the child).
+    EnterStep(ctl, kStepMountProc);
+    Check(ctl, kSysMount, RawSyscall(SYS_mount, 0, reinterpret_cast<long>("/"), 0,
+                                     MS_REC | MS_PRIVATE, 0));
+    Check(ctl, kSysMount,
+          RawSyscall(SYS_mount, reinterpret_cast<long>("proc"), reinterpret_cast<long>("/proc"),
+                     reinterpret_cast<long>("proc"), MS_NOSUID | MS_NODEV | MS_NOEXEC, 0));
+  }
+  if (p->cwd != nullptr) {  // as nsenter --wd: inside the joined mount ns, before the ids
+    EnterStep(ctl, kStepChdir);
+    Check(ctl, kSysChdir, RawSyscall(SYS_chdir, reinterpret_cast<long>(p->cwd)));
+  }
+  if (p->set_gid || p->set_uid) {
+    // Raw setuid changes only this thread: fine, the program has one.
+    EnterStep(ctl, kStepCredentials);
+    Check(ctl, kSysSetgroups, RawSyscall(SYS_setgroups, 0, 0));
+    if (p->set_gid) Check(ctl, kSysSetgid, RawSyscall(SYS_setgid, p->gid));
+    if (p->set_uid) Check(ctl, kSysSetuid, RawSyscall(SYS_setuid, p->uid));
+  }
+  // Die with the daemon; set after the id change, which clears it. (Kept
+  // by execve unless the program is setuid or file-capable.)
+  RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  EnterStep(ctl, kStepStdio);
+  for (int i = 0; i < 3; i++) {
+    Check(ctl, kSysDup3, RawSyscall(SYS_dup3, p->stdio[i], i, 0));  // clears CLOEXEC
+  }
+  // The daemon opens everything O_CLOEXEC; this makes sure of it, so the
+  // program inherits 0, 1, 2 only. (EINVAL: before Linux 5.11; rely on
+  // the daemon's flags then.)
+  long r = RawSyscall(SYS_close_range, 3, 0xffffffffL, CLOSE_RANGE_CLOEXEC);
+  if (r < 0 && r != -EINVAL) Fail(ctl, kSysCloseRange, r);
+  // No PATH search: the daemon resolved argv[0] to candidates, tried here,
+  // inside the joined mount namespace, with execvp's rules: go on after
+  // ENOENT, ENOTDIR, EACCES; report EACCES if any candidate gave it.
+  EnterStep(ctl, kStepExecve);
+  bool denied = false;
+  r = -ENOENT;
+  for (size_t i = 0; i < p->candidate_count; i++) {
+    r = RawSyscall(SYS_execve, reinterpret_cast<long>(p->candidates[i]),
+                   reinterpret_cast<long>(p->argv), reinterpret_cast<long>(p->envp));
+    if (r == -EACCES) denied = true;
+    if (r != -ENOENT && r != -ENOTDIR && r != -EACCES) break;
+  }
+  Fail(ctl, kSysExecve, denied && (r == -ENOENT || r == -ENOTDIR || r == -EACCES) ? -EACCES : r);
+}
+
+void ProgramEntry(const void* arg) {
+  ProgramMain(static_cast<const ChildProgram*>(arg));
+}
+
+// Clones the program (see ProgramMain) and exits once it has exec'd:
+// exit status 0 tells the daemon the program runs. The kernel stores the
+// program's pid (daemon's view) in ChildControl before clone returns.
+[[noreturn]] void StartProgram(const ChildProgram* p) {
+  ChildControl* ctl = p->ctl;
+  long pid = RawCloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
+                             p->program_stack_top, &ctl->program_pid, ProgramEntry, p);
+  Check(ctl, kSysClone, pid);
+  if (ctl->err != 0) Exit(1);  // recorded by the program, which has exited
+  EnterStep(ctl, kStepDone);
+  Exit(0);
+}
+
 }  // namespace
 
 int ChildMain(void* arg) {
@@ -285,6 +378,10 @@ int ChildMain(void* arg) {
   if (p->wait_hold) {
     EnterStep(ctl, kStepWaitHold);
     SignalParentAndWait(p, kMsgReadyForHold);
+  }
+  if (p->candidates != nullptr) {
+    EnterStep(ctl, kStepStartProgram);
+    StartProgram(p);
   }
   EnterStep(ctl, kStepDone);
   Exit(0);

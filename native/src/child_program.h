@@ -26,6 +26,15 @@ enum ChildStep : int32_t {
   kStepReadFile,
   kStepDebugSleep,
   kStepWaitHold,      // parent opens /proc/CHILD/ns/*
+  kStepStartProgram,  // exec specs: clone the program (see ProgramMain)
+  // Recorded by the program itself, before its execve (the child is
+  // suspended meanwhile, CLONE_VFORK):
+  kStepSetpgid,
+  kStepMountProc,
+  kStepChdir,
+  kStepCredentials,   // setgroups([]), setgid, setuid
+  kStepStdio,         // dup3 onto 0, 1, 2; everything else close-on-exec
+  kStepExecve,
   kStepDone,
   kStepCount,
 };
@@ -54,6 +63,13 @@ enum ChildSyscall : int32_t {
   kSysDup3,
   kSysCloseRange,
   kSysExecveat,
+  kSysSetpgid,
+  kSysMount,
+  kSysChdir,
+  kSysSetgroups,
+  kSysSetgid,
+  kSysSetuid,
+  kSysExecve,
   kSysCount,
 };
 
@@ -84,6 +100,8 @@ struct ChildControl {
   // kernel (CLONE_PARENT_SETTID) before clone returns, so the parent learns
   // it even when the child is killed right after; 0 = no init was created.
   volatile int32_t init_pid;
+  // The program's pid (exec specs), stored the same way; 0 = not created.
+  volatile int32_t program_pid;
 };
 
 struct ChildJoin {
@@ -128,6 +146,21 @@ struct ChildProgram {
   char* init_stack_top;  // the init's own stack until it execs (guard-paged)
 
   bool wait_hold;
+
+  // Exec specs: the child clones the program instead of exiting. nullptr
+  // candidates = no program. See ProgramMain in child_program.cc.
+  const char* const* candidates;  // absolute paths, tried in order
+  size_t candidate_count;
+  char* const* argv;  // NULL-terminated
+  char* const* envp;  // NULL-terminated
+  const char* cwd;    // nullptr = keep
+  bool set_gid;
+  uint32_t gid;
+  bool set_uid;
+  uint32_t uid;
+  bool mount_proc;
+  int stdio[3];       // the program's ends of the stdio pipes (>= 3, CLOEXEC)
+  char* program_stack_top;  // until it execs (guard-paged)
 };
 
 // The clone() entry point; arg is a ChildProgram*. Never returns: exits the

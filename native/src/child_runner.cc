@@ -78,6 +78,47 @@
 //              else can have entered its namespace yet, so this is quick.
 // ChildRunner::running() counts keepers; KillAll kills and reaps them.
 //
+// Exec specs (ChildSpec::has_exec; never with holdNs, readFile, writeFile):
+//     parent   three pipe2(O_CLOEXEC) pairs, all fds >= 3; the daemon's ends
+//              (stdin's write end, stdout's and stderr's read ends) are set
+//              O_NONBLOCK (their own open file descriptions: the program's
+//              ends stay blocking); argv, envp and the candidate paths as
+//              NULL-terminated arrays that live until the child is reaped
+//     child    after its steps (joins, unshare, idmap, timens offsets,
+//              hostname, loopback), step "start program":
+//              clone(CLONE_VM|CLONE_VFORK|CLONE_PARENT|CLONE_PARENT_SETTID|
+//              SIGCHLD) onto the spare stack, as for the keeper init: no
+//              page-table copy, the program is the daemon's own child
+//              (CLONE_PARENT) in the child's namespaces, and it lands in the
+//              joined or new pid namespace (pid_for_children) and, at exec,
+//              in time_for_children, which is why a program is always a
+//              process of its own (as nsenter/unshare --fork) and never the
+//              child itself. The kernel stores its pid (daemon's view) in
+//              ChildControl::program_pid before clone returns.
+//     program  (ProgramMain, raw syscalls, the child asleep until it has
+//              exec'd or exited) setpgid(0, 0); with mountProc: / made
+//              MS_REC|MS_PRIVATE and a new proc on /proc; chdir(cwd);
+//              setgroups([]), setgid, setuid when given; PDEATHSIG=SIGKILL;
+//              dup3 of its pipe ends onto 0, 1, 2; close_range(3, ~0,
+//              CLOEXEC); execve of each candidate (ENOENT, ENOTDIR, EACCES:
+//              next; EACCES reported if any candidate gave it). A failure is
+//              recorded as {step, syscall, errno} in ChildControl and it
+//              exits; the child then exits 1.
+//     child    clone returned (the program exec'd or exited): exits 0, or 1
+//              when the program recorded a failure.
+//     parent   the child exited 0 = the program runs: pidfd_open(program)
+//              (our unreaped child: safe), a ProgramWatch (program_watch.h)
+//              takes it over with its own poll and, when timeoutMs was
+//              given, a timer for what is left of it; Complete() gets the
+//              pid and the daemon's pipe ends, ProgramExited() the status
+//              once it is reaped (after its process group is SIGKILLed, so
+//              nothing it started outlives it). Any other outcome: the
+//              program's group and the program are SIGKILLed and it is
+//              reaped (blocking; pre-exec it has no children), the pipe
+//              ends closed, and Complete() gets the failure.
+// No extra wake-up or pipe tells the daemon that execve happened: the
+// child's own exit does (CLONE_VFORK returns at the program's exec).
+//
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
 // poll is the single place a run ends: waitid(P_PIDFD) reaps exactly this
@@ -164,6 +205,24 @@ bool WantsKeeper(const ChildSpec& spec) {
   return false;
 }
 
+// pipe2(O_CLOEXEC) with both fds >= 3, so that the program's dup3 onto
+// 0, 1, 2 can never overwrite a source it has yet to copy. 0 or -errno.
+int StdioPipe(int fds[2]) {
+  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  for (int i = 0; i < 2; i++) {
+    if (fds[i] >= 3) continue;
+    int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
+    int err = errno;
+    close(fds[i]);
+    fds[i] = high;
+    if (high < 0) {
+      if (fds[1 - i] >= 0) close(fds[1 - i]);
+      return -err;
+    }
+  }
+  return 0;
+}
+
 std::string NsNames(int flags) {
   std::string out;
   for (const NsTypeInfo& t : kNsTypes) {
@@ -202,6 +261,10 @@ class ChildRun {
   void PrepareProgram(uint64_t reset_signals);
   bool Clone(ChildFailure* failure);
   bool Watch(ChildFailure* failure);
+  bool MakeStdio(ChildFailure* failure);
+  void PrepareExec();
+  int64_t ProgramTimeoutMs() const;
+  void CloseStdio();
   void ReleaseUnstarted();
   void OnStatusReadable();
   bool WriteIdMaps();
@@ -230,6 +293,12 @@ class ChildRun {
   int child_status_fd_ = -1;  // child's end, closed in the parent after clone
   int keeper_read_ = -1;      // keepalive pipe: the init's end, closed after clone
   int keeper_write_ = -1;     // the daemon's end, handed to the caller on success
+  int stdio_parent_[3] = {-1, -1, -1};  // exec: the daemon's pipe ends, handed over on success
+  int stdio_child_[3] = {-1, -1, -1};   // exec: the program's ends, closed after clone
+  std::vector<const char*> candidate_ptrs_;  // exec: arrays over spec_.exec's strings
+  std::vector<char*> argv_ptrs_;
+  std::vector<char*> env_ptrs_;
+  uint64_t started_ms_ = 0;  // uv_now at Start, for the program's lifetime timeout
   uv_poll_t pid_poll_;
   uv_poll_t status_poll_;
   uv_timer_t timer_;
@@ -309,6 +378,67 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   p.pause_fd = runner_->pause_.fd;
   p.init_stack_top = stack_ + kPage + kInitStackSize;
   p.wait_hold = !spec_.hold_ns.empty();
+  if (spec_.has_exec) PrepareExec();
+}
+
+void ChildRun::PrepareExec() {
+  ChildProgram& p = program_;
+  const ExecSpec& e = spec_.exec;
+  for (const std::string& c : e.candidates) candidate_ptrs_.push_back(c.c_str());
+  // execve's prototype is not const-correct; the kernel only reads them.
+  for (const std::string& a : e.argv) argv_ptrs_.push_back(const_cast<char*>(a.c_str()));
+  for (const std::string& v : e.env) env_ptrs_.push_back(const_cast<char*>(v.c_str()));
+  argv_ptrs_.push_back(nullptr);
+  env_ptrs_.push_back(nullptr);
+  p.candidates = candidate_ptrs_.data();
+  p.candidate_count = candidate_ptrs_.size();
+  p.argv = argv_ptrs_.data();
+  p.envp = env_ptrs_.data();
+  p.cwd = e.has_cwd ? e.cwd.c_str() : nullptr;
+  p.set_gid = e.has_gid;
+  p.gid = e.gid;
+  p.set_uid = e.has_uid;
+  p.uid = e.uid;
+  p.mount_proc = e.mount_proc;
+  for (int i = 0; i < 3; i++) p.stdio[i] = stdio_child_[i];
+  // The keeper init's stack: an exec spec never has a keeper.
+  p.program_stack_top = stack_ + kPage + kInitStackSize;
+}
+
+// Three pipes; see "Exec specs" above.
+bool ChildRun::MakeStdio(ChildFailure* failure) {
+  static const char* const kNames[3] = {"stdin", "stdout", "stderr"};
+  for (int i = 0; i < 3; i++) {
+    int fds[2];
+    int r = StdioPipe(fds);
+    if (r < 0) {
+      *failure = {-r, "pipe2", kNames[i], "", ""};
+      return false;
+    }
+    int parent = i == 0 ? fds[1] : fds[0];
+    stdio_parent_[i] = parent;
+    stdio_child_[i] = i == 0 ? fds[0] : fds[1];
+    if (fcntl(parent, F_SETFL, fcntl(parent, F_GETFL) | O_NONBLOCK) < 0) {
+      *failure = {errno, "fcntl(O_NONBLOCK)", kNames[i], "", ""};
+      return false;
+    }
+  }
+  return true;
+}
+
+// What is left of timeoutMs for the program after exec; -1 = no limit.
+int64_t ChildRun::ProgramTimeoutMs() const {
+  if (!spec_.exec.lifetime_timeout) return -1;
+  uint64_t spent = uv_now(runner_->loop_) - started_ms_;
+  return spent >= spec_.timeout_ms ? 0 : static_cast<int64_t>(spec_.timeout_ms - spent);
+}
+
+void ChildRun::CloseStdio() {
+  for (int i = 0; i < 3; i++) {
+    if (stdio_parent_[i] >= 0) close(stdio_parent_[i]);
+    if (stdio_child_[i] >= 0) close(stdio_child_[i]);
+    stdio_parent_[i] = stdio_child_[i] = -1;
+  }
 }
 
 bool ChildRun::Clone(ChildFailure* failure) {
@@ -335,6 +465,10 @@ bool ChildRun::Clone(ChildFailure* failure) {
   if (keeper_read_ >= 0) {
     close(keeper_read_);
     keeper_read_ = -1;
+  }
+  for (int& fd : stdio_child_) {
+    if (fd >= 0) close(fd);
+    fd = -1;
   }
   if (pid < 0) {
     *failure = {err, "clone", "", "", ""};
@@ -374,7 +508,8 @@ bool ChildRun::Watch(ChildFailure* failure) {
 }
 
 int ChildRun::Start(ChildFailure* failure) {
-  if (!AllocateRegion(failure)) {
+  started_ms_ = uv_now(runner_->loop_);
+  if (!AllocateRegion(failure) || (spec_.has_exec && !MakeStdio(failure))) {
     ReleaseUnstarted();
     return -1;
   }
@@ -433,6 +568,7 @@ void ChildRun::ReleaseUnstarted() {
   if (child_status_fd_ >= 0) close(child_status_fd_);
   if (keeper_read_ >= 0) close(keeper_read_);
   if (keeper_write_ >= 0) close(keeper_write_);
+  CloseStdio();
   FreeRegion();
   delete this;
 }
@@ -536,6 +672,15 @@ ChildFailure ChildRun::ChildReportedFailure() const {
     case kStepExecPause:
       f.target = runner_->pause_.path;
       break;
+    case kStepMountProc:
+      f.target = "/proc";
+      break;
+    case kStepChdir:
+      f.target = spec_.exec.cwd;
+      break;
+    case kStepExecve:
+      for (const std::string& c : spec_.exec.candidates) f.target += (f.target.empty() ? "" : ":") + c;
+      break;
     default:
       break;
   }
@@ -567,8 +712,10 @@ void ChildRun::Finish(bool notify) {
   if (status_fd_ >= 0) close(status_fd_);
   pidfd_ = status_fd_ = -1;
 
-  // The kernel stored the init's pid before clone returned (0 = none).
+  // The kernel stored these pids before clone returned (0 = none).
   int init_pid = ctl_->init_pid;
+  int program_pid = ctl_->program_pid;
+  ProgramWatch* program = nullptr;
   ChildResult result;
   result.pid = pid_;
   if (parent_failure_.err != 0) {
@@ -583,6 +730,22 @@ void ChildRun::Finish(bool notify) {
         keeper_write_ = -1;
       }
       init_pid = 0;  // adopted, or already killed and reaped by AdoptKeeper
+    }
+    if (spec_.has_exec && program_pid <= 0) {
+      result.failure = {ECHILD, "clone", "", kChildStepNames[kStepStartProgram],
+                        "the child exited 0 without starting the program"};
+    } else if (spec_.has_exec && notify && done_) {
+      // The program has exec'd: from here on it is watched on its own.
+      program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
+                                    ProgramTimeoutMs(), &result.failure);
+      if (program != nullptr) {
+        result.program_pid = program_pid;
+        for (int i = 0; i < 3; i++) {
+          result.stdio[i] = stdio_parent_[i];
+          stdio_parent_[i] = -1;
+        }
+      }
+      program_pid = 0;  // watched, or already killed and reaped by Start
     }
   }
   if (result.failure.err != 0) {
@@ -606,6 +769,10 @@ void ChildRun::Finish(bool notify) {
   // Any path but success: the keeper init (created but not adopted) dies,
   // and neither the held fds nor the write end survive.
   if (init_pid > 0) KillAndReapKeeper(init_pid);
+  // Likewise a program not handed to a ProgramWatch (it may have exec'd
+  // when the child was killed right after: its group goes too).
+  if (program_pid > 0) KillGroupAndReap(program_pid);
+  CloseStdio();
   if (keeper_write_ >= 0) close(keeper_write_);
   keeper_write_ = -1;
   for (int fd : held_fds_) close(fd);
@@ -614,7 +781,15 @@ void ChildRun::Finish(bool notify) {
   runner_->runs_.remove(this);
 
   std::unique_ptr<ChildCompletion> done = std::move(done_);
-  if (notify && done) done->Complete(std::move(result));
+  if (notify && done && program != nullptr) {
+    // The watch owns the completion from now on; the pipe ends and pid go
+    // out first, the exit status (on a later loop turn) after.
+    ChildCompletion* c = done.get();
+    program->SetCompletion(std::move(done));
+    c->Complete(std::move(result));
+  } else if (notify && done) {
+    done->Complete(std::move(result));
+  }
   if (!notify) {
     for (int fd : result.fds) close(fd);  // (a keeper is never adopted here)
   }
@@ -658,6 +833,15 @@ int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
   return run->Start(failure);  // on failure the run has deleted itself
 }
 
+bool ChildRunner::SignalProgram(int pid, int sig) {
+  for (ProgramWatch* w : programs_) {
+    if (w->pid() != pid) continue;
+    w->Signal(sig);
+    return true;
+  }
+  return false;
+}
+
 bool ChildRunner::Cancel(int pid) {
   for (ChildRun* run : runs_) {
     if (run->pid() != pid) continue;
@@ -684,6 +868,7 @@ void ChildRunner::KillAll() {
     }
     ReleaseKeeper(k);
   }
+  while (!programs_.empty()) programs_.front()->KillAndReap();  // removes itself
 }
 
 bool ChildRunner::AdoptKeeper(int pid, ChildFailure* failure) {

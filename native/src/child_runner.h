@@ -13,11 +13,29 @@
 
 #include "child_program.h"
 #include "pause_program.h"
+#include "program_watch.h"
 
 // How to create the child. kCloneAuto picks CLONE_VM unless the request
 // needs a fork-style child (see NeedsForkStyle in child_runner.cc); the
 // others exist so tests can show why.
 enum class CloneMode { kAuto, kVm, kFork };
+
+// The program of an exec spec (see ProgramMain in child_program.cc).
+struct ExecSpec {
+  std::vector<std::string> candidates;  // absolute paths, tried in order
+  std::vector<std::string> argv;
+  std::vector<std::string> env;  // KEY=VALUE, the envp as given
+  bool has_cwd = false;
+  std::string cwd;
+  bool has_uid = false;
+  uint32_t uid = 0;
+  bool has_gid = false;
+  uint32_t gid = 0;
+  bool mount_proc = false;
+  // timeout_ms was given: it bounds the program's whole lifetime (from
+  // Start), not only the steps before execve.
+  bool lifetime_timeout = false;
+};
 
 // One request, in plain C++ types (the addon converts the JS spec).
 struct ChildSpec {
@@ -39,6 +57,8 @@ struct ChildSpec {
   std::string read_path;
   size_t read_max = 0;
   std::vector<std::string> hold_ns;  // names under /proc/CHILD/ns/
+  bool has_exec = false;  // then no hold_ns, read or write (the addon checks)
+  ExecSpec exec;
   uint32_t timeout_ms = 10000;
   uint32_t debug_sleep_ms = 0;
   CloneMode clone_mode = CloneMode::kAuto;
@@ -64,6 +84,11 @@ struct ChildResult {
   // the fd; closing it ends the init). 0 / -1 when there is none.
   int keeper_pid = 0;
   int keeper_fd = -1;
+  // An exec spec's program, once it has exec'd (success only): its pid in
+  // the daemon's namespace (= its pgid) and the daemon's ends of its stdio
+  // pipes (O_CLOEXEC|O_NONBLOCK; caller owns them).
+  int program_pid = 0;
+  int stdio[3] = {-1, -1, -1};  // stdin write end, stdout and stderr read ends
 };
 
 // Receives the outcome exactly once, on the loop thread, after the child
@@ -73,6 +98,9 @@ class ChildCompletion {
  public:
   virtual ~ChildCompletion() = default;
   virtual void Complete(ChildResult&& result) = 0;
+  // Exec specs, after a successful Complete: the program has exited and
+  // been reaped. Called once, unless the runner is torn down first.
+  virtual void ProgramExited(const ProgramExit&) {}
 };
 
 class ChildRun;
@@ -94,13 +122,16 @@ class ChildRunner {
   int Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done, ChildFailure* failure);
   // Kills a running child; it completes with ECANCELED. False if unknown.
   bool Cancel(int pid);
+  // Sends `sig` to the process group of a running program (by its pid).
+  // False if unknown (never started, or already reaped).
+  bool SignalProgram(int pid, int sig);
   // Kills and reaps every child synchronously, closes everything, calls no
   // completion. For environment teardown.
   // Also kills and reaps every keeper init (their write ends belong to the
-  // callers and are left alone).
+  // callers and are left alone), and every program's process group.
   void KillAll();
-  // Running children plus live keeper inits.
-  size_t running() const { return runs_.size() + keepers_.size(); }
+  // Running children plus live keeper inits and programs.
+  size_t running() const { return runs_.size() + keepers_.size() + programs_.size(); }
 
  private:
   friend class ChildRun;
@@ -114,6 +145,7 @@ class ChildRunner {
   PauseProgram pause_;
   std::list<ChildRun*> runs_;
   std::list<Keeper*> keepers_;
+  std::list<ProgramWatch*> programs_;
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUNNER_H_

@@ -1,0 +1,113 @@
+/**
+ * The types of {@link spawnProgram} (./index.ts) and the validation of the
+ * `exec` part of its spec. No addon access here.
+ */
+import type { RawChildSpec, RawExecProgram } from "./raw";
+
+/**
+ * A per-request child spec that ends in a program: the child joins,
+ * unshares (idMap written by the daemon, timens offsets, hostname, lo up)
+ * exactly as for runChild, then starts `exec`. `holdNs`, `readFile` and
+ * `writeFile` are refused (TypeError). `timeoutMs`, when given, bounds the
+ * program's whole lifetime (counted from the call): at expiry the program's
+ * process group is SIGKILLed and `exited` resolves `{ signal: 9 }`; before
+ * the program runs it rejects ETIMEDOUT. Without it, only the steps before
+ * execve are bounded (10 s).
+ */
+export interface ExecSpec extends RawChildSpec {
+  exec: ExecProgram;
+}
+
+/**
+ * The program. It is always a process of its own, the daemon's child, so
+ * it runs in a joined or new pid namespace (pid 1 of a new one) and in a
+ * joined or new time namespace.
+ */
+export interface ExecProgram extends RawExecProgram {
+  /** Absolute paths tried in order with execve inside the joined mount
+   * namespace (no PATH search there): ENOENT, ENOTDIR and EACCES go on to
+   * the next; the error is EACCES if any candidate gave it, else the last. */
+  candidates: string[];
+  /** argv as given (argv[0] unchanged); not empty. */
+  argv: string[];
+  /** KEY=VALUE strings, passed as envp exactly. */
+  env: string[];
+  /** chdir after joining, inside the joined mount namespace, before the ids change. */
+  cwd?: string;
+  /** setgroups([]) + setgid(gid) + setuid(uid) before exec, for those given. */
+  uid?: number;
+  gid?: number;
+  /** Make / MS_REC|MS_PRIVATE and mount a new proc on /proc, as
+   * `unshare --mount-proc`; needs CLONE_NEWNS in unshareFlags (TypeError). */
+  mountProc?: boolean;
+}
+
+/** How the program ended: exactly one field is set. */
+export interface ProgramExit {
+  code?: number;
+  signal?: number;
+}
+
+/** A program that has exec'd. The three fds belong to the caller. */
+export interface ExecHandle {
+  /** The program's pid in the daemon's pid namespace. */
+  pid: number;
+  /** Its process group (= pid): the program and what it starts. */
+  pgid: number;
+  /** Write end of its stdin pipe (O_CLOEXEC|O_NONBLOCK). */
+  stdin: number;
+  /** Read end of its stdout pipe (O_CLOEXEC|O_NONBLOCK). */
+  stdout: number;
+  /** Read end of its stderr pipe (O_CLOEXEC|O_NONBLOCK). */
+  stderr: number;
+  /**
+   * Resolves once the program is reaped, with its exit code or the signal
+   * that killed it. Never rejects. When the program exits, whatever is
+   * left in its process group is SIGKILLed (nothing outlives the request).
+   */
+  exited: Promise<ProgramExit>;
+  /** Sends `signal` to the process group (and to the program if it left
+   * it); a no-op once the program has been reaped. */
+  kill(signal: number): void;
+}
+
+export interface SpawnProgramOptions {
+  /** Before the program runs: kills the child, rejects "ECANCELED".
+   * Afterwards: SIGKILLs the process group; `exited` gives `{ signal: 9 }`. */
+  signal?: AbortSignal;
+}
+
+function checkStrings(list: unknown, what: string, nonEmpty: boolean): asserts list is string[] {
+  if (!Array.isArray(list) || list.some((s) => typeof s !== "string" || s.includes("\0"))) {
+    throw new TypeError(`${what} must be an array of strings without NUL`);
+  }
+  if (nonEmpty && list.length === 0) throw new TypeError(`${what} must not be empty`);
+}
+
+function checkId(n: unknown, what: string): void {
+  if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0 || (n as number) > 0xfffffffe)) {
+    throw new RangeError(`${what} must be an integer in [0, 4294967294]`);
+  }
+}
+
+/** Validates the exec-specific part; throws TypeError/RangeError. */
+export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
+  if (typeof spec?.exec !== "object" || spec.exec === null) throw new TypeError("spec.exec must be an object");
+  if (spec.holdNs !== undefined || spec.readFile !== undefined || spec.writeFile !== undefined) {
+    throw new TypeError("exec cannot be combined with holdNs, readFile or writeFile");
+  }
+  const { candidates, argv, env, cwd, uid, gid, mountProc } = spec.exec;
+  checkStrings(candidates, "exec.candidates", true);
+  if (candidates.some((c) => !c.startsWith("/"))) throw new TypeError("exec.candidates must be absolute paths");
+  checkStrings(argv, "exec.argv", true);
+  checkStrings(env, "exec.env", false);
+  if (cwd !== undefined && (typeof cwd !== "string" || cwd.length === 0 || cwd.includes("\0"))) {
+    throw new TypeError("exec.cwd must be a non-empty string without NUL");
+  }
+  checkId(uid, "exec.uid");
+  checkId(gid, "exec.gid");
+  if (mountProc !== undefined && typeof mountProc !== "boolean") throw new TypeError("exec.mountProc must be a boolean");
+  if (mountProc && ((spec.unshareFlags ?? 0) & cloneNewNs) === 0) {
+    throw new TypeError("exec.mountProc needs CLONE_NEWNS in unshareFlags");
+  }
+}
