@@ -1,9 +1,10 @@
+import type { Readable } from "node:stream";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { createClient } from "../create-client";
 import type { LxnsdClient } from "../create-client";
 import { defaultAddress } from "../default-address";
-import type { CallOptions } from "../rpc/service-client";
+import type { CallOptions } from "../rpc/call-options";
 import { describeError, formatJson } from "./format";
 
 /** Where the CLI reads its environment and writes its output; tests pass their own. */
@@ -14,6 +15,18 @@ export interface CliIo {
   env?: Record<string, string | undefined>;
   /** Makes the client; createClient by default. Tests pass a fake to see the requests. */
   connect?(address: string): LxnsdClient;
+  /** What exec and `unshare -- CMD` feed the program's stdin; without it the program's stdin is closed at once. */
+  stdin?: Readable;
+  /**
+   * Writes a chunk of the program's output, resolving when the destination
+   * takes more (backpressure); without it chunks go to stdout()/stderr() as text.
+   */
+  writeOutput?(stream: "stdout" | "stderr", data: Uint8Array): Promise<void>;
+  /**
+   * Calls `listener` for each SIGINT, SIGTERM and SIGHUP lxnsctl receives while
+   * a program runs (to forward them); returns the unsubscribe. None when unset.
+   */
+  onSignal?(listener: (signal: NodeJS.Signals) => void): () => void;
 }
 
 /** The program-wide options. */

@@ -3,10 +3,12 @@ import { Command, CommanderError, Option } from "commander";
 import { CliContext } from "./cli-context";
 import type { CliIo } from "./cli-context";
 import { registerClose, registerOpen } from "./commands/handles";
+import { registerExec } from "./commands/exec";
 import { registerCurrent, registerInspect } from "./commands/inspect";
 import { registerLimit } from "./commands/limit";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
+import { processSignals, streamWriter } from "./run-program";
 import { UsageError } from "./usage-error";
 
 export type { CliIo } from "./cli-context";
@@ -39,6 +41,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerOpen(program, ctx);
   registerClose(program, ctx);
   registerUnshare(program, ctx);
+  registerExec(program, ctx);
   registerLimit(program, ctx);
   program.showHelpAfterError(usageHint(undefined));
   for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
@@ -49,7 +52,8 @@ export function buildProgram(ctx: CliContext): Command {
  * Runs lxnsctl on `argv` (the arguments after the program name) and resolves
  * to its exit status: 0 on success, 1 when a call failed (reported as
  * `lxnsctl: CODE_NAME: message` on stderr, never with a stack), 2 for a
- * malformed command line.
+ * malformed command line; exec and `unshare -- CMD` exit with the program's
+ * status (run-program.ts).
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const ctx = new CliContext(io);
@@ -75,9 +79,14 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 }
 
 if (require.main === module) {
+  const writeStdout = streamWriter(process.stdout);
+  const writeStderr = streamWriter(process.stderr);
   run(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
+    stdin: process.stdin,
+    writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
+    onSignal: processSignals,
   }).then((code) => {
     process.exitCode = code;
   });

@@ -141,7 +141,6 @@ describe("lxnsctl: malformed command lines exit 2 without a call", () => {
       ["unshare"], // no type
       ["unshare", "-n", "--map-users", "1:2"],
       ["unshare", "-T", "--boottime", "soon"],
-      ["unshare", "-n", "--", "sh"], // running a program is not there yet
       ["limit"],
       ["limit", "bogus"],
       ["limit", "user", "-1"],

@@ -1,13 +1,18 @@
 import { create } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { Option } from "commander";
 import type { Command } from "commander";
 import { UnshareRequestSchema, UnshareResponseSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
 import type { UnshareRequest } from "../../gen/lxnsd/v1/namespace_service_pb";
 import { NamespaceType } from "../../gen/lxnsd/v1/types_pb";
-import type { IdMapping } from "../../gen/lxnsd/v1/types_pb";
+import type { IdMapping, UnshareOptionsSchema } from "../../gen/lxnsd/v1/types_pb";
+import type { ExecSpecInit } from "../../process-client";
 import type { CliContext } from "../cli-context";
 import { formatHandles } from "../format";
+import { addProgramOptions, programSpec } from "../program-options";
+import type { ProgramFlags } from "../program-options";
+import { EXIT_STATUS_HELP, runProgram } from "../run-program";
 import { collect, parseIdMapping, parseNonNegativeSeconds, parseSeconds } from "../parse-values";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
 import { UsageError } from "../usage-error";
@@ -22,21 +27,30 @@ export interface UnshareOptionsFlags {
   boottime?: Duration;
   loopbackUp?: boolean;
   lease?: Duration;
+  fork?: boolean;
+  mountProc?: boolean;
   [typeFlag: string]: unknown;
 }
 
 /**
- * The UnshareRequest the flags ask for. As in util-linux unshare, a user
- * mapping (-r, --map-users, --map-groups) implies --user. Throws UsageError
- * when no namespace type is given; whether the options fit the types is the
- * daemon's to say.
+ * The types and UnshareOptions the flags ask for, types in NamespaceType
+ * order. As in util-linux unshare, a user mapping (-r, --map-users,
+ * --map-groups) implies --user, and --mount-proc implies --mount (and needs
+ * --pid: the daemon mounts a fresh /proc when it creates both). Throws
+ * UsageError when no namespace type is given; whether the options fit the
+ * types is the daemon's to say.
  */
-export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
+export function unshareTypesAndOptions(flags: UnshareOptionsFlags): { types: NamespaceType[]; options: MessageInitShape<typeof UnshareOptionsSchema> } {
   const types = flaggedKinds(flags).map((kind) => kind.type);
   const mapsUsers = flags.mapRootUser || flags.mapUsers?.length || flags.mapGroups?.length;
-  if (mapsUsers && !types.includes(NamespaceType.USER)) types.unshift(NamespaceType.USER);
+  if (mapsUsers && !types.includes(NamespaceType.USER)) types.push(NamespaceType.USER);
+  if (flags.mountProc) {
+    if (!types.includes(NamespaceType.PID)) throw new UsageError("--mount-proc needs --pid: /proc is mounted fresh for a new pid namespace");
+    if (!types.includes(NamespaceType.MNT)) types.push(NamespaceType.MNT);
+  }
   if (types.length === 0) throw new UsageError("at least one namespace type is required (-U, -C, -i, -n, -m, -p, -T, -u)");
-  return create(UnshareRequestSchema, {
+  types.sort((a, b) => a - b);
+  return {
     types,
     options: {
       mapRoot: flags.mapRootUser ?? false,
@@ -47,17 +61,34 @@ export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
       boottimeOffset: flags.boottime,
       loopbackUp: flags.loopbackUp ?? false,
     },
-    lease: flags.lease,
-  });
+  };
+}
+
+/** The UnshareRequest the flags ask for (no command: namespaces held by the daemon). */
+export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
+  if (flags.mountProc) throw new UsageError("--mount-proc needs a program to run (-- CMD): held namespaces get no /proc");
+  const { types, options } = unshareTypesAndOptions(flags);
+  return create(UnshareRequestSchema, { types, options, lease: flags.lease });
+}
+
+/** The ExecSpec of `unshare ... -- CMD`: the program in new namespaces. */
+export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, env: Record<string, string | undefined>): ExecSpecInit {
+  if (flags.lease !== undefined) throw new UsageError("--lease is for held namespaces; a program's namespaces go with it");
+  const { types, options } = unshareTypesAndOptions(flags);
+  return { ...programSpec(argv, flags, env), unshare: types, unshareOptions: options };
 }
 
 /**
- * `lxnsctl unshare`: create namespaces held by the daemon (Unshare) and
- * print `HANDLE TYPE NS` per new namespace. Running a program in them
- * (`-- CMD`) is left for later: extra arguments are refused for now.
+ * `lxnsctl unshare`: without a command, create namespaces held by the daemon
+ * (Unshare) and print `HANDLE TYPE NS` per new namespace; with `-- CMD`, run
+ * CMD in new namespaces (ProcessService.Exec) and exit with its status.
  */
 export function registerUnshare(program: Command, ctx: CliContext): void {
-  const command = program.command("unshare").description("create new namespaces held by the daemon; prints HANDLE TYPE NS per namespace");
+  const command = program
+    .command("unshare")
+    .description("create new namespaces: held by the daemon (prints HANDLE TYPE NS per namespace), or, with -- CMD, for a program run in them")
+    .usage("[options] [-- command [args...]]")
+    .argument("[command...]", "a program to run in the new namespaces, and its arguments (after --)");
   addTypeFlags(command, (kind) => `new ${kind.name} namespace`)
     .addOption(new Option("-r, --map-root-user", "map uid/gid 0 inside to the daemon's uid/gid (implies --user)"))
     .addOption(new Option("--map-users <inner:outer:count>", "uid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
@@ -66,10 +97,38 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .addOption(new Option("--monotonic <seconds>", "CLOCK_MONOTONIC offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--loopback-up", "bring lo up in the new net namespace"))
-    .addOption(new Option("--lease <seconds>", "lease of every handle (default: the daemon's)").argParser(parseNonNegativeSeconds))
-    .addHelpText("after", "\nExamples:\n  lxnsctl unshare -n --loopback-up\n  lxnsctl unshare -r -n -u --hostname box\n  lxnsctl unshare -T --boottime 86400 --monotonic 0.5")
-    .action(async (flags: UnshareOptionsFlags, self: Command) => {
-      const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
-      ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
+    .addOption(new Option("--lease <seconds>", "lease of every handle (default: the daemon's; not with a command)").argParser(parseNonNegativeSeconds))
+    .addOption(new Option("-f, --fork", "accepted for util-linux compatibility; the daemon always forks the program into a new pid namespace"))
+    .addOption(new Option("--mount-proc", "with a command: a fresh /proc for the new pid namespace (implies --mount, needs --pid; the daemon does this whenever both are new)"));
+  addProgramOptions(command)
+    .addHelpText(
+      "after",
+      `
+With a command the namespaces belong to the program and go when it does (no
+handles); the program is PID 1 of a new pid namespace, and with --pid and
+--mount gets a fresh /proc. The program options (-S, -G, -w, --env,
+--timeout-program, --no-stdin) apply only with a command.
+${EXIT_STATUS_HELP}
+
+Examples:
+  lxnsctl unshare -n --loopback-up
+  lxnsctl unshare -r -n -u --hostname box
+  lxnsctl unshare -T --boottime 86400 --monotonic 0.5
+  lxnsctl unshare -n -- readlink /proc/self/ns/net
+  lxnsctl unshare -r -p -f --mount-proc -- ps ax`,
+    )
+    .action(async (argv: string[], flags: UnshareOptionsFlags & ProgramFlags, self: Command) => {
+      if (argv.length === 0) {
+        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, --env, --timeout-program and --no-stdin need a program to run (-- CMD)");
+        const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
+        ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
+        return;
+      }
+      const spec = unshareProgramSpec(argv, flags, ctx.io.env ?? process.env);
+      ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false });
     });
+}
+
+function programFlagsGiven(flags: ProgramFlags): boolean {
+  return flags.uid !== undefined || flags.gid !== undefined || flags.cwd !== undefined || flags.env !== undefined || flags.timeoutProgram !== undefined || flags.stdin === false;
 }

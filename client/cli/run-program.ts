@@ -1,0 +1,190 @@
+import { constants } from "node:os";
+import type { Readable, Writable } from "node:stream";
+import { StringDecoder } from "node:string_decoder";
+import type { Command } from "commander";
+import { LxnsdError } from "../lxnsd-error";
+import type { ExecSession, ExecSpecInit, ProgramExit } from "../process-client";
+import type { CliContext, CliIo } from "./cli-context";
+
+/** The signals lxnsctl passes on to the program it runs (as nsenter's --fork parent does). */
+export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
+
+/** Exit status when the program was not found (execve ENOENT/ENOTDIR), as env(1) and shells use it. */
+export const EXIT_NOT_FOUND = 127;
+/** Exit status when the program was found but could not be run (any other execve failure). */
+export const EXIT_CANNOT_RUN = 126;
+
+/** How the program's exit becomes lxnsctl's; shared by exec and unshare. */
+export const EXIT_STATUS_HELP = `
+Exit status:
+  the program's exit code, or 128+N when it was killed by signal N (as shells report it);
+  127  the program was not found (execve: ENOENT or ENOTDIR)
+  126  the program was found but could not be run (execve: EACCES, ENOEXEC, …)
+  1    the daemon refused or lost the call (lxnsctl: CODE: message on stderr)
+  2    malformed command line
+
+stdin is forwarded to the program until EOF (--no-stdin: closed at once); its
+stdout and stderr are copied to lxnsctl's. SIGINT, SIGTERM and SIGHUP sent to
+lxnsctl are passed on to the program's process group; if lxnsctl itself dies
+(SIGKILL, SIGQUIT) the call drops and the daemon kills the program. The
+global --timeout bounds the whole call, the program's run included.
+Put the program after --, so that its own options are not taken for lxnsctl's.`;
+
+/** The status a shell gives for `exit`: the code, or 128 + the signal that killed the program. */
+export function exitStatusOf(exit: ProgramExit): number {
+  if (exit.signal !== undefined) return 128 + exit.signal;
+  return exit.code ?? 0;
+}
+
+/**
+ * The status for a program that did not run to an exit: 127 when execve said
+ * ENOENT or ENOTDIR (not found), 126 for any other execve failure (EACCES,
+ * ENOEXEC, …), 1 for every other failure (joining, creating namespaces, the
+ * call itself).
+ */
+export function failureStatusOf(err: unknown): number {
+  if (err instanceof LxnsdError && (err.syscall === "execve" || err.step === "execve")) {
+    return err.errno === "ENOENT" || err.errno === "ENOTDIR" ? EXIT_NOT_FOUND : EXIT_CANNOT_RUN;
+  }
+  return 1;
+}
+
+/** The program-running options shared by exec and unshare. */
+export interface ProgramRunOptions {
+  /** Forward io.stdin (false: the program's stdin is closed at once). */
+  stdin: boolean;
+}
+
+/**
+ * Runs `spec` through client.exec and resolves to lxnsctl's exit status:
+ * io.stdin is pumped into the program (closed at its EOF), the program's
+ * stdout and stderr go to io's, each chunk written before the next is read
+ * (backpressure both ways), SIGINT/SIGTERM/SIGHUP that lxnsctl receives are
+ * sent to the program's process group, and the status is exitStatusOf the
+ * program's exit or, when the daemon refused or lost it, failureStatusOf the
+ * error (reported as `lxnsctl: CODE: message`).
+ */
+export async function runProgram(ctx: CliContext, command: Command, spec: ExecSpecInit, options: ProgramRunOptions): Promise<number> {
+  const io = ctx.io;
+  const session = ctx.connect(command).exec(spec, ctx.callOptions(command));
+  const unsubscribe = io.onSignal?.((name) => {
+    const number = constants.signals[name];
+    if (number !== undefined) session.signal(number);
+  });
+  const stdin = options.stdin ? io.stdin : undefined;
+  let stdinDone = false;
+  if (stdin) {
+    void pumpStdin(stdin, session).finally(() => (stdinDone = true));
+  } else {
+    session.closeStdin();
+  }
+  const write = outputWriter(io);
+  try {
+    try {
+      for await (const chunk of session.output) await write(chunk.stream, chunk.data);
+    } catch (err) {
+      if (err instanceof LocalOutputError) {
+        session.cancel();
+        // A reader that went away (`| head`) is a quiet SIGPIPE death, as for any program in a pipeline.
+        if (err.code === "EPIPE") return 128 + constants.signals.SIGPIPE;
+        io.stderr(`lxnsctl: ${err.message}\n`);
+        return 1;
+      }
+      throw err;
+    }
+    await write.flush();
+    return exitStatusOf(await session.wait());
+  } catch (err) {
+    ctx.report(err);
+    return failureStatusOf(err);
+  } finally {
+    unsubscribe?.();
+    // A terminal or a pipe that never ends: stop reading it, or lxnsctl would not exit.
+    if (stdin && !stdinDone) stdin.destroy();
+  }
+}
+
+/** Copies `stdin` into the program, a chunk at a time, then closes the program's stdin. Stops quietly when either side goes away. */
+async function pumpStdin(stdin: Readable, session: ExecSession): Promise<void> {
+  try {
+    for await (const chunk of stdin) {
+      await session.write(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array));
+    }
+    session.closeStdin();
+  } catch {
+    // stdin destroyed after the program ended, or the call is gone: nothing left to feed.
+  }
+}
+
+/** A failed write to lxnsctl's own stdout or stderr. */
+class LocalOutputError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly code: string | undefined,
+    message: string,
+  ) {
+    super(`${stream}: ${message}`);
+  }
+}
+
+type OutputWriter = ((stream: "stdout" | "stderr", data: Uint8Array) => Promise<void>) & { flush(): Promise<void> };
+
+/** io.writeOutput, or io.stdout/io.stderr as UTF-8 text (multi-byte characters kept whole across chunks). */
+function outputWriter(io: CliIo): OutputWriter {
+  const decoders = { stdout: new StringDecoder("utf8"), stderr: new StringDecoder("utf8") };
+  const write = async (stream: "stdout" | "stderr", data: Uint8Array) => {
+    if (io.writeOutput) {
+      try {
+        await io.writeOutput(stream, data);
+      } catch (err) {
+        throw new LocalOutputError(stream, (err as NodeJS.ErrnoException).code, (err as Error).message);
+      }
+    } else {
+      const text = decoders[stream].write(Buffer.from(data));
+      if (text) io[stream](text);
+    }
+  };
+  const flush = async () => {
+    if (io.writeOutput) return;
+    for (const stream of ["stdout", "stderr"] as const) {
+      const rest = decoders[stream].end();
+      if (rest) io[stream](rest);
+    }
+  };
+  return Object.assign(write, { flush });
+}
+
+/**
+ * Writes to a Node stream with backpressure: resolves once the stream takes
+ * more (at once, or at 'drain'), rejects when the write fails (EPIPE when the
+ * reader went away). main.ts passes these for process.stdout and process.stderr.
+ */
+export function streamWriter(stream: Writable): (data: Uint8Array) => Promise<void> {
+  // Without a listener a failed write (EPIPE) would be an uncaught exception; the write's callback reports it.
+  stream.on("error", () => undefined);
+  return (data) =>
+    new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err?: Error | null) => {
+        if (settled) return;
+        settled = true;
+        stream.off("drain", onDrain);
+        if (err) reject(err);
+        else resolve();
+      };
+      const onDrain = () => settle();
+      const ok = stream.write(data, (err) => {
+        if (err) settle(err);
+      });
+      if (ok) settle();
+      else stream.once("drain", onDrain);
+    });
+}
+
+/** Subscribes `listener` to FORWARDED_SIGNALS on process; returns the unsubscribe. */
+export function processSignals(listener: (signal: NodeJS.Signals) => void): () => void {
+  for (const signal of FORWARDED_SIGNALS) process.on(signal, listener);
+  return () => {
+    for (const signal of FORWARDED_SIGNALS) process.off(signal, listener);
+  };
+}

@@ -1,0 +1,116 @@
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readlinkSync } from "node:fs";
+import * as path from "node:path";
+import { Readable } from "node:stream";
+import { run } from "../../client/cli/main";
+import type { CliIo } from "../../client/cli/main";
+import { startDaemon } from "../helpers/daemon";
+import type { TestDaemon } from "../helpers/daemon";
+import { describeRoot } from "../helpers/privileged";
+import { startTarget } from "../helpers/targets";
+import type { Target } from "../helpers/targets";
+
+/** The compiled CLI (`npm run build`). */
+const CLI_MAIN = path.join(__dirname, "..", "..", "dist", "client", "cli", "main.js");
+
+describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
+  let lxnsd: TestDaemon;
+  let target: Target;
+
+  async function cli(argv: string[], io: Partial<CliIo> = {}) {
+    let stdout = "";
+    let stderr = "";
+    const code = await run(["--address", lxnsd.address, ...argv], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), ...io });
+    return { code, stdout, stderr };
+  }
+
+  beforeAll(async () => {
+    lxnsd = await startDaemon();
+    target = await startTarget(["unshare", "--uts"]);
+    execFileSync("nsenter", ["-t", String(target.pid), "-u", "hostname", "lxnsctl-target"]);
+  });
+  afterAll(async () => {
+    await target?.kill();
+    await lxnsd?.stop();
+  });
+
+  it("exec -t PID -u -- hostname prints the target's hostname", async () => {
+    const result = await cli(["exec", "-t", String(target.pid), "-u", "--", "hostname"]);
+    expect(result).toEqual({ code: 0, stdout: "lxnsctl-target\n", stderr: "" });
+  });
+
+  it("exec -t PID -a runs in every namespace of the target (its user namespace, ours, skipped)", async () => {
+    const result = await cli(["exec", "-t", String(target.pid), "-a", "--", "hostname"]);
+    expect(result).toEqual({ code: 0, stdout: "lxnsctl-target\n", stderr: "" });
+  });
+
+  it("unshare -n -- readlink /proc/self/ns/net names another net namespace than ours", async () => {
+    const result = await cli(["unshare", "-n", "--", "readlink", "/proc/self/ns/net"]);
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/^net:\[\d+\]\n$/);
+    expect(result.stdout.trim()).not.toBe(readlinkSync("/proc/self/ns/net"));
+  });
+
+  it("unshare -p -f --mount-proc: the program is pid 1 and sees a fresh /proc", async () => {
+    const result = await cli(["unshare", "-p", "-f", "--mount-proc", "--", "sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"]);
+    expect(result.stderr).toBe("");
+    expect(result.stdout.split("\n")[0]).toBe("1");
+    expect(Number(result.stdout.split("\n")[1])).toBeLessThanOrEqual(3);
+  });
+
+  it("the program's exit code propagates; death by a signal is 128+N", async () => {
+    expect((await cli(["exec", "-t", String(target.pid), "-u", "--", "sh", "-c", "exit 3"])).code).toBe(3);
+    expect((await cli(["unshare", "-u", "--", "sh", "-c", "kill -9 $$"])).code).toBe(137);
+  });
+
+  it("a program that is not there is 127, reported as NOT_FOUND", async () => {
+    const result = await cli(["exec", "-t", String(target.pid), "-u", "--", "/nonexistent/program"]);
+    expect(result.code).toBe(127);
+    expect(result.stderr).toMatch(/^lxnsctl: NOT_FOUND: .*ENOENT/);
+  });
+
+  it("a target that is not there is 1", async () => {
+    const result = await cli(["exec", "-t", "2147483647", "-u", "--", "true"]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^lxnsctl: NOT_FOUND: /);
+  });
+
+  it("round-trips stdin through cat, with env and cwd passed on", async () => {
+    const stdin = Readable.from([Buffer.from("one\n"), Buffer.from("two\n")]);
+    const chunks: Buffer[] = [];
+    const writeOutput = async (_stream: string, data: Uint8Array) => void chunks.push(Buffer.from(data));
+    const result = await cli(["exec", "-t", String(target.pid), "-u", "--", "cat"], { stdin, writeOutput });
+    expect(result.code).toBe(0);
+    expect(Buffer.concat(chunks).toString()).toBe("one\ntwo\n");
+    const env = await cli(["unshare", "-u", "--env", "X=y", "-w", "/tmp", "--", "sh", "-c", 'echo "$X $(pwd)"']);
+    expect(env.stdout).toBe("y /tmp\n");
+  });
+
+  it("the compiled bin: stdin piped through cat, exit code, and SIGTERM forwarded (143)", async () => {
+    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
+    const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
+    const big = Buffer.alloc(4 * 1024 * 1024, "x");
+    const cat = await spawnCli(["exec", "-t", String(target.pid), "-u", "--", "sh", "-c", "cat; exit 5"], env, big);
+    expect(cat.code).toBe(5);
+    expect(cat.stdout.length).toBe(big.length);
+    expect(cat.stdout.equals(big)).toBe(true);
+    const child = spawn(process.execPath, [CLI_MAIN, "unshare", "-u", "--", "sh", "-c", "echo ready; exec sleep 100"], { env, stdio: ["ignore", "pipe", "pipe"] });
+    await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
+    child.kill("SIGTERM");
+    const code = await new Promise((resolve) => child.once("close", (code) => resolve(code)));
+    expect(code).toBe(143);
+  });
+});
+
+function spawnCli(argv: string[], env: NodeJS.ProcessEnv, stdin: Buffer): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI_MAIN, ...argv], { env, stdio: ["pipe", "pipe", "pipe"] });
+    const stdout: Buffer[] = [];
+    let stderr = "";
+    child.stdout.on("data", (chunk: Buffer) => stdout.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+    child.once("error", reject);
+    child.once("close", (code) => resolve({ code, stdout: Buffer.concat(stdout), stderr }));
+    child.stdin.end(stdin);
+  });
+}

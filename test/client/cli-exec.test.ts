@@ -1,0 +1,342 @@
+import { create } from "@bufbuild/protobuf";
+import { Readable } from "node:stream";
+import { status } from "@grpc/grpc-js";
+import { ErrorInfoSchema } from "../../client/gen/google/rpc/error_details_pb";
+import { InspectResponseSchema } from "../../client/gen/lxnsd/v1/namespace_service_pb";
+import { NamespaceRefSchema, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import type { LxnsdClient } from "../../client";
+import { LxnsdError } from "../../client/lxnsd-error";
+import type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit } from "../../client/process-client";
+import { run } from "../../client/cli/main";
+import type { CliIo } from "../../client/cli/main";
+import { exitStatusOf, failureStatusOf } from "../../client/cli/run-program";
+
+/** What the fake program does: its output, and how it ends (an exit or a daemon error). */
+interface Script {
+  output?: OutputChunk[];
+  exit?: ProgramExit;
+  error?: Error;
+  /** Finish only once stdin was closed (a `cat`). */
+  waitForStdinClose?: boolean;
+  /** Finish only once a signal arrived, and die of it. */
+  waitForSignal?: boolean;
+}
+
+/** A session that records what the CLI sent it and plays `script`. */
+class FakeSession implements ExecSession {
+  readonly writes: Buffer[] = [];
+  readonly signals: number[] = [];
+  stdinClosed = false;
+  cancelled = false;
+  private readonly ended: Promise<ProgramExit>;
+  private closeStdinNow!: () => void;
+  private signalNow!: (signal: number) => void;
+  readonly started = Promise.resolve(4242);
+
+  constructor(private readonly script: Script) {
+    const stdinClosed = new Promise<void>((resolve) => (this.closeStdinNow = resolve));
+    const signalled = new Promise<number>((resolve) => (this.signalNow = resolve));
+    this.ended = (async () => {
+      if (script.waitForStdinClose) await stdinClosed;
+      if (script.waitForSignal) return { signal: await signalled };
+      if (script.error) throw script.error;
+      return script.exit ?? { code: 0 };
+    })();
+    this.ended.catch(() => undefined);
+  }
+
+  get output(): AsyncIterable<OutputChunk> {
+    const script = this.script;
+    const ended = this.ended;
+    const writes = this.writes;
+    return (async function* () {
+      for (const chunk of script.output ?? []) yield chunk;
+      await ended;
+      // a cat echoes what it read
+      if (script.waitForStdinClose) yield { stream: "stdout" as const, data: Buffer.concat(writes) };
+    })();
+  }
+
+  async write(data: Uint8Array | string): Promise<void> {
+    this.writes.push(Buffer.from(data));
+  }
+  closeStdin(): void {
+    this.stdinClosed = true;
+    this.closeStdinNow();
+  }
+  signal(signal: number): void {
+    this.signals.push(signal);
+    this.signalNow(signal);
+  }
+  wait(): Promise<ProgramExit> {
+    return this.ended;
+  }
+  cancel(): void {
+    this.cancelled = true;
+  }
+}
+
+/** A client whose exec plays `script`; inspect answers `inspect(request)` (undefined by default). */
+function fakeClient(script: Script = {}, inspect?: (request: { ref: { source: { case: string } } }) => unknown) {
+  const specs: ExecSpecInit[] = [];
+  const sessions: FakeSession[] = [];
+  const inspected: unknown[] = [];
+  const client = {
+    exec: (spec: ExecSpecInit) => {
+      specs.push(spec);
+      const session = new FakeSession(script);
+      sessions.push(session);
+      return session;
+    },
+    inspect: async (request: { ref: { source: { case: string } } }) => {
+      inspected.push(request);
+      return inspect?.(request);
+    },
+    disconnect: () => undefined,
+  } as unknown as LxnsdClient;
+  return { client, specs, sessions, inspected };
+}
+
+async function cli(argv: string[], fake = fakeClient(), extra: Partial<CliIo> = {}) {
+  let stdout = "";
+  let stderr = "";
+  const code = await run(argv, {
+    stdout: (text) => (stdout += text),
+    stderr: (text) => (stderr += text),
+    env: { TERM: "xterm" },
+    connect: () => fake.client,
+    ...extra,
+  });
+  return { code, stdout, stderr, specs: fake.specs, sessions: fake.sessions, inspected: fake.inspected };
+}
+
+const pidRef = (type: NamespaceType, pid: number) => create(NamespaceRefSchema, { type, source: { case: "pid", value: pid } });
+
+describe("lxnsctl exec: flags → ExecSpec", () => {
+  it("exec -t 42 -n -u -- hostname joins net and uts of pid 42", async () => {
+    const result = await cli(["exec", "-t", "42", "-n", "-u", "--", "hostname"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.specs).toHaveLength(1);
+    expect(result.specs[0]).toMatchObject({ argv: ["hostname"], join: [pidRef(NamespaceType.NET, 42), pidRef(NamespaceType.UTS, 42)], env: [], cwd: "" });
+    expect(result.specs[0].uid).toBeUndefined();
+  });
+
+  it("-a joins all eight types of the target, in join order", async () => {
+    const result = await cli(["exec", "-t", "42", "-a", "--", "sh"]);
+    expect(result.specs[0].join).toEqual([1, 2, 3, 4, 5, 6, 7, 8].map((type) => pidRef(type, 42)));
+  });
+
+  it("-a skips the target's user namespace when it is the daemon's own (as nsenter -a does)", async () => {
+    const info = { type: NamespaceType.USER, nsId: 4026531837n, device: 4n };
+    const result = await cli(["exec", "-t", "42", "-a", "--", "sh"], fakeClient({}, () => create(InspectResponseSchema, { info })));
+    expect(result.inspected).toHaveLength(2);
+    expect(result.specs[0].join).toEqual([2, 3, 4, 5, 6, 7, 8].map((type) => pidRef(type, 42)));
+  });
+
+  it("--env --cwd --uid --gid --timeout-program --handle map through; KEY alone copies lxnsctl's value", async () => {
+    const argv = ["exec", "-t", "7", "-m", "--env", "A=B", "--env", "TERM", "--env", "UNSET", "--cwd", "/tmp", "--uid", "1", "-G", "2"];
+    argv.push("--timeout-program", "1.5", "--handle", "h-1", "--", "ls", "-l", "--color");
+    const result = await cli(argv);
+    expect(result.stderr).toBe("");
+    expect(result.specs[0]).toEqual({
+      argv: ["ls", "-l", "--color"],
+      env: ["A=B", "TERM=xterm"],
+      cwd: "/tmp",
+      uid: 1,
+      gid: 2,
+      timeout: expect.objectContaining({ seconds: 1n, nanos: 500000000 }),
+      join: [pidRef(NamespaceType.MNT, 7), create(NamespaceRefSchema, { source: { case: "handle", value: "h-1" } })],
+    });
+  });
+
+  it("the global --timeout becomes the call's deadline", async () => {
+    const fake = fakeClient();
+    const exec = fake.client.exec;
+    const options: unknown[] = [];
+    (fake.client as { exec: unknown }).exec = (spec: ExecSpecInit, callOptions: unknown) => {
+      options.push(callOptions);
+      return exec(spec);
+    };
+    await cli(["--timeout", "5000", "exec", "--handle", "h", "--", "true"], fake);
+    expect(options).toEqual([{ timeoutMs: 5000 }]);
+  });
+});
+
+describe("lxnsctl unshare -- CMD: flags → ExecSpec", () => {
+  it("unshare -r -n --pid --fork --mount-proc -- sh -c x creates user, net, mnt, pid with mapRoot", async () => {
+    const result = await cli(["unshare", "-r", "-n", "--pid", "--fork", "--mount-proc", "--", "sh", "-c", "x"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    expect(result.specs[0]).toMatchObject({
+      argv: ["sh", "-c", "x"],
+      unshare: [NamespaceType.USER, NamespaceType.NET, NamespaceType.MNT, NamespaceType.PID],
+      unshareOptions: { mapRoot: true },
+    });
+    expect(result.specs[0].join).toBeUndefined();
+  });
+
+  it("passes the namespace options and program options", async () => {
+    const argv = ["unshare", "-u", "--hostname", "box", "-T", "--boottime", "60", "-n", "--loopback-up", "-S", "0", "-w", "/", "--", "hostname"];
+    const result = await cli(argv);
+    expect(result.specs[0]).toMatchObject({
+      argv: ["hostname"],
+      uid: 0,
+      cwd: "/",
+      unshare: [NamespaceType.NET, NamespaceType.TIME, NamespaceType.UTS],
+      unshareOptions: { hostname: "box", loopbackUp: true, boottimeOffset: { seconds: 60n, nanos: 0 } },
+    });
+  });
+});
+
+describe("lxnsctl exec: exit status", () => {
+  it.each([
+    [{ code: 0 }, 0],
+    [{ code: 3 }, 3],
+    [{ signal: 9 }, 137],
+    [{ signal: 15 }, 143],
+  ])("%j → %d", async (exit, expected) => {
+    expect(exitStatusOf(exit)).toBe(expected);
+    const result = await cli(["exec", "--handle", "h", "--", "prog"], fakeClient({ exit }));
+    expect(result.code).toBe(expected);
+    expect(result.stderr).toBe("");
+  });
+
+  const execveError = (code: status, errno: string) =>
+    new LxnsdError(code, `execve: ${errno}`, create(ErrorInfoSchema, { reason: errno, metadata: { errno, syscall: "execve", step: "execve" } }));
+
+  it.each([
+    ["execve ENOENT (NOT_FOUND)", execveError(status.NOT_FOUND, "ENOENT"), 127],
+    ["execve ENOTDIR", execveError(status.FAILED_PRECONDITION, "ENOTDIR"), 127],
+    ["execve EACCES (PERMISSION_DENIED)", execveError(status.PERMISSION_DENIED, "EACCES"), 126],
+    ["execve ENOEXEC", execveError(status.INVALID_ARGUMENT, "ENOEXEC"), 126],
+    ["a target that is gone (NOT_FOUND, not execve)", new LxnsdError(status.NOT_FOUND, "open /proc/42/ns/net: ESRCH"), 1],
+    ["DEADLINE_EXCEEDED", new LxnsdError(status.DEADLINE_EXCEEDED, "the program ran past its timeout"), 1],
+  ])("%s → %d, reported as CODE: message", async (_name, error, expected) => {
+    expect(failureStatusOf(error)).toBe(expected);
+    const result = await cli(["exec", "--handle", "h", "--", "prog"], fakeClient({ error }));
+    expect(result.code).toBe(expected);
+    expect(result.stderr).toBe(`lxnsctl: ${error.codeName}: ${error.message}\n`);
+  });
+});
+
+describe("lxnsctl exec: stdio and signals", () => {
+  it("copies stdout and stderr chunks, UTF-8 split across chunks kept whole", async () => {
+    const euro = Buffer.from("€");
+    const output: OutputChunk[] = [
+      { stream: "stdout", data: Buffer.concat([Buffer.from("a"), euro.subarray(0, 1)]) },
+      { stream: "stderr", data: Buffer.from("oops\n") },
+      { stream: "stdout", data: Buffer.concat([euro.subarray(1), Buffer.from("b\n")]) },
+    ];
+    const result = await cli(["exec", "--handle", "h", "--", "prog"], fakeClient({ output }));
+    expect(result.stdout).toBe("a€b\n");
+    expect(result.stderr).toBe("oops\n");
+  });
+
+  it("writeOutput gets the bytes, in order, one chunk awaited before the next", async () => {
+    const output: OutputChunk[] = [1, 2, 3].map((n) => ({ stream: "stdout", data: Buffer.from([n]) }));
+    const seen: number[] = [];
+    let pending = 0;
+    const writeOutput = async (_stream: string, data: Uint8Array) => {
+      expect(pending).toBe(0);
+      pending++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      seen.push(data[0]);
+      pending--;
+    };
+    await cli(["exec", "--handle", "h", "--", "prog"], fakeClient({ output }), { writeOutput });
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it("forwards stdin and closes the program's stdin at EOF", async () => {
+    const stdin = Readable.from([Buffer.from("hello "), Buffer.from("world\n")]);
+    const result = await cli(["exec", "--handle", "h", "--", "cat"], fakeClient({ waitForStdinClose: true }), { stdin });
+    expect(result.sessions[0].stdinClosed).toBe(true);
+    expect(Buffer.concat(result.sessions[0].writes).toString()).toBe("hello world\n");
+    expect(result.stdout).toBe("hello world\n");
+    expect(result.code).toBe(0);
+  });
+
+  it("--no-stdin closes the program's stdin at once and leaves lxnsctl's alone", async () => {
+    const stdin = Readable.from([Buffer.from("unread")]);
+    const result = await cli(["exec", "--no-stdin", "--handle", "h", "--", "cat"], fakeClient({ waitForStdinClose: true }), { stdin });
+    expect(result.sessions[0].stdinClosed).toBe(true);
+    expect(result.sessions[0].writes).toEqual([]);
+    expect(stdin.destroyed).toBe(false);
+  });
+
+  it("without io.stdin the program's stdin is closed at once", async () => {
+    const result = await cli(["exec", "--handle", "h", "--", "cat"], fakeClient({ waitForStdinClose: true }));
+    expect(result.sessions[0].stdinClosed).toBe(true);
+  });
+
+  it("a stdin that never ends is let go of when the program exits", async () => {
+    const stdin = new Readable({ read() {} });
+    const result = await cli(["exec", "--handle", "h", "--", "true"], fakeClient({ exit: { code: 0 } }), { stdin });
+    expect(result.code).toBe(0);
+    expect(stdin.destroyed).toBe(true);
+  });
+
+  it("SIGINT received by lxnsctl goes to the program; its death by it is 130", async () => {
+    let listener: ((signal: NodeJS.Signals) => void) | undefined;
+    let unsubscribed = false;
+    const onSignal = (l: (signal: NodeJS.Signals) => void) => {
+      listener = l;
+      setTimeout(() => listener!("SIGINT"), 5);
+      return () => void (unsubscribed = true);
+    };
+    const result = await cli(["exec", "--handle", "h", "--", "sleep", "100"], fakeClient({ waitForSignal: true }), { onSignal });
+    expect(result.sessions[0].signals).toEqual([2]);
+    expect(result.code).toBe(130);
+    expect(unsubscribed).toBe(true);
+  });
+
+  it("a local stdout that fails (EPIPE) cancels the program and exits 141", async () => {
+    const writeOutput = async () => {
+      throw Object.assign(new Error("write EPIPE"), { code: "EPIPE" });
+    };
+    const result = await cli(["exec", "--handle", "h", "--", "yes"], fakeClient({ output: [{ stream: "stdout", data: Buffer.from("y\n") }] }), { writeOutput });
+    expect(result.code).toBe(141);
+    expect(result.sessions[0].cancelled).toBe(true);
+  });
+});
+
+describe("lxnsctl exec and unshare -- CMD: malformed command lines exit 2 without a call", () => {
+  it.each(
+    [
+      ["exec", "--", "hostname"], // nothing to join
+      ["exec", "-n", "--", "hostname"], // a type without a target
+      ["exec", "-t", "42", "--", "hostname"], // a target without a type
+      ["exec", "-t", "42", "-n"], // no program
+      ["exec", "-t", "42", "-n", "--", ""],
+      ["exec", "-t", "x", "-n", "--", "true"],
+      ["exec", "-t", "42", "-n", "--uid", "-1", "--", "true"],
+      ["exec", "-t", "42", "-n", "--gid", "4294967295", "--", "true"],
+      ["exec", "-t", "42", "-n", "--env", "=x", "--", "true"],
+      ["exec", "-t", "42", "-n", "--timeout-program", "-1", "--", "true"],
+      ["exec", "-t", "42", "-n", "ls", "-l"], // the program's options without --
+      ["unshare", "--", "sh"], // no type
+      ["unshare", "-n", "--lease", "5", "--", "sh"],
+      ["unshare", "-m", "--mount-proc", "--", "sh"], // --mount-proc without --pid
+      ["unshare", "-p", "--mount-proc"], // --mount-proc without a program
+      ["unshare", "-n", "--uid", "1"], // program options without a program
+    ].map((argv) => [argv.join(" "), argv]),
+  )("%s", async (_name, argv) => {
+    const result = await cli(argv);
+    expect(result.code).toBe(2);
+    expect(result.specs).toEqual([]);
+    expect(result.stderr).toMatch(/^lxnsctl: |^Usage: /);
+  });
+
+  it("--help of both commands names the exit statuses; lxnsctl --help lists exec", async () => {
+    for (const command of ["exec", "unshare"]) {
+      const result = await cli([command, "--help"]);
+      expect(result.code).toBe(0);
+      expect(result.stdout).toMatch(/127 +the program was not found/);
+      expect(result.stdout).toMatch(/128\+N/);
+    }
+    const top = await cli(["--help"]);
+    expect(top.stdout).toMatch(/^ {2}exec \[options\]/m);
+    expect(top.stdout).toMatch(/^ {2}unshare \[options\]/m);
+  });
+});
