@@ -2,8 +2,8 @@ import { Client, credentials } from "@grpc/grpc-js";
 import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 import { MountService } from "./gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService } from "./gen/lxnsd/v1/namespace_service_pb";
-import { ProcessService } from "./gen/lxnsd/v1/process_service_pb";
 import { defaultAddress } from "./default-address";
+import { execFunction, runFunction } from "./process-client";
 import { serviceClient } from "./rpc/service-client";
 import type { ServiceClient } from "./rpc/service-client";
 
@@ -20,18 +20,24 @@ export interface ClientOptions {
  * disconnect(). Failed calls reject with LxnsdError.
  */
 export type LxnsdClient = ServiceClient<typeof NamespaceService> &
-  ServiceClient<typeof ProcessService> &
   ServiceClient<typeof MountService> & {
+    /** Runs a program to completion (ProcessService.Run): its output and exit status. */
+    run: ReturnType<typeof runFunction>;
+    /** Runs a program with streamed stdio (ProcessService.Exec). */
+    exec: ReturnType<typeof execFunction>;
     /** Closes the channel (`close` is the Close RPC). */
     disconnect(): void;
   };
 
 /** Connects to lxnsd at `address` (`unix:PATH` or `HOST:PORT`; default: the daemon's default listener). */
 export function createClient(address: string = defaultAddress(), options: ClientOptions = {}): LxnsdClient {
-  const channel = new Client(address, options.credentials ?? credentials.createInsecure(), options.channelOptions);
+  // Run answers may carry up to 2 × 16 MiB of output.
+  const channelOptions = { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...options.channelOptions };
+  const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
   return {
     ...serviceClient(channel, NamespaceService),
-    ...serviceClient(channel, ProcessService),
+    run: runFunction(channel),
+    exec: execFunction(channel),
     ...serviceClient(channel, MountService),
     disconnect: () => channel.close(),
   };

@@ -60,3 +60,8 @@ function errorInfoOf(err: ServiceError): ErrorInfo | undefined {
 export function isServiceError(err: unknown): err is ServiceError {
   return err instanceof Error && typeof (err as Partial<ServiceError>).code === "number" && "metadata" in err;
 }
+
+/** `err` as an LxnsdError when it is a grpc-js ServiceError, else unchanged. */
+export function toLxnsdError(err: unknown): unknown {
+  return isServiceError(err) ? LxnsdError.fromServiceError(err) : err;
+}

@@ -6,6 +6,7 @@ import { HandleTable } from "./handle-table";
 import { NamespaceLimits } from "./namespace-limits";
 import { NamespaceResolver } from "./namespace-resolver";
 import { NamespaceService } from "./services/namespace-service";
+import { ProcessService } from "./services/process-service";
 import { prepareUnixSocket, removeSocket, restrictSocket, unixSocketPath } from "./unix-socket";
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -38,7 +39,9 @@ export class Daemon {
     });
     const resolver = new NamespaceResolver(this.handles, config.pathRoots);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
-    new NamespaceService({ handles: this.handles, resolver, limits, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
+    const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
+    new ProcessService({ resolver, ids }).addTo(this.server, log);
   }
 
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */

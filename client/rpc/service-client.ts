@@ -1,19 +1,10 @@
 import type { DescMessage, DescMethod, DescService, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
-import { Metadata } from "@grpc/grpc-js";
-import type { CallOptions as GrpcCallOptions, Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
-import { LxnsdError, isServiceError } from "../lxnsd-error";
+import type { Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
+import { toLxnsdError } from "../lxnsd-error";
+import { grpcOptions, onAbort } from "./call-options";
+import type { CallOptions } from "./call-options";
 import { methodDefinition } from "./method-definitions";
-
-/** Per-call options. */
-export interface CallOptions {
-  /** Fail with DEADLINE_EXCEEDED after this many ms. */
-  timeoutMs?: number;
-  /** Cancel the call (CANCELLED) when aborted. */
-  signal?: AbortSignal;
-  /** Extra request metadata (e.g. authorization). */
-  metadata?: Record<string, string>;
-}
 
 type UnaryFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>;
 type ServerStreamFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;
@@ -31,29 +22,11 @@ export type MethodClient<M> = M extends { methodKind: "unary"; input: infer I ex
 /** A typed client of one generated service: one function per method, keyed by localName. */
 export type ServiceClient<S> = S extends GenService<infer R extends GenServiceMethods> ? { [K in keyof R]: MethodClient<R[K]> } : never;
 
-function grpcOptions(options: CallOptions | undefined): { metadata: Metadata; call: GrpcCallOptions } {
-  const metadata = new Metadata();
-  for (const [key, value] of Object.entries(options?.metadata ?? {})) metadata.set(key, value);
-  const call: GrpcCallOptions = {};
-  if (options?.timeoutMs !== undefined) call.deadline = Date.now() + options.timeoutMs;
-  return { metadata, call };
-}
-
-function onAbort(signal: AbortSignal | undefined, cancel: () => void): void {
-  if (!signal) return;
-  if (signal.aborted) cancel();
-  else signal.addEventListener("abort", cancel, { once: true });
-}
-
-function asLxnsdError(err: unknown): unknown {
-  return isServiceError(err) ? LxnsdError.fromServiceError(err) : err;
-}
-
 async function* readAll<T>(stream: ClientReadableStream<T>): AsyncIterable<T> {
   try {
     for await (const message of stream) yield message as T;
   } catch (err) {
-    throw asLxnsdError(err);
+    throw toLxnsdError(err);
   } finally {
     stream.cancel();
   }
@@ -65,7 +38,7 @@ function unary(client: Client, method: DescMethod): UnaryFn<DescMessage, DescMes
     new Promise((resolve, reject) => {
       const { metadata, call } = grpcOptions(options);
       const pending = client.makeUnaryRequest(def.path, def.requestSerialize, def.responseDeserialize, request, metadata, call, (err: ServiceError | null, response) =>
-        err ? reject(asLxnsdError(err)) : resolve(response as MessageShape<DescMessage>),
+        err ? reject(toLxnsdError(err)) : resolve(response as MessageShape<DescMessage>),
       );
       onAbort(options?.signal, () => pending.cancel());
     });

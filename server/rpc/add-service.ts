@@ -16,8 +16,10 @@ export type CallObserver = (method: string, code: status, seconds: number) => vo
 function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext {
   const controller = new AbortController();
   const abort = () => controller.abort(new RpcError(status.CANCELLED, "the call was cancelled"));
-  // grpc-js emits "cancelled" for a cancel, a passed deadline and a lost connection.
+  // grpc-js emits "cancelled" for a cancel, a passed deadline and a lost connection;
+  // a call cancelled before its handler ran only says so in `cancelled`.
   (call as NodeJS.EventEmitter).on("cancelled", abort);
+  if (call.cancelled) abort();
   return {
     signal: controller.signal,
     metadata: call.metadata,

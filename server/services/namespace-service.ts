@@ -26,12 +26,15 @@ import { addService } from "../rpc/add-service";
 import type { CallObserver } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import { planUnshare } from "../unshare-plan";
+import type { DaemonIds } from "../unshare-plan";
 
 /** What the namespace service needs from the daemon. */
 export interface NamespaceServiceDeps {
   handles: HandleTable;
   resolver: NamespaceResolver;
   limits: NamespaceLimits;
+  /** The uid and gid the daemon runs as (what map_root maps 0 to). */
+  ids: DaemonIds;
   childTimeoutMs: number;
 }
 
@@ -93,7 +96,7 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
 
   async unshare(request: UnshareRequest, context: CallContext) {
     const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
-    const plan = planUnshare(request.types, request.options, { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 });
+    const plan = planUnshare(request.types, request.options, this.deps.ids);
     this.deps.handles.reserve(plan.kinds.length);
     let result: native.ChildResult;
     try {

@@ -1,0 +1,112 @@
+import * as path from "node:path";
+import type { ExecSpec } from "../client/gen/lxnsd/v1/types_pb";
+import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
+import type * as native from "../native/lib";
+import { durationMs } from "./durations";
+import { invalidArgument } from "./errors";
+import type { NamespaceResolver, ResolvedNamespace } from "./namespace-resolver";
+import { planUnshare } from "./unshare-plan";
+import type { DaemonIds } from "./unshare-plan";
+
+/** The environment a program gets when the caller names none. */
+export const DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"];
+const DEFAULT_PATH = DEFAULT_ENV[0].slice("PATH=".length);
+/** Bounds on what a caller may ask the kernel to copy into a new program. */
+const MAX_ARGS = 4096;
+const MAX_ARG_BYTES = 256 * 1024;
+const NO_ID = 0xffffffff;
+
+/** A validated ExecSpec: the namespaces to join (held until the program started) and the native spec. */
+export interface ExecPlan {
+  joins: ResolvedNamespace[];
+  spec: native.ExecSpec;
+  /** The program's time limit in ms, if the caller gave one. */
+  timeoutMs?: number;
+  /** Releases the joined namespaces' fds; call once the program started or failed to. */
+  release(): void;
+}
+
+/**
+ * Checks an ExecSpec and turns it into what the addon runs: the join fds in
+ * NamespaceType order, the namespaces to create with their options, and the
+ * program with every PATH candidate for argv[0], tried in order inside the
+ * joined mount namespace (raw execve does no PATH search). INVALID_ARGUMENT
+ * for a malformed spec; the resolver's statuses for bad join references.
+ */
+export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver, ids: DaemonIds): ExecPlan {
+  if (!spec) throw invalidArgument("spec: required");
+  checkStrings(spec.argv, "spec.argv");
+  if (spec.argv.length === 0 || spec.argv[0] === "") throw invalidArgument("spec.argv: a program is required (argv[0])");
+  checkStrings(spec.env, "spec.env");
+  spec.env.forEach((entry, index) => {
+    if (!/^[^=]+=/.test(entry)) throw invalidArgument(`spec.env[${index}]: must be KEY=VALUE`);
+  });
+  if (byteSize(spec.argv) + byteSize(spec.env) > MAX_ARG_BYTES || spec.argv.length + spec.env.length > MAX_ARGS) {
+    throw invalidArgument(`spec.argv and spec.env: at most ${MAX_ARGS} strings and ${MAX_ARG_BYTES} bytes together`);
+  }
+  const cwd = spec.cwd === "" ? "/" : spec.cwd;
+  if (!path.isAbsolute(cwd) || cwd.includes("\0")) throw invalidArgument("spec.cwd: must be an absolute path");
+  if (spec.uid === NO_ID || spec.gid === NO_ID) throw invalidArgument("spec.uid and spec.gid: 4294967295 is not an id");
+  const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
+  const env = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
+  const unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, { types: "spec.unshare", options: "spec.unshare_options", allowNone: true });
+  const creates = (type: NamespaceType) => unshare.kinds.some((kind) => kind.type === type);
+
+  const joins = resolveJoins(spec, resolver);
+  const release = () => joins.forEach((join) => join.release());
+  return {
+    joins,
+    timeoutMs,
+    release,
+    spec: {
+      ...unshare.spec,
+      join: joins.map((join) => ({ fd: join.fd, nstype: join.kind.flag })),
+      exec: {
+        candidates: candidates(spec.argv[0], env, cwd),
+        argv: spec.argv,
+        env,
+        cwd,
+        uid: spec.uid,
+        gid: spec.gid,
+        mountProc: creates(NamespaceType.PID) && creates(NamespaceType.MNT),
+      },
+    },
+  };
+}
+
+function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver): ResolvedNamespace[] {
+  const joins: ResolvedNamespace[] = [];
+  try {
+    spec.join.forEach((ref, index) => {
+      const join = resolver.resolve(ref, `spec.join[${index}]`);
+      joins.push(join);
+      if (joins.some((other) => other !== join && other.kind === join.kind)) {
+        throw invalidArgument(`spec.join[${index}]: a ${join.kind.name} namespace is already joined`);
+      }
+    });
+  } catch (err) {
+    joins.forEach((join) => join.release());
+    throw err;
+  }
+  return joins.sort((a, b) => a.kind.type - b.kind.type);
+}
+
+/** Every path execve should try for argv[0]: itself when it has a slash, else each PATH entry. */
+function candidates(program: string, env: readonly string[], cwd: string): string[] {
+  if (program.includes("/")) return [path.posix.resolve(cwd, program)];
+  const pathVar = env.find((entry) => entry.startsWith("PATH="))?.slice("PATH=".length) ?? DEFAULT_PATH;
+  return pathVar
+    .split(":")
+    .filter((dir) => dir !== "")
+    .map((dir) => path.posix.resolve(cwd, dir, program));
+}
+
+function checkStrings(values: readonly string[], field: string): void {
+  values.forEach((value, index) => {
+    if (value.includes("\0")) throw invalidArgument(`${field}[${index}]: contains a NUL byte`);
+  });
+}
+
+function byteSize(values: readonly string[]): number {
+  return values.reduce((sum, value) => sum + Buffer.byteLength(value) + 1, 0);
+}

@@ -1,0 +1,106 @@
+import { Socket } from "node:net";
+import { status } from "@grpc/grpc-js";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { ExitStatusSchema } from "../client/gen/lxnsd/v1/types_pb";
+import * as native from "../native/lib";
+import { RpcError, fromErrno, isErrnoLike } from "./errors";
+import type { ExecPlan } from "./exec-plan";
+
+const SIGKILL = 9;
+/** The addon's own limit stays out of the way: the daemon enforces spec.timeout itself. */
+const NO_NATIVE_TIMEOUT = 0x7fffffff;
+
+/** A program started for one request, its stdio wrapped as sockets on the event loop. */
+export interface ProgramSession {
+  readonly pid: number;
+  readonly stdin: Socket;
+  readonly stdout: Socket;
+  readonly stderr: Socket;
+  /** How the program ended, once it has been reaped. */
+  readonly exited: Promise<MessageInitShape<typeof ExitStatusSchema>>;
+  /** Sends `signal` to the program's process group (no-op once it ended). */
+  signal(signal: number): void;
+  /** Kills the process group; checkStopped() will throw `why` (the first reason given wins). */
+  stop(why: RpcError): void;
+  /** Throws DEADLINE_EXCEEDED / CANCELLED (or what stop() was given) when the program was stopped early. */
+  checkStopped(): void;
+  /** Kills the process group if it still runs and closes the pipes. */
+  dispose(): void;
+}
+
+/**
+ * Starts the program of `plan` in its namespaces and resolves once it has
+ * been exec'd. A spec.timeout or the call's abort kills its whole process
+ * group, and so does the program's own exit (for what it left behind). Rejects with the status of the failed step (execve ENOENT →
+ * NOT_FOUND, setns EINVAL → FAILED_PRECONDITION, …) with nothing left behind.
+ */
+export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Promise<ProgramSession> {
+  let handle: native.ExecHandle;
+  try {
+    handle = await native.spawnProgram({ ...plan.spec, timeoutMs: NO_NATIVE_TIMEOUT }, { signal: callSignal });
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `start ${JSON.stringify(plan.spec.exec.argv[0])}`) : err;
+  } finally {
+    plan.release();
+  }
+  const stdin = new Socket({ fd: handle.stdin, readable: false, writable: true });
+  const stdout = new Socket({ fd: handle.stdout, readable: true, writable: false });
+  const stderr = new Socket({ fd: handle.stderr, readable: true, writable: false });
+  // The program may exit without reading its stdin; that is its business.
+  stdin.on("error", () => {});
+
+  let stoppedBy: RpcError | undefined;
+  let ended = false;
+  const stop = (why: RpcError) => {
+    stoppedBy ??= why;
+    if (!ended) handle.kill(SIGKILL);
+  };
+  const onAbort = () => stop(new RpcError(status.CANCELLED, "the call was cancelled; the program was killed"));
+  callSignal.addEventListener("abort", onAbort, { once: true });
+  const timer =
+    plan.timeoutMs === undefined
+      ? undefined
+      : setTimeout(() => stop(new RpcError(status.DEADLINE_EXCEEDED, `the program ran past its timeout of ${plan.timeoutMs} ms and was killed`)), plan.timeoutMs);
+  const exited = handle.exited.then((exit) => {
+    ended = true;
+    killLeftovers(handle.pgid);
+    clearTimeout(timer);
+    callSignal.removeEventListener("abort", onAbort);
+    return exit.signal !== undefined ? { status: { case: "signal" as const, value: exit.signal } } : { status: { case: "code" as const, value: exit.code ?? 0 } };
+  });
+  if (callSignal.aborted) onAbort();
+
+  return {
+    pid: handle.pid,
+    stdin,
+    stdout,
+    stderr,
+    exited,
+    signal: (signal) => {
+      if (!ended) handle.kill(signal);
+    },
+    stop,
+    checkStopped: () => {
+      if (stoppedBy) throw stoppedBy;
+    },
+    dispose: () => {
+      if (!ended) stop(new RpcError(status.CANCELLED, "the call ended before the program"));
+      stdin.destroy();
+      stdout.destroy();
+      stderr.destroy();
+    },
+  };
+}
+
+/**
+ * Kills what the program left running in its process group (a background
+ * job holding the pipes open): nothing outlives the request. The group id
+ * cannot be reused while any member lives, and ESRCH means none does.
+ */
+function killLeftovers(pgid: number): void {
+  try {
+    process.kill(-pgid, "SIGKILL");
+  } catch {
+    // the group is empty
+  }
+}

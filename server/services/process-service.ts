@@ -1,0 +1,123 @@
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import type { Server } from "@grpc/grpc-js";
+import type { Logger } from "pino";
+import { ProcessService as ProcessServiceDesc } from "../../client/gen/lxnsd/v1/process_service_pb";
+import type { ExecRequest, ExecResponseSchema, RunRequest } from "../../client/gen/lxnsd/v1/process_service_pb";
+import { asRpcError, invalidArgument } from "../errors";
+import { planExec } from "../exec-plan";
+import type { NamespaceResolver } from "../namespace-resolver";
+import { mergeReadables } from "../merge-readables";
+import { OutputBuffer } from "../output-buffer";
+import { startProgram } from "../program-session";
+import type { ProgramSession } from "../program-session";
+import { addService } from "../rpc/add-service";
+import type { CallObserver } from "../rpc/add-service";
+import type { CallContext, ServiceImpl } from "../rpc/service-impl";
+import type { DaemonIds } from "../unshare-plan";
+
+/** Output kept per stream by Run when the caller names no cap, and the most it may name. */
+const DEFAULT_MAX_OUTPUT = 1024 * 1024;
+const MAX_MAX_OUTPUT = 16 * 1024 * 1024;
+const MAX_SIGNAL = 64;
+
+type ExecResponseInit = MessageInitShape<typeof ExecResponseSchema>;
+
+/** What the process service needs from the daemon. */
+export interface ProcessServiceDeps {
+  resolver: NamespaceResolver;
+  ids: DaemonIds;
+}
+
+/** lxnsd.v1.ProcessService: nsenter and unshare running a program, over gRPC. */
+export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
+  constructor(private readonly deps: ProcessServiceDeps) {}
+
+  /** Registers this service on `server`. */
+  addTo(server: Server, log: Logger, observe?: CallObserver): void {
+    addService(server, ProcessServiceDesc, this as unknown as Record<string, unknown>, log, observe);
+  }
+
+  async run(request: RunRequest, context: CallContext) {
+    const cap = request.maxOutputBytes === 0 ? DEFAULT_MAX_OUTPUT : request.maxOutputBytes;
+    if (cap > MAX_MAX_OUTPUT) throw invalidArgument(`max_output_bytes: at most ${MAX_MAX_OUTPUT}`);
+    const session = await this.start(request.spec, context);
+    try {
+      session.stdin.end(request.stdin);
+      const output = { stdout: new OutputBuffer(cap), stderr: new OutputBuffer(cap) };
+      for await (const { tag, chunk } of readOutput(session)) output[tag].add(chunk);
+      const exit = await session.exited;
+      session.checkStopped();
+      return { stdout: output.stdout.bytes(), stderr: output.stderr.bytes(), exit, truncated: output.stdout.truncated || output.stderr.truncated };
+    } finally {
+      session.dispose();
+    }
+  }
+
+  async *exec(requests: AsyncIterable<ExecRequest>, context: CallContext): AsyncGenerator<ExecResponseInit> {
+    const input = requests[Symbol.asyncIterator]();
+    const first = await input.next();
+    if (first.done || first.value.msg.case !== "spec") throw invalidArgument("the first message must carry spec");
+    const session = await this.start(first.value.msg.value, context);
+    pumpInput(input, session).catch((err: unknown) => session.stop(asRpcError(err)));
+    try {
+      yield { msg: { case: "started", value: { pid: session.pid } } };
+      for await (const { tag, chunk } of readOutput(session)) yield { msg: { case: tag, value: chunk } };
+      const exit = await session.exited;
+      session.checkStopped();
+      yield { msg: { case: "exit", value: exit } };
+    } finally {
+      session.dispose();
+    }
+  }
+
+  private async start(spec: RunRequest["spec"], context: CallContext): Promise<ProgramSession> {
+    const plan = planExec(spec, this.deps.resolver, this.deps.ids);
+    const session = await startProgram(plan, context.signal);
+    context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
+    return session;
+  }
+}
+
+/** stdout and stderr chunks in arrival order, each stream in its own order, until both pipes close. */
+function readOutput(session: ProgramSession) {
+  return mergeReadables([
+    { tag: "stdout" as const, stream: session.stdout },
+    { tag: "stderr" as const, stream: session.stderr },
+  ]);
+}
+
+/** Feeds the caller's messages after the spec to the program: stdin with backpressure, close_stdin, signals. */
+async function pumpInput(input: AsyncIterator<ExecRequest>, session: ProgramSession): Promise<void> {
+  for (let next = await input.next(); !next.done; next = await input.next()) {
+    const msg = next.value.msg;
+    switch (msg.case) {
+      case "stdin":
+        if (!session.stdin.writableEnded && !session.stdin.write(msg.value)) await drained(session);
+        break;
+      case "closeStdin":
+        session.stdin.end();
+        break;
+      case "signal":
+        if (!Number.isInteger(msg.value) || msg.value < 1 || msg.value > MAX_SIGNAL) throw invalidArgument(`signal: must be 1..${MAX_SIGNAL}, got ${msg.value}`);
+        session.signal(msg.value);
+        break;
+      case "spec":
+        throw invalidArgument("spec: only the first message may carry it");
+      default:
+        throw invalidArgument("msg: one of stdin, close_stdin or signal is required");
+    }
+  }
+  session.stdin.end();
+}
+
+function drained(session: ProgramSession): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      session.stdin.off("drain", done);
+      session.stdin.off("close", done);
+      resolve();
+    };
+    session.stdin.once("drain", done);
+    session.stdin.once("close", done);
+  });
+}

@@ -1,0 +1,163 @@
+import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { NamespaceType, status } from "../../client";
+import type { ExecSession } from "../../client";
+import { startDaemon } from "../helpers/daemon";
+import type { TestDaemon } from "../helpers/daemon";
+import { describeRoot } from "../helpers/privileged";
+import { childrenOf, countFds, processState, waitFor } from "../helpers/proc";
+
+async function collect(session: ExecSession): Promise<{ stdout: string; stderr: string }> {
+  const out = { stdout: "", stderr: "" };
+  for await (const chunk of session.output) out[chunk.stream] += Buffer.from(chunk.data).toString();
+  return out;
+}
+
+const gone = (pid: number) => waitFor(() => processState(pid) === null, 1000, `pid ${pid} to be gone`);
+
+describeRoot("Exec", () => {
+  let lxnsd: TestDaemon;
+
+  beforeAll(async () => {
+    lxnsd = await startDaemon();
+    await lxnsd.client.getCurrentNamespaces();
+  });
+  afterAll(() => lxnsd.stop());
+
+  it("streams stdout and stderr in order per stream, then the exit code", async () => {
+    const session = lxnsd.client.exec({ argv: ["sh", "-c", "for i in $(seq 1 500); do echo out$i; echo err$i >&2; done; exit 3"] });
+    const { stdout, stderr } = await collect(session);
+    const lines = (prefix: string) => Array.from({ length: 500 }, (_, i) => `${prefix}${i + 1}`).join("\n") + "\n";
+    expect(stdout).toBe(lines("out"));
+    expect(stderr).toBe(lines("err"));
+    expect(await session.wait()).toEqual({ code: 3 });
+    expect(await session.started).toBeGreaterThan(0);
+  });
+
+  it("round-trips stdin through cat, chunk by chunk, until close_stdin", async () => {
+    const session = lxnsd.client.exec({ argv: ["cat"] });
+    const output = collect(session);
+    for (let i = 0; i < 100; i++) await session.write(`line ${i}\n`);
+    session.closeStdin();
+    expect((await output).stdout).toBe(Array.from({ length: 100 }, (_, i) => `line ${i}\n`).join(""));
+    expect(await session.wait()).toEqual({ code: 0 });
+  });
+
+  it("delivers a signal sent through the stream", async () => {
+    const session = lxnsd.client.exec({ argv: ["sleep", "100"] });
+    const pid = await session.started;
+    session.signal(15);
+    expect(await session.wait()).toEqual({ signal: 15 });
+    await gone(pid);
+  });
+
+  it("passes 256 MiB of stdout byte-exact", async () => {
+    const script = "seq 1 40000000 | head -c 268435456";
+    const expected = execFileSync("sh", ["-c", `${script} | sha256sum`], { encoding: "utf8" }).split(" ")[0];
+    const session = lxnsd.client.exec({ argv: ["sh", "-c", script] });
+    const hash = createHash("sha256");
+    let bytes = 0;
+    for await (const chunk of session.output) {
+      expect(chunk.stream).toBe("stdout");
+      hash.update(chunk.data);
+      bytes += chunk.data.length;
+    }
+    expect(await session.wait()).toEqual({ code: 0 });
+    expect(bytes).toBe(268435456);
+    expect(hash.digest("hex")).toBe(expected);
+  }, 120_000);
+
+  it("a caller that reads slowly slows the program: the daemon does not buffer without bound", async () => {
+    const session = lxnsd.client.exec({ argv: ["sh", "-c", "head -c 67108864 /dev/zero; echo done >&2"] });
+    const rssBefore = process.memoryUsage().rss;
+    const iterator = session.output[Symbol.asyncIterator]();
+    await iterator.next();
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    // Stalled: the 64 MiB did not pile up in the daemon.
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(32 * 1024 * 1024);
+    let stderr = "";
+    for (let next = await iterator.next(); !next.done; next = await iterator.next()) if (next.value.stream === "stderr") stderr += Buffer.from(next.value.data);
+    expect(stderr).toBe("done\n");
+    expect(await session.wait()).toEqual({ code: 0 });
+  }, 60_000);
+
+  it("cancel mid-stream kills the program within a second", async () => {
+    const session = lxnsd.client.exec({ argv: ["sh", "-c", "while true; do echo tick; sleep 0.01; done"] });
+    const pid = await session.started;
+    const iterator = session.output[Symbol.asyncIterator]();
+    await iterator.next();
+    session.cancel();
+    await expect(session.wait()).rejects.toMatchObject({ code: status.CANCELLED });
+    await gone(pid);
+  });
+
+  it("a deadline kills the program: DEADLINE_EXCEEDED", async () => {
+    const session = lxnsd.client.exec({ argv: ["sleep", "100"] }, { timeoutMs: 500 });
+    const pid = await session.started;
+    await expect(session.wait()).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+    await gone(pid);
+  });
+
+  it("a caller that disconnects (its process killed) takes the program with it", async () => {
+    const script = path.join(__dirname, "..", "helpers", "exec-client.js");
+    const client = spawn(process.execPath, [script, lxnsd.address, "sleep", "100"], { stdio: ["ignore", "pipe", "inherit"] });
+    const pid = await new Promise<number>((resolve) => client.stdout!.once("data", (data: Buffer) => resolve(Number(data.toString()))));
+    expect(processState(pid)).not.toBeNull();
+    client.kill("SIGKILL");
+    await gone(pid);
+  });
+
+  it("the first message must carry spec; a bad signal ends the stream with INVALID_ARGUMENT", async () => {
+    const noArgv = lxnsd.client.exec({ argv: [] });
+    await expect(noArgv.wait()).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    const session = lxnsd.client.exec({ argv: ["sleep", "100"] });
+    const pid = await session.started;
+    session.signal(999);
+    await expect(session.wait()).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await gone(pid);
+  });
+
+  it("joins namespaces like Run: hostname of a new UTS namespace", async () => {
+    const session = lxnsd.client.exec({ unshare: [NamespaceType.UTS], unshareOptions: { hostname: "exec-test" }, argv: ["hostname"] });
+    expect((await collect(session)).stdout).toBe("exec-test\n");
+  });
+});
+
+describeRoot("ProcessService leaves nothing behind", () => {
+  it("after 1,000 Run and Exec requests the daemon's fds and children are where they were", async () => {
+    const lxnsd = await startDaemon();
+    try {
+      await lxnsd.client.getCurrentNamespaces();
+      const fdsBefore = countFds();
+      const childrenBefore = childrenOf().length;
+      const join = [
+        { type: NamespaceType.NET, source: { case: "self" as const, value: true } },
+        { type: NamespaceType.UTS, source: { case: "self" as const, value: true } },
+      ];
+      let next = 0;
+      const worker = async () => {
+        while (next < 1000) {
+          const i = next++;
+          if (i % 10 === 0) {
+            const session = lxnsd.client.exec({ join, argv: ["cat"] });
+            await session.write("x");
+            session.cancel();
+            await session.wait().catch(() => undefined);
+          } else if (i % 10 === 1) {
+            await lxnsd.client.run({ argv: ["/nonexistent"] }).catch(() => undefined);
+          } else {
+            const result = await lxnsd.client.run({ join, argv: ["true"] });
+            expect(result.exit).toEqual({ code: 0 });
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: 8 }, worker));
+      await waitFor(() => childrenOf().length === childrenBefore, 3000, "every child to be reaped");
+      await waitFor(() => countFds() === fdsBefore, 3000, `fds back to ${fdsBefore}`);
+      expect(childrenOf().filter((child) => child.state === "Z")).toEqual([]);
+    } finally {
+      await lxnsd.stop();
+    }
+  }, 120_000);
+});
