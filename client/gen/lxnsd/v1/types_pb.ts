@@ -344,14 +344,15 @@ export const UnshareOptionsSchema: GenMessage<UnshareOptions> = /*@__PURE__*/
  */
 export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
   /**
-   * Joined in NamespaceType order.
+   * Joined in NamespaceType order (user first); at most one per type.
    *
    * @generated from field: repeated lxnsd.v1.NamespaceRef join = 1;
    */
   join: NamespaceRef[];
 
   /**
-   * Created after joining.
+   * Created after joining. A new pid namespace makes the program its pid 1;
+   * pid and mnt together also mount a fresh /proc.
    *
    * @generated from field: repeated lxnsd.v1.NamespaceType unshare = 2;
    */
@@ -365,13 +366,15 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
   argv: string[];
 
   /**
-   * KEY=VALUE; empty means a minimal default.
+   * KEY=VALUE; empty means a minimal default (PATH and HOME=/).
    *
    * @generated from field: repeated string env = 4;
    */
   env: string[];
 
   /**
+   * Absolute; empty means "/" of the joined mount namespace.
+   *
    * @generated from field: string cwd = 5;
    */
   cwd: string;
@@ -387,6 +390,8 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
   gid?: number | undefined;
 
   /**
+   * The program is killed after this long: DEADLINE_EXCEEDED. Unset: no limit.
+   *
    * @generated from field: google.protobuf.Duration timeout = 8;
    */
   timeout?: Duration | undefined;
