@@ -314,3 +314,16 @@ export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}):
     signal?.addEventListener("abort", onAbort, { once: true });
   });
 }
+
+/**
+ * Kills and reaps, synchronously, every running child, keeper init and
+ * program (with its process group); no callback or promise settles after.
+ * The addon does this itself when its environment is torn down (a worker
+ * ending, Node's normal end), but `process.exit()` skips that teardown:
+ * a daemon exiting that way calls this first. (If the daemon is killed
+ * outright, only PDEATHSIG remains: the programs themselves die, what they
+ * started does not.)
+ */
+export function killAllChildren(): void {
+  raw.killAll();
+}

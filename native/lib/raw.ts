@@ -115,6 +115,8 @@ export interface RawNative {
   ): number;
   /** Signals a running program's process group; false once reaped or unknown. */
   killProgram(pid: number, signal: number): boolean;
+  /** Kills and reaps every child, keeper init and program group, synchronously; calls no callback. */
+  killAll(): void;
   runningChildren(): number;
 }
 

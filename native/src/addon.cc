@@ -240,6 +240,7 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("cancelChild", &LxnsAddon::CancelChild),
         InstanceMethod("spawnProgram", &LxnsAddon::SpawnProgram),
         InstanceMethod("killProgram", &LxnsAddon::KillProgram),
+        InstanceMethod("killAll", &LxnsAddon::KillAllJs),
         InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
         InstanceValue("NS_TYPES", NsTypesArray(env), napi_enumerable),
     });
@@ -383,6 +384,12 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     int pid = runner_.Start(std::move(spec), std::move(done), &failure);
     if (pid < 0) throw Napi::Error(env, MakeError(env, failure));
     return Napi::Number::New(env, pid);
+  }
+
+  // killAll(): what the cleanup hook does, for a daemon about to exit.
+  Napi::Value KillAllJs(const Napi::CallbackInfo& info) {
+    runner_.KillAll();
+    return info.Env().Undefined();
   }
 
   // killProgram(pid, signal): false when no such program is running.
