@@ -79,6 +79,8 @@ export class Daemon {
       });
     });
     this.handles.closeAll();
+    // process.exit() skips the addon's cleanup hook: kill what still runs now.
+    native.killAllChildren();
     this.sockets.forEach(removeSocket);
     this.log.info("lxnsd stopped");
   }

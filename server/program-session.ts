@@ -31,7 +31,8 @@ export interface ProgramSession {
 /**
  * Starts the program of `plan` in its namespaces and resolves once it has
  * been exec'd. A spec.timeout or the call's abort kills its whole process
- * group, and so does the program's own exit (for what it left behind). Rejects with the status of the failed step (execve ENOENT →
+ * group; so does its own exit, for what it left behind (the addon kills the
+ * group before it reaps the program). Rejects with the status of the failed step (execve ENOENT →
  * NOT_FOUND, setns EINVAL → FAILED_PRECONDITION, …) with nothing left behind.
  */
 export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Promise<ProgramSession> {
@@ -63,7 +64,6 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Pro
       : setTimeout(() => stop(new RpcError(status.DEADLINE_EXCEEDED, `the program ran past its timeout of ${plan.timeoutMs} ms and was killed`)), plan.timeoutMs);
   const exited = handle.exited.then((exit) => {
     ended = true;
-    killLeftovers(handle.pgid);
     clearTimeout(timer);
     callSignal.removeEventListener("abort", onAbort);
     return exit.signal !== undefined ? { status: { case: "signal" as const, value: exit.signal } } : { status: { case: "code" as const, value: exit.code ?? 0 } };
@@ -92,15 +92,3 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Pro
   };
 }
 
-/**
- * Kills what the program left running in its process group (a background
- * job holding the pipes open): nothing outlives the request. The group id
- * cannot be reused while any member lives, and ESRCH means none does.
- */
-function killLeftovers(pgid: number): void {
-  try {
-    process.kill(-pgid, "SIGKILL");
-  } catch {
-    // the group is empty
-  }
-}

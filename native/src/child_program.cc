@@ -17,7 +17,7 @@
 #include "raw_syscall.h"
 
 const char* const kChildStepNames[kStepCount] = {
-    "start",       "reset signals", "setns",      "unshare",     "write uid_map",
+    "start",       "reset signals", "setns",      "unshare",     "make / private", "write uid_map",
     "write timens_offsets",         "start pid init",
     "exec pause",  "sethostname",   "loopback up", "write file", "read file",
     "debug sleep", "open ns",       "start program",
@@ -341,6 +341,13 @@ int ChildMain(void* arg) {
   if (p->unshare_flags != 0) {
     EnterStep(ctl, kStepUnshare);
     Check(ctl, kSysUnshare, RawSyscall(SYS_unshare, p->unshare_flags));
+  }
+  if (p->unshare_flags & CLONE_NEWNS) {
+    // A new mount namespace starts with the host's propagation: without this,
+    // what is mounted in it (by this request or a later one joining it)
+    // would show up on the host. unshare(1) does the same by default.
+    EnterStep(ctl, kStepMountPrivate);
+    Check(ctl, kSysMount, RawSyscall(SYS_mount, 0, reinterpret_cast<long>("/"), 0, MS_REC | MS_PRIVATE, 0));
   }
   if (p->wait_idmap) {
     EnterStep(ctl, kStepWaitIdmap);

@@ -13,6 +13,7 @@ enum ChildStep : int32_t {
   kStepSignals,       // PDEATHSIG, reset dispositions, unblock signals
   kStepSetns,         // ChildControl::step_index = index into join
   kStepUnshare,
+  kStepMountPrivate,  // a new mount namespace: make / rprivate, as unshare(1) does
   kStepWaitIdmap,     // parent writes setgroups/uid_map/gid_map
   kStepTimens,
   kStepPidInit,       // clone the keeper init of a new pid namespace; after

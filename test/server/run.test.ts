@@ -6,6 +6,7 @@ import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
 import { countFds, processState, waitFor } from "../helpers/proc";
+import { sharedMount } from "../helpers/shared-mount";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 
@@ -46,6 +47,17 @@ describeRoot("Run", () => {
     const [pid, count] = result.stdout.toString().trim().split(/\s+/).map(Number);
     expect(pid).toBe(1);
     expect(count).toBeLessThanOrEqual(3); // sh, ps and wc at most
+  });
+
+  it("a new mount namespace is private: a tmpfs mounted in it stays out of the host", async () => {
+    const shared = sharedMount();
+    try {
+      const result = await run({ unshare: [NamespaceType.MNT], argv: ["sh", "-c", `findmnt -n -o PROPAGATION ${shared.dir}; mount -t tmpfs lxnsd-run-test ${shared.sub} && findmnt -n -o SOURCE ${shared.sub}`] });
+      expect(result.stdout.toString()).toBe("private\nlxnsd-run-test\n");
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain("lxnsd-run-test");
+    } finally {
+      shared.remove();
+    }
   });
 
   it("a time namespace with a boottime offset shows in /proc/uptime", async () => {

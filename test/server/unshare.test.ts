@@ -5,6 +5,8 @@ import type { TestDaemon } from "../helpers/daemon";
 import { heldPath, nsenterHeld } from "../helpers/held";
 import { describeRoot } from "../helpers/privileged";
 import { countFds, nsInode, waitFor } from "../helpers/proc";
+import { sharedMount } from "../helpers/shared-mount";
+import { readFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
 
 describeRoot("Unshare", () => {
@@ -69,6 +71,20 @@ describeRoot("Unshare", () => {
     } finally {
       await lxnsd.client.close({ handle: handles[0].id });
       await lxnsd.client.close({ handle: down.handles[0].id });
+    }
+  });
+
+  it("makes every mount of a new mount namespace private, so nothing mounted in it reaches the host", async () => {
+    const shared = sharedMount();
+    const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.MNT] });
+    try {
+      const nsId = handles[0].info!.nsId;
+      expect(nsenterHeld("mount", "mnt", nsId, ["findmnt", "-n", "-o", "PROPAGATION", shared.dir]).trim()).toBe("private");
+      nsenterHeld("mount", "mnt", nsId, ["mount", "-t", "tmpfs", "lxnsd-unshare-test", shared.sub]);
+      expect(readFileSync("/proc/self/mountinfo", "utf8")).not.toContain("lxnsd-unshare-test");
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+      shared.remove();
     }
   });
 
