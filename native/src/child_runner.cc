@@ -313,31 +313,55 @@ class ChildRun {
   friend class ChildRunner;
 };
 
+// How many finished regions the runner keeps for reuse, of each kind.
+constexpr size_t kSpareRegions = 16;
+
 bool ChildRun::AllocateRegion(ChildFailure* failure) {
-  void* stack = mmap(nullptr, kStackRegionSize, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) {
-    *failure = {errno, "mmap", "stack", "", ""};
-    return false;
+  // Regions come back only after their child was reaped (FreeRegion), when
+  // neither it, its keeper nor its program can still run on them.
+  std::vector<char*>& stacks = runner_->spare_stacks_;
+  if (!stacks.empty()) {
+    stack_ = stacks.back();
+    stacks.pop_back();
+  } else {
+    void* stack = mmap(nullptr, kStackRegionSize, PROT_READ | PROT_WRITE,
+                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) {
+      *failure = {errno, "mmap", "stack", "", ""};
+      return false;
+    }
+    stack_ = static_cast<char*>(stack);
+    // Guard pages below both stacks: an overflow faults instead of corrupting.
+    mprotect(stack_, kPage, PROT_NONE);
+    mprotect(stack_ + kPage + kInitStackSize, kPage, PROT_NONE);
   }
-  stack_ = static_cast<char*>(stack);
-  // Guard pages below both stacks: an overflow faults instead of corrupting.
-  mprotect(stack_, kPage, PROT_NONE);
-  mprotect(stack_ + kPage + kInitStackSize, kPage, PROT_NONE);
   shared_len_ = kPage + RoundUp(spec_.read_max);
-  void* shared = mmap(nullptr, shared_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-  if (shared == MAP_FAILED) {
-    *failure = {errno, "mmap", "shared", "", ""};
-    return false;
+  std::vector<char*>& pages = runner_->spare_pages_;
+  if (shared_len_ == kPage && !pages.empty()) {
+    shared_ = pages.back();
+    pages.pop_back();
+    std::memset(shared_, 0, kPage);  // as fresh from mmap
+  } else {
+    void* shared = mmap(nullptr, shared_len_, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared == MAP_FAILED) {
+      *failure = {errno, "mmap", "shared", "", ""};
+      return false;
+    }
+    shared_ = static_cast<char*>(shared);
   }
-  shared_ = static_cast<char*>(shared);
   ctl_ = reinterpret_cast<ChildControl*>(shared_);
   return true;
 }
 
 void ChildRun::FreeRegion() {
-  if (stack_ != nullptr) munmap(stack_, kStackRegionSize);
-  if (shared_ != nullptr) munmap(shared_, shared_len_);
+  if (stack_ != nullptr) {
+    if (runner_->spare_stacks_.size() < kSpareRegions) runner_->spare_stacks_.push_back(stack_);
+    else munmap(stack_, kStackRegionSize);
+  }
+  if (shared_ != nullptr) {
+    if (shared_len_ == kPage && runner_->spare_pages_.size() < kSpareRegions) runner_->spare_pages_.push_back(shared_);
+    else munmap(shared_, shared_len_);
+  }
   stack_ = shared_ = nullptr;
 }
 
@@ -371,6 +395,8 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
     p.read_buf = reinterpret_cast<char*>(ctl_) + kPage;
     p.read_max = spec_.read_max;
   }
+  p.move_fd = spec_.move_fd;
+  p.move_target = spec_.move_fd >= 0 ? spec_.move_target.c_str() : nullptr;
   p.debug_sleep_ms = spec_.debug_sleep_ms;
   p.pid_init = keeper_read_ >= 0;
   p.keeper_read_fd = keeper_read_;
@@ -666,6 +692,9 @@ ChildFailure ChildRun::ChildReportedFailure() const {
     case kStepReadFile:
       f.target = spec_.read_path;
       break;
+    case kStepMoveMount:
+      f.target = spec_.move_target;
+      break;
     case kStepLoopback:
       f.target = "lo";
       break;
@@ -825,6 +854,8 @@ void ChildRun::OnClosed(uv_handle_t* h) {
 ChildRunner::~ChildRunner() {
   KillAll();
   if (pause_.fd >= 0) close(pause_.fd);
+  for (char* stack : spare_stacks_) munmap(stack, kStackRegionSize);
+  for (char* page : spare_pages_) munmap(page, kPage);
 }
 
 int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,

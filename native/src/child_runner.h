@@ -56,6 +56,8 @@ struct ChildSpec {
   bool has_read = false;
   std::string read_path;
   size_t read_max = 0;
+  int move_fd = -1;  // BindMount's detached tree (the caller keeps it); -1 = none
+  std::string move_target;
   std::vector<std::string> hold_ns;  // names under /proc/CHILD/ns/
   bool has_exec = false;  // then no hold_ns, read or write (the addon checks)
   ExecSpec exec;
@@ -140,6 +142,12 @@ class ChildRunner {
   bool AdoptKeeper(int pid, ChildFailure* failure);
   static void OnKeeperExit(uv_poll_t* h, int status, int events);
   void ReleaseKeeper(Keeper* k);
+
+  // Stack regions and control pages of finished runs, kept for the next
+  // ones (DESIGN: a reused, guard-paged stack): a fresh mmap/munmap per
+  // request costs TLB shootdowns across every CPU running the daemon's mm.
+  std::vector<char*> spare_stacks_;
+  std::vector<char*> spare_pages_;
 
   uv_loop_t* loop_;
   PauseProgram pause_;
