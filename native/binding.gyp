@@ -9,6 +9,8 @@
         "src/errno_names.cc",
         "src/ns_fd.cc",
         "src/pause_program.cc",
+        "src/ns_scan.cc",
+        "src/ns_scan_js.cc",
         "src/program_watch.cc"
       ],
       "dependencies": [

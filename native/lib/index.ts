@@ -10,7 +10,7 @@
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import { checkExec, type ExecHandle, type ExecSpec, type SpawnProgramOptions } from "./exec-spec";
 import { NativeError } from "./native-error";
-import { loadRawNative, type RawChildJoin, type RawChildSpec } from "./raw";
+import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawScanRow } from "./raw";
 
 export type { ExecHandle, ExecProgram, ExecSpec, ProgramExit, SpawnProgramOptions } from "./exec-spec";
 export { NativeError } from "./native-error";
@@ -326,4 +326,36 @@ export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}):
  */
 export function killAllChildren(): void {
   raw.killAll();
+}
+
+/** One namespace that some process is in: an lsns row plus what Inspect adds. */
+export interface NsScanRow {
+  /** Its type, as NS_TYPES names it. */
+  type: NsTypeName;
+  /** nsfs inode (lsns NS) and st_dev. */
+  ino: bigint;
+  dev: bigint;
+  /** How many processes are in it (lsns NPROCS). */
+  nprocs: number;
+  /** The lowest pid in it (lsns PID), that process's uid (lsns USER) and command line (lsns COMMAND). */
+  pid: number;
+  uid: number;
+  command: string;
+  /** NS_GET_USERNS; 0n when out of view or the process went away before it was read. */
+  ownerIno: bigint;
+  /** User namespaces: NS_GET_OWNER_UID. */
+  ownerUid?: number;
+  /** User and pid namespaces below the root of the daemon's view: NS_GET_PARENT. */
+  parentIno?: bigint;
+}
+
+/**
+ * Walks /proc off the event loop (a libuv pool thread), as lsns does: every
+ * /proc/PID/ns/<type> of every process, never *_for_children. Processes that
+ * vanish mid-scan are skipped. Rows in NS_TYPES order, then by inode.
+ * Rejects with NativeError only when /proc itself cannot be read.
+ */
+export async function scanNamespaces(): Promise<NsScanRow[]> {
+  const rows: RawScanRow[] = await raw.scanNamespaces();
+  return rows.map(({ typeIndex, ...rest }) => ({ type: NS_TYPES[typeIndex].name, ...rest }));
 }

@@ -97,6 +97,23 @@ export type RawChildDone = (err: NativeError | null, result?: RawChildResult) =>
 
 export interface RawNative {
   NS_TYPES: RawNsType[];
+/** One namespace row of scanNamespaces (see NsScanRow in native/src/ns_scan.h). */
+export interface RawScanRow {
+  /** Index into NS_TYPES. */
+  typeIndex: number;
+  ino: bigint;
+  dev: bigint;
+  nprocs: number;
+  /** The lowest pid in the namespace, its uid and lsns-style command. */
+  pid: number;
+  uid: number;
+  command: string;
+  /** 0 when out of view or the process went away. */
+  ownerIno: bigint;
+  ownerUid?: number;
+  parentIno?: bigint;
+}
+
   init(errorClass: new (...args: never[]) => Error): void;
   openPath(path: string): number;
   pidfdOpen(pid: number): number;
@@ -126,6 +143,8 @@ const CANDIDATES = [
   "../build/Release/lxnsd_native.node",
   "../../../native/build/Release/lxnsd_native.node",
 ];
+  /** The /proc walk on the libuv pool; rejects only when /proc cannot be read. */
+  scanNamespaces(): Promise<RawScanRow[]>;
 
 /**
  * Loads the addon. Throws one Error listing every path tried and why each

@@ -8,6 +8,7 @@
 #include "errno_names.h"
 #include "ns_fd.h"
 #include "ns_table.h"
+#include "ns_scan_js.h"
 #include "pause_program.h"
 
 namespace {
@@ -255,6 +256,7 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
   // A NativeError for f (a plain Error with the same fields before init).
   Napi::Value MakeError(Napi::Env env, const ChildFailure& f) {
     std::string msg = FailureMessage(f);
+        InstanceMethod("scanNamespaces", &LxnsAddon::ScanNamespacesJs),
     Napi::Value step = f.step.empty() ? env.Undefined() : Napi::String::New(env, f.step);
     if (!error_class_.IsEmpty()) {
       return error_class_.New({Napi::String::New(env, msg), Napi::String::New(env, ErrnoName(f.err)),
@@ -459,6 +461,13 @@ void JsCompletion::ProgramExited(const ProgramExit& exit) {
 }
 
 void JsCompletion::Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
+  // scanNamespaces(): Promise<RawScanRow[]>, the /proc walk on the libuv pool (ns_scan.cc).
+  Napi::Value ScanNamespacesJs(const Napi::CallbackInfo& info) {
+    return QueueNamespaceScan(info.Env(), [this](Napi::Env env, int err, const char* syscall) {
+      return MakeError(env, {err, syscall, "/proc", "", ""});
+    });
+  }
+
   try {
     fn.MakeCallback(env_.Global(), args, context_);
   } catch (const Napi::Error& e) {
