@@ -7,10 +7,11 @@
         "src/child_program.cc",
         "src/child_runner.cc",
         "src/errno_names.cc",
+        "src/mount_ops.cc",
         "src/ns_fd.cc",
-        "src/pause_program.cc",
         "src/ns_scan.cc",
         "src/ns_scan_js.cc",
+        "src/pause_program.cc",
         "src/program_watch.cc"
       ],
       "dependencies": [

@@ -174,6 +174,10 @@ function checkSpec(spec: ChildSpec): void {
   for (const name of spec.holdNs ?? []) {
     if (!HOLDABLE.has(name)) throw new TypeError(`holdNs: unknown namespace name ${JSON.stringify(name)}`);
   }
+  if (spec.moveMount !== undefined) {
+    checkFd(spec.moveMount.fd, "moveMount.fd");
+    checkPath(spec.moveMount.targetPath, "moveMount.targetPath");
+  }
   if (spec.timeoutMs !== undefined) checkUint(spec.timeoutMs, "timeoutMs", MAX_TIMEOUT_MS);
   if (spec.debugSleepMs !== undefined) checkUint(spec.debugSleepMs, "debugSleepMs", MAX_TIMEOUT_MS);
 }
@@ -220,6 +224,48 @@ export function nsGetParent(fd: number): number {
 export function nsGetOwnerUid(fd: number): number {
   checkFd(fd);
   return raw.nsGetOwnerUid(fd);
+}
+
+/**
+ * mount(source, target, NULL, MS_BIND) in the daemon's own mount namespace
+ * (a mount, not a namespace change). With source "/proc/self/fd/N" of an
+ * nsfs fd this pins the namespace at target, as `ip netns add` does.
+ * Throws NativeError (syscall "mount(MS_BIND)").
+ */
+export function bindMountPath(source: string, target: string): void {
+  checkPath(source, "source");
+  checkPath(target, "target");
+  raw.bindMountPath(source, target);
+}
+
+/**
+ * Makes `dir` a shared mount point as `ip netns` does with /run/netns
+ * (binding it onto itself first when it is not a mount point), so what is
+ * mounted under it later propagates into mount namespaces copied from here.
+ * Throws NativeError (syscall "mount(MS_BIND)" or "mount(MS_SHARED)").
+ */
+export function makeSharedMountPoint(dir: string): void {
+  checkPath(dir, "dir");
+  raw.makeSharedMountPoint(dir);
+}
+
+/** umount2(path, MNT_DETACH|UMOUNT_NOFOLLOW). Throws NativeError (EINVAL: not a mount point). */
+export function unmountDetach(path: string): void {
+  checkPath(path, "path");
+  raw.unmountDetach(path);
+}
+
+/**
+ * open_tree(OPEN_TREE_CLONE|OPEN_TREE_CLOEXEC [|AT_RECURSIVE]) of `path`:
+ * the fd of a detached copy of the mount there (with `recursive`, of every
+ * mount below too), made read-only with mount_setattr when `readOnly`.
+ * Changes no namespace. Attach it with runChild's moveMount; closing the fd
+ * of a tree never attached dissolves it. Throws NativeError (syscall
+ * "open_tree" or "mount_setattr").
+ */
+export function openTree(path: string, options: { recursive?: boolean; readOnly?: boolean } = {}): number {
+  checkPath(path, "path");
+  return raw.openTree(path, options.recursive === true, options.readOnly === true);
 }
 
 /**

@@ -44,6 +44,10 @@ export interface RawChildSpec {
    * CLONE_NEWPID in unshareFlags, "pid_for_children" also yields
    * result.keeper (see ChildResult.keeper in ./index.ts). */
   holdNs?: string[];
+  /** BindMount: after the joins, move_mount(fd, "", AT_FDCWD, targetPath,
+   * MOVE_MOUNT_F_EMPTY_PATH) attaches the detached tree `fd` (from openTree;
+   * the caller keeps and closes it) at targetPath in the child's mount namespace. */
+  moveMount?: { fd: number; targetPath: string };
   /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
   timeoutMs?: number;
   /** Test only: the child sleeps this long before holdNs and exit. */
@@ -93,10 +97,6 @@ export interface RawChildResult {
   keeper?: { pid: number; fd: number };
 }
 
-export type RawChildDone = (err: NativeError | null, result?: RawChildResult) => void;
-
-export interface RawNative {
-  NS_TYPES: RawNsType[];
 /** One namespace row of scanNamespaces (see NsScanRow in native/src/ns_scan.h). */
 export interface RawScanRow {
   /** Index into NS_TYPES. */
@@ -114,6 +114,10 @@ export interface RawScanRow {
   parentIno?: bigint;
 }
 
+export type RawChildDone = (err: NativeError | null, result?: RawChildResult) => void;
+
+export interface RawNative {
+  NS_TYPES: RawNsType[];
   init(errorClass: new (...args: never[]) => Error): void;
   openPath(path: string): number;
   pidfdOpen(pid: number): number;
@@ -122,6 +126,10 @@ export interface RawScanRow {
   nsGetUserns(fd: number): number;
   nsGetParent(fd: number): number;
   nsGetOwnerUid(fd: number): number;
+  bindMountPath(source: string, target: string): void;
+  makeSharedMountPoint(dir: string): void;
+  unmountDetach(path: string): void;
+  openTree(path: string, recursive: boolean, readOnly: boolean): number;
   runChild(spec: RawChildSpec, done: RawChildDone): number;
   cancelChild(pid: number): boolean;
   /** Returns the per-request child's pid (for cancelChild until `started`). */
@@ -135,6 +143,8 @@ export interface RawScanRow {
   /** Kills and reaps every child, keeper init and program group, synchronously; calls no callback. */
   killAll(): void;
   runningChildren(): number;
+  /** The /proc walk on the libuv pool; rejects only when /proc cannot be read. */
+  scanNamespaces(): Promise<RawScanRow[]>;
 }
 
 /** Where the addon may be, relative to this file: from the sources
@@ -143,8 +153,6 @@ const CANDIDATES = [
   "../build/Release/lxnsd_native.node",
   "../../../native/build/Release/lxnsd_native.node",
 ];
-  /** The /proc walk on the libuv pool; rejects only when /proc cannot be read. */
-  scanNamespaces(): Promise<RawScanRow[]>;
 
 /**
  * Loads the addon. Throws one Error listing every path tried and why each

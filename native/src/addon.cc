@@ -6,9 +6,10 @@
 
 #include "child_runner.h"
 #include "errno_names.h"
+#include "mount_ops.h"
 #include "ns_fd.h"
-#include "ns_table.h"
 #include "ns_scan_js.h"
+#include "ns_table.h"
 #include "pause_program.h"
 
 namespace {
@@ -185,6 +186,14 @@ ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
   out.loopback_up = IsSet(spec, "loopbackUp") && spec.Get("loopbackUp").ToBoolean().Value();
   ParseFiles(env, spec, &out);
   ParseHold(env, spec, &out);
+  if (IsSet(spec, "moveMount")) {
+    if (!spec.Get("moveMount").IsObject()) ThrowType(env, "moveMount must be an object");
+    Napi::Object m = spec.Get("moveMount").As<Napi::Object>();
+    uint32_t fd = GetUint32(env, m, "fd");
+    if (fd > 2147483647u) ThrowType(env, "moveMount.fd must be an int");
+    out.move_fd = static_cast<int>(fd);
+    out.move_target = GetString(env, m, "targetPath", true);
+  }
   if (IsSet(spec, "timeoutMs")) out.timeout_ms = GetUint32(env, spec, "timeoutMs");
   if (IsSet(spec, "debugSleepMs")) out.debug_sleep_ms = GetUint32(env, spec, "debugSleepMs");
   if (IsSet(spec, "debugCloneMode")) {
@@ -237,12 +246,17 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("nsGetUserns", &LxnsAddon::NsGetUserns),
         InstanceMethod("nsGetParent", &LxnsAddon::NsGetParent),
         InstanceMethod("nsGetOwnerUid", &LxnsAddon::NsGetOwnerUid),
+        InstanceMethod("bindMountPath", &LxnsAddon::BindMountPathJs),
+        InstanceMethod("makeSharedMountPoint", &LxnsAddon::MakeSharedMountPointJs),
+        InstanceMethod("unmountDetach", &LxnsAddon::UnmountDetachJs),
+        InstanceMethod("openTree", &LxnsAddon::OpenTreeJs),
         InstanceMethod("runChild", &LxnsAddon::RunChild),
         InstanceMethod("cancelChild", &LxnsAddon::CancelChild),
         InstanceMethod("spawnProgram", &LxnsAddon::SpawnProgram),
         InstanceMethod("killProgram", &LxnsAddon::KillProgram),
         InstanceMethod("killAll", &LxnsAddon::KillAllJs),
         InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
+        InstanceMethod("scanNamespaces", &LxnsAddon::ScanNamespacesJs),
         InstanceValue("NS_TYPES", NsTypesArray(env), napi_enumerable),
     });
     napi_add_env_cleanup_hook(env, &LxnsAddon::Cleanup, this);
@@ -256,7 +270,6 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
   // A NativeError for f (a plain Error with the same fields before init).
   Napi::Value MakeError(Napi::Env env, const ChildFailure& f) {
     std::string msg = FailureMessage(f);
-        InstanceMethod("scanNamespaces", &LxnsAddon::ScanNamespacesJs),
     Napi::Value step = f.step.empty() ? env.Undefined() : Napi::String::New(env, f.step);
     if (!error_class_.IsEmpty()) {
       return error_class_.New({Napi::String::New(env, msg), Napi::String::New(env, ErrnoName(f.err)),
@@ -361,6 +374,48 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     return Napi::Number::New(info.Env(), uid);
   }
 
+  std::string PathArg(const Napi::CallbackInfo& info, size_t i) {
+    if (info.Length() <= i || !info[i].IsString()) ThrowType(info.Env(), "path must be a string");
+    std::string path = info[i].As<Napi::String>().Utf8Value();
+    if (path.empty() || path.find('\0') != std::string::npos) ThrowType(info.Env(), "path must be non-empty without NUL");
+    return path;
+  }
+
+  // bindMountPath(source, target): mount(source, target, MS_BIND).
+  Napi::Value BindMountPathJs(const Napi::CallbackInfo& info) {
+    std::string source = PathArg(info, 0);
+    std::string target = PathArg(info, 1);
+    int r = BindMountPath(source.c_str(), target.c_str());
+    if (r < 0) Throw(info.Env(), r, "mount(MS_BIND)", target);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value MakeSharedMountPointJs(const Napi::CallbackInfo& info) {
+    std::string dir = PathArg(info, 0);
+    const char* failed = "";
+    int r = MakeSharedMountPoint(dir.c_str(), &failed);
+    if (r < 0) Throw(info.Env(), r, failed, dir);
+    return info.Env().Undefined();
+  }
+
+  Napi::Value UnmountDetachJs(const Napi::CallbackInfo& info) {
+    std::string path = PathArg(info, 0);
+    int r = UnmountDetach(path.c_str());
+    if (r < 0) Throw(info.Env(), r, "umount2", path);
+    return info.Env().Undefined();
+  }
+
+  // openTree(path, recursive, readOnly): a detached clone's fd.
+  Napi::Value OpenTreeJs(const Napi::CallbackInfo& info) {
+    std::string path = PathArg(info, 0);
+    bool recursive = info.Length() > 1 && info[1].ToBoolean().Value();
+    bool read_only = info.Length() > 2 && info[2].ToBoolean().Value();
+    const char* failed = "";
+    int fd = OpenTreeClone(path.c_str(), recursive, read_only, &failed);
+    if (fd < 0) Throw(info.Env(), fd, failed, path);
+    return Napi::Number::New(info.Env(), fd);
+  }
+
   Napi::Value RunChild(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ChildSpec spec = ParseSpec(env, info.Length() > 0 ? info[0] : env.Undefined());
@@ -404,6 +459,13 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
 
   Napi::Value CancelChild(const Napi::CallbackInfo& info) {
     return Napi::Boolean::New(info.Env(), runner_.Cancel(FdArg(info, 0)));
+  }
+
+  // scanNamespaces(): Promise<RawScanRow[]>, the /proc walk on the libuv pool (ns_scan.cc).
+  Napi::Value ScanNamespacesJs(const Napi::CallbackInfo& info) {
+    return QueueNamespaceScan(info.Env(), [this](Napi::Env env, int err, const char* syscall) {
+      return MakeError(env, {err, syscall, "/proc", "", ""});
+    });
   }
 
   Napi::Value RunningChildren(const Napi::CallbackInfo& info) {
@@ -461,13 +523,6 @@ void JsCompletion::ProgramExited(const ProgramExit& exit) {
 }
 
 void JsCompletion::Call(Napi::FunctionReference& fn, const std::initializer_list<napi_value>& args) {
-  // scanNamespaces(): Promise<RawScanRow[]>, the /proc walk on the libuv pool (ns_scan.cc).
-  Napi::Value ScanNamespacesJs(const Napi::CallbackInfo& info) {
-    return QueueNamespaceScan(info.Env(), [this](Napi::Env env, int err, const char* syscall) {
-      return MakeError(env, {err, syscall, "/proc", "", ""});
-    });
-  }
-
   try {
     fn.MakeCallback(env_.Global(), args, context_);
   } catch (const Napi::Error& e) {

@@ -20,6 +20,7 @@ const char* const kChildStepNames[kStepCount] = {
     "start",       "reset signals", "setns",      "unshare",     "make / private", "write uid_map",
     "write timens_offsets",         "start pid init",
     "exec pause",  "sethostname",   "loopback up", "write file", "read file",
+    "move_mount",
     "debug sleep", "open ns",       "start program",
     "setpgid",     "mount proc",    "chdir",      "set credentials", "stdio",
     "execve",      "done",
@@ -55,6 +56,7 @@ const char* const kChildSyscallNames[kSysCount] = {
     "setgid",
     "setuid",
     "execve",
+    "move_mount",
 };
 
 namespace {
@@ -377,6 +379,12 @@ int ChildMain(void* arg) {
   if (p->read_path != nullptr) {
     EnterStep(ctl, kStepReadFile);
     ReadPath(ctl, p->read_path, p->read_buf, p->read_max);
+  }
+  if (p->move_fd >= 0) {
+    EnterStep(ctl, kStepMoveMount);
+    Check(ctl, kSysMoveMount,
+          RawSyscall(SYS_move_mount, p->move_fd, reinterpret_cast<long>(""), AT_FDCWD,
+                     reinterpret_cast<long>(p->move_target), MOVE_MOUNT_F_EMPTY_PATH));
   }
   if (p->debug_sleep_ms != 0) {
     EnterStep(ctl, kStepDebugSleep);

@@ -25,6 +25,7 @@ enum ChildStep : int32_t {
   kStepLoopback,
   kStepWriteFile,
   kStepReadFile,
+  kStepMoveMount,     // attach a detached tree (BindMount) in the joined mount ns
   kStepDebugSleep,
   kStepWaitHold,      // parent opens /proc/CHILD/ns/*
   kStepStartProgram,  // exec specs: clone the program (see ProgramMain)
@@ -71,6 +72,7 @@ enum ChildSyscall : int32_t {
   kSysSetgid,
   kSysSetuid,
   kSysExecve,
+  kSysMoveMount,
   kSysCount,
 };
 
@@ -133,6 +135,11 @@ struct ChildProgram {
   const char* read_path;  // nullptr = skip
   char* read_buf;         // in the shared region, read_max bytes
   size_t read_max;
+  // BindMount: move_mount(move_fd, "", AT_FDCWD, move_target,
+  // MOVE_MOUNT_F_EMPTY_PATH) after the joins; move_fd < 0 = skip. The tree
+  // is the daemon's open_tree clone (the child's copy of the fd table has it).
+  int move_fd;
+  const char* move_target;
   uint32_t debug_sleep_ms;
   // /proc/PID/ns/pid_for_children opens (ENOENT otherwise) only while the
   // new pid namespace has an init, and the namespace dies with it. The
