@@ -8,11 +8,15 @@ import type {
   GetCurrentNamespacesResponseSchema,
   GetLimitRequest,
   InspectRequest,
+  ListNamespacesRequest,
+  ListNamespacesResponseSchema,
   OpenRequest,
   SetLimitRequest,
   UnshareRequest,
+  WatchNamespacesRequest,
+  WatchNamespacesResponseSchema,
 } from "../../client/gen/lxnsd/v1/namespace_service_pb";
-import { NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import { EventKind, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
 import type { HandleSchema, NamespaceInfo } from "../../client/gen/lxnsd/v1/types_pb";
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import * as native from "../../native/lib";
@@ -20,6 +24,8 @@ import { durationMs } from "../durations";
 import { RpcError, fromErrno, isErrnoLike } from "../errors";
 import type { HandleTable } from "../handle-table";
 import { describeNamespace } from "../namespace-info";
+import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespace-list";
+import { NamespaceWatch } from "../namespace-watch";
 import type { NamespaceLimits } from "../namespace-limits";
 import type { NamespaceResolver } from "../namespace-resolver";
 import { addService } from "../rpc/add-service";
@@ -27,6 +33,8 @@ import type { CallObserver } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import { planUnshare } from "../unshare-plan";
 import type { DaemonIds } from "../unshare-plan";
+import type { NamespacePins } from "../namespace-pins";
+import type { PinRequest, UnpinRequest } from "../../client/gen/lxnsd/v1/namespace_service_pb";
 
 /** What the namespace service needs from the daemon. */
 export interface NamespaceServiceDeps {
@@ -36,13 +44,21 @@ export interface NamespaceServiceDeps {
   /** The uid and gid the daemon runs as (what map_root maps 0 to). */
   ids: DaemonIds;
   childTimeoutMs: number;
+  /** Pin and Unpin: bind mounts of namespaces under the state dir. */
+  pins: NamespacePins;
 }
 
 /** Option values the kernel refuses with EINVAL are the caller's mistake. */
 const UNSHARE_OVERRIDES = { EINVAL: status.INVALID_ARGUMENT, ERANGE: status.INVALID_ARGUMENT };
 
+/** WatchNamespaces interval: default and bounds in milliseconds. */
+const WATCH_INTERVAL_MS = { default: 1000, min: 100, max: 3600 * 1000 };
+
 /** lxnsd.v1.NamespaceService: the lxns namespace API over gRPC. */
 export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc> {
+  /** The one /proc poller every WatchNamespaces call shares. */
+  readonly watch = new NamespaceWatch(scanRows);
+
   constructor(private readonly deps: NamespaceServiceDeps) {}
 
   /** Registers this service on `server`. */
@@ -75,6 +91,34 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
       }
     });
     return { namespaces };
+  }
+
+  async *listNamespaces(request: ListNamespacesRequest): AsyncIterable<MessageInitShape<typeof ListNamespacesResponseSchema>> {
+    const types = typeFilter(request.types);
+    if (request.pid < 0) throw new RpcError(status.INVALID_ARGUMENT, "pid: must be > 0 (0 means every process)");
+    const only = request.pid > 0 ? namespacesOfPid(request.pid) : undefined;
+    for (const row of await scanRows()) {
+      if (types.has(row.type) && (!only || only.has(row.ino))) yield { summary: toSummary(row) };
+    }
+  }
+
+  async *watchNamespaces(request: WatchNamespacesRequest, context: CallContext): AsyncIterable<MessageInitShape<typeof WatchNamespacesResponseSchema>> {
+    const types = typeFilter(request.types);
+    const intervalMs = durationMs(request.interval, "interval") ?? WATCH_INTERVAL_MS.default;
+    if (intervalMs < WATCH_INTERVAL_MS.min || intervalMs > WATCH_INTERVAL_MS.max) {
+      throw new RpcError(status.INVALID_ARGUMENT, "interval: must be between 100ms and 1h");
+    }
+    const subscription = this.watch.subscribe(intervalMs);
+    try {
+      for (;;) {
+        for (const event of await subscription.next(context.signal)) {
+          if (!types.has(event.row.type)) continue;
+          yield { kind: event.kind === "added" ? EventKind.ADDED : EventKind.REMOVED, summary: toSummary(event.row) };
+        }
+      }
+    } finally {
+      subscription.close();
+    }
   }
 
   async open(request: OpenRequest) {
@@ -141,5 +185,17 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     const value = await this.deps.limits.set(request.type, request.value, request.userNamespace);
     context.log.info({ type: request.type, value: value.toString() }, "namespace limit set");
     return { value };
+  }
+
+  async pin(request: PinRequest, context: CallContext) {
+    const path = this.deps.pins.pin(request.ref, request.name);
+    context.log.info({ name: request.name, path }, "namespace pinned");
+    return { path };
+  }
+
+  async unpin(request: UnpinRequest, context: CallContext) {
+    this.deps.pins.unpin(request.name);
+    context.log.info({ name: request.name }, "namespace unpinned");
+    return {};
   }
 }

@@ -1,0 +1,141 @@
+import type { NsScanRow } from "../native/lib";
+import { rowKey } from "./namespace-list";
+
+/** A namespace that appeared or went away between two scans. */
+export interface WatchEvent {
+  kind: "added" | "removed";
+  /** The row of the scan that saw it (for "removed", the last scan that still did). */
+  row: NsScanRow;
+}
+
+/** One watcher's view of the shared poller; close it when done. */
+export interface WatchSubscription {
+  /** The next batch of events; the first is the whole current set as "added". Rejects with signal.reason on abort, or with a scan's error. */
+  next(signal: AbortSignal): Promise<WatchEvent[]>;
+  /** Leaves the poller; the last one to leave stops it (no timer is left). Idempotent. */
+  close(): void;
+}
+
+interface Watcher {
+  intervalMs: number;
+  primed: boolean;
+  queue: WatchEvent[][];
+  error?: unknown;
+  wake?: () => void;
+}
+
+/**
+ * The one poller behind every WatchNamespaces call: while at least one
+ * watcher exists it scans /proc at the smallest interval any of them asked
+ * for, diffs the namespace keys (type and inode, never the row contents)
+ * against the previous scan, and fans the differences out. A new watcher
+ * gets the whole set of the next scan, which starts at once.
+ */
+export class NamespaceWatch {
+  private readonly watchers = new Set<Watcher>();
+  private previous = new Map<string, NsScanRow>();
+  private timer?: NodeJS.Timeout;
+  private scanning = false;
+  private scanAgain = false;
+
+  constructor(private readonly scan: () => Promise<NsScanRow[]>) {}
+
+  /** How many watchers there are (tests, metrics). */
+  get watcherCount(): number {
+    return this.watchers.size;
+  }
+
+  /** Whether a timer or a scan is pending (tests: false once every watcher left and the last scan ended). */
+  get running(): boolean {
+    return this.timer !== undefined || this.scanning;
+  }
+
+  /** Joins the poller, asking for a scan at least every `intervalMs`. */
+  subscribe(intervalMs: number): WatchSubscription {
+    const watcher: Watcher = { intervalMs, primed: false, queue: [] };
+    this.watchers.add(watcher);
+    this.scheduleNow();
+    return {
+      next: (signal) => this.next(watcher, signal),
+      close: () => this.leave(watcher),
+    };
+  }
+
+  private next(watcher: Watcher, signal: AbortSignal): Promise<WatchEvent[]> {
+    return new Promise<WatchEvent[]>((resolve, reject) => {
+      const settle = (): boolean => {
+        if (signal.aborted) reject(signal.reason);
+        else if (watcher.queue.length > 0) resolve(watcher.queue.shift()!);
+        else if (watcher.error !== undefined) reject(watcher.error);
+        else return false;
+        return true;
+      };
+      if (settle()) return;
+      const onAbort = (): void => void wake();
+      const wake = (): void => {
+        if (!settle()) return;
+        watcher.wake = undefined;
+        signal.removeEventListener("abort", onAbort);
+      };
+      watcher.wake = wake;
+      signal.addEventListener("abort", onAbort, { once: true });
+    });
+  }
+
+  private leave(watcher: Watcher): void {
+    if (!this.watchers.delete(watcher) || this.watchers.size > 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.previous = new Map();
+  }
+
+  private scheduleNow(): void {
+    if (this.scanning) {
+      this.scanAgain = true;
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.poll(), 0);
+  }
+
+  private async poll(): Promise<void> {
+    this.timer = undefined;
+    this.scanning = true;
+    try {
+      this.deliver(await this.scan());
+    } catch (err) {
+      for (const watcher of this.watchers) this.push(watcher, undefined, err);
+      this.watchers.clear();
+      this.previous = new Map();
+    } finally {
+      this.scanning = false;
+    }
+    if (this.watchers.size === 0) return;
+    const intervalMs = this.scanAgain ? 0 : Math.min(...[...this.watchers].map((w) => w.intervalMs));
+    this.scanAgain = false;
+    this.timer = setTimeout(() => void this.poll(), intervalMs);
+  }
+
+  private deliver(rows: NsScanRow[]): void {
+    if (this.watchers.size === 0) return;
+    const current = new Map(rows.map((row) => [rowKey(row), row]));
+    const changes: WatchEvent[] = [];
+    for (const [key, row] of current) if (!this.previous.has(key)) changes.push({ kind: "added", row });
+    for (const [key, row] of this.previous) if (!current.has(key)) changes.push({ kind: "removed", row });
+    this.previous = current;
+    for (const watcher of this.watchers) {
+      if (!watcher.primed) {
+        watcher.primed = true;
+        this.push(watcher, rows.map((row) => ({ kind: "added", row })));
+      } else if (changes.length > 0) {
+        this.push(watcher, changes);
+      }
+    }
+  }
+
+  private push(watcher: Watcher, events: WatchEvent[] | undefined, error?: unknown): void {
+    if (events) watcher.queue.push(events);
+    else watcher.error = error;
+    watcher.wake?.();
+  }
+}
