@@ -14,6 +14,10 @@ export interface DaemonConfig {
   pathRoots: string[];
   /** How long a per-request child may run before it is killed, in ms. */
   childTimeoutMs: number;
+  /** Where the daemon keeps what outlives it: pins under `<stateDir>/ns`. */
+  stateDir: string;
+  /** Where network namespaces are pinned as well, for `ip netns`; "" = nowhere else. */
+  netnsDir: string;
   logLevel: string;
 }
 
@@ -29,6 +33,8 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxLeaseMs: 24 * 60 * 60 * 1000,
     pathRoots: DEFAULT_PATH_ROOTS,
     childTimeoutMs: 10_000,
+    stateDir: "/run/lxnsd",
+    netnsDir: "/run/netns",
     logLevel: "info",
     ...overrides,
   };

@@ -4,6 +4,7 @@ import * as native from "../native/lib";
 import type { DaemonConfig } from "./config";
 import { HandleTable } from "./handle-table";
 import { NamespaceLimits } from "./namespace-limits";
+import { NamespacePins, pinDirs } from "./namespace-pins";
 import { NamespaceResolver } from "./namespace-resolver";
 import { NamespaceService } from "./services/namespace-service";
 import { ProcessService } from "./services/process-service";
@@ -37,10 +38,13 @@ export class Daemon {
       closeFd: (fd) => native.close(fd),
       log,
     });
-    const resolver = new NamespaceResolver(this.handles, config.pathRoots);
+    const dirs = pinDirs(config.stateDir, config.netnsDir);
+    // Pins may always be named by path, wherever the state dir is.
+    const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])]);
+    const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
-    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
+    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, log);
     new ProcessService({ resolver, ids }).addTo(this.server, log);
   }
 

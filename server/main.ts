@@ -23,6 +23,8 @@ const program = new Command()
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
   .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
   .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
+  .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
+  .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
   .showHelpAfterError();
@@ -37,6 +39,8 @@ async function main(): Promise<void> {
     defaultLeaseMs: options.handleLease * 1000,
     maxLeaseMs: options.maxHandleLease * 1000,
     childTimeoutMs: options.childTimeout,
+    stateDir: options.stateDir,
+    netnsDir: options.netnsDir,
     logLevel: options.logLevel,
   });
   const daemon = new Daemon(config, log);

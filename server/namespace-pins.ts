@@ -1,0 +1,167 @@
+import { closeSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import * as path from "node:path";
+import { status } from "@grpc/grpc-js";
+import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
+import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
+import * as native from "../native/lib";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import type { NamespaceResolver } from "./namespace-resolver";
+
+/** What a pin name may be: one path component, never "." or "..", at most 64 bytes. */
+const PIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** Where pins live. */
+export interface PinDirs {
+  /** `<state dir>/ns`: every pin. */
+  ns: string;
+  /** Where network namespaces are pinned as well, for `ip netns`; undefined = nowhere else. */
+  netns?: string;
+}
+
+/** The pin directories of a daemon with this state dir and netns dir ("" = none). */
+export function pinDirs(stateDir: string, netnsDir: string): PinDirs {
+  return { ns: path.join(stateDir, "ns"), ...(netnsDir ? { netns: netnsDir } : {}) };
+}
+
+function checkName(name: string): void {
+  if (!PIN_NAME.test(name)) throw invalidArgument(`name: ${JSON.stringify(name)} must match ${PIN_NAME.source}`);
+}
+
+function asRpc(err: unknown, what: string): unknown {
+  return isErrnoLike(err) ? fromErrno(err, what, { EEXIST: status.ALREADY_EXISTS }) : err;
+}
+
+function exists(file: string): boolean {
+  try {
+    lstatSync(file);
+    return true;
+  } catch (err) {
+    if (isErrnoLike(err) && err.code === "ENOENT") return false;
+    throw asRpc(err, `lstat ${file}`);
+  }
+}
+
+function unlinkQuietly(file: string): void {
+  try {
+    unlinkSync(file);
+  } catch {
+    // already gone
+  }
+}
+
+/**
+ * Pins: namespaces bind-mounted on files, the way `ip netns add` does, so
+ * they outlive handles and the daemon and other tools (`nsenter --net=FILE`,
+ * `ip netns exec`) can use them. Every pin is `<dirs.ns>/<name>`; a network
+ * namespace is pinned at `<dirs.netns>/<name>` too. Each directory is made a
+ * shared mount point first (as `ip netns` does with /run/netns) so pins
+ * reach mount namespaces copied from the daemon's later. Mounts are made in
+ * the daemon's own mount namespace: no namespace change, no fork.
+ */
+export class NamespacePins {
+  private readonly prepared = new Set<string>();
+
+  constructor(
+    private readonly resolver: NamespaceResolver,
+    readonly dirs: PinDirs,
+  ) {}
+
+  /**
+   * Pins the namespace `ref` names as `name`; returns `<dirs.ns>/<name>`.
+   * INVALID_ARGUMENT for a bad name, ALREADY_EXISTS when the name is taken
+   * (in either directory); nothing is left behind on any failure.
+   */
+  pin(ref: NamespaceRef | undefined, name: string): string {
+    checkName(name);
+    const ns = this.resolver.resolve(ref, "ref");
+    try {
+      const files = [path.join(this.dirs.ns, name)];
+      if (ns.kind.type === NamespaceType.NET && this.dirs.netns) files.push(path.join(this.dirs.netns, name));
+      for (const file of files) {
+        if (exists(file)) throw new RpcError(status.ALREADY_EXISTS, `pin ${name}: ${file} exists`, "ALREADY_EXISTS");
+      }
+      const done: string[] = [];
+      try {
+        for (const file of files) {
+          this.prepare(path.dirname(file));
+          this.mountOn(ns.fd, file);
+          done.push(file);
+        }
+      } catch (err) {
+        done.forEach((file) => this.remove(file));
+        throw err;
+      }
+      return files[0];
+    } finally {
+      ns.release();
+    }
+  }
+
+  /**
+   * Undoes pin(name): unmounts and removes `<dirs.ns>/<name>`, and the
+   * `<dirs.netns>/<name>` of the same namespace if there is one.
+   * INVALID_ARGUMENT for a bad name, NOT_FOUND for a name never pinned.
+   */
+  unpin(name: string): void {
+    checkName(name);
+    const file = path.join(this.dirs.ns, name);
+    if (!exists(file)) throw new RpcError(status.NOT_FOUND, `no pin named ${name}`, "NOT_FOUND");
+    if (this.dirs.netns) {
+      const twin = path.join(this.dirs.netns, name);
+      if (exists(twin) && sameFile(file, twin)) this.remove(twin);
+    }
+    this.remove(file);
+  }
+
+  /** mkdir -p and make it a shared mount point, once per daemon. */
+  private prepare(dir: string): void {
+    if (this.prepared.has(dir)) return;
+    try {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+      native.makeSharedMountPoint(dir);
+    } catch (err) {
+      throw asRpc(err, `prepare ${dir}`);
+    }
+    this.prepared.add(dir);
+  }
+
+  /** An empty file (as ip netns creates), then the nsfs file bound on it. */
+  private mountOn(fd: number, file: string): void {
+    try {
+      closeSync(openSync(file, "wx", 0o444));
+    } catch (err) {
+      throw asRpc(err, `create ${file}`);
+    }
+    try {
+      native.bindMountPath(`/proc/self/fd/${fd}`, file);
+    } catch (err) {
+      unlinkQuietly(file);
+      throw asRpc(err, `bind-mount onto ${file}`);
+    }
+  }
+
+  /** Lazily unmounts a pin and removes its file; a file that is no mount (left by a crash) is just removed. */
+  private remove(file: string): void {
+    try {
+      native.unmountDetach(file);
+    } catch (err) {
+      if (!(isErrnoLike(err) && err.code === "EINVAL")) throw asRpc(err, `unmount ${file}`);
+    }
+    try {
+      unlinkSync(file);
+    } catch (err) {
+      if (!(isErrnoLike(err) && err.code === "ENOENT")) throw asRpc(err, `remove ${file}`);
+    }
+  }
+}
+
+/** Whether two paths reach the same file (the same namespace, for two pins). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a, { bigint: true });
+    const y = statSync(b, { bigint: true });
+    return x.ino === y.ino && x.dev === y.dev;
+  } catch {
+    return false;
+  }
+}
