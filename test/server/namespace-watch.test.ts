@@ -1,0 +1,62 @@
+import type { NsScanRow } from "../../native/lib";
+import { NamespaceWatch } from "../../server/namespace-watch";
+import type { WatchEvent } from "../../server/namespace-watch";
+
+function row(ino: number): NsScanRow {
+  return { type: "net", ino: BigInt(ino), dev: 4n, nprocs: 1, pid: ino, uid: 0, command: "sleep", ownerIno: 0n };
+}
+
+const brief = (events: WatchEvent[]) => events.map((event) => `${event.kind}:${event.row.ino}`);
+
+describe("NamespaceWatch", () => {
+  it("primes each watcher with the current set, then fans out key differences; stops with the last watcher", async () => {
+    let current = [row(1), row(2)];
+    let scans = 0;
+    const watch = new NamespaceWatch(async () => {
+      scans++;
+      return current;
+    });
+    const signal = new AbortController().signal;
+    const a = watch.subscribe(10);
+    expect(brief(await a.next(signal))).toEqual(["added:1", "added:2"]);
+    const b = watch.subscribe(1000);
+    expect(brief(await b.next(signal))).toEqual(["added:1", "added:2"]);
+    current = [row(2), row(3)];
+    expect(brief(await a.next(signal))).toEqual(["added:3", "removed:1"]);
+    expect(brief(await b.next(signal))).toEqual(["added:3", "removed:1"]);
+    // Rows whose contents change but whose keys stay are not events.
+    current = [{ ...row(2), nprocs: 7 }, row(3)];
+    const before = scans;
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(scans).toBeGreaterThan(before);
+    a.close();
+    b.close();
+    b.close();
+    expect(watch.watcherCount).toBe(0);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(watch.running).toBe(false);
+  });
+
+  it("rejects a waiting next() when its signal aborts", async () => {
+    const watch = new NamespaceWatch(async () => [row(1)]);
+    const controller = new AbortController();
+    const sub = watch.subscribe(1000);
+    await sub.next(controller.signal);
+    const pending = sub.next(controller.signal);
+    controller.abort(new Error("cancelled"));
+    await expect(pending).rejects.toThrow("cancelled");
+    sub.close();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(watch.running).toBe(false);
+  });
+
+  it("hands a scan failure to every watcher", async () => {
+    const watch = new NamespaceWatch(async () => {
+      throw new Error("no /proc");
+    });
+    const sub = watch.subscribe(100);
+    await expect(sub.next(new AbortController().signal)).rejects.toThrow("no /proc");
+    sub.close();
+    expect(watch.running).toBe(false);
+  });
+});
