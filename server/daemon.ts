@@ -7,6 +7,7 @@ import { NamespaceLimits } from "./namespace-limits";
 import { NamespacePins, pinDirs } from "./namespace-pins";
 import { NamespaceResolver } from "./namespace-resolver";
 import { NamespaceService } from "./services/namespace-service";
+import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
 import { prepareUnixSocket, removeSocket, restrictSocket, unixSocketPath } from "./unix-socket";
 
@@ -46,6 +47,7 @@ export class Daemon {
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
     new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, log);
     new ProcessService({ resolver, ids }).addTo(this.server, log);
+    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
   }
 
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
