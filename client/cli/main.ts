@@ -6,6 +6,7 @@ import { registerClose, registerOpen } from "./commands/handles";
 import { registerExec } from "./commands/exec";
 import { registerCurrent, registerInspect } from "./commands/inspect";
 import { registerLimit } from "./commands/limit";
+import { registerList, registerWatch } from "./commands/list";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
 import { processSignals, streamWriter } from "./run-program";
@@ -43,6 +44,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerUnshare(program, ctx);
   registerExec(program, ctx);
   registerLimit(program, ctx);
+  registerList(program, ctx);
+  registerWatch(program, ctx);
   program.showHelpAfterError(usageHint(undefined));
   for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
   return program;

@@ -1,0 +1,92 @@
+import { toJson } from "@bufbuild/protobuf";
+import type { MessageInitShape } from "@bufbuild/protobuf";
+import { status } from "@grpc/grpc-js";
+import { Option } from "commander";
+import type { Command } from "commander";
+import { WatchNamespacesResponseSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
+import type { ListNamespacesRequestSchema, WatchNamespacesRequest, WatchNamespacesRequestSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
+import { EventKind, NamespaceSummarySchema } from "../../gen/lxnsd/v1/types_pb";
+import type { NamespaceSummary } from "../../gen/lxnsd/v1/types_pb";
+import { LxnsdError } from "../../lxnsd-error";
+import type { NamespaceKind } from "../../namespace-types";
+import type { CliContext } from "../cli-context";
+import { formatTable, typeName } from "../format";
+import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
+
+/** The parsed flags of `ls`. */
+export interface LsOptions {
+  type?: NamespaceKind[];
+  pid?: number;
+}
+
+/** The parsed flags of `watch`. */
+export interface WatchOptions {
+  type?: NamespaceKind[];
+  interval?: WatchNamespacesRequest["interval"];
+}
+
+/** The ListNamespaces request `ls` flags ask for. */
+export function listRequest(options: LsOptions): MessageInitShape<typeof ListNamespacesRequestSchema> {
+  return { types: (options.type ?? []).map((kind) => kind.type), pid: options.pid ?? 0 };
+}
+
+/** The WatchNamespaces request `watch` flags ask for. */
+export function watchRequest(options: WatchOptions): MessageInitShape<typeof WatchNamespacesRequestSchema> {
+  return { types: (options.type ?? []).map((kind) => kind.type), ...(options.interval ? { interval: options.interval } : {}) };
+}
+
+const typeOption = () => new Option("-t, --type <name>", "only namespaces of this type (repeatable)").argParser(collect(parseKind));
+
+/** The lsns-like cells of a summary: NS TYPE NPROCS PID UID COMMAND. */
+function summaryCells(summary: NamespaceSummary): string[] {
+  return [summary.info?.nsId.toString() ?? "-", typeName(summary.info?.type ?? 0), String(summary.processCount), String(summary.pid), String(summary.uid), summary.command];
+}
+
+/** `lxnsctl ls`: every namespace some process is in (ListNamespaces), as lsns prints them. */
+export function registerList(program: Command, ctx: CliContext): void {
+  program
+    .command("ls")
+    .description("list namespaces as lsns does: NS TYPE NPROCS PID UID COMMAND")
+    .addOption(typeOption())
+    .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid))
+    .addHelpText("after", "\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -p 1234 --json")
+    .action(async (options: LsOptions, self: Command) => {
+      const rows: NamespaceSummary[] = [];
+      for await (const response of ctx.connect(self).listNamespaces(listRequest(options), ctx.callOptions(self))) rows.push(response.summary!);
+      if (ctx.globals(self).json) {
+        ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row)) }, null, 2)}\n`);
+      } else {
+        ctx.io.stdout(formatTable(["NS", "TYPE", "NPROCS", "PID", "UID", "COMMAND"], rows.map(summaryCells)));
+      }
+    });
+}
+
+/** `lxnsctl watch`: ADDED/REMOVED lines as namespaces come and go (WatchNamespaces), until interrupted. */
+export function registerWatch(program: Command, ctx: CliContext): void {
+  program
+    .command("watch")
+    .description("print ADDED|REMOVED NS TYPE PID COMMAND as namespaces appear and go, until interrupted")
+    .addOption(typeOption())
+    .addOption(new Option("--interval <seconds>", "how often the daemon looks (default 1, 0.1 to 3600)").argParser(parseSeconds))
+    .addHelpText("after", "\nExamples:\n  lxnsctl watch\n  lxnsctl watch -t net --interval 0.5")
+    .action(async (options: WatchOptions, self: Command) => {
+      const controller = new AbortController();
+      const unsubscribe = ctx.io.onSignal?.(() => controller.abort());
+      const json = ctx.globals(self).json;
+      try {
+        for await (const event of ctx.connect(self).watchNamespaces(watchRequest(options), { ...ctx.callOptions(self), signal: controller.signal })) {
+          if (json) ctx.io.stdout(`${JSON.stringify(toJson(WatchNamespacesResponseSchema, event))}\n`);
+          else {
+            const s = event.summary!;
+            const kind = event.kind === EventKind.ADDED ? "ADDED" : event.kind === EventKind.REMOVED ? "REMOVED" : String(event.kind);
+            ctx.io.stdout(`${kind} ${s.info?.nsId ?? "-"} ${typeName(s.info?.type ?? 0)} ${s.pid} ${s.command}\n`);
+          }
+        }
+      } catch (err) {
+        // An interrupt ends the watch; that is its normal end.
+        if (!(controller.signal.aborted && err instanceof LxnsdError && err.code === status.CANCELLED)) throw err;
+      } finally {
+        unsubscribe?.();
+      }
+    });
+}
