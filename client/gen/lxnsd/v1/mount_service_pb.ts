@@ -22,30 +22,38 @@ export const file_lxnsd_v1_mount_service: GenFile = /*@__PURE__*/
  */
 export type BindMountRequest = Message<"lxnsd.v1.BindMountRequest"> & {
   /**
-   * A path in the daemon's own mount namespace.
+   * A path in the daemon's own mount namespace: absolute, normalized, no NUL
+   * (else INVALID_ARGUMENT).
    *
    * @generated from field: string source = 1;
    */
   source: string;
 
   /**
-   * A mount namespace (by pid, handle, path).
+   * A mount namespace (by pid, handle, path); type may be left unset (MNT).
    *
    * @generated from field: lxnsd.v1.NamespaceRef target = 2;
    */
   target?: NamespaceRef | undefined;
 
   /**
+   * An existing file or directory in the target's mount namespace: absolute,
+   * normalized. It is not created.
+   *
    * @generated from field: string target_path = 3;
    */
   targetPath: string;
 
   /**
+   * Also the mounts below source (AT_RECURSIVE), as mount --rbind.
+   *
    * @generated from field: bool recursive = 4;
    */
   recursive: boolean;
 
   /**
+   * Read-only (recursively with recursive).
+   *
    * @generated from field: bool read_only = 5;
    */
   readOnly: boolean;
@@ -78,7 +86,14 @@ export const BindMountResponseSchema: GenMessage<BindMountResponse> = /*@__PURE_
  */
 export const MountService: GenService<{
   /**
-   * Bind-mount source at target_path inside the target's mount namespace.
+   * Bind-mount source at target_path inside the target's mount namespace,
+   * with the new mount API: the daemon clones source as a detached tree
+   * (open_tree OPEN_TREE_CLONE; mount_setattr MOUNT_ATTR_RDONLY for
+   * read_only), a per-request child joins the target's owning user namespace
+   * (when it is not the daemon's) and its mount namespace, and attaches the
+   * tree with move_mount. Nothing is mounted on any error. A missing source,
+   * target_path, process or handle is NOT_FOUND; a target that is not a
+   * mount namespace is FAILED_PRECONDITION.
    *
    * @generated from rpc lxnsd.v1.MountService.BindMount
    */

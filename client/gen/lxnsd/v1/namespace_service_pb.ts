@@ -393,6 +393,8 @@ export type PinRequest = Message<"lxnsd.v1.PinRequest"> & {
   ref?: NamespaceRef | undefined;
 
   /**
+   * One path component: ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$, else INVALID_ARGUMENT.
+   *
    * @generated from field: string name = 2;
    */
   name: string;
@@ -410,6 +412,8 @@ export const PinRequestSchema: GenMessage<PinRequest> = /*@__PURE__*/
  */
 export type PinResponse = Message<"lxnsd.v1.PinResponse"> & {
   /**
+   * <state dir>/ns/<name>.
+   *
    * @generated from field: string path = 1;
    */
   path: string;
@@ -427,6 +431,8 @@ export const PinResponseSchema: GenMessage<PinResponse> = /*@__PURE__*/
  */
 export type UnpinRequest = Message<"lxnsd.v1.UnpinRequest"> & {
   /**
+   * A name given to Pin.
+   *
    * @generated from field: string name = 1;
    */
   name: string;
@@ -552,7 +558,14 @@ export const NamespaceService: GenService<{
     output: typeof SetLimitResponseSchema;
   },
   /**
-   * Bind-mount a namespace to a path that outlives the daemon. Not implemented yet: UNIMPLEMENTED.
+   * Bind-mount a namespace on a file that outlives handles and the daemon,
+   * as `ip netns add` does: <state dir>/ns/<name> (daemon flag --state-dir,
+   * default /run/lxnsd). A network namespace is also pinned at
+   * <netns dir>/<name> (--netns-dir, default /run/netns; "" turns it off) so
+   * `ip netns list/exec` see it. Both directories are made shared mount
+   * points, like /run/netns. The pin can be used as NamespaceRef.path and by
+   * `nsenter --net=PATH`. A taken name (in either directory) is
+   * ALREADY_EXISTS; the namespace is resolved as Inspect does.
    *
    * @generated from rpc lxnsd.v1.NamespaceService.Pin
    */
@@ -562,7 +575,8 @@ export const NamespaceService: GenService<{
     output: typeof PinResponseSchema;
   },
   /**
-   * Undo a Pin. Not implemented yet: UNIMPLEMENTED.
+   * Undo a Pin: unmount and remove <state dir>/ns/<name>, and the
+   * <netns dir>/<name> of the same namespace. An unknown name is NOT_FOUND.
    *
    * @generated from rpc lxnsd.v1.NamespaceService.Unpin
    */
