@@ -7,6 +7,8 @@ import { registerExec } from "./commands/exec";
 import { registerCurrent, registerInspect } from "./commands/inspect";
 import { registerLimit } from "./commands/limit";
 import { registerList, registerWatch } from "./commands/list";
+import { registerMount } from "./commands/mount";
+import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
 import { processSignals, streamWriter } from "./run-program";
@@ -46,6 +48,9 @@ export function buildProgram(ctx: CliContext): Command {
   registerLimit(program, ctx);
   registerList(program, ctx);
   registerWatch(program, ctx);
+  registerPin(program, ctx);
+  registerUnpin(program, ctx);
+  registerMount(program, ctx);
   program.showHelpAfterError(usageHint(undefined));
   for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
   return program;

@@ -1,0 +1,50 @@
+import { create } from "@bufbuild/protobuf";
+import { Option } from "commander";
+import type { Command } from "commander";
+import { BindMountResponseSchema } from "../../gen/lxnsd/v1/mount_service_pb";
+import { NamespaceRefSchema, NamespaceType } from "../../gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../gen/lxnsd/v1/types_pb";
+import type { CliContext } from "../cli-context";
+import { parsePid } from "../parse-values";
+import { UsageError } from "../usage-error";
+
+interface BindOptions {
+  target?: number;
+  handle?: string;
+  path?: string;
+  recursive?: boolean;
+  readOnly?: boolean;
+}
+
+const TARGETS = ["target", "handle", "path"] as const;
+
+/** The mount namespace the flags name: -t PID, --handle ID or --path FILE. */
+function mountRef(options: BindOptions): NamespaceRef {
+  const type = NamespaceType.MNT;
+  if (options.target !== undefined) return create(NamespaceRefSchema, { type, source: { case: "pid", value: options.target } });
+  if (options.handle !== undefined) return create(NamespaceRefSchema, { type, source: { case: "handle", value: options.handle } });
+  if (options.path !== undefined) return create(NamespaceRefSchema, { type, source: { case: "path", value: options.path } });
+  throw new UsageError("a target mount namespace is required: -t PID, --handle ID or --path FILE");
+}
+
+/** `lxnsctl mount bind SRC DEST`: bind-mount a host path into another mount namespace (BindMount). */
+export function registerMount(program: Command, ctx: CliContext): void {
+  const mount = program.command("mount").description("mounts in other mount namespaces");
+  const others = (name: string) => TARGETS.filter((other) => other !== name);
+  mount
+    .command("bind")
+    .description("bind-mount SRC (a path of the daemon's) at DEST inside the target's mount namespace")
+    .argument("<src>", "an absolute path in the daemon's mount namespace")
+    .argument("<dest>", "an existing absolute path in the target's mount namespace")
+    .addOption(new Option("-t, --target <pid>", "the mount namespace of process PID").argParser(parsePid).conflicts(others("target")))
+    .addOption(new Option("--handle <id>", "a mount namespace handle from open or unshare").conflicts(others("handle")))
+    .addOption(new Option("--path <file>", "a mount namespace file (/proc/PID/ns/mnt or a pin)").conflicts(others("path")))
+    .addOption(new Option("-r, --recursive", "also the mounts below SRC (as mount --rbind)"))
+    .addOption(new Option("--read-only", "make the new mount read-only"))
+    .addHelpText("after", "\nExamples:\n  lxnsctl mount bind /srv/data -t 1234 /mnt/data --read-only\n  lxnsctl mount bind /srv --handle h-abc /srv --recursive")
+    .action(async (source: string, targetPath: string, options: BindOptions, self: Command) => {
+      const request = { source, target: mountRef(options), targetPath, recursive: options.recursive === true, readOnly: options.readOnly === true };
+      const response = await ctx.connect(self).bindMount(request, ctx.callOptions(self));
+      ctx.print(self, BindMountResponseSchema, response, () => "");
+    });
+}
