@@ -485,7 +485,12 @@ export const NamespaceService: GenService<{
     output: typeof GetCurrentNamespacesResponseSchema;
   },
   /**
-   * One row per namespace, as lsns. Not implemented yet: UNIMPLEMENTED.
+   * One row per namespace that some process is in, as `lsns` (NS, TYPE,
+   * NPROCS, PID = the lowest pid, its uid, COMMAND = its cmdline as lsns
+   * prints it), from one scan of /proc/PID/ns/* of every process. Filters:
+   * types (empty = all; an unknown type is INVALID_ARGUMENT) and pid (> 0:
+   * only that process's namespaces, NOT_FOUND when it does not exist; < 0 is
+   * INVALID_ARGUMENT). Processes that exit during the scan are left out.
    *
    * @generated from rpc lxnsd.v1.NamespaceService.ListNamespaces
    */
@@ -495,7 +500,12 @@ export const NamespaceService: GenService<{
     output: typeof ListNamespacesResponseSchema;
   },
   /**
-   * ADDED/REMOVED events as namespaces come and go. Not implemented yet: UNIMPLEMENTED.
+   * First every current namespace as ADDED, then ADDED/REMOVED as
+   * namespaces appear and go, found by diffing scans (type and ns_id) every
+   * `interval` (default 1s, 100ms to 1h, else INVALID_ARGUMENT). A REMOVED
+   * event carries the row of the last scan that saw it. All watchers share
+   * one scan, at the smallest interval any of them asked for. Ends only when
+   * the caller cancels.
    *
    * @generated from rpc lxnsd.v1.NamespaceService.WatchNamespaces
    */
