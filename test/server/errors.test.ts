@@ -80,8 +80,8 @@ describeRoot("error statuses", () => {
     expect(lxnsd.daemon.handles.size).toBe(0);
   });
 
-  it("methods of later issues answer UNIMPLEMENTED", async () => {
-    await expect(lxnsd.client.pin({ name: "x" })).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
-    await expect(lxnsd.client.bindMount({})).rejects.toMatchObject({ code: status.UNIMPLEMENTED });
+  it("a request without its required parts is INVALID_ARGUMENT, also for Pin and BindMount", async () => {
+    await expect(lxnsd.client.pin({ name: "x" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(lxnsd.client.bindMount({})).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 });
