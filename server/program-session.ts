@@ -1,3 +1,4 @@
+import { closeSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
@@ -7,13 +8,16 @@ import { RpcError, fromErrno, isErrnoLike } from "./errors";
 import type { ExecPlan } from "./exec-plan";
 
 const SIGKILL = 9;
+/** What an empty pipe takes without blocking (Linux's default pipe size). */
+const PIPE_CAPACITY = 64 * 1024;
 /** The addon's own limit stays out of the way: the daemon enforces spec.timeout itself. */
 const NO_NATIVE_TIMEOUT = 0x7fffffff;
 
 /** A program started for one request, its stdio wrapped as sockets on the event loop. */
 export interface ProgramSession {
   readonly pid: number;
-  readonly stdin: Socket;
+  /** The program's stdin, or undefined when startProgram was given all of it up front. */
+  readonly stdin: Socket | undefined;
   readonly stdout: Socket;
   readonly stderr: Socket;
   /** How the program ended, once it has been reaped. */
@@ -35,7 +39,7 @@ export interface ProgramSession {
  * group before it reaps the program). Rejects with the status of the failed step (execve ENOENT →
  * NOT_FOUND, setns EINVAL → FAILED_PRECONDITION, …) with nothing left behind.
  */
-export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Promise<ProgramSession> {
+export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdinBytes?: Uint8Array): Promise<ProgramSession> {
   let handle: native.ExecHandle;
   try {
     handle = await native.spawnProgram({ ...plan.spec, timeoutMs: NO_NATIVE_TIMEOUT }, { signal: callSignal });
@@ -44,11 +48,11 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Pro
   } finally {
     plan.release();
   }
-  const stdin = new Socket({ fd: handle.stdin, readable: false, writable: true });
+  const stdin = stdinBytes === undefined ? new Socket({ fd: handle.stdin, readable: false, writable: true }) : feedAndClose(handle.stdin, stdinBytes);
   const stdout = new Socket({ fd: handle.stdout, readable: true, writable: false });
   const stderr = new Socket({ fd: handle.stderr, readable: true, writable: false });
   // The program may exit without reading its stdin; that is its business.
-  stdin.on("error", () => {});
+  stdin?.on("error", () => {});
 
   let stoppedBy: RpcError | undefined;
   let ended = false;
@@ -85,10 +89,30 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal): Pro
     },
     dispose: () => {
       if (!ended) stop(new RpcError(status.CANCELLED, "the call ended before the program"));
-      stdin.destroy();
+      stdin?.destroy();
       stdout.destroy();
       stderr.destroy();
     },
   };
 }
 
+/**
+ * Gives the program its whole stdin: written at once when it fits in the
+ * empty pipe (no socket to set up, which Run of a small command feels),
+ * else through a socket that is ended after it.
+ */
+function feedAndClose(fd: number, bytes: Uint8Array): Socket | undefined {
+  if (bytes.length <= PIPE_CAPACITY) {
+    try {
+      if (bytes.length > 0) writeSync(fd, bytes);
+    } catch {
+      // EPIPE: the program exited without reading; EAGAIN cannot happen on an empty pipe of this size
+    } finally {
+      closeSync(fd);
+    }
+    return undefined;
+  }
+  const socket = new Socket({ fd, readable: false, writable: true });
+  socket.end(bytes);
+  return socket;
+}

@@ -1,3 +1,4 @@
+import type { Socket } from "node:net";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
@@ -40,9 +41,8 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   async run(request: RunRequest, context: CallContext) {
     const cap = request.maxOutputBytes === 0 ? DEFAULT_MAX_OUTPUT : request.maxOutputBytes;
     if (cap > MAX_MAX_OUTPUT) throw invalidArgument(`max_output_bytes: at most ${MAX_MAX_OUTPUT}`);
-    const session = await this.start(request.spec, context);
+    const session = await this.start(request.spec, context, request.stdin);
     try {
-      session.stdin.end(request.stdin);
       const output = { stdout: new OutputBuffer(cap), stderr: new OutputBuffer(cap) };
       for await (const { tag, chunk } of readOutput(session)) output[tag].add(chunk);
       const exit = await session.exited;
@@ -70,9 +70,9 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     }
   }
 
-  private async start(spec: RunRequest["spec"], context: CallContext): Promise<ProgramSession> {
+  private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array): Promise<ProgramSession> {
     const plan = planExec(spec, this.deps.resolver, this.deps.ids);
-    const session = await startProgram(plan, context.signal);
+    const session = await startProgram(plan, context.signal, stdin);
     context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
     return session;
   }
@@ -88,14 +88,16 @@ function readOutput(session: ProgramSession) {
 
 /** Feeds the caller's messages after the spec to the program: stdin with backpressure, close_stdin, signals. */
 async function pumpInput(input: AsyncIterator<ExecRequest>, session: ProgramSession): Promise<void> {
+  const stdin = session.stdin;
+  if (!stdin) throw new Error("an Exec program is started with its stdin open");
   for (let next = await input.next(); !next.done; next = await input.next()) {
     const msg = next.value.msg;
     switch (msg.case) {
       case "stdin":
-        if (!session.stdin.writableEnded && !session.stdin.write(msg.value)) await drained(session);
+        if (!stdin.writableEnded && !stdin.write(msg.value)) await drained(stdin);
         break;
       case "closeStdin":
-        session.stdin.end();
+        stdin.end();
         break;
       case "signal":
         if (!Number.isInteger(msg.value) || msg.value < 1 || msg.value > MAX_SIGNAL) throw invalidArgument(`signal: must be 1..${MAX_SIGNAL}, got ${msg.value}`);
@@ -107,17 +109,17 @@ async function pumpInput(input: AsyncIterator<ExecRequest>, session: ProgramSess
         throw invalidArgument("msg: one of stdin, close_stdin or signal is required");
     }
   }
-  session.stdin.end();
+  stdin.end();
 }
 
-function drained(session: ProgramSession): Promise<void> {
+function drained(stdin: Socket): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
-      session.stdin.off("drain", done);
-      session.stdin.off("close", done);
+      stdin.off("drain", done);
+      stdin.off("close", done);
       resolve();
     };
-    session.stdin.once("drain", done);
-    session.stdin.once("close", done);
+    stdin.once("drain", done);
+    stdin.once("close", done);
   });
 }
