@@ -2,7 +2,7 @@
  * The types of {@link spawnProgram} (./index.ts) and the validation of the
  * `exec` part of its spec. No addon access here.
  */
-import type { RawChildSpec, RawExecProgram } from "./raw";
+import type { RawExecProgram, RawExecSpec, RawProgramExit } from "./raw";
 
 /**
  * A per-request child spec that ends in a program: the child joins,
@@ -14,39 +14,13 @@ import type { RawChildSpec, RawExecProgram } from "./raw";
  * the program runs it rejects ETIMEDOUT. Without it, only the steps before
  * execve are bounded (10 s).
  */
-export interface ExecSpec extends RawChildSpec {
-  exec: ExecProgram;
-}
+export type ExecSpec = RawExecSpec;
 
-/**
- * The program. It is always a process of its own, the daemon's child, so
- * it runs in a joined or new pid namespace (pid 1 of a new one) and in a
- * joined or new time namespace.
- */
-export interface ExecProgram extends RawExecProgram {
-  /** Absolute paths tried in order with execve inside the joined mount
-   * namespace (no PATH search there): ENOENT, ENOTDIR and EACCES go on to
-   * the next; the error is EACCES if any candidate gave it, else the last. */
-  candidates: string[];
-  /** argv as given (argv[0] unchanged); not empty. */
-  argv: string[];
-  /** KEY=VALUE strings, passed as envp exactly. */
-  env: string[];
-  /** chdir after joining, inside the joined mount namespace, before the ids change. */
-  cwd?: string;
-  /** setgroups([]) + setgid(gid) + setuid(uid) before exec, for those given. */
-  uid?: number;
-  gid?: number;
-  /** Make / MS_REC|MS_PRIVATE and mount a new proc on /proc, as
-   * `unshare --mount-proc`; needs CLONE_NEWNS in unshareFlags (TypeError). */
-  mountProc?: boolean;
-}
+/** The program (see RawExecProgram in ./raw.ts). */
+export type ExecProgram = RawExecProgram;
 
 /** How the program ended: exactly one field is set. */
-export interface ProgramExit {
-  code?: number;
-  signal?: number;
-}
+export type ProgramExit = RawProgramExit;
 
 /** A program that has exec'd. The three fds belong to the caller. */
 export interface ExecHandle {

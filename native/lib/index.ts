@@ -375,24 +375,9 @@ export function killAllChildren(): void {
 }
 
 /** One namespace that some process is in: an lsns row plus what Inspect adds. */
-export interface NsScanRow {
+export interface NsScanRow extends Omit<RawScanRow, "typeIndex"> {
   /** Its type, as NS_TYPES names it. */
   type: NsTypeName;
-  /** nsfs inode (lsns NS) and st_dev. */
-  ino: bigint;
-  dev: bigint;
-  /** How many processes are in it (lsns NPROCS). */
-  nprocs: number;
-  /** The lowest pid in it (lsns PID), that process's uid (lsns USER) and command line (lsns COMMAND). */
-  pid: number;
-  uid: number;
-  command: string;
-  /** NS_GET_USERNS; 0n when out of view or the process went away before it was read. */
-  ownerIno: bigint;
-  /** User namespaces: NS_GET_OWNER_UID. */
-  ownerUid?: number;
-  /** User and pid namespaces below the root of the daemon's view: NS_GET_PARENT. */
-  parentIno?: bigint;
 }
 
 /**

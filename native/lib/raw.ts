@@ -56,17 +56,28 @@ export interface RawChildSpec {
   debugCloneMode?: "auto" | "vm" | "fork";
 }
 
-/** The program of an exec spec (see "Exec specs" in native/src/child_runner.cc). */
+/**
+ * The program of an exec spec (see "Exec specs" in native/src/child_runner.cc).
+ * It is always a process of its own, the daemon's child, so it runs in a
+ * joined or new pid namespace (pid 1 of a new one) and in a joined or new
+ * time namespace.
+ */
 export interface RawExecProgram {
-  /** Absolute paths tried in order with execve inside the joined mount namespace. */
+  /** Absolute paths tried in order with execve inside the joined mount
+   * namespace (no PATH search there): ENOENT, ENOTDIR and EACCES go on to
+   * the next; the error is EACCES if any candidate gave it, else the last. */
   candidates: string[];
+  /** argv as given (argv[0] unchanged); not empty. */
   argv: string[];
-  /** KEY=VALUE, the envp as given. */
+  /** KEY=VALUE strings, passed as envp exactly. */
   env: string[];
+  /** chdir after joining, inside the joined mount namespace, before the ids change. */
   cwd?: string;
+  /** setgroups([]) + setgid(gid) + setuid(uid) before exec, for those given. */
   uid?: number;
   gid?: number;
-  /** Needs CLONE_NEWNS in unshareFlags. */
+  /** Make / MS_REC|MS_PRIVATE and mount a new proc on /proc, as
+   * `unshare --mount-proc`; needs CLONE_NEWNS in unshareFlags (TypeError). */
   mountProc?: boolean;
 }
 
@@ -84,7 +95,7 @@ export interface RawProgramStarted {
   stderr: number;
 }
 
-/** How a program ended: exactly one of the two is set. */
+/** How a program ended: exactly one field is set. */
 export interface RawProgramExit {
   code?: number;
   signal?: number;
@@ -97,20 +108,25 @@ export interface RawChildResult {
   keeper?: { pid: number; fd: number };
 }
 
-/** One namespace row of scanNamespaces (see NsScanRow in native/src/ns_scan.h). */
+/** One namespace row of scanNamespaces (see NsScanRow in native/src/ns_scan.h):
+ * an lsns row plus what Inspect adds. */
 export interface RawScanRow {
   /** Index into NS_TYPES. */
   typeIndex: number;
+  /** nsfs inode (lsns NS) and st_dev. */
   ino: bigint;
   dev: bigint;
+  /** How many processes are in it (lsns NPROCS). */
   nprocs: number;
-  /** The lowest pid in the namespace, its uid and lsns-style command. */
+  /** The lowest pid in it (lsns PID), that process's uid (lsns USER) and command line (lsns COMMAND). */
   pid: number;
   uid: number;
   command: string;
-  /** 0 when out of view or the process went away. */
+  /** NS_GET_USERNS; 0n when out of view or the process went away before it was read. */
   ownerIno: bigint;
+  /** User namespaces: NS_GET_OWNER_UID. */
   ownerUid?: number;
+  /** User and pid namespaces below the root of the daemon's view: NS_GET_PARENT. */
   parentIno?: bigint;
 }
 
