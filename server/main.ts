@@ -17,7 +17,7 @@ function collect(value: string, previous: string[] | undefined): string[] {
 
 const program = new Command()
   .name("lxnsd")
-  .description("Linux namespaces behind a typed gRPC API (lxnsd.v1): inspect, open, create and limit namespaces.")
+  .description("Linux namespaces behind a typed gRPC API (lxnsd.v1): inspect, list, hold, create, pin and limit namespaces, run programs in them, bind-mount into them.")
   .option("--listen <address>", `listen on ADDRESS: unix:PATH or HOST:PORT (loopback only); repeatable (default: ${defaultAddress()})`, collect)
   .option("--max-handles <n>", "most namespace handles open at once", positiveInt, 1024)
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
