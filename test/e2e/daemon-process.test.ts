@@ -17,7 +17,7 @@ describeRoot("the lxnsd process", () => {
 
   it("--help documents every flag", () => {
     const help = execFileSync(process.execPath, [DAEMON_MAIN, "--help"], { encoding: "utf8" });
-    for (const flag of ["--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--child-timeout", "--log-level", "--help"]) {
+    for (const flag of ["--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--log-level", "--help"]) {
       expect(help).toContain(flag);
     }
   });
