@@ -4,8 +4,9 @@ import { readFileSync, readlinkSync } from "node:fs";
 import * as net from "node:net";
 
 import * as native from "../../native/lib";
+import { checkNativeLeaksAfterEach } from "../helpers/native";
 import { describeRoot } from "../helpers/privileged";
-import { childrenOf, countFds, processState, readOrNull, waitFor } from "../helpers/proc";
+import { childrenOf, processState, readOrNull, waitFor } from "../helpers/proc";
 import { startTarget, type Target } from "../helpers/targets";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME } = native;
@@ -56,15 +57,7 @@ async function run(argv: string[], spec: Partial<native.ExecSpec> = {}, exec: Pa
 }
 
 describeRoot("native spawnProgram", () => {
-  let baselineFds = 0;
-  beforeEach(() => {
-    baselineFds = countFds();
-  });
-  afterEach(async () => {
-    await waitFor(() => native.runningChildren() === 0, 2000, "runningChildren() == 0");
-    expect(countFds()).toBe(baselineFds);
-    expect(childrenOf(process.pid)).toEqual([]);
-  });
+  checkNativeLeaksAfterEach();
 
   it("pipes stdout and stderr and reports the exit code", async () => {
     const out = await run(["/bin/sh", "-c", "echo out; echo err >&2; exit 3"]);

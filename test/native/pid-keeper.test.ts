@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 
 import * as native from "../../native/lib";
+import { checkNativeLeaksAfterEach } from "../helpers/native";
 import { describeRoot } from "../helpers/privileged";
 import { childrenOf, countFds, fdPath, nsInode, nsPidLine, processState, readOrNull, statusField, waitFor } from "../helpers/proc";
 
@@ -37,15 +38,7 @@ async function expectInitGone(pid: number): Promise<void> {
 }
 
 describeRoot("native keeper init of a held pid namespace", () => {
-  let baselineFds = 0;
-  beforeEach(() => {
-    baselineFds = countFds();
-  });
-  afterEach(async () => {
-    await waitFor(() => native.runningChildren() === 0, 2000, "runningChildren() == 0");
-    expect(countFds()).toBe(baselineFds);
-    expect(childrenOf(process.pid)).toEqual([]);
-  });
+  const baselineFds = checkNativeLeaksAfterEach();
 
   it("keeps a new pid namespace alive and joinable until keeper.fd is closed", async () => {
     const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
@@ -217,7 +210,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       );
       expect(native.runningChildren()).toBe(0);
       expect(childrenOf(process.pid)).toEqual([]);
-      expect(countFds()).toBe(baselineFds);
+      expect(countFds()).toBe(baselineFds());
     });
 
     it("USER|PID then a failing step", async () => {
@@ -361,7 +354,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       native.close(r.fds[0]);
     }
     await waitFor(() => native.runningChildren() === 0, 2000, "all keepers reaped");
-    expect(countFds()).toBe(baselineFds);
+    expect(countFds()).toBe(baselineFds());
     expect(childrenOf(process.pid)).toEqual([]);
   });
 });
