@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import * as path from "node:path";
 import { run } from "../../client/cli/main";
+import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
@@ -17,12 +18,7 @@ describeRoot("lxnsctl against a daemon", () => {
   let target: Target;
 
   /** Runs the CLI in-process against the test daemon. */
-  async function cli(...argv: string[]) {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(["--address", lxnsd.address, ...argv], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-    return { code, stdout, stderr };
-  }
+  const cli = (...argv: string[]) => captureCli(["--address", lxnsd.address, ...argv]);
 
   beforeAll(async () => {
     lxnsd = await startDaemon();

@@ -2,8 +2,8 @@ import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readlinkSync } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
-import { run } from "../../client/cli/main";
 import type { CliIo } from "../../client/cli/main";
+import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
@@ -17,12 +17,7 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
   let lxnsd: TestDaemon;
   let target: Target;
 
-  async function cli(argv: string[], io: Partial<CliIo> = {}) {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(["--address", lxnsd.address, ...argv], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), ...io });
-    return { code, stdout, stderr };
-  }
+  const cli = (argv: string[], io: Partial<CliIo> = {}) => captureCli(["--address", lxnsd.address, ...argv], io);
 
   beforeAll(async () => {
     lxnsd = await startDaemon();

@@ -7,9 +7,9 @@ import { NamespaceRefSchema, NamespaceType } from "../../client/gen/lxnsd/v1/typ
 import type { LxnsdClient } from "../../client";
 import { LxnsdError } from "../../client/lxnsd-error";
 import type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit } from "../../client/process-client";
-import { run } from "../../client/cli/main";
 import type { CliIo } from "../../client/cli/main";
 import { exitStatusOf, failureStatusOf } from "../../client/cli/run-program";
+import { captureCli } from "../helpers/cli";
 
 /** What the fake program does: its output, and how it ends (an exit or a daemon error). */
 interface Script {
@@ -98,16 +98,8 @@ function fakeClient(script: Script = {}, inspect?: (request: { ref: { source: { 
 }
 
 async function cli(argv: string[], fake = fakeClient(), extra: Partial<CliIo> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
-    env: { TERM: "xterm" },
-    connect: () => fake.client,
-    ...extra,
-  });
-  return { code, stdout, stderr, specs: fake.specs, sessions: fake.sessions, inspected: fake.inspected };
+  const output = await captureCli(argv, { env: { TERM: "xterm" }, connect: () => fake.client, ...extra });
+  return { ...output, specs: fake.specs, sessions: fake.sessions, inspected: fake.inspected };
 }
 
 const pidRef = (type: NamespaceType, pid: number) => create(NamespaceRefSchema, { type, source: { case: "pid", value: pid } });

@@ -3,6 +3,7 @@ import { EventKind, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
 import { NamespaceSummarySchema } from "../../client/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
 import { run } from "../../client/cli/main";
+import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
@@ -36,10 +37,7 @@ function fake() {
 }
 
 async function cli(argv: string[], client: LxnsdClient, onSignal?: (listener: (signal: NodeJS.Signals) => void) => () => void) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), ...(client ? { connect: () => client } : {}), onSignal });
-  return { code, stdout, stderr };
+  return captureCli(argv, { ...(client ? { connect: () => client } : {}), onSignal });
 }
 
 describe("lxnsctl ls / watch: flags → request", () => {

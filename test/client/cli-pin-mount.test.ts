@@ -6,7 +6,7 @@ import { create } from "@bufbuild/protobuf";
 import { PinResponseSchema } from "../../client/gen/lxnsd/v1/namespace_service_pb";
 import { NamespaceRefSchema, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
-import { run } from "../../client/cli/main";
+import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
@@ -26,10 +26,7 @@ async function fakeCli(argv: string[]) {
       };
     },
   }) as unknown as LxnsdClient;
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text), connect: () => client });
-  return { code, stdout, stderr, calls };
+  return { ...(await captureCli(argv, { connect: () => client })), calls };
 }
 
 const mntRef = (source: unknown) => create(NamespaceRefSchema, { type: NamespaceType.MNT, source: source as never });
@@ -80,12 +77,7 @@ describeRoot("lxnsctl pin, unpin, mount bind against a daemon", () => {
   let dir: string;
   let target: Target | undefined;
 
-  async function cli(...argv: string[]) {
-    let stdout = "";
-    let stderr = "";
-    const code = await run(["--address", lxnsd.address, ...argv], { stdout: (text) => (stdout += text), stderr: (text) => (stderr += text) });
-    return { code, stdout, stderr };
-  }
+  const cli = (...argv: string[]) => captureCli(["--address", lxnsd.address, ...argv]);
 
   beforeAll(async () => {
     stateDir = mkdtempSync(path.join(tmpdir(), "lxnsd-state-"));

@@ -13,7 +13,7 @@ import {
 import { IdMappingSchema, NamespaceRefSchema, NamespaceType, Relation } from "../../client/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
 import { LxnsdError } from "../../client/lxnsd-error";
-import { run } from "../../client/cli/main";
+import { captureCli } from "../helpers/cli";
 import { parseSeconds } from "../../client/cli/parse-values";
 
 /** One call the fake client saw. */
@@ -43,18 +43,14 @@ function fakeClient(responses: Record<string, unknown> = {}): { client: LxnsdCli
 
 /** Runs the CLI in-process against `fake`, capturing its output. */
 async function cli(argv: string[], fake = fakeClient(), env: Record<string, string> = {}) {
-  let stdout = "";
-  let stderr = "";
-  const code = await run(argv, {
-    stdout: (text) => (stdout += text),
-    stderr: (text) => (stderr += text),
+  const output = await captureCli(argv, {
     env,
     connect: (address) => {
       fake.addresses.push(address);
       return fake.client;
     },
   });
-  return { code, stdout, stderr, calls: fake.calls, addresses: fake.addresses };
+  return { ...output, calls: fake.calls, addresses: fake.addresses };
 }
 
 const NET_INFO = { type: NamespaceType.NET, nsId: 4026532000n, device: 4n, ownerUserNsId: 4026531837n };
