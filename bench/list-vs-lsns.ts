@@ -12,24 +12,13 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 
 import { NamespaceType, createClient } from "../client";
+import { medianMs } from "./timing";
 
 const NAMESPACES = 500;
 const RUNS = 15;
 const run = promisify(execFile);
 
-function median(samples: number[]): number {
-  return [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-}
-
-async function timed(once: () => Promise<unknown>): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const start = process.hrtime.bigint();
-    await once();
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  return median(samples);
-}
+const timed = (once: () => Promise<unknown>): Promise<number> => medianMs(RUNS, once);
 
 async function main(): Promise<void> {
   if (process.geteuid?.() !== 0) {

@@ -11,25 +11,14 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 
 import { NamespaceType, createClient } from "../client";
+import { medianMs } from "./timing";
 
 const SEQUENTIAL = 300;
 const CONCURRENT = 800;
 const CONCURRENCY = 8;
 const run = promisify(execFile);
 
-function p50(samples: number[]): number {
-  return [...samples].sort((a, b) => a - b)[Math.floor(samples.length / 2)];
-}
-
-async function latency(once: () => Promise<unknown>): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < SEQUENTIAL; i++) {
-    const start = process.hrtime.bigint();
-    await once();
-    samples.push(Number(process.hrtime.bigint() - start) / 1e6);
-  }
-  return p50(samples);
-}
+const latency = (once: () => Promise<unknown>): Promise<number> => medianMs(SEQUENTIAL, once);
 
 async function throughput(once: () => Promise<unknown>): Promise<number> {
   let next = 0;
