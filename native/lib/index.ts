@@ -177,6 +177,9 @@ function checkSpec(spec: ChildSpec): void {
   if (spec.moveMount !== undefined) {
     checkFd(spec.moveMount.fd, "moveMount.fd");
     checkPath(spec.moveMount.targetPath, "moveMount.targetPath");
+    if (spec.moveMount.create !== undefined && spec.moveMount.create !== "dir" && spec.moveMount.create !== "file") {
+      throw new TypeError('moveMount.create must be "dir" or "file"');
+    }
   }
   if (spec.timeoutMs !== undefined) checkUint(spec.timeoutMs, "timeoutMs", MAX_TIMEOUT_MS);
   if (spec.debugSleepMs !== undefined) checkUint(spec.debugSleepMs, "debugSleepMs", MAX_TIMEOUT_MS);

@@ -47,7 +47,12 @@ export interface RawChildSpec {
   /** BindMount: after the joins, move_mount(fd, "", AT_FDCWD, targetPath,
    * MOVE_MOUNT_F_EMPTY_PATH) attaches the detached tree `fd` (from openTree;
    * the caller keeps and closes it) at targetPath in the child's mount namespace. */
-  moveMount?: { fd: number; targetPath: string };
+  moveMount?: {
+    fd: number;
+    targetPath: string;
+    /** Create targetPath first when it is missing (a directory or an empty file); removed again if move_mount fails. */
+    create?: "dir" | "file";
+  };
   /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
   timeoutMs?: number;
   /** Test only: the child sleeps this long before holdNs and exit. */

@@ -193,6 +193,11 @@ ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
     if (fd > 2147483647u) ThrowType(env, "moveMount.fd must be an int");
     out.move_fd = static_cast<int>(fd);
     out.move_target = GetString(env, m, "targetPath", true);
+    if (IsSet(m, "create")) {
+      std::string create = GetString(env, m, "create", true);
+      if (create != "dir" && create != "file") ThrowType(env, "moveMount.create must be \"dir\" or \"file\"");
+      out.move_create = create == "dir" ? 1 : 2;
+    }
   }
   if (IsSet(spec, "timeoutMs")) out.timeout_ms = GetUint32(env, spec, "timeoutMs");
   if (IsSet(spec, "debugSleepMs")) out.debug_sleep_ms = GetUint32(env, spec, "debugSleepMs");

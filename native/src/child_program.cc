@@ -20,7 +20,7 @@ const char* const kChildStepNames[kStepCount] = {
     "start",       "reset signals", "setns",      "unshare",     "make / private", "write uid_map",
     "write timens_offsets",         "start pid init",
     "exec pause",  "sethostname",   "loopback up", "write file", "read file",
-    "move_mount",
+    "create target", "move_mount",
     "debug sleep", "open ns",       "start program",
     "setpgid",     "mount proc",    "chdir",      "set credentials", "stdio",
     "execve",      "done",
@@ -57,6 +57,7 @@ const char* const kChildSyscallNames[kSysCount] = {
     "setuid",
     "execve",
     "move_mount",
+    "mkdir",
 };
 
 namespace {
@@ -324,6 +325,20 @@ void ProgramEntry(const void* arg) {
 
 }  // namespace
 
+// BindMount's create_target_path: a directory (kind 1) or an empty file
+// (kind 2) at `target` unless something is there already. Returns whether
+// it created one; a failure other than EEXIST ends the child.
+bool CreateTarget(ChildControl* ctl, const char* target, int kind) {
+  EnterStep(ctl, kStepCreateTarget);
+  long r = kind == 1 ? RawSyscall(SYS_mkdirat, AT_FDCWD, reinterpret_cast<long>(target), 0755)
+                     : RawSyscall(SYS_openat, AT_FDCWD, reinterpret_cast<long>(target),
+                                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (r == -EEXIST) return false;
+  Check(ctl, kind == 1 ? kSysMkdir : kSysOpen, r);
+  if (kind == 2) RawSyscall(SYS_close, r);
+  return true;
+}
+
 int ChildMain(void* arg) {
   const ChildProgram* p = static_cast<const ChildProgram*>(arg);
   ChildControl* ctl = p->ctl;
@@ -381,10 +396,16 @@ int ChildMain(void* arg) {
     ReadPath(ctl, p->read_path, p->read_buf, p->read_max);
   }
   if (p->move_fd >= 0) {
+    bool created = p->move_create != 0 && CreateTarget(ctl, p->move_target, p->move_create);
     EnterStep(ctl, kStepMoveMount);
-    Check(ctl, kSysMoveMount,
-          RawSyscall(SYS_move_mount, p->move_fd, reinterpret_cast<long>(""), AT_FDCWD,
-                     reinterpret_cast<long>(p->move_target), MOVE_MOUNT_F_EMPTY_PATH));
+    long r = RawSyscall(SYS_move_mount, p->move_fd, reinterpret_cast<long>(""), AT_FDCWD,
+                        reinterpret_cast<long>(p->move_target), MOVE_MOUNT_F_EMPTY_PATH);
+    // Nothing left behind on a failure: what this request created goes again.
+    if (r < 0 && created) {
+      RawSyscall(SYS_unlinkat, AT_FDCWD, reinterpret_cast<long>(p->move_target),
+                 p->move_create == 1 ? AT_REMOVEDIR : 0);
+    }
+    Check(ctl, kSysMoveMount, r);
   }
   if (p->debug_sleep_ms != 0) {
     EnterStep(ctl, kStepDebugSleep);

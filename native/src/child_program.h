@@ -25,6 +25,7 @@ enum ChildStep : int32_t {
   kStepLoopback,
   kStepWriteFile,
   kStepReadFile,
+  kStepCreateTarget,  // BindMount's create_target_path, in the joined mount ns
   kStepMoveMount,     // attach a detached tree (BindMount) in the joined mount ns
   kStepDebugSleep,
   kStepWaitHold,      // parent opens /proc/CHILD/ns/*
@@ -73,6 +74,7 @@ enum ChildSyscall : int32_t {
   kSysSetuid,
   kSysExecve,
   kSysMoveMount,
+  kSysMkdir,
   kSysCount,
 };
 
@@ -140,6 +142,7 @@ struct ChildProgram {
   // is the daemon's open_tree clone (the child's copy of the fd table has it).
   int move_fd;
   const char* move_target;
+  int move_create;  // 0 = no; 1 = mkdir, 2 = an empty file, when move_target is missing
   uint32_t debug_sleep_ms;
   // /proc/PID/ns/pid_for_children opens (ENOENT otherwise) only while the
   // new pid namespace has an init, and the namespace dies with it. The

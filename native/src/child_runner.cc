@@ -397,6 +397,7 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   }
   p.move_fd = spec_.move_fd;
   p.move_target = spec_.move_fd >= 0 ? spec_.move_target.c_str() : nullptr;
+  p.move_create = spec_.move_create;
   p.debug_sleep_ms = spec_.debug_sleep_ms;
   p.pid_init = keeper_read_ >= 0;
   p.keeper_read_fd = keeper_read_;
@@ -692,6 +693,7 @@ ChildFailure ChildRun::ChildReportedFailure() const {
     case kStepReadFile:
       f.target = spec_.read_path;
       break;
+    case kStepCreateTarget:
     case kStepMoveMount:
       f.target = spec_.move_target;
       break;

@@ -58,6 +58,7 @@ struct ChildSpec {
   size_t read_max = 0;
   int move_fd = -1;  // BindMount's detached tree (the caller keeps it); -1 = none
   std::string move_target;
+  int move_create = 0;  // create move_target first when missing: 0 no, 1 a directory, 2 an empty file
   std::vector<std::string> hold_ns;  // names under /proc/CHILD/ns/
   bool has_exec = false;  // then no hold_ns, read or write (the addon checks)
   ExecSpec exec;

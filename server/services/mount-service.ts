@@ -1,3 +1,4 @@
+import { statSync } from "node:fs";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { Server } from "@grpc/grpc-js";
@@ -24,6 +25,15 @@ function checkPath(value: string, field: string): void {
   if (value.includes("\0")) throw invalidArgument(`${field}: contains a NUL byte`);
   if (!path.isAbsolute(value) || path.posix.normalize(value) !== value || value.length > 4096) {
     throw invalidArgument(`${field}: must be an absolute, normalized path, got ${JSON.stringify(value)}`);
+  }
+}
+
+/** What create_target_path makes for `source`: a directory for a directory, an empty file otherwise. */
+function sourceKind(source: string): "dir" | "file" {
+  try {
+    return statSync(source).isDirectory() ? "dir" : "file";
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `stat ${source}`) : err;
   }
 }
 
@@ -79,7 +89,7 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
       join.push({ fd: mnt.fd, nstype: native.CLONE_NEWNS });
       const tree = this.call(() => native.openTree(request.source, { recursive: request.recursive, readOnly: request.readOnly }), `clone ${request.source}`);
       fds.push(tree);
-      const moveMount = { fd: tree, targetPath: request.targetPath };
+      const moveMount = { fd: tree, targetPath: request.targetPath, ...(request.createTargetPath ? { create: sourceKind(request.source) } : {}) };
       try {
         await native.runChild({ join, moveMount, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
       } catch (err) {

@@ -55,13 +55,15 @@ describe("lxnsctl pin, unpin, mount bind: flags → requests", () => {
   });
 
   it.each([
-    [["/src", "-t", "42", "/dest"], { source: { case: "pid", value: 42 } }, false, false],
-    [["/src", "/dest", "--handle", "h-1", "--recursive", "--read-only"], { source: { case: "handle", value: "h-1" } }, true, true],
-    [["-r", "--path", "/run/lxnsd/ns/m", "/src", "/dest"], { source: { case: "path", value: "/run/lxnsd/ns/m" } }, true, false],
-  ] as const)("mount bind %j", async (flags, ref, recursive, readOnly) => {
+    [["/src", "-t", "42", "/dest"], { source: { case: "pid", value: 42 } }, false, false, false],
+    [["/src", "/dest", "--handle", "h-1", "--recursive", "--read-only"], { source: { case: "handle", value: "h-1" } }, true, true, false],
+    [["-r", "--path", "/run/lxnsd/ns/m", "/src", "/dest", "--mkdir"], { source: { case: "path", value: "/run/lxnsd/ns/m" } }, true, false, true],
+  ] as const)("mount bind %j", async (flags, ref, recursive, readOnly, createTargetPath) => {
     const result = await fakeCli(["mount", "bind", ...flags]);
     expect(result).toMatchObject({ code: 0, stderr: "" });
-    expect(result.calls).toEqual([{ method: "bindMount", request: { source: "/src", target: mntRef(ref.source), targetPath: "/dest", recursive, readOnly } }]);
+    expect(result.calls).toEqual([
+      { method: "bindMount", request: { source: "/src", target: mntRef(ref.source), targetPath: "/dest", recursive, readOnly, createTargetPath } },
+    ]);
   });
 
   it("mount bind needs one target and both paths", async () => {

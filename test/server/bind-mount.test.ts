@@ -83,6 +83,29 @@ describeRoot("BindMount", () => {
     expect(inTarget(`cat ${dir}/dest/file`)).toBe("secret content\n");
   });
 
+  it("create_target_path makes a missing directory or file target, as the source is", async () => {
+    target = await startHidden();
+    expect(() => inTargetMnt(`ls -d ${dir}/newdir`)).toThrow();
+    await lxnsd.client.bindMount({ source: `${dir}/secret`, target: pidRef(target.pid), targetPath: `${dir}/newdir`, createTargetPath: true });
+    expect(inTargetMnt(`cat ${dir}/newdir/file`)).toBe("secret content\n");
+    await lxnsd.client.bindMount({ source: `${dir}/secret/file`, target: pidRef(target.pid), targetPath: `${dir}/newfile`, createTargetPath: true });
+    expect(inTargetMnt(`cat ${dir}/newfile`)).toBe("secret content\n");
+    // An existing target is used as it is.
+    await lxnsd.client.bindMount({ source: `${dir}/secret`, target: pidRef(target.pid), targetPath: `${dir}/dest`, createTargetPath: true });
+    expect(inTargetMnt(`cat ${dir}/dest/file`)).toBe("secret content\n");
+  });
+
+  it("create_target_path with a missing parent is NOT_FOUND and creates nothing", async () => {
+    target = await startHidden();
+    const before = mountinfo(target.pid);
+    const err = await lxnsd.client
+      .bindMount({ source: `${dir}/secret`, target: pidRef(target.pid), targetPath: `${dir}/no/such`, createTargetPath: true })
+      .catch((e) => e);
+    expect(err).toMatchObject({ code: status.NOT_FOUND, errno: "ENOENT", step: "create target" });
+    expect(inTargetMnt(`ls ${dir}`).trim().split("\n")).toEqual(["dest"]);
+    expect(mountinfo(target.pid)).toBe(before);
+  });
+
   it("refuses bad requests with exact statuses and mounts nothing", async () => {
     target = await startHidden();
     const pid = target.pid;

@@ -14,6 +14,7 @@ interface BindOptions {
   path?: string;
   recursive?: boolean;
   readOnly?: boolean;
+  mkdir?: boolean;
 }
 
 const TARGETS = ["target", "handle", "path"] as const;
@@ -41,9 +42,10 @@ export function registerMount(program: Command, ctx: CliContext): void {
     .addOption(new Option("--path <file>", "a mount namespace file (/proc/PID/ns/mnt or a pin)").conflicts(others("path")))
     .addOption(new Option("-r, --recursive", "also the mounts below SRC (as mount --rbind)"))
     .addOption(new Option("--read-only", "make the new mount read-only"))
+    .addOption(new Option("--mkdir", "create DEST when missing (a directory, or an empty file for a file SRC; its parent must exist)"))
     .addHelpText("after", "\nExamples:\n  lxnsctl mount bind /srv/data -t 1234 /mnt/data --read-only\n  lxnsctl mount bind /srv --handle h-abc /srv --recursive")
     .action(async (source: string, targetPath: string, options: BindOptions, self: Command) => {
-      const request = { source, target: mountRef(options), targetPath, recursive: options.recursive === true, readOnly: options.readOnly === true };
+      const request = { source, target: mountRef(options), targetPath, recursive: options.recursive === true, readOnly: options.readOnly === true, createTargetPath: options.mkdir === true };
       const response = await ctx.connect(self).bindMount(request, ctx.callOptions(self));
       ctx.print(self, BindMountResponseSchema, response, () => "");
     });

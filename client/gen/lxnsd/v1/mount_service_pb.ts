@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lxnsd/v1/mount_service.proto.
  */
 export const file_lxnsd_v1_mount_service: GenFile = /*@__PURE__*/
-  fileDesc("ChxseG5zZC92MS9tb3VudF9zZXJ2aWNlLnByb3RvEghseG5zZC52MSKFAQoQQmluZE1vdW50UmVxdWVzdBIOCgZzb3VyY2UYASABKAkSJgoGdGFyZ2V0GAIgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEhMKC3RhcmdldF9wYXRoGAMgASgJEhEKCXJlY3Vyc2l2ZRgEIAEoCBIRCglyZWFkX29ubHkYBSABKAgiEwoRQmluZE1vdW50UmVzcG9uc2UyVAoMTW91bnRTZXJ2aWNlEkQKCUJpbmRNb3VudBIaLmx4bnNkLnYxLkJpbmRNb3VudFJlcXVlc3QaGy5seG5zZC52MS5CaW5kTW91bnRSZXNwb25zZWIGcHJvdG8z", [file_lxnsd_v1_types]);
+  fileDesc("ChxseG5zZC92MS9tb3VudF9zZXJ2aWNlLnByb3RvEghseG5zZC52MSKhAQoQQmluZE1vdW50UmVxdWVzdBIOCgZzb3VyY2UYASABKAkSJgoGdGFyZ2V0GAIgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEhMKC3RhcmdldF9wYXRoGAMgASgJEhEKCXJlY3Vyc2l2ZRgEIAEoCBIRCglyZWFkX29ubHkYBSABKAgSGgoSY3JlYXRlX3RhcmdldF9wYXRoGAYgASgIIhMKEUJpbmRNb3VudFJlc3BvbnNlMlQKDE1vdW50U2VydmljZRJECglCaW5kTW91bnQSGi5seG5zZC52MS5CaW5kTW91bnRSZXF1ZXN0GhsubHhuc2QudjEuQmluZE1vdW50UmVzcG9uc2ViBnByb3RvMw", [file_lxnsd_v1_types]);
 
 /**
  * @generated from message lxnsd.v1.BindMountRequest
@@ -36,8 +36,8 @@ export type BindMountRequest = Message<"lxnsd.v1.BindMountRequest"> & {
   target?: NamespaceRef | undefined;
 
   /**
-   * An existing file or directory in the target's mount namespace: absolute,
-   * normalized. It is not created.
+   * A file or directory in the target's mount namespace: absolute,
+   * normalized; it must exist unless create_target_path is set.
    *
    * @generated from field: string target_path = 3;
    */
@@ -56,6 +56,15 @@ export type BindMountRequest = Message<"lxnsd.v1.BindMountRequest"> & {
    * @generated from field: bool read_only = 5;
    */
   readOnly: boolean;
+
+  /**
+   * Create target_path in the target when it is missing: a directory for a
+   * directory source, an empty file otherwise (its parent must exist); it is
+   * removed again when the mount fails.
+   *
+   * @generated from field: bool create_target_path = 6;
+   */
+  createTargetPath: boolean;
 };
 
 /**
