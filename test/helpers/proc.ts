@@ -63,21 +63,6 @@ export function nsPidLine(pid: number): number[] {
   return statusField(pid, "NSpid").split(/\s+/).map(Number);
 }
 
-/** The inodes of the nsfs files this process holds open. */
-export function heldNamespaceInodes(): bigint[] {
-  const inodes: bigint[] = [];
-  for (const fd of readdirSync("/proc/self/fd")) {
-    try {
-      const target = readlinkSync(`/proc/self/fd/${fd}`);
-      const match = /^\w+:\[(\d+)\]$/.exec(target);
-      if (match && !target.startsWith("socket:") && !target.startsWith("pipe:") && !target.startsWith("anon_inode:")) inodes.push(BigInt(match[1]));
-    } catch {
-      // closed meanwhile
-    }
-  }
-  return inodes;
-}
-
 /** Resolves once `check` returns true, polling every 10 ms, or rejects after `timeoutMs`. */
 export async function waitFor(check: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
