@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, readlinkSync, statSync } from "node:fs";
+import { readdirSync, readFileSync, statSync } from "node:fs";
 
 /** The inode of /proc/PID/ns/NAME, as `stat -L -c %i` prints it. */
 export function nsInode(pid: number | "self", name: string): bigint {
