@@ -21,7 +21,7 @@ import type { HandleSchema, NamespaceInfo } from "../../client/gen/lxnsd/v1/type
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import * as native from "../../native/lib";
 import { durationMs } from "../durations";
-import { RpcError, fromErrno, isErrnoLike } from "../errors";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import type { HandleTable } from "../handle-table";
 import { describeNamespace } from "../namespace-info";
 import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespace-list";
@@ -95,8 +95,8 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
 
   async *listNamespaces(request: ListNamespacesRequest): AsyncIterable<MessageInitShape<typeof ListNamespacesResponseSchema>> {
     const types = typeFilter(request.types);
-    if (request.pid < 0) throw new RpcError(status.INVALID_ARGUMENT, "pid: must be > 0 (0 means every process)");
-    const only = request.pid > 0 ? namespacesOfPid(request.pid) : undefined;
+    // namespacesOfPid refuses a negative pid; 0 means every process.
+    const only = request.pid !== 0 ? namespacesOfPid(request.pid) : undefined;
     for (const row of await scanRows()) {
       if (types.has(row.type) && (!only || only.has(row.ino))) yield { summary: toSummary(row) };
     }
@@ -106,7 +106,7 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     const types = typeFilter(request.types);
     const intervalMs = durationMs(request.interval, "interval") ?? WATCH_INTERVAL_MS.default;
     if (intervalMs < WATCH_INTERVAL_MS.min || intervalMs > WATCH_INTERVAL_MS.max) {
-      throw new RpcError(status.INVALID_ARGUMENT, "interval: must be between 100ms and 1h");
+      throw invalidArgument("interval: must be between 100ms and 1h");
     }
     const subscription = this.watch.subscribe(intervalMs);
     try {
