@@ -229,6 +229,12 @@ export function nsGetOwnerUid(fd: number): number {
   return raw.nsGetOwnerUid(fd);
 }
 
+/** getsockopt(SO_PEERCRED) of a connected unix socket fd: the connecting process's pid, uid and gid. */
+export function peerCredentials(fd: number): { pid: number; uid: number; gid: number } {
+  checkFd(fd);
+  return raw.peerCredentials(fd);
+}
+
 /**
  * mount(source, target, NULL, MS_BIND) in the daemon's own mount namespace
  * (a mount, not a namespace change). With source "/proc/self/fd/N" of an

@@ -147,6 +147,7 @@ export interface RawNative {
   nsGetUserns(fd: number): number;
   nsGetParent(fd: number): number;
   nsGetOwnerUid(fd: number): number;
+  peerCredentials(fd: number): { pid: number; uid: number; gid: number };
   bindMountPath(source: string, target: string): void;
   makeSharedMountPoint(dir: string): void;
   unmountDetach(path: string): void;

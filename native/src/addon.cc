@@ -2,6 +2,9 @@
 // turns failures into the NativeError class handed over by init().
 #include <napi.h>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <cstring>
 
 #include "child_runner.h"
@@ -251,6 +254,7 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("nsGetUserns", &LxnsAddon::NsGetUserns),
         InstanceMethod("nsGetParent", &LxnsAddon::NsGetParent),
         InstanceMethod("nsGetOwnerUid", &LxnsAddon::NsGetOwnerUid),
+        InstanceMethod("peerCredentials", &LxnsAddon::PeerCredentials),
         InstanceMethod("bindMountPath", &LxnsAddon::BindMountPathJs),
         InstanceMethod("makeSharedMountPoint", &LxnsAddon::MakeSharedMountPointJs),
         InstanceMethod("unmountDetach", &LxnsAddon::UnmountDetachJs),
@@ -377,6 +381,18 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     int r = NsOwnerUid(FdArg(info, 0), &uid);
     if (r < 0) Throw(info.Env(), r, "ioctl(NS_GET_OWNER_UID)", "");
     return Napi::Number::New(info.Env(), uid);
+  }
+
+  // getsockopt(SO_PEERCRED) of a connected unix socket: who connected to the daemon.
+  Napi::Value PeerCredentials(const Napi::CallbackInfo& info) {
+    struct ucred cred {};
+    socklen_t len = sizeof cred;
+    if (getsockopt(FdArg(info, 0), SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) Throw(info.Env(), -errno, "getsockopt(SO_PEERCRED)", "");
+    Napi::Object out = Napi::Object::New(info.Env());
+    out.Set("pid", cred.pid);
+    out.Set("uid", cred.uid);
+    out.Set("gid", cred.gid);
+    return out;
   }
 
   std::string PathArg(const Napi::CallbackInfo& info, size_t i) {
