@@ -1,4 +1,5 @@
 import { defaultAddress } from "../client/default-address";
+import type { TlsFiles } from "./listeners/tcp-listener";
 
 /** Everything the daemon can be told at start. */
 export interface DaemonConfig {
@@ -19,6 +20,26 @@ export interface DaemonConfig {
   /** Where network namespaces are pinned as well, for `ip netns`; "" = nowhere else. */
   netnsDir: string;
   logLevel: string;
+  /** Group of unix sockets (name or gid); unset = the daemon's group. */
+  socketGroup?: string;
+  /** TLS of TCP listeners; without it only --insecure-loopback plaintext on loopback. */
+  tls?: TlsFiles;
+  /** Allows plaintext TCP listeners on 127.0.0.1/[::1]. */
+  insecureLoopback: boolean;
+  /** Policy file (JSON or YAML); unset = whoever can open the unix socket holds every scope. */
+  policyFile?: string;
+  /** Most calls running children at once, and most waiting for a slot. */
+  maxChildren: number;
+  maxQueue: number;
+  /** Most handles one identity holds. */
+  maxHandlesPerIdentity: number;
+  /** Largest message received or sent, in bytes. */
+  maxMessageBytes: number;
+  /** Most concurrent calls on one connection (HTTP/2 streams). */
+  maxStreamsPerConnection: number;
+  /** Server keepalive ping interval and how long to wait for its answer, in ms. */
+  keepaliveTimeMs: number;
+  keepaliveTimeoutMs: number;
 }
 
 /** The roots NamespaceRef.path may point under unless configured otherwise. */
@@ -36,6 +57,14 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     stateDir: "/run/lxnsd",
     netnsDir: "/run/netns",
     logLevel: "info",
+    insecureLoopback: false,
+    maxChildren: 256,
+    maxQueue: 1024,
+    maxHandlesPerIdentity: 1024,
+    maxMessageBytes: 16 * 1024 * 1024,
+    maxStreamsPerConnection: 256,
+    keepaliveTimeMs: 2 * 60 * 60 * 1000,
+    keepaliveTimeoutMs: 20_000,
     ...overrides,
   };
 }

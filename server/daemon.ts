@@ -1,79 +1,84 @@
-import { Server, ServerCredentials } from "@grpc/grpc-js";
+import { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as native from "../native/lib";
+import { Authenticator } from "./auth/authenticator";
+import { OPEN_POLICY, loadPolicy } from "./auth/policy";
+import { ChildSlots } from "./child-slots";
 import type { DaemonConfig } from "./config";
 import { HandleTable } from "./handle-table";
+import { groupId } from "./listeners/group-id";
+import { listenTcp, tcpCredentials } from "./listeners/tcp-listener";
+import { listenUnix } from "./listeners/unix-listener";
+import type { Listener } from "./listeners/unix-listener";
+import { unixSocketPath } from "./listeners/unix-socket";
 import { NamespaceLimits } from "./namespace-limits";
 import { NamespacePins, pinDirs } from "./namespace-pins";
 import { NamespaceResolver } from "./namespace-resolver";
+import type { RpcHooks } from "./rpc/add-service";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
-import { prepareUnixSocket, removeSocket, restrictSocket, unixSocketPath } from "./unix-socket";
-
-const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
-
-/** Refuses TCP listeners that are not on loopback: without TLS they would hand root to the network. */
-function checkTcpAddress(address: string): void {
-  const host = address.startsWith("[") ? address.slice(0, address.indexOf("]") + 1) : address.slice(0, address.lastIndexOf(":"));
-  if (!LOOPBACK_HOSTS.has(host) && !/^127\.\d+\.\d+\.\d+$/.test(host)) {
-    throw new Error(`refusing plaintext TCP listener ${address}: only loopback addresses (127.0.0.1, [::1]) are allowed until TLS is configured`);
-  }
-}
 
 /** The lxnsd gRPC server with its services, handle table and listeners. */
 export class Daemon {
   readonly server: Server;
   readonly handles: HandleTable;
-  private readonly sockets: string[] = [];
+  readonly slots: ChildSlots;
+  private readonly listeners: Listener[] = [];
 
+  /** Throws on a configuration it cannot serve (an invalid policy file, unreadable TLS files come at start()). */
   constructor(
     private readonly config: DaemonConfig,
     private readonly log: Logger,
   ) {
-    this.server = new Server({ "grpc.max_receive_message_length": 16 * 1024 * 1024 });
+    this.server = new Server({
+      "grpc.max_receive_message_length": config.maxMessageBytes,
+      "grpc.max_send_message_length": config.maxMessageBytes,
+      "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
+      "grpc.keepalive_time_ms": config.keepaliveTimeMs,
+      "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
+    });
     this.handles = new HandleTable({
       maxHandles: config.maxHandles,
+      maxPerOwner: config.maxHandlesPerIdentity,
       defaultLeaseMs: config.defaultLeaseMs,
       maxLeaseMs: config.maxLeaseMs,
       closeFd: (fd) => native.close(fd),
       log,
     });
+    this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
+    const policy = config.policyFile ? loadPolicy(config.policyFile) : OPEN_POLICY;
+    const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
+    const hooks: RpcHooks = { log, gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is.
     const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])]);
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
-    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, log);
-    new ProcessService({ resolver, ids }).addTo(this.server, log);
-    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
+    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, hooks);
+    new ProcessService({ resolver, ids }).addTo(this.server, hooks);
+    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, hooks);
   }
 
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
   async start(): Promise<string[]> {
-    const bound: string[] = [];
+    const gid = this.config.socketGroup !== undefined ? groupId(this.config.socketGroup) : undefined;
     for (const address of new Set(this.config.listen)) {
       const socketPath = unixSocketPath(address);
-      if (socketPath) await prepareUnixSocket(socketPath);
-      else checkTcpAddress(address);
-      const port = await new Promise<number>((resolve, reject) =>
-        this.server.bindAsync(address, ServerCredentials.createInsecure(), (err, value) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(value))),
-      );
-      if (socketPath) {
-        restrictSocket(socketPath);
-        this.sockets.push(socketPath);
-        bound.push(address);
-      } else {
-        bound.push(`${address.slice(0, address.lastIndexOf(":"))}:${port}`);
-      }
+      const listener = socketPath
+        ? await listenUnix(this.server, socketPath, gid, this.log)
+        : await listenTcp(this.server, address, tcpCredentials(address, this.config.tls, this.config.insecureLoopback));
+      this.listeners.push(listener);
     }
+    const bound = this.listeners.map((listener) => listener.address);
     this.log.info({ listen: bound }, "lxnsd serving");
     return bound;
   }
 
   /** Stops accepting calls, waits up to `graceMs` for those in flight, then releases every handle and socket. */
   async stop(graceMs = 5000): Promise<void> {
+    this.listeners.forEach((listener) => listener.close());
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -87,7 +92,6 @@ export class Daemon {
     this.handles.closeAll();
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
-    this.sockets.forEach(removeSocket);
     this.log.info("lxnsd stopped");
   }
 }

@@ -1,9 +1,12 @@
 import * as path from "node:path";
 import type { ExecSpec } from "../client/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import type * as native from "../native/lib";
+import { NAMESPACE_KINDS } from "../client/namespace-types";
+import * as native from "../native/lib";
 import { durationMs } from "./durations";
 import { invalidArgument } from "./errors";
+import type { Caller } from "./auth/caller";
+import { checkOwner, checkProcess, isRestricted } from "./auth/target-guard";
 import type { NamespaceResolver, ResolvedNamespace } from "./namespace-resolver";
 import { planUnshare } from "./unshare-plan";
 import type { DaemonIds } from "./unshare-plan";
@@ -33,7 +36,7 @@ export interface ExecPlan {
  * joined mount namespace (raw execve does no PATH search). INVALID_ARGUMENT
  * for a malformed spec; the resolver's statuses for bad join references.
  */
-export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver, ids: DaemonIds): ExecPlan {
+export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver, ids: DaemonIds, caller: Caller): ExecPlan {
   if (!spec) throw invalidArgument("spec: required");
   checkStrings(spec.argv, "spec.argv");
   if (spec.argv.length === 0 || spec.argv[0] === "") throw invalidArgument("spec.argv: a program is required (argv[0])");
@@ -52,7 +55,13 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   const unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, { types: "spec.unshare", options: "spec.unshare_options", allowNone: true });
   const creates = (type: NamespaceType) => unshare.kinds.some((kind) => kind.type === type);
 
-  const joins = resolveJoins(spec, resolver);
+  const joins = resolveJoins(spec, resolver, caller);
+  try {
+    checkStaysInDaemonNamespaces(caller, joins, unshare.kinds);
+  } catch (err) {
+    joins.forEach((join) => join.release());
+    throw err;
+  }
   const release = () => joins.forEach((join) => join.release());
   return {
     joins,
@@ -74,11 +83,33 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   };
 }
 
-function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver): ResolvedNamespace[] {
+/**
+ * A type neither joined nor created is the daemon's own namespace: for a
+ * restricted caller that is a target like any other (a program left in the
+ * host's mount namespace is root on the host).
+ */
+function checkStaysInDaemonNamespaces(caller: Caller, joins: readonly ResolvedNamespace[], created: readonly { type: NamespaceType }[]): void {
+  if (!isRestricted(caller)) return;
+  const covered = new Set([...joins.map((join) => join.kind.type), ...created.map((kind) => kind.type)]);
+  const kept = NAMESPACE_KINDS.filter((kind) => !covered.has(kind.type));
+  if (kept.length === 0) return;
+  const label = `the daemon's ${kept.map((kind) => kind.name).join(", ")} namespaces (neither joined nor created)`;
+  checkProcess(caller, "self", label);
+  for (const kind of kept) {
+    const fd = native.openPath(`/proc/self/ns/${kind.name}`);
+    try {
+      checkOwner(caller, fd, kind.type, label);
+    } finally {
+      native.close(fd);
+    }
+  }
+}
+
+function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver, caller: Caller): ResolvedNamespace[] {
   const joins: ResolvedNamespace[] = [];
   try {
     spec.join.forEach((ref, index) => {
-      const join = resolver.resolve(ref, `spec.join[${index}]`);
+      const join = resolver.resolve(ref, `spec.join[${index}]`, caller);
       joins.push(join);
       if (joins.some((other) => other !== join && other.kind === join.kind)) {
         throw invalidArgument(`spec.join[${index}]: a ${join.kind.name} namespace is already joined`);

@@ -9,6 +9,8 @@ import { RpcError, invalidArgument } from "./errors";
 /** Limits of the table, from the daemon's configuration. */
 export interface HandleTableOptions {
   maxHandles: number;
+  /** Most handles one owner (identity) may hold at once. */
+  maxPerOwner?: number;
   defaultLeaseMs: number;
   maxLeaseMs: number;
   /** Closes a namespace fd (the addon's close). */
@@ -18,6 +20,8 @@ export interface HandleTableOptions {
 
 interface Entry {
   readonly id: string;
+  /** The identity that made it: only it may use or close it. */
+  readonly owner: string;
   /** The namespace's nsfs fd. */
   readonly fd: number;
   /** Other fds that keep the namespace usable (a pid namespace's keeper), closed with the handle. */
@@ -49,6 +53,7 @@ const MAX_TOMBSTONES = 65536;
 export class HandleTable {
   private readonly entries = new Map<string, Entry>();
   private readonly tombstones = new Map<string, "closed" | "expired">();
+  private readonly perOwner = new Map<string, number>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly options: HandleTableOptions) {
@@ -65,10 +70,20 @@ export class HandleTable {
     return [...this.entries.keys()];
   }
 
-  /** Throws RESOURCE_EXHAUSTED unless `count` more handles fit. Call before creating namespaces. */
-  reserve(count: number): void {
+  /** Handles `owner` holds. */
+  countOf(owner: string): number {
+    return this.perOwner.get(owner) ?? 0;
+  }
+
+  /** Throws RESOURCE_EXHAUSTED unless `count` more handles fit, in all and for `owner`. Call before creating namespaces. */
+  reserve(count: number, owner: string): void {
     if (this.entries.size + count > this.options.maxHandles) {
       throw new RpcError(status.RESOURCE_EXHAUSTED, `too many open handles: ${this.entries.size} of ${this.options.maxHandles} in use, ${count} more asked`, "HANDLE_LIMIT");
+    }
+    const held = this.countOf(owner);
+    const cap = this.options.maxPerOwner ?? Infinity;
+    if (held + count > cap) {
+      throw new RpcError(status.RESOURCE_EXHAUSTED, `too many open handles for ${owner}: ${held} of ${cap} in use, ${count} more asked`, "HANDLE_LIMIT_PER_IDENTITY");
     }
   }
 
@@ -86,21 +101,22 @@ export class HandleTable {
    * usable and are closed with it) and returns the new handle. On
    * RESOURCE_EXHAUSTED they are closed.
    */
-  add(fd: number, info: NamespaceInfo, leaseMs: number, extraFds: readonly number[] = []): MessageInitShape<typeof HandleSchema> {
+  add(owner: string, fd: number, info: NamespaceInfo, leaseMs: number, extraFds: readonly number[] = []): MessageInitShape<typeof HandleSchema> {
     try {
-      this.reserve(1);
+      this.reserve(1, owner);
     } catch (err) {
       [fd, ...extraFds].forEach(this.options.closeFd);
       throw err;
     }
-    const entry: Entry = { id: `h-${randomBytes(12).toString("base64url")}`, fd, extraFds, info, leaseMs, expiresAt: Date.now() + leaseMs, users: 0, closed: false };
+    const entry: Entry = { id: `h-${randomBytes(12).toString("base64url")}`, owner, fd, extraFds, info, leaseMs, expiresAt: Date.now() + leaseMs, users: 0, closed: false };
     this.entries.set(entry.id, entry);
+    this.perOwner.set(owner, this.countOf(owner) + 1);
     return this.describe(entry);
   }
 
-  /** Lends a handle's fd to a request and renews its lease. NOT_FOUND if unknown, FAILED_PRECONDITION if closed. */
-  lend(id: string): Lent {
-    const entry = this.find(id);
+  /** Lends a handle's fd to a request of `owner` and renews its lease. NOT_FOUND if unknown, FAILED_PRECONDITION if closed, PERMISSION_DENIED if another's. */
+  lend(id: string, owner: string): Lent {
+    const entry = this.find(id, owner);
     entry.users += 1;
     entry.expiresAt = Date.now() + entry.leaseMs;
     let released = false;
@@ -117,18 +133,19 @@ export class HandleTable {
   }
 
   /** The handle as the API shows it, lease renewed. */
-  touch(id: string): MessageInitShape<typeof HandleSchema> {
-    const entry = this.find(id);
+  touch(id: string, owner: string): MessageInitShape<typeof HandleSchema> {
+    const entry = this.find(id, owner);
     entry.expiresAt = Date.now() + entry.leaseMs;
     return this.describe(entry);
   }
 
-  /** Releases a handle. Closing a closed handle again is harmless; an unknown id is NOT_FOUND. */
-  close(id: string): void {
+  /** Releases a handle of `owner`. Closing a closed handle again is harmless; an unknown id is NOT_FOUND, another's PERMISSION_DENIED. */
+  close(id: string, owner: string): void {
     checkId(id);
     if (this.tombstones.has(id)) return;
     const entry = this.entries.get(id);
     if (!entry) throw unknownHandle(id);
+    checkOwner(entry, owner);
     this.retire(entry, "closed");
   }
 
@@ -147,10 +164,13 @@ export class HandleTable {
     }
   }
 
-  private find(id: string): Entry {
+  private find(id: string, owner: string): Entry {
     checkId(id);
     const entry = this.entries.get(id);
-    if (entry) return entry;
+    if (entry) {
+      checkOwner(entry, owner);
+      return entry;
+    }
     const tombstone = this.tombstones.get(id);
     if (tombstone) throw new RpcError(status.FAILED_PRECONDITION, `handle ${id} is ${tombstone}`, tombstone === "closed" ? "HANDLE_CLOSED" : "HANDLE_EXPIRED");
     throw unknownHandle(id);
@@ -158,6 +178,9 @@ export class HandleTable {
 
   private retire(entry: Entry, why: "closed" | "expired"): void {
     this.entries.delete(entry.id);
+    const left = this.countOf(entry.owner) - 1;
+    if (left > 0) this.perOwner.set(entry.owner, left);
+    else this.perOwner.delete(entry.owner);
     entry.closed = true;
     if (entry.users === 0) this.closeFds(entry);
     this.tombstones.set(entry.id, why);
@@ -175,6 +198,10 @@ export class HandleTable {
 
 function checkId(id: string): void {
   if (id === "") throw invalidArgument("handle: must not be empty");
+}
+
+function checkOwner(entry: Entry, owner: string): void {
+  if (entry.owner !== owner) throw new RpcError(status.PERMISSION_DENIED, `handle ${entry.id} belongs to another identity`, "HANDLE_NOT_YOURS");
 }
 
 function unknownHandle(id: string): RpcError {

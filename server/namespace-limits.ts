@@ -5,6 +5,8 @@ import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
 import { kindOf } from "../client/namespace-types";
 import * as native from "../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import type { Caller } from "./auth/caller";
+import { checkOwner, checkProcess, isRestricted } from "./auth/target-guard";
 import type { NamespaceResolver } from "./namespace-resolver";
 
 /** The largest value the kernel takes (the sysctl is an int bounded by INT_MAX). */
@@ -25,17 +27,21 @@ export class NamespaceLimits {
   ) {}
 
   /** The limit of `type` in `userNamespace` (unset: the daemon's own). */
-  async get(type: NamespaceType, userNamespace: NamespaceRef | undefined): Promise<bigint> {
+  async get(type: NamespaceType, userNamespace: NamespaceRef | undefined, caller: Caller): Promise<bigint> {
     const file = limitFile(type);
-    if (!userNamespace) return parseLimit(await readOwn(file), file);
-    return this.inUserNamespace(userNamespace, file, undefined);
+    if (!userNamespace) {
+      checkOwnUserNamespace(caller);
+      return parseLimit(await readOwn(file), file);
+    }
+    return this.inUserNamespace(userNamespace, file, undefined, caller);
   }
 
   /** Sets the limit and returns the value then in force. */
-  async set(type: NamespaceType, value: bigint, userNamespace: NamespaceRef | undefined): Promise<bigint> {
+  async set(type: NamespaceType, value: bigint, userNamespace: NamespaceRef | undefined, caller: Caller): Promise<bigint> {
     const file = limitFile(type);
     if (value < 0n || value > BigInt(MAX_LIMIT)) throw invalidArgument(`value: must be between 0 and ${MAX_LIMIT}, got ${value}`);
     if (!userNamespace) {
+      checkOwnUserNamespace(caller);
       try {
         await writeFile(file, `${value}\n`);
       } catch (err) {
@@ -43,11 +49,11 @@ export class NamespaceLimits {
       }
       return parseLimit(await readOwn(file), file);
     }
-    return this.inUserNamespace(userNamespace, file, `${value}\n`);
+    return this.inUserNamespace(userNamespace, file, `${value}\n`, caller);
   }
 
-  private async inUserNamespace(ref: NamespaceRef, file: string, write: string | undefined): Promise<bigint> {
-    const userns = this.resolver.resolve(ref, "user_namespace", { defaultType: NamespaceType.USER });
+  private async inUserNamespace(ref: NamespaceRef, file: string, write: string | undefined, caller: Caller): Promise<bigint> {
+    const userns = this.resolver.resolve(ref, "user_namespace", caller, { defaultType: NamespaceType.USER });
     try {
       if (userns.kind.type !== NamespaceType.USER) {
         throw new RpcError(status.FAILED_PRECONDITION, `user_namespace: ${userns.label} is a ${userns.kind.name} namespace, not user`, "WRONG_NAMESPACE_TYPE");
@@ -64,6 +70,18 @@ export class NamespaceLimits {
     } finally {
       userns.release();
     }
+  }
+}
+
+/** The daemon's own user namespace is a target like any other for a restricted caller. */
+function checkOwnUserNamespace(caller: Caller): void {
+  if (!isRestricted(caller)) return;
+  checkProcess(caller, "self", "the daemon's user namespace");
+  const fd = native.openPath("/proc/self/ns/user");
+  try {
+    checkOwner(caller, fd, NamespaceType.USER, "the daemon's user namespace");
+  } finally {
+    native.close(fd);
   }
 }
 

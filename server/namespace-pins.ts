@@ -5,6 +5,7 @@ import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
 import * as native from "../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import type { Caller } from "./auth/caller";
 import type { NamespaceResolver } from "./namespace-resolver";
 
 /** What a pin name may be: one path component, never "." or "..", at most 64 bytes. */
@@ -71,9 +72,9 @@ export class NamespacePins {
    * INVALID_ARGUMENT for a bad name, ALREADY_EXISTS when the name is taken
    * (in either directory); nothing is left behind on any failure.
    */
-  pin(ref: NamespaceRef | undefined, name: string): string {
+  pin(ref: NamespaceRef | undefined, name: string, caller: Caller): string {
     checkName(name);
-    const ns = this.resolver.resolve(ref, "ref");
+    const ns = this.resolver.resolve(ref, "ref", caller);
     try {
       const files = [path.join(this.dirs.ns, name)];
       if (ns.kind.type === NamespaceType.NET && this.dirs.netns) files.push(path.join(this.dirs.netns, name));

@@ -5,6 +5,8 @@ import type { NamespaceInfo, NamespaceRef } from "../client/gen/lxnsd/v1/types_p
 import { kindOf } from "../client/namespace-types";
 import type { NamespaceKind } from "../client/namespace-types";
 import * as native from "../native/lib";
+import type { Caller } from "./auth/caller";
+import { checkOwner, checkProcess, processOfPath } from "./auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
 import type { HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./namespace-info";
@@ -29,6 +31,8 @@ interface Base {
   fd: number;
   label: string;
   release(): void;
+  /** A handle was checked when it was made: only its owner may lend it. */
+  fromHandle?: boolean;
 }
 
 /**
@@ -43,11 +47,27 @@ export class NamespaceResolver {
     private readonly pathRoots: readonly string[],
   ) {}
 
-  resolve(ref: NamespaceRef | undefined, field: string, options: ResolveOptions = {}): ResolvedNamespace {
+  /**
+   * Resolves `ref` for `caller`: a handle only for its owner, anything else
+   * only within the caller's target rules (PERMISSION_DENIED otherwise).
+   */
+  resolve(ref: NamespaceRef | undefined, field: string, caller: Caller, options: ResolveOptions = {}): ResolvedNamespace {
+    const ns = this.resolveUnchecked(ref, field, caller, options);
+    if (ns.fromHandle) return ns;
+    try {
+      checkOwner(caller, ns.fd, ns.kind.type, ns.label);
+    } catch (err) {
+      ns.release();
+      throw err;
+    }
+    return ns;
+  }
+
+  private resolveUnchecked(ref: NamespaceRef | undefined, field: string, caller: Caller, options: ResolveOptions): ResolvedNamespace & { fromHandle?: boolean } {
     if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
     const wanted = this.wantedKind(ref, field, options);
     if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
-    const base = this.openSource(ref, field, wanted);
+    const base = this.openSource(ref, field, wanted, caller);
     let kind: NamespaceKind;
     try {
       kind = statNamespace(base.fd, base.label).kind;
@@ -58,9 +78,9 @@ export class NamespaceResolver {
       base.release();
       throw err;
     }
-    if (ref.relation === Relation.UNSPECIFIED) return resolved(base, kind);
+    if (ref.relation === Relation.UNSPECIFIED) return { ...resolved(base, kind), fromHandle: base.fromHandle };
     try {
-      return this.follow(base, kind, ref.relation, field);
+      return { ...this.follow(base, kind, ref.relation, field), fromHandle: base.fromHandle };
     } finally {
       base.release();
     }
@@ -77,22 +97,25 @@ export class NamespaceResolver {
     return kind;
   }
 
-  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined): Base {
+  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller): Base {
     const source = ref.source;
     switch (source.case) {
       case "pid": {
         if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
+        checkProcess(caller, source.value, `process ${source.value}`);
         return openFile(`/proc/${source.value}/ns/${kind!.name}`, `process ${source.value}`);
       }
       case "self":
         if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
+        checkProcess(caller, "self", "the daemon's namespaces");
         return openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace");
       case "handle": {
-        const lent = this.handles.lend(source.value);
-        return { fd: lent.fd, label: `handle ${source.value}`, release: lent.release };
+        const lent = this.handles.lend(source.value, caller.key);
+        return { fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true };
       }
       case "path":
         this.checkPath(source.value, `${field}.path`);
+        checkProcess(caller, processOfPath(source.value), source.value);
         return openFile(source.value, source.value);
       default:
         throw invalidArgument(`${field}: one of pid, self, handle or path is required`);

@@ -4,14 +4,50 @@ import { status } from "@grpc/grpc-js";
 import type { Server, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { serviceDefinition } from "../../client/rpc/method-definitions";
+import type { Caller } from "../auth/caller";
+import { changesState, scopeOf } from "../auth/scopes";
+import { CHILD_METHODS } from "../child-slots";
+import type { ChildSlots } from "../child-slots";
 import { RpcError, asRpcError, toServiceError } from "../errors";
+import { refTargets } from "./ref-targets";
 import type { CallContext } from "./service-impl";
 
-type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
+export type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
 type AnyHandler = (input: unknown, context: CallContext) => unknown;
 
 /** Observes every finished call: the metrics and the access log hang here. */
 export type CallObserver = (method: string, code: status, seconds: number) => void;
+
+/** Decides who a call comes from, before anything runs. */
+export interface CallGate {
+  /** The caller of `call`; throws UNAUTHENTICATED when its credentials name nobody. */
+  identify(call: AnyCall): Caller;
+}
+
+/** What every handler is wrapped with. */
+export interface RpcHooks {
+  log: Logger;
+  gate: CallGate;
+  observe?: CallObserver;
+  /** Bounds the calls that run children (CHILD_METHODS). */
+  slots?: ChildSlots;
+}
+
+type Admission = { context: CallContext; release: () => void };
+
+/** Identifies the caller, checks its scope, waits for a child slot; the context carries the caller. */
+async function admit(call: AnyCall, method: DescMethod, hooks: RpcHooks, context: CallContext): Promise<() => void> {
+  const name = `${method.parent.name}/${method.name}`;
+  const caller = hooks.gate.identify(call);
+  (context as { caller: Caller }).caller = caller;
+  context.log = context.log.child({ identity: caller.name });
+  const scope = scopeOf(name);
+  if (!caller.scopes.has(scope)) {
+    throw new RpcError(status.PERMISSION_DENIED, `${caller.name} lacks the ${scope} scope that ${name} needs`, "SCOPE_MISSING");
+  }
+  if (!hooks.slots || !CHILD_METHODS.has(name)) return () => {};
+  return hooks.slots.acquire(context.signal);
+}
 
 function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext {
   const controller = new AbortController();
@@ -20,59 +56,84 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext
   // a call cancelled before its handler ran only says so in `cancelled`.
   (call as NodeJS.EventEmitter).on("cancelled", abort);
   if (call.cancelled) abort();
+  const name = `${method.parent.name}/${method.name}`;
   return {
     signal: controller.signal,
     metadata: call.metadata,
     peer: call.getPeer(),
     method: method.name,
-    log: log.child({ call: randomUUID(), method: `${method.parent.name}/${method.name}` }),
+    caller: undefined as unknown as Caller,
+    targets: [],
+    log: log.child({ call: randomUUID(), method: name }),
   };
 }
 
-function finish(context: CallContext, observe: CallObserver, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
+function finish(context: CallContext, method: DescMethod, hooks: RpcHooks, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  if (err === undefined) {
-    observe(context.method, status.OK, seconds);
+  const rpcError = err === undefined ? undefined : context.signal.aborted ? asRpcError(context.signal.reason) : asRpcError(err);
+  const code = rpcError?.code ?? status.OK;
+  hooks.observe?.(context.method, code, seconds);
+  const name = `${method.parent.name}/${method.name}`;
+  if (changesState(name)) {
+    const identity = context.caller?.name ?? `unauthenticated ${context.peer}`;
+    context.log.info({ audit: { identity, method: name, targets: context.targets, outcome: status[code] } }, "audit");
+  }
+  if (!rpcError) {
     context.log.debug({ seconds }, "call ok");
     return undefined;
   }
-  const rpcError = context.signal.aborted ? asRpcError(context.signal.reason) : asRpcError(err);
-  observe(context.method, rpcError.code, seconds);
   const level = rpcError.code === status.INTERNAL || rpcError.code === status.UNKNOWN ? "error" : "info";
   context.log[level]({ code: status[rpcError.code], reason: rpcError.reason, err: rpcError.cause ?? rpcError, seconds }, rpcError.message);
   return toServiceError(rpcError);
 }
 
-function unaryHandler(method: DescMethod, impl: AnyHandler, log: Logger, observe: CallObserver): UntypedHandleCall {
+function unaryHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const started = process.hrtime.bigint();
-    const context = contextFor(call, method, log);
-    Promise.resolve()
-      .then(() => impl(call.request, context))
+    const context = contextFor(call, method, hooks.log);
+    context.targets.push(...refTargets(call.request));
+    let release = () => {};
+    admit(call, method, hooks, context)
+      .then((granted) => {
+        release = granted;
+        return impl(call.request, context);
+      })
       .then(
-        (response) => callback(finish(context, observe, started) ?? null, response),
-        (err: unknown) => callback(finish(context, observe, started, err) ?? null),
+        (response) => {
+          release();
+          callback(finish(context, method, hooks, started) ?? null, response);
+        },
+        (err: unknown) => {
+          release();
+          callback(finish(context, method, hooks, started, err) ?? null);
+        },
       );
   };
 }
 
-function streamingHandler(method: DescMethod, impl: AnyHandler, log: Logger, observe: CallObserver): UntypedHandleCall {
+function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) => {
     const started = process.hrtime.bigint();
-    const context = contextFor(call, method, log);
-    const input = method.methodKind === "bidi_streaming" ? (call as AsyncIterable<unknown>) : (call as ServerWritableStream<unknown, unknown>).request;
+    const context = contextFor(call, method, hooks.log);
+    const bidi = method.methodKind === "bidi_streaming";
+    const input = bidi ? (call as AsyncIterable<unknown>) : (call as ServerWritableStream<unknown, unknown>).request;
+    if (!bidi) context.targets.push(...refTargets(input));
+    let release = () => {};
     (async () => {
+      release = await admit(call, method, hooks, context);
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
         if (!call.write(response)) await new Promise((resolve) => call.once("drain", resolve));
         if (context.signal.aborted) throw context.signal.reason;
       }
     })().then(
       () => {
-        finish(context, observe, started);
+        release();
+        finish(context, method, hooks, started);
         call.end();
       },
       (err: unknown) => {
-        const serviceError = finish(context, observe, started, err);
+        release();
+        const serviceError = finish(context, method, hooks, started, err);
         if (!context.signal.aborted) call.emit("error", serviceError);
       },
     );
@@ -84,14 +145,14 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, log: Logger, obs
  * becomes exactly one answer and every throw one status (through RpcError);
  * a method with no handler answers UNIMPLEMENTED.
  */
-export function addService(server: Server, service: DescService, impl: Record<string, unknown>, log: Logger, observe: CallObserver = () => {}): void {
+export function addService(server: Server, service: DescService, impl: Record<string, unknown>, hooks: RpcHooks): void {
   const handlers: UntypedServiceImplementation = {};
   for (const method of service.methods) {
     const handler = impl[method.localName] as AnyHandler | undefined;
     if (!handler) continue;
     const bound = handler.bind(impl) as AnyHandler;
     handlers[method.localName] =
-      method.methodKind === "unary" ? unaryHandler(method, bound, log, observe) : streamingHandler(method, bound, log, observe);
+      method.methodKind === "unary" ? unaryHandler(method, bound, hooks) : streamingHandler(method, bound, hooks);
   }
   server.addService(serviceDefinition(service), handlers);
 }

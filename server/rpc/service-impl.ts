@@ -2,6 +2,7 @@ import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/prot
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
+import type { Caller } from "../auth/caller";
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {
@@ -10,8 +11,12 @@ export interface CallContext {
   readonly metadata: Metadata;
   readonly peer: string;
   readonly method: string;
-  /** A logger carrying this call's id and method. */
-  readonly log: Logger;
+  /** Who calls, as the policy saw it; set before the handler runs. */
+  readonly caller: Caller;
+  /** What the call touches, for its audit line ("net pid=123", "handle=h-…"); handlers may add to it. */
+  readonly targets: string[];
+  /** A logger carrying this call's id, method and caller. */
+  log: Logger;
 }
 
 type Unary<I extends DescMessage, O extends DescMessage> = (

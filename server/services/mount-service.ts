@@ -11,7 +11,7 @@ import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { statNamespace } from "../namespace-info";
 import type { NamespaceResolver } from "../namespace-resolver";
 import { addService } from "../rpc/add-service";
-import type { CallObserver } from "../rpc/add-service";
+import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 
 /** What the mount service needs from the daemon. */
@@ -63,8 +63,8 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
   constructor(private readonly deps: MountServiceDeps) {}
 
   /** Registers this service on `server`. */
-  addTo(server: Server, log: Logger, observe?: CallObserver): void {
-    addService(server, MountServiceDesc, this as unknown as Record<string, unknown>, log, observe);
+  addTo(server: Server, hooks: RpcHooks): void {
+    addService(server, MountServiceDesc, this as unknown as Record<string, unknown>, hooks);
   }
 
   /**
@@ -76,7 +76,7 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
   async bindMount(request: BindMountRequest, context: CallContext) {
     checkPath(request.source, "source");
     checkPath(request.targetPath, "target_path");
-    const mnt = this.deps.resolver.resolve(request.target, "target", { defaultType: NamespaceType.MNT });
+    const mnt = this.deps.resolver.resolve(request.target, "target", context.caller, { defaultType: NamespaceType.MNT });
     const fds: number[] = [];
     try {
       if (mnt.kind.type !== NamespaceType.MNT) {

@@ -29,7 +29,7 @@ import { NamespaceWatch } from "../namespace-watch";
 import type { NamespaceLimits } from "../namespace-limits";
 import type { NamespaceResolver } from "../namespace-resolver";
 import { addService } from "../rpc/add-service";
-import type { CallObserver } from "../rpc/add-service";
+import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import { planUnshare } from "../unshare-plan";
 import type { DaemonIds } from "../unshare-plan";
@@ -62,12 +62,12 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
   constructor(private readonly deps: NamespaceServiceDeps) {}
 
   /** Registers this service on `server`. */
-  addTo(server: Server, log: Logger, observe?: CallObserver): void {
-    addService(server, NamespaceServiceDesc, this as unknown as Record<string, unknown>, log, observe);
+  addTo(server: Server, hooks: RpcHooks): void {
+    addService(server, NamespaceServiceDesc, this as unknown as Record<string, unknown>, hooks);
   }
 
-  async inspect(request: InspectRequest) {
-    const ns = this.deps.resolver.resolve(request.ref, "ref");
+  async inspect(request: InspectRequest, context: CallContext) {
+    const ns = this.deps.resolver.resolve(request.ref, "ref", context.caller);
     try {
       return { info: ns.describe() };
     } finally {
@@ -121,27 +121,29 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     }
   }
 
-  async open(request: OpenRequest) {
+  async open(request: OpenRequest, context: CallContext) {
+    const owner = context.caller.key;
     const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
-    this.deps.handles.reserve(1);
-    const ns = this.deps.resolver.resolve(request.ref, "ref");
+    this.deps.handles.reserve(1, owner);
+    const ns = this.deps.resolver.resolve(request.ref, "ref", context.caller);
     try {
       // The handle owns a fd of its own, independent of how the ref was reached.
-      return { handle: this.deps.handles.add(native.openPath(`/proc/self/fd/${ns.fd}`), ns.describe(), leaseMs) };
+      return { handle: this.deps.handles.add(owner, native.openPath(`/proc/self/fd/${ns.fd}`), ns.describe(), leaseMs) };
     } finally {
       ns.release();
     }
   }
 
-  async close(request: CloseRequest) {
-    this.deps.handles.close(request.handle);
+  async close(request: CloseRequest, context: CallContext) {
+    this.deps.handles.close(request.handle, context.caller.key);
     return {};
   }
 
   async unshare(request: UnshareRequest, context: CallContext) {
     const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
     const plan = planUnshare(request.types, request.options, this.deps.ids);
-    this.deps.handles.reserve(plan.kinds.length);
+    const owner = context.caller.key;
+    this.deps.handles.reserve(plan.kinds.length, owner);
     let result: native.ChildResult;
     try {
       const holdNs = plan.kinds.map((kind) => kind.heldAs);
@@ -165,10 +167,10 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     }
     const handles: MessageInitShape<typeof HandleSchema>[] = [];
     try {
-      result.fds.forEach((fd, index) => handles.push(this.deps.handles.add(fd, infos[index], leaseMs, extraFds[index])));
+      result.fds.forEach((fd, index) => handles.push(this.deps.handles.add(owner, fd, infos[index], leaseMs, extraFds[index])));
     } catch (err) {
       // add() closed the fds it refused; release the ones before and after them.
-      handles.forEach((handle) => this.deps.handles.close(handle.id as string));
+      handles.forEach((handle) => this.deps.handles.close(handle.id as string, owner));
       result.fds.slice(handles.length + 1).forEach((fd) => native.close(fd));
       extraFds.slice(handles.length + 1).flat().forEach((fd) => native.close(fd));
       throw err;
@@ -177,18 +179,18 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     return { handles };
   }
 
-  async getLimit(request: GetLimitRequest) {
-    return { value: await this.deps.limits.get(request.type, request.userNamespace) };
+  async getLimit(request: GetLimitRequest, context: CallContext) {
+    return { value: await this.deps.limits.get(request.type, request.userNamespace, context.caller) };
   }
 
   async setLimit(request: SetLimitRequest, context: CallContext) {
-    const value = await this.deps.limits.set(request.type, request.value, request.userNamespace);
+    const value = await this.deps.limits.set(request.type, request.value, request.userNamespace, context.caller);
     context.log.info({ type: request.type, value: value.toString() }, "namespace limit set");
     return { value };
   }
 
   async pin(request: PinRequest, context: CallContext) {
-    const path = this.deps.pins.pin(request.ref, request.name);
+    const path = this.deps.pins.pin(request.ref, request.name, context.caller);
     context.log.info({ name: request.name, path }, "namespace pinned");
     return { path };
   }

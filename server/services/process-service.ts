@@ -12,7 +12,8 @@ import { OutputBuffer } from "../output-buffer";
 import { startProgram } from "../program-session";
 import type { ProgramSession } from "../program-session";
 import { addService } from "../rpc/add-service";
-import type { CallObserver } from "../rpc/add-service";
+import type { RpcHooks } from "../rpc/add-service";
+import { refTargets } from "../rpc/ref-targets";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import type { DaemonIds } from "../unshare-plan";
 
@@ -34,8 +35,8 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   constructor(private readonly deps: ProcessServiceDeps) {}
 
   /** Registers this service on `server`. */
-  addTo(server: Server, log: Logger, observe?: CallObserver): void {
-    addService(server, ProcessServiceDesc, this as unknown as Record<string, unknown>, log, observe);
+  addTo(server: Server, hooks: RpcHooks): void {
+    addService(server, ProcessServiceDesc, this as unknown as Record<string, unknown>, hooks);
   }
 
   async run(request: RunRequest, context: CallContext) {
@@ -57,6 +58,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     const input = requests[Symbol.asyncIterator]();
     const first = await input.next();
     if (first.done || first.value.msg.case !== "spec") throw invalidArgument("the first message must carry spec");
+    context.targets.push(...refTargets(first.value.msg.value));
     const session = await this.start(first.value.msg.value, context);
     pumpInput(input, session).catch((err: unknown) => session.stop(asRpcError(err)));
     try {
@@ -71,7 +73,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   }
 
   private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array): Promise<ProgramSession> {
-    const plan = planExec(spec, this.deps.resolver, this.deps.ids);
+    const plan = planExec(spec, this.deps.resolver, this.deps.ids, context.caller);
     const session = await startProgram(plan, context.signal, stdin);
     context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
     return session;

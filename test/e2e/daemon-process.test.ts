@@ -69,12 +69,15 @@ describeRoot("the lxnsd process", () => {
     expect(await third.stop()).toBe(0);
   });
 
-  it("listens on several addresses, TCP on loopback only", async () => {
-    const refused = spawnDaemon(["--listen", "0.0.0.0:0"]);
+  it("listens on several addresses, plaintext TCP only on loopback and only with --insecure-loopback", async () => {
+    const refused = spawnDaemon(["--listen", "0.0.0.0:0", "--insecure-loopback"]);
     expect(await refused.exited).toBe(1);
-    expect(refused.stderr()).toMatch(/refusing plaintext TCP listener 0\.0\.0\.0:0/);
+    expect(refused.stderr()).toMatch(/refusing plaintext TCP listener 0\.0\.0\.0:0: TCP needs --tls-cert/);
+    const unflagged = spawnDaemon(["--listen", "127.0.0.1:0"]);
+    expect(await unflagged.exited).toBe(1);
+    expect(unflagged.stderr()).toMatch(/refusing plaintext TCP listener 127\.0\.0\.1:0: .*--insecure-loopback/);
     const socket = path.join(dir, "lxnsd.sock");
-    const daemon = spawnDaemon(["--listen", `unix:${socket}`, "--listen", "127.0.0.1:0"]);
+    const daemon = spawnDaemon(["--listen", `unix:${socket}`, "--listen", "127.0.0.1:0", "--insecure-loopback"]);
     const [, tcp] = await daemon.ready;
     expect(tcp).toMatch(/^127\.0\.0\.1:\d+$/);
     const client = createClient(tcp);

@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import pino from "pino";
+import type { Logger } from "pino";
 import { createClient } from "../../client";
 import type { LxnsdClient } from "../../client";
 import { defaultConfig } from "../../server/config";
@@ -17,10 +18,10 @@ export interface TestDaemon {
 }
 
 /** Starts an in-process daemon on a fresh unix socket in a temp dir. */
-export async function startDaemon(overrides: Partial<DaemonConfig> = {}): Promise<TestDaemon> {
+export async function startDaemon(overrides: Partial<DaemonConfig> = {}, log?: Logger): Promise<TestDaemon> {
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-test-"));
   const address = `unix:${path.join(dir, "lxnsd.sock")}`;
-  const daemon = new Daemon(defaultConfig({ listen: [address], ...overrides }), pino({ level: process.env.LXNSD_TEST_LOG ?? "silent" }));
+  const daemon = new Daemon(defaultConfig({ listen: [address], ...overrides }), log ?? pino({ level: process.env.LXNSD_TEST_LOG ?? "silent" }));
   await daemon.start();
   const client = createClient(address);
   return {

@@ -1,0 +1,103 @@
+import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import type { PeerCertificate } from "node:tls";
+import { RpcError } from "../errors";
+import type { AnyCall, CallGate } from "../rpc/add-service";
+import type { Caller } from "./caller";
+import { parseUnixPeer } from "./unix-peer";
+import type { Policy, PolicyIdentity } from "./policy";
+import { SCOPES } from "./scopes";
+
+function unauthenticated(message: string): RpcError {
+  return new RpcError(status.UNAUTHENTICATED, message, "UNAUTHENTICATED");
+}
+
+function callerOf(identity: PolicyIdentity): Caller {
+  return { name: identity.name, key: `identity:${identity.name}`, scopes: identity.scopes, ...(identity.targets ? { targets: identity.targets } : {}) };
+}
+
+/** The subject attributes ("CN=x") and subjectAltNames ("DNS:x") a certificate presents. */
+function certificateNames(cert: PeerCertificate): Set<string> {
+  const names = new Set<string>();
+  for (const [key, value] of Object.entries(cert.subject ?? {})) {
+    for (const item of Array.isArray(value) ? value : [value]) names.add(`${key}=${item}`);
+  }
+  for (const san of (cert.subjectaltname ?? "").split(", ")) if (san !== "") names.add(san);
+  return names;
+}
+
+/** Supplementary and primary groups of a process (its /proc/PID/status), for unix-gids rules. */
+function groupsOf(pid: number, gid: number): Set<number> {
+  const groups = new Set([gid]);
+  try {
+    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((entry) => entry.startsWith("Groups:"));
+    for (const value of line?.slice("Groups:".length).trim().split(/\s+/) ?? []) if (value !== "") groups.add(Number(value));
+  } catch {
+    // The peer exited: only its primary group counts.
+  }
+  return groups;
+}
+
+/**
+ * Identifies callers by bearer token, client certificate or unix peer
+ * credentials (in that order). Credentials that name no identity of the
+ * policy: UNAUTHENTICATED (the scope check is the call wrapper's).
+ */
+export class Authenticator implements CallGate {
+  private readonly byToken = new Map<string, Caller>();
+  private readonly callers = new Map<PolicyIdentity, Caller>();
+  private readonly usesGroups: boolean;
+
+  constructor(
+    private readonly policy: Policy,
+    /** uids that own the daemon: root and the user it runs as. */
+    private readonly ownerUids: readonly number[],
+  ) {
+    for (const identity of policy.identities) {
+      const caller = callerOf(identity);
+      this.callers.set(identity, caller);
+      for (const hash of identity.tokenHashes) this.byToken.set(hash.slice("sha256:".length), caller);
+    }
+    this.usesGroups = policy.identities.some((identity) => identity.unixGids.length > 0);
+  }
+
+  identify(call: AnyCall): Caller {
+    const authorization = call.metadata.get("authorization");
+    if (authorization.length > 0) return this.byBearer(authorization);
+    const cert = call.getAuthContext?.().sslPeerCertificate;
+    if (cert) return this.byCertificate(cert);
+    const peer = call.getPeer();
+    const unix = parseUnixPeer(peer);
+    if (unix) return this.byUnixPeer(unix.pid, unix.uid, unix.gid);
+    // A plaintext TCP listener exists only with --insecure-loopback.
+    if (this.policy.open) return { name: `loopback ${peer}`, key: "loopback", scopes: new Set(SCOPES) };
+    throw unauthenticated("no credentials: send a bearer token or a client certificate the policy knows");
+  }
+
+  private byBearer(values: readonly (string | Buffer)[]): Caller {
+    const match = values.length === 1 ? /^Bearer ([\x21-\x7e]+)$/i.exec(String(values[0])) : null;
+    if (!match) throw unauthenticated('malformed authorization metadata: expected one "Bearer <token>"');
+    const caller = this.byToken.get(createHash("sha256").update(match[1]).digest("hex"));
+    if (!caller) throw unauthenticated("unknown bearer token");
+    return caller;
+  }
+
+  private byCertificate(cert: PeerCertificate): Caller {
+    const names = certificateNames(cert);
+    const identity = this.policy.identities.find((entry) => entry.certificates.some((name) => names.has(name)));
+    if (!identity) throw unauthenticated(`client certificate ${[...names].join(", ")} is not an identity of the policy`);
+    return this.callers.get(identity)!;
+  }
+
+  private byUnixPeer(pid: number, uid: number, gid: number): Caller {
+    if (this.policy.open) return { name: `unix uid ${uid}`, key: `unix-uid:${uid}`, scopes: new Set(SCOPES) };
+    const groups = this.usesGroups ? groupsOf(pid, gid) : new Set([gid]);
+    const identity = this.policy.identities.find((entry) => entry.unixUids.includes(uid) || entry.unixGids.some((id) => groups.has(id)));
+    if (identity) return this.callers.get(identity)!;
+    if (this.ownerUids.includes(uid) && this.policy.unixOwnerScopes.size > 0) {
+      return { name: `unix uid ${uid}`, key: `unix-uid:${uid}`, scopes: this.policy.unixOwnerScopes };
+    }
+    throw unauthenticated(`unix peer uid ${uid} is not an identity of the policy`);
+  }
+}

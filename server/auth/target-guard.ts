@@ -1,0 +1,85 @@
+import { readFileSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import { NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import * as native from "../../native/lib";
+import { RpcError, fromErrno, isErrnoLike } from "../errors";
+import type { Caller } from "./caller";
+
+/** The process a reference names, for cgroup rules: a pid, the daemon ("self"), or none (handles, other paths). */
+export type TargetProcess = number | "self" | undefined;
+
+function forbidden(caller: Caller, what: string): RpcError {
+  return new RpcError(status.PERMISSION_DENIED, `${caller.name} may not touch ${what}`, "TARGET_FORBIDDEN");
+}
+
+/** The cgroup v2 path of a process ("0::/path" in /proc/PID/cgroup), or the v1 paths when there is no v2 line. */
+export function cgroupPaths(pid: number | "self"): string[] {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/cgroup`, "utf8");
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `read /proc/${pid}/cgroup`) : err;
+  }
+  const lines = text.split("\n").filter((line) => line !== "");
+  const unified = lines.find((line) => line.startsWith("0::"));
+  return (unified ? [unified] : lines).map((line) => line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1));
+}
+
+function under(value: string, prefix: string): boolean {
+  return value === prefix || prefix === "/" || value.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
+}
+
+/** The process /proc/PID/ns/TYPE and /proc/self/ns/TYPE paths name; undefined for other paths. */
+export function processOfPath(file: string): TargetProcess {
+  const match = /^\/proc\/(\d+|self)\/ns\/[a-z_]+$/.exec(file);
+  if (!match) return undefined;
+  return match[1] === "self" ? "self" : Number(match[1]);
+}
+
+/** PERMISSION_DENIED unless `pid` lives under one of the caller's cgroup prefixes. */
+export function checkProcess(caller: Caller, pid: TargetProcess, label: string): void {
+  const prefixes = caller.targets?.cgroupPrefixes;
+  if (!prefixes) return;
+  if (pid === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
+  const paths = cgroupPaths(pid);
+  if (!paths.some((value) => prefixes.some((prefix) => under(value, prefix)))) {
+    throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
+  }
+}
+
+/**
+ * PERMISSION_DENIED unless the namespace behind `fd` is one of the caller's
+ * user namespaces or is owned by one of them, at any depth (NS_GET_USERNS,
+ * then NS_GET_PARENT up to the root of the daemon's view).
+ */
+export function checkOwner(caller: Caller, fd: number, type: NamespaceType, label: string): void {
+  const allowed = caller.targets?.userNamespaces;
+  if (!allowed) return;
+  let current = type === NamespaceType.USER ? native.openPath(`/proc/self/fd/${fd}`) : related(() => native.nsGetUserns(fd), label);
+  try {
+    for (;;) {
+      if (current === -1) throw forbidden(caller, `${label}: not owned by an allowed user namespace`);
+      if (allowed.includes(Number(native.nsStat(current).ino))) return;
+      const parent = related(() => native.nsGetParent(current), label);
+      native.close(current);
+      current = parent;
+    }
+  } finally {
+    if (current !== -1) native.close(current);
+  }
+}
+
+/** An NS_GET_* fd, or -1 past the root of the daemon's view (EPERM). */
+function related(get: () => number, label: string): number {
+  try {
+    return get();
+  } catch (err) {
+    if (isErrnoLike(err) && err.code === "EPERM") return -1;
+    throw isErrnoLike(err) ? fromErrno(err, `owner of ${label}`) : err;
+  }
+}
+
+/** Whether a caller is limited to some targets at all. */
+export function isRestricted(caller: Caller): boolean {
+  return caller.targets?.cgroupPrefixes !== undefined || caller.targets?.userNamespaces !== undefined;
+}
