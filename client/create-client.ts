@@ -1,5 +1,7 @@
-import { Client, credentials } from "@grpc/grpc-js";
+import { Client } from "@grpc/grpc-js";
 import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
+import { bearerToken, channelCredentials } from "./auth-options";
+import type { TlsOptions } from "./auth-options";
 import { MountService } from "./gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService } from "./gen/lxnsd/v1/namespace_service_pb";
 import { defaultAddress } from "./default-address";
@@ -9,7 +11,11 @@ import type { ServiceClient } from "./rpc/service-client";
 
 /** How to reach the daemon. */
 export interface ClientOptions {
-  /** Channel credentials; insecure (right for the unix socket) by default. */
+  /** TLS to a TCP listener; without it (and without `credentials`) the channel is insecure, right for the unix socket. */
+  tls?: TlsOptions;
+  /** A bearer token the daemon's policy knows, sent with every call. */
+  token?: string;
+  /** Channel credentials of your own; they win over `tls`. */
   credentials?: ChannelCredentials;
   channelOptions?: ChannelOptions;
 }
@@ -32,8 +38,13 @@ export type LxnsdClient = ServiceClient<typeof NamespaceService> &
 /** Connects to lxnsd at `address` (`unix:PATH` or `HOST:PORT`; default: the daemon's default listener). */
 export function createClient(address: string = defaultAddress(), options: ClientOptions = {}): LxnsdClient {
   // Run answers may carry up to 2 × 16 MiB of output.
-  const channelOptions = { "grpc.max_receive_message_length": 64 * 1024 * 1024, ...options.channelOptions };
-  const channel = new Client(address, options.credentials ?? credentials.createInsecure(), channelOptions);
+  const channelOptions = {
+    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    ...(options.tls?.serverName ? { "grpc.ssl_target_name_override": options.tls.serverName, "grpc.default_authority": options.tls.serverName } : {}),
+    ...options.channelOptions,
+    ...(options.token !== undefined ? { interceptors: [bearerToken(options.token)] } : {}),
+  };
+  const channel = new Client(address, options.credentials ?? channelCredentials(options.tls), channelOptions);
   return {
     ...serviceClient(channel, NamespaceService),
     run: runFunction(channel),

@@ -1,5 +1,6 @@
 export { createClient } from "./create-client";
 export type { ClientOptions, LxnsdClient } from "./create-client";
+export type { TlsOptions } from "./auth-options";
 export { LxnsdError } from "./lxnsd-error";
 export type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit, RunOptions, RunResult } from "./process-client";
 export type { CallOptions } from "./rpc/call-options";

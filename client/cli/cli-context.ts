@@ -1,8 +1,10 @@
 import type { Readable } from "node:stream";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Command } from "commander";
+import { readFileSync } from "node:fs";
 import { createClient } from "../create-client";
-import type { LxnsdClient } from "../create-client";
+import type { ClientOptions, LxnsdClient } from "../create-client";
+import { UsageError } from "./usage-error";
 import { defaultAddress } from "../default-address";
 import type { CallOptions } from "../rpc/call-options";
 import { describeError, formatJson } from "./format";
@@ -14,7 +16,7 @@ export interface CliIo {
   /** Environment (LXNSD_ADDRESS); process.env by default. */
   env?: Record<string, string | undefined>;
   /** Makes the client; createClient by default. Tests pass a fake to see the requests. */
-  connect?(address: string): LxnsdClient;
+  connect?(address: string, options: ClientOptions): LxnsdClient;
   /** What exec and `unshare -- CMD` feed the program's stdin; without it the program's stdin is closed at once. */
   stdin?: Readable;
   /**
@@ -32,6 +34,11 @@ export interface CliIo {
 /** The program-wide options. */
 export interface GlobalOptions {
   address?: string;
+  tokenFile?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsServerName?: string;
   json?: boolean;
   timeout?: number;
 }
@@ -61,8 +68,25 @@ export class CliContext {
 
   /** The client, connected on first use. */
   connect(command: Command): LxnsdClient {
-    this.client ??= (this.io.connect ?? createClient)(this.address(command));
+    this.client ??= (this.io.connect ?? createClient)(this.address(command), this.clientOptions(command));
     return this.client;
+  }
+
+  /** Token and TLS from the flags, else from LXNSD_TOKEN and LXNSD_TLS_*. */
+  clientOptions(command: Command): ClientOptions {
+    const env = this.io.env ?? process.env;
+    const globals = this.globals(command);
+    const file = (flag: string | undefined, name: string) => {
+      const value = flag ?? (env[name] || undefined);
+      return value === undefined ? undefined : readPem(value, name);
+    };
+    const token = globals.tokenFile !== undefined ? readToken(globals.tokenFile) : env.LXNSD_TOKEN || undefined;
+    const ca = file(globals.tlsCa, "LXNSD_TLS_CA");
+    const cert = file(globals.tlsCert, "LXNSD_TLS_CERT");
+    const key = file(globals.tlsKey, "LXNSD_TLS_KEY");
+    const serverName = globals.tlsServerName ?? (env.LXNSD_TLS_SERVER_NAME || undefined);
+    const tls = ca || cert || key || serverName ? { ca, cert, key, serverName } : undefined;
+    return { ...(token !== undefined ? { token } : {}), ...(tls ? { tls } : {}) };
   }
 
   /** Per-call options from --timeout. */
@@ -87,4 +111,19 @@ export class CliContext {
     this.client?.disconnect();
     this.client = undefined;
   }
+}
+
+function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new UsageError(`cannot read ${what} ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** The token in a file, without the trailing newline `echo` leaves. */
+function readToken(file: string): string {
+  const token = readPem(file, "--token-file").toString("utf8").trim();
+  if (token === "") throw new UsageError(`--token-file ${file} is empty`);
+  return token;
 }
