@@ -78,6 +78,7 @@ describeInterop("a Python client built from proto/ (grpcio, protoc --python_out)
     const { stdout } = await promisify(execFile)(python!, [SCRIPT, address, path.join(ROOT, "proto"), String(target.pid)], {
       cwd: ROOT,
       encoding: "utf8",
+      timeout: 25_000, // killed before jest's 30 s hook timeout, so a hung client is not left behind
     });
     report = JSON.parse(stdout) as Report;
   });
