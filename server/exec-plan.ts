@@ -69,7 +69,7 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
     release,
     spec: {
       ...unshare.spec,
-      join: joins.map((join) => ({ fd: join.fd, nstype: join.kind.flag })),
+      join: joins.filter((join) => !isOwnUserNamespace(join)).map((join) => ({ fd: join.fd, nstype: join.kind.flag })),
       exec: {
         candidates: candidates(spec.argv[0], env, cwd),
         argv: spec.argv,
@@ -103,6 +103,26 @@ function checkStaysInDaemonNamespaces(caller: Caller, joins: readonly ResolvedNa
       native.close(fd);
     }
   }
+}
+
+let ownUserNs: bigint | undefined;
+
+/**
+ * setns into the user namespace one is already in fails with EINVAL, so a
+ * join of the daemon's own user namespace (a target that has none of its
+ * own, `nsenter -a` of a plain container) is skipped, as nsenter does.
+ */
+function isOwnUserNamespace(join: ResolvedNamespace): boolean {
+  if (join.kind.type !== NamespaceType.USER) return false;
+  if (ownUserNs === undefined) {
+    const fd = native.openPath("/proc/self/ns/user");
+    try {
+      ownUserNs = native.nsStat(fd).ino;
+    } finally {
+      native.close(fd);
+    }
+  }
+  return native.nsStat(join.fd).ino === ownUserNs;
 }
 
 function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver, caller: Caller): ResolvedNamespace[] {
