@@ -17,7 +17,9 @@ describeRoot("the lxnsd process", () => {
 
   it("--help documents every flag", () => {
     const help = execFileSync(process.execPath, [DAEMON_MAIN, "--help"], { encoding: "utf8" });
-    for (const flag of ["--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--log-level", "--help"]) {
+    for (const flag of ["--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--log-level", "--help",
+      "--socket-group", "--tls-cert", "--tls-key", "--tls-client-ca", "--insecure-loopback", "--policy", "--max-children", "--max-queue",
+      "--max-handles-per-identity", "--max-message-bytes", "--max-streams-per-connection", "--keepalive-time", "--keepalive-timeout"]) {
       expect(help).toContain(flag);
     }
   });
