@@ -13,6 +13,8 @@ export interface DaemonConfig {
   maxLeaseMs: number;
   /** Roots under which NamespaceRef.path may point. */
   pathRoots: string[];
+  /** Directories BindMount sources must be in; ["/"] = anywhere. */
+  mountSourceRoots: string[];
   /** How long a per-request child may run before it is killed, in ms. */
   childTimeoutMs: number;
   /** Where the daemon keeps what outlives it: pins under `<stateDir>/ns`. */
@@ -54,6 +56,7 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxLeaseMs: 24 * 60 * 60 * 1000,
     pathRoots: DEFAULT_PATH_ROOTS,
     childTimeoutMs: 10_000,
+    mountSourceRoots: ["/"],
     stateDir: "/run/lxnsd",
     netnsDir: "/run/netns",
     logLevel: "info",

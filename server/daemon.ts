@@ -58,7 +58,7 @@ export class Daemon {
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
     new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, hooks);
     new ProcessService({ resolver, ids }).addTo(this.server, hooks);
-    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, hooks);
+    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs, sourceRoots: config.mountSourceRoots }).addTo(this.server, hooks);
   }
 
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError, Option } from "commander";
+import * as path from "node:path";
 import pino from "pino";
 import { defaultAddress } from "../client/default-address";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config";
@@ -16,6 +17,11 @@ function nonNegativeInt(value: string): number {
   const parsed = Number(value);
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError("must be an integer >= 0");
   return parsed;
+}
+
+function collectAbsolute(value: string, previous: string[] | undefined): string[] {
+  if (!path.isAbsolute(value) || path.posix.normalize(value) !== value) throw new InvalidArgumentError("must be an absolute, normalized path");
+  return collect(value, previous);
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -36,6 +42,7 @@ const program = new Command()
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
   .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
   .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
+  .option("--mount-source-root <dir>", "a directory BindMount sources must be in; repeatable (default: / = anywhere)", collectAbsolute)
   .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
   .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
@@ -61,6 +68,7 @@ async function main(): Promise<void> {
   const config = defaultConfig({
     ...(options.listen ? { listen: options.listen } : {}),
     ...(options.nsPathRoot ? { pathRoots: options.nsPathRoot } : {}),
+    ...(options.mountSourceRoot ? { mountSourceRoots: options.mountSourceRoot } : {}),
     maxHandles: options.maxHandles,
     defaultLeaseMs: options.handleLease * 1000,
     maxLeaseMs: options.maxHandleLease * 1000,

@@ -1,4 +1,4 @@
-import { statSync } from "node:fs";
+import { realpathSync, statSync } from "node:fs";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { Server } from "@grpc/grpc-js";
@@ -18,6 +18,8 @@ import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 export interface MountServiceDeps {
   resolver: NamespaceResolver;
   childTimeoutMs: number;
+  /** Directories a source must be in, symlinks resolved; ["/"] = anywhere. */
+  sourceRoots: readonly string[];
 }
 
 /** An absolute, normalized path without NUL, or INVALID_ARGUMENT naming the field. */
@@ -75,6 +77,7 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
    */
   async bindMount(request: BindMountRequest, context: CallContext) {
     checkPath(request.source, "source");
+    this.checkSourceRoot(request.source);
     checkPath(request.targetPath, "target_path");
     const mnt = this.deps.resolver.resolve(request.target, "target", context.caller, { defaultType: NamespaceType.MNT });
     const fds: number[] = [];
@@ -100,6 +103,16 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
     } finally {
       fds.forEach((fd) => native.close(fd));
       mnt.release();
+    }
+  }
+
+  /** INVALID_ARGUMENT unless `source`, symlinks resolved, is under one of the source roots. */
+  private checkSourceRoot(source: string): void {
+    const roots = this.deps.sourceRoots;
+    if (roots.includes("/")) return;
+    const real = this.call(() => realpathSync(source), `resolve ${source}`);
+    if (!roots.some((root) => real === root || real.startsWith(`${root}/`))) {
+      throw invalidArgument(`source: ${source}${real !== source ? ` (${real})` : ""} is outside the allowed roots (${roots.join(", ")})`);
     }
   }
 

@@ -19,7 +19,7 @@ describeRoot("the lxnsd process", () => {
     const help = execFileSync(process.execPath, [DAEMON_MAIN, "--help"], { encoding: "utf8" });
     for (const flag of ["--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--log-level", "--help",
       "--socket-group", "--tls-cert", "--tls-key", "--tls-client-ca", "--insecure-loopback", "--policy", "--max-children", "--max-queue",
-      "--max-handles-per-identity", "--max-message-bytes", "--max-streams-per-connection", "--keepalive-time", "--keepalive-timeout"]) {
+      "--max-handles-per-identity", "--max-message-bytes", "--max-streams-per-connection", "--keepalive-time", "--keepalive-timeout", "--mount-source-root"]) {
       expect(help).toContain(flag);
     }
   });

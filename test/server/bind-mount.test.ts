@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, status } from "../../client";
@@ -135,5 +135,25 @@ describeRoot("BindMount", () => {
     }
     expect(mountinfo(pid)).toBe(before);
     expect(mountinfo("self")).toBe(hostBefore);
+  });
+
+  it("--mount-source-root confines sources: outside is INVALID_ARGUMENT and mounts nothing, inside works", async () => {
+    target = await startHidden();
+    const confined = await startDaemon({ mountSourceRoots: [path.join(dir, "secret")] });
+    try {
+      const before = mountinfo(target.pid);
+      const outside = { source: "/etc", target: pidRef(target.pid), targetPath: `${dir}/dest` };
+      await expect(confined.client.bindMount(outside)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringContaining("/etc is outside the allowed roots") });
+      mkdirSync(`${dir}/secret-not`);
+      symlinkSync("/etc", `${dir}/secret/escape`);
+      for (const source of [`${dir}/secret-not`, `${dir}/secret/escape`]) {
+        await expect(confined.client.bindMount({ ...outside, source })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+      }
+      expect(mountinfo(target.pid)).toBe(before);
+      await confined.client.bindMount({ ...outside, source: `${dir}/secret` });
+      expect(inTargetMnt(`cat ${dir}/dest/file`)).toBe("secret content\n");
+    } finally {
+      await confined.stop();
+    }
   });
 });
