@@ -3,6 +3,9 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { LxnsdError, NamespaceType, createClient, status } from "../../../client";
 import type { LxnsdClient } from "../../../client";
+import pino from "pino";
+import { defaultConfig } from "../../../server/config";
+import { Daemon } from "../../../server/daemon";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
 import { capturingLogger, newToken, tokenHash, writePolicy } from "../../helpers/policy";
@@ -124,5 +127,21 @@ describeRoot("scopes, identities and audit", () => {
       { identity: "reader", method: "ProcessService/Run", targets: [`net pid=${target.pid}`], outcome: "PERMISSION_DENIED" },
       { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+$/), method: "NamespaceService/Unshare", targets: [], outcome: "UNAUTHENTICATED" },
     ]);
+  });
+
+  it("over an --insecure-loopback TCP listener a policy needs a token: none is UNAUTHENTICATED", async () => {
+    const policy = writePolicy({ identities: [{ name: "reader", scopes: ["read"], tokens: [tokenHash(tokens.reader)] }] });
+    const tcp = new Daemon(defaultConfig({ listen: ["127.0.0.1:0"], insecureLoopback: true, policyFile: policy }), pino({ level: "silent" }));
+    const [address] = await tcp.start();
+    const anonymous = createClient(address);
+    const reader = createClient(address, { token: tokens.reader });
+    try {
+      expect(await codeOf(anonymous.inspect({ ref: netOf(target.pid) }))).toBe("UNAUTHENTICATED");
+      expect((await reader.inspect({ ref: netOf(target.pid) })).info!.nsId).toBe(nsInode(target.pid, "net"));
+    } finally {
+      anonymous.disconnect();
+      reader.disconnect();
+      await tcp.stop(1000);
+    }
   });
 });
