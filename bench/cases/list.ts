@@ -1,0 +1,35 @@
+// A full ListNamespaces through gRPC against `lsns --json` run with execFile,
+// with extra processes (2,000 at scale 1) in groups of four, each group in new
+// net+uts namespaces of its own (500 groups).
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { measure } from "../measure";
+import type { CaseResult } from "../results";
+import { scaled } from "../scale";
+import { startCrowd } from "../targets";
+import type { BenchContext } from "./context";
+
+const execFileAsync = promisify(execFile);
+
+export async function listCases(ctx: BenchContext): Promise<{ results: CaseResult[]; processes: number; groups: number }> {
+  const groups = scaled(500, ctx.scale, 5);
+  const crowd = await startCrowd(groups);
+  try {
+    const list = async () => {
+      let rows = 0;
+      for await (const response of ctx.client.listNamespaces({})) if (response.summary) rows++;
+      if (rows < 2 * groups) throw new Error(`ListNamespaces gave ${rows} rows, fewer than the ${2 * groups} namespaces the bench made`);
+    };
+    const lsns = () => execFileAsync("lsns", ["--json"], { maxBuffer: 256 * 1024 * 1024 });
+    const results = await measure(
+      [
+        { id: "list", label: `ListNamespaces, all (${crowd.processes} extra processes)`, side: "lxnsd", unit: "ops/s", op: () => list },
+        { id: "lsns", label: "execFile lsns --json", side: "baseline", unit: "ops/s", op: () => lsns },
+      ],
+      { rounds: scaled(15, ctx.scale, 3), warmup: 2, calls: (c) => Math.max(c, scaled(16, ctx.scale)), concurrencies: ctx.concurrencies },
+    );
+    return { results, processes: crowd.processes, groups };
+  } finally {
+    await crowd.stop();
+  }
+}
