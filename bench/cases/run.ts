@@ -22,6 +22,6 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
       { id: "run-true", label: "Run /usr/bin/true in net+uts", side: "lxnsd", unit: "ops/s", op: () => run },
       { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter },
     ],
-    { rounds: scaled(300, ctx.scale, 10), warmup: scaled(20, ctx.scale, 2), calls: (c) => scaled(800, ctx.scale, c), concurrencies: ctx.concurrencies },
+    { rounds: scaled(200, ctx.scale, 10), warmup: scaled(10, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
   );
 }

@@ -23,6 +23,6 @@ export async function unaryCases(ctx: BenchContext): Promise<CaseResult[]> {
         },
       },
     ],
-    { rounds: scaled(3000, ctx.scale, 20), warmup: scaled(200, ctx.scale, 5), calls: (c) => scaled(6000, ctx.scale, c), concurrencies: ctx.concurrencies },
+    { rounds: scaled(1000, ctx.scale, 20), warmup: scaled(100, ctx.scale, 5), calls: (c) => scaled(2000, ctx.scale, c), concurrencies: ctx.concurrencies },
   );
 }
