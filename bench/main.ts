@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
 import { createClient } from "../client";
-import { execMemory } from "./cases/exec-memory";
+import { execMemory, withRunEnd } from "./cases/exec-memory";
 import { execStreamCases } from "./cases/exec-stream";
 import { listCases } from "./cases/list";
 import { runCases } from "./cases/run";
@@ -27,12 +27,16 @@ import { startNetUtsTarget } from "./targets";
 
 const ROOT = path.join(__dirname, "..", "..");
 
+const started = Date.now();
+
 function progress(text: string): void {
-  process.stderr.write(`bench: ${text}\n`);
+  process.stderr.write(`bench: ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${text}\n`);
 }
 
 async function measureAll(ctx: BenchContext): Promise<Omit<BenchResults, "run" | "checks">> {
   const cases: CaseResult[] = [];
+  progress("daemon memory with 64 concurrent Execs, first thing after start-up");
+  const memory = await execMemory(ctx);
   progress("Inspect, Open+Close against the grpc-js floor");
   cases.push(...(await unaryCases(ctx)));
   progress("Run against nsenter");
@@ -41,11 +45,9 @@ async function measureAll(ctx: BenchContext): Promise<Omit<BenchResults, "run" |
   cases.push(...(await unshareCases(ctx)));
   progress("Exec stdout streams against an nsenter pipe");
   cases.push(...(await execStreamCases(ctx)));
-  progress("daemon memory with 64 concurrent Execs");
-  const memory = await execMemory(ctx);
   progress("ListNamespaces against lsns (starting the extra processes)");
   cases.push(...(await listCases(ctx)).results);
-  return { cases, memory };
+  return { cases, memory: withRunEnd(memory, ctx.daemonPid) };
 }
 
 async function main(): Promise<void> {
@@ -58,7 +60,6 @@ async function main(): Promise<void> {
   if (process.geteuid?.() !== 0) throw new Error("must run as root (it joins and creates namespaces)");
   const scale = benchScale();
   const outDir = options.out ?? (scale === 1 ? path.join(ROOT, "bench") : __dirname);
-  const started = Date.now();
   const info = machineInfo(scale);
 
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-"));

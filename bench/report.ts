@@ -40,11 +40,12 @@ export function markdownReport(results: BenchResults): string {
     "",
     `| case | side | p50 ms | p99 ms | ${rateHeads.join(" | ")} | unit |`,
     `|---|---|---:|---:|${rateHeads.map(() => "---:").join("|")}|---|`,
-    ...cases.map((c) => `| ${c.label} | ${c.side} | ${num(c.p50Ms)} | ${num(c.p99Ms)} | ${CONCURRENCIES.map((k) => rateText(c.rate[`${k}`])).join(" | ")} | ${c.unit} |`),
+    ...cases.map((c) => `| ${c.label}${c.repeatedCalls ? ` (${c.repeatedCalls} failed calls repeated)` : ""} | ${c.side} | ${num(c.p50Ms)} | ${num(c.p99Ms)} | ${CONCURRENCIES.map((k) => rateText(c.rate[`${k}`])).join(" | ")} | ${c.unit} |`),
     "",
     `Daemon memory around ${memory.streams} concurrent Execs of ${num(memory.bytesPerStream / 1024 / 1024)} MiB of stdout each: ` +
       `VmRSS ${num(memory.rssBeforeMiB)} MiB before, ${num(memory.rssPeakSampledMiB)} MiB at the highest sample during, ` +
-      `VmHWM ${num(memory.hwmMiB)} MiB, VmRSS ${num(memory.rssAfterMiB)} MiB after.`,
+      `VmHWM ${num(memory.hwmMiB)} MiB, VmRSS ${num(memory.rssAfterMiB)} MiB after` +
+      (memory.endRssMiB === undefined ? "." : `; at the end of the run, every case done: VmRSS ${num(memory.endRssMiB)} MiB, VmHWM ${num(memory.endHwmMiB ?? NaN)} MiB.`),
     "",
     "| comparison | this run | target | |",
     "|---|---:|---|---|",

@@ -19,6 +19,8 @@ export interface CaseResult {
   samples: number;
   /** What `rate` counts. */
   unit: "ops/s" | "MB/s";
+  /** Calls that failed and were made again within the same timing (lsns racing with exiting processes). */
+  repeatedCalls?: number;
   /** Completed work per second at each concurrency (key: the concurrency); a full run has all three. */
   rate: Partial<Record<`${Concurrency}`, number>>;
 }
@@ -34,6 +36,9 @@ export interface MemoryResult {
   rssAfterMiB: number;
   /** VmHWM after the streams, the high-water mark having been reset just before them. */
   hwmMiB: number;
+  /** At the end of the run, every case done: VmRSS, and VmHWM since the reset before the streams. */
+  endRssMiB?: number;
+  endHwmMiB?: number;
 }
 
 /** A ratio of two measurements, checked against a goal when it is a target. */
