@@ -48,7 +48,9 @@ export function svgChart(results: BenchResults): string {
     const fill = row.met === undefined ? "#7a9cc6" : row.met ? "#4caf50" : "#e53935";
     out.push(`<text x="${LABEL_WIDTH}" y="${y + 15}" text-anchor="end">${escapeXml(row.speedupLabel ?? row.label)}</text>`);
     out.push(`<rect x="${a.toFixed(1)}" y="${y + 4}" width="${Math.max(1, b - a).toFixed(1)}" height="${ROW - 8}" fill="${fill}"/>`);
-    out.push(`<text x="${(Math.max(a, b) + 4).toFixed(1)}" y="${y + 15}">${num(row.speedup!)}×</text>`);
+    // The value goes right of the bar and of the target mark, so that neither covers it.
+    const textX = Math.max(a, b, row.speedupGoal ? x(row.speedupGoal) : 0) + 4;
+    out.push(`<text x="${textX.toFixed(1)}" y="${y + 15}">${num(row.speedup!)}×</text>`);
     if (row.speedupGoal) {
       const gx = x(row.speedupGoal).toFixed(1);
       out.push(`<line x1="${gx}" y1="${y + 1}" x2="${gx}" y2="${y + ROW - 1}" stroke="#000" stroke-width="2"/>`);
