@@ -57,7 +57,10 @@ async function main(): Promise<void> {
     .option("--out <dir>", "where results.json and results.svg go (default: bench/ at BENCH_SCALE=1, dist/bench/ otherwise)")
     .parse()
     .opts<{ readme?: boolean; out?: string }>();
-  if (process.geteuid?.() !== 0) throw new Error("must run as root (it joins and creates namespaces)");
+  if (process.geteuid?.() !== 0) {
+    process.stderr.write("bench: must run as root (it joins and creates namespaces)\n");
+    process.exit(1);
+  }
   const scale = benchScale();
   const outDir = options.out ?? (scale === 1 ? path.join(ROOT, "bench") : __dirname);
   const info = machineInfo(scale);
