@@ -63,7 +63,7 @@ async function main(): Promise<void> {
   }
   const scale = benchScale();
   const outDir = options.out ?? (scale === 1 ? path.join(ROOT, "bench") : __dirname);
-  const info = machineInfo(scale);
+  const start = machineInfo(scale, started);
 
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-"));
   const cleanup: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     cleanup.unshift(() => floorCalls.close());
 
     const measured = await measureAll({ client, floor: floorCalls.call, daemonPid: daemon.pid, targetPid: target.pid, scale });
-    results = { run: finished(info, started), ...measured, checks: evaluate(measured.cases, measured.memory) };
+    results = { run: finished(start), ...measured, checks: evaluate(measured.cases, measured.memory) };
   } finally {
     for (const step of cleanup) await step();
   }

@@ -1,6 +1,6 @@
 // The markdown a run prints and the README shows.
 import { CONCURRENCIES } from "./results";
-import type { BenchResults, Check } from "./results";
+import type { BenchResults, Check, RunInfo } from "./results";
 
 /** A number with about three significant digits, no exponent. */
 export function num(value: number): string {
@@ -10,6 +10,16 @@ export function num(value: number): string {
   if (abs >= 10) return value.toFixed(1);
   if (abs >= 1) return value.toFixed(2);
   return value.toFixed(3);
+}
+
+function percent(share: number | undefined): string {
+  return share === undefined ? "?" : `${Math.round(share * 100)}%`;
+}
+
+/** CPU pressure, when the kernel reports it: how much of the time something waited for a CPU. */
+function pressureText(run: RunInfo): string {
+  if (run.cpuPressureBefore === undefined && run.cpuPressureDuring === undefined) return "";
+  return `; CPU pressure (PSI some) ${percent(run.cpuPressureBefore)} over the minute before, ${percent(run.cpuPressureDuring)} during the run`;
 }
 
 function rateText(rate: number | undefined): string {
@@ -36,7 +46,7 @@ export function markdownReport(results: BenchResults): string {
   const rateHeads = CONCURRENCIES.map((c) => `rate @${c}`);
   const lines = [
     `Run ${run.date}, BENCH_SCALE=${run.scale}, ${run.cpus} × ${run.cpuModel}, Linux ${run.kernel}, Node ${run.node}; ` +
-      `load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after; ${Math.round(run.durationS)} s.`,
+      `load average ${run.loadBefore.toFixed(2)} before, ${run.loadAfter.toFixed(2)} after${pressureText(run)}; ${Math.round(run.durationS)} s.`,
     "",
     `| case | side | p50 ms | p99 ms | ${rateHeads.join(" | ")} | unit |`,
     `|---|---|---:|---:|${rateHeads.map(() => "---:").join("|")}|---|`,

@@ -66,9 +66,16 @@ export interface RunInfo {
   cpus: number;
   cpuModel: string;
   node: string;
-  /** 1-minute load average before and after the run. */
+  /** 1-minute load average before and after the run (after includes the bench's own concurrency-64 phases). */
   loadBefore: number;
   loadAfter: number;
+  /**
+   * CPU pressure (PSI "some", /proc/pressure/cpu): the share of time some task
+   * waited for a CPU, over the minute before the run and during the run (the
+   * bench's own load included); absent where the kernel has no PSI.
+   */
+  cpuPressureBefore?: number;
+  cpuPressureDuring?: number;
   durationS: number;
 }
 

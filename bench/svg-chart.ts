@@ -34,7 +34,7 @@ export function svgChart(results: BenchResults): string {
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${height}" fill="#fff"/>`,
     `<text x="10" y="20" font-size="14" font-weight="bold">lxnsd against its baselines: speed ratio, higher is better (log scale)</text>`,
-    `<text x="10" y="36" fill="#555">${escapeXml(`${results.run.date}, BENCH_SCALE=${results.run.scale}, load ${results.run.loadBefore.toFixed(2)}→${results.run.loadAfter.toFixed(2)}; | marks a target`)}</text>`,
+    `<text x="10" y="36" fill="#555">${escapeXml(`${results.run.date}, BENCH_SCALE=${results.run.scale}, load ${results.run.loadBefore.toFixed(2)}→${results.run.loadAfter.toFixed(2)}${results.run.cpuPressureDuring === undefined ? "" : `, CPU pressure ${Math.round(results.run.cpuPressureDuring * 100)}% during`}; | marks a target`)}</text>`,
   ];
   const bottom = TOP + rows.length * ROW;
   for (let p = lo; p <= hi; p++) {

@@ -4,6 +4,7 @@ import { measure } from "../../bench/measure";
 import { replaceSection } from "../../bench/readme-section";
 import { markdownReport, num } from "../../bench/report";
 import type { BenchResults, CaseResult, MemoryResult } from "../../bench/results";
+import { cpuPressure } from "../../bench/run-info";
 import { benchScale, scaled } from "../../bench/scale";
 import { concurrentRate, interleavedSamples, percentile, sequentialRate, summarize } from "../../bench/stats";
 import { escapeXml, svgChart } from "../../bench/svg-chart";
@@ -27,7 +28,7 @@ const CASES: CaseResult[] = [
 ];
 const MEMORY: MemoryResult = { streams: 64, bytesPerStream: 16 * 1024 * 1024, rssBeforeMiB: 60, rssPeakSampledMiB: 140, rssAfterMiB: 70, hwmMiB: 151, endRssMiB: 120, endHwmMiB: 190 };
 const RESULTS: BenchResults = {
-  run: { date: "2026-01-01T00:00:00Z", scale: 1, kernel: "6.18", cpus: 2, cpuModel: "Test CPU", node: "v20", loadBefore: 1.5, loadAfter: 2.25, durationS: 100 },
+  run: { date: "2026-01-01T00:00:00Z", scale: 1, kernel: "6.18", cpus: 2, cpuModel: "Test CPU", node: "v20", loadBefore: 1.5, loadAfter: 2.25, cpuPressureBefore: 0.5, cpuPressureDuring: 0.755, durationS: 100 },
   cases: CASES,
   memory: MEMORY,
   checks: evaluate(CASES, MEMORY),
@@ -121,7 +122,7 @@ describe("bench report", () => {
     expect(report).toContain("| case | side | p50 ms | p99 ms | rate @1 | rate @8 | rate @64 | unit |");
     expect(report).toContain("| inspect label | lxnsd | 0.375 | 0.750 | 2667 | 6000 | 6000 | ops/s |");
     expect(report).toContain("| nsenter-true label | baseline | 9.00 | 18.0 | 111 | 100 | 100 | ops/s |");
-    expect(report).toContain("load average 1.50 before, 2.25 after");
+    expect(report).toContain("load average 1.50 before, 2.25 after; CPU pressure (PSI some) 50% over the minute before, 76% during the run; 100 s.");
     expect(report).toContain("| lsns label (2 failed calls repeated) | baseline |");
   });
 
@@ -157,6 +158,14 @@ describe("bench chart", () => {
 
   it("escapes text", () => {
     expect(escapeXml(`a<b>&"c"`)).toBe("a&lt;b&gt;&amp;&quot;c&quot;");
+  });
+});
+
+describe("bench run info", () => {
+  it("reads CPU pressure from /proc/pressure/cpu text", () => {
+    const text = "some avg10=51.84 avg60=82.20 avg300=68.30 total=2772228300\nfull avg10=0.00 avg60=0.00 avg300=0.00 total=0\n";
+    expect(cpuPressure(text)).toEqual({ avg60: expect.closeTo(0.822, 9), totalUs: 2772228300 });
+    expect(cpuPressure("nothing like it")).toBeNull();
   });
 });
 
