@@ -1,0 +1,27 @@
+// Run of /usr/bin/true joined to the target's net+uts namespaces, against
+// child_process.execFile('nsenter', …) doing the same from the bench process.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { measure } from "../measure";
+import type { CaseResult } from "../results";
+import { scaled } from "../scale";
+import { joinNetUts } from "./context";
+import type { BenchContext } from "./context";
+
+const execFileAsync = promisify(execFile);
+
+export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
+  const spec = { join: joinNetUts(ctx.targetPid), argv: ["/usr/bin/true"] };
+  const run = async () => {
+    const result = await ctx.client.run(spec);
+    if (result.exit.code !== 0) throw new Error(`Run of true ended ${JSON.stringify(result.exit)}`);
+  };
+  const nsenter = () => execFileAsync("nsenter", ["-t", String(ctx.targetPid), "-n", "-u", "/usr/bin/true"]);
+  return measure(
+    [
+      { id: "run-true", label: "Run /usr/bin/true in net+uts", side: "lxnsd", unit: "ops/s", op: () => run },
+      { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter },
+    ],
+    { rounds: scaled(200, ctx.scale, 10), warmup: scaled(10, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
+  );
+}

@@ -1,0 +1,74 @@
+// The comparisons a run is judged by: ratios of lxnsd to its baselines, some
+// with a target (from the issue), and the daemon's peak memory.
+import type { CaseResult, Check, Concurrency, MemoryResult } from "./results";
+
+type Goal = NonNullable<Check["goal"]>;
+
+/** Whether `value` meets `goal`. */
+export function meets(value: number, goal: Goal): boolean {
+  return goal.op === "<=" ? value <= goal.value : value >= goal.value;
+}
+
+function find(cases: readonly CaseResult[], id: string): CaseResult {
+  const found = cases.find((c) => c.id === id);
+  if (!found) throw new Error(`no case "${id}" in the results`);
+  return found;
+}
+
+function withGoal(check: Omit<Check, "met">, goal?: Goal): Check {
+  return goal ? { ...check, goal, met: meets(check.value, goal) } : check;
+}
+
+/** Short names of the cases, for the labels of checks. */
+const NAMES: Record<string, string> = {
+  floor: "floor",
+  inspect: "Inspect",
+  "open-close": "Open+Close",
+  "run-true": "Run",
+  "nsenter-true": "nsenter",
+  "exec-stream": "Exec",
+  "nsenter-stream": "nsenter pipe",
+  list: "ListNamespaces",
+  lsns: "lsns",
+  "unshare-close": "Unshare+Close",
+  "unshare-true": "unshare(1)",
+};
+const name = (id: string): string => NAMES[id] ?? id;
+
+/** ours p50 ÷ base p50 (lower is better). */
+function latency(cases: readonly CaseResult[], ours: string, base: string, goal?: Goal): Check {
+  const value = find(cases, ours).p50Ms / find(cases, base).p50Ms;
+  const speedupGoal = goal ? 1 / goal.value : undefined;
+  const speedupLabel = `${name(base)} p50 ÷ ${name(ours)} p50`;
+  return withGoal({ id: `${ours}-p50`, label: `${name(ours)} p50 ÷ ${name(base)} p50`, value, unit: "×", speedup: 1 / value, speedupLabel, speedupGoal }, goal);
+}
+
+/** ours rate ÷ base rate at `concurrency` (higher is better). */
+function rate(cases: readonly CaseResult[], ours: string, base: string, concurrency: Concurrency, goal?: Goal): Check {
+  const a = find(cases, ours);
+  const [x, y] = [a.rate[`${concurrency}`], find(cases, base).rate[`${concurrency}`]];
+  if (x === undefined || y === undefined) throw new Error(`no rate of "${ours}" or "${base}" at concurrency ${concurrency}`);
+  const value = x / y;
+  const label = `${name(ours)} ${a.unit} ÷ ${name(base)} ${a.unit}, concurrency ${concurrency}`;
+  return withGoal({ id: `${ours}-rate-${concurrency}`, label, value, unit: "×", speedup: value, speedupLabel: label, speedupGoal: goal?.value }, goal);
+}
+
+/** Every comparison of a run; the ones with `goal` are the issue's targets. */
+export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Check[] {
+  return [
+    latency(cases, "inspect", "floor", { op: "<=", value: 2 }),
+    latency(cases, "open-close", "floor"),
+    latency(cases, "run-true", "nsenter-true", { op: "<=", value: 1 / 3 }),
+    rate(cases, "run-true", "nsenter-true", 8, { op: ">=", value: 4 }),
+    rate(cases, "run-true", "nsenter-true", 64),
+    rate(cases, "exec-stream", "nsenter-stream", 1),
+    rate(cases, "exec-stream", "nsenter-stream", 8),
+    latency(cases, "list", "lsns", { op: "<=", value: 1.5 }),
+    latency(cases, "unshare-close", "unshare-true"),
+    rate(cases, "unshare-close", "unshare-true", 8),
+    withGoal(
+      { id: "daemon-rss", label: `daemon peak RSS (VmHWM) with ${memory.streams} concurrent Execs`, value: memory.hwmMiB, unit: "MiB" },
+      { op: "<=", value: 150 },
+    ),
+  ];
+}

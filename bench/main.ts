@@ -1,0 +1,107 @@
+// `npm run bench` (as root): lxnsd and its baselines side by side, one run.
+// Prints a markdown table, writes results.json and results.svg (bench/ at
+// BENCH_SCALE=1, dist/bench/ otherwise) and, with --readme at full scale, the
+// README's Benchmarks section.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { Command } from "commander";
+import { createClient } from "../client";
+import { execMemory, withRunEnd } from "./cases/exec-memory";
+import { execStreamCases } from "./cases/exec-stream";
+import { listCases } from "./cases/list";
+import { runCases } from "./cases/run";
+import { unaryCases } from "./cases/unary";
+import { unshareCases } from "./cases/unshare";
+import type { BenchContext } from "./cases/context";
+import { evaluate } from "./checks";
+import { floorClient } from "./floor";
+import { startDaemonProcess, startFloorProcess } from "./processes";
+import { replaceSection } from "./readme-section";
+import { markdownReport } from "./report";
+import type { BenchResults, CaseResult } from "./results";
+import { finished, machineInfo } from "./run-info";
+import { benchScale } from "./scale";
+import { svgChart } from "./svg-chart";
+import { startNetUtsTarget } from "./targets";
+
+const ROOT = path.join(__dirname, "..", "..");
+
+const started = Date.now();
+
+function progress(text: string): void {
+  process.stderr.write(`bench: ${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s  ${text}\n`);
+}
+
+async function measureAll(ctx: BenchContext): Promise<Omit<BenchResults, "run" | "checks">> {
+  const cases: CaseResult[] = [];
+  progress("daemon memory with 64 concurrent Execs, first thing after start-up");
+  const memory = await execMemory(ctx);
+  progress("Inspect, Open+Close against the grpc-js floor");
+  cases.push(...(await unaryCases(ctx)));
+  progress("Run against nsenter");
+  cases.push(...(await runCases(ctx)));
+  progress("Unshare+Close against unshare(1)");
+  cases.push(...(await unshareCases(ctx)));
+  progress("Exec stdout streams against an nsenter pipe");
+  cases.push(...(await execStreamCases(ctx)));
+  progress("ListNamespaces against lsns (starting the extra processes)");
+  cases.push(...(await listCases(ctx)).results);
+  return { cases, memory: withRunEnd(memory, ctx.daemonPid) };
+}
+
+async function main(): Promise<void> {
+  const options = new Command()
+    .name("bench")
+    .option("--readme", "write the table into README.md between <!-- bench:start --> and <!-- bench:end --> (full scale only)")
+    .option("--out <dir>", "where results.json and results.svg go (default: bench/ at BENCH_SCALE=1, dist/bench/ otherwise)")
+    .parse()
+    .opts<{ readme?: boolean; out?: string }>();
+  if (process.geteuid?.() !== 0) {
+    process.stderr.write("bench: must run as root (it joins and creates namespaces)\n");
+    process.exit(1);
+  }
+  const scale = benchScale();
+  const outDir = options.out ?? (scale === 1 ? path.join(ROOT, "bench") : __dirname);
+  const start = machineInfo(scale, started);
+
+  const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-"));
+  const cleanup: (() => Promise<void> | void)[] = [() => rmSync(dir, { recursive: true, force: true })];
+  let results: BenchResults;
+  try {
+    const daemon = await startDaemonProcess(dir);
+    cleanup.unshift(() => daemon.stop());
+    const floor = await startFloorProcess(dir);
+    cleanup.unshift(() => floor.stop());
+    const target = await startNetUtsTarget();
+    cleanup.unshift(() => target.stop());
+    const client = createClient(daemon.address);
+    cleanup.unshift(() => client.disconnect());
+    const floorCalls = floorClient(floor.address);
+    cleanup.unshift(() => floorCalls.close());
+
+    const measured = await measureAll({ client, floor: floorCalls.call, daemonPid: daemon.pid, targetPid: target.pid, scale });
+    results = { run: finished(start), ...measured, checks: evaluate(measured.cases, measured.memory) };
+  } finally {
+    for (const step of cleanup) await step();
+  }
+
+  const report = markdownReport(results);
+  writeFileSync(path.join(outDir, "results.json"), JSON.stringify(results, null, 2) + "\n");
+  writeFileSync(path.join(outDir, "results.svg"), svgChart(results));
+  process.stdout.write(`\n${report}\nwrote ${path.join(outDir, "results.json")} and results.svg\n`);
+  if (options.readme) {
+    if (scale !== 1) {
+      progress("README left alone: --readme only takes full-scale runs (BENCH_SCALE=1)");
+    } else {
+      const readme = path.join(ROOT, "README.md");
+      writeFileSync(readme, replaceSection(readFileSync(readme, "utf8"), `${report}\n![lxnsd against its baselines](bench/results.svg)\n`));
+      progress("README.md Benchmarks section updated");
+    }
+  }
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`bench: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

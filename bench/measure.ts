@@ -1,0 +1,50 @@
+// Drives a group of subjects (lxnsd calls and their baselines) through the
+// same plan: interleaved sequential rounds, then each concurrency in turn.
+import { CONCURRENCIES } from "./results";
+import type { CaseResult, Concurrency } from "./results";
+import { concurrentRate, interleavedSamples, sequentialRate, summarize } from "./stats";
+import type { Operation } from "./stats";
+
+/** One thing to measure. */
+export interface Subject {
+  id: string;
+  label: string;
+  side: CaseResult["side"];
+  unit: CaseResult["unit"];
+  /** One call, sized for being driven at `concurrency` (most ignore it). */
+  op: (concurrency: number) => Operation;
+  /** Work one call at `concurrency` does, in `unit` × seconds (MB for MB/s); 1 when unset. */
+  work?: (concurrency: number) => number;
+}
+
+export interface Plan {
+  /** Sequential rounds (each subject once per round) after `warmup` unmeasured ones. */
+  rounds: number;
+  warmup: number;
+  /** Calls made at each concurrency above 1. */
+  calls: (concurrency: number) => number;
+  /** The concurrencies to drive at (default CONCURRENCIES); 1 always comes from the sequential rounds. */
+  concurrencies?: readonly Concurrency[];
+}
+
+/** Measures every subject: p50/p99 from the sequential rounds, then the rate at each concurrency. */
+export async function measure(subjects: readonly Subject[], plan: Plan): Promise<CaseResult[]> {
+  const sequential = await interleavedSamples(
+    subjects.map((s) => s.op(1)),
+    plan.rounds,
+    plan.warmup,
+  );
+  const results = subjects.map((s, i): CaseResult => {
+    const { p50, p99 } = summarize(sequential[i]);
+    const work = s.work?.(1) ?? 1;
+    return { id: s.id, label: s.label, side: s.side, p50Ms: p50, p99Ms: p99, samples: sequential[i].length, unit: s.unit, rate: { "1": work * sequentialRate(sequential[i]) } };
+  });
+  for (const concurrency of plan.concurrencies ?? CONCURRENCIES) {
+    if (concurrency === 1) continue;
+    for (const [i, s] of subjects.entries()) {
+      const rate = await concurrentRate(s.op(concurrency), concurrency, plan.calls(concurrency));
+      results[i].rate[`${concurrency}`] = (s.work?.(concurrency) ?? 1) * rate;
+    }
+  }
+  return results;
+}

@@ -1,0 +1,81 @@
+// Processes the cases point at: one target in net+uts namespaces of its own,
+// and a crowd of extra processes for the listing case.
+import { spawn } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
+import { readFileSync, readdirSync } from "node:fs";
+
+/** A set of processes the bench started; `stop` kills them all. */
+export interface Started {
+  pid: number;
+  stop(): Promise<void>;
+}
+
+async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function comm(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The process group of every process, by pid. */
+function processGroups(): Map<number, number> {
+  const groups = new Map<number, number>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      groups.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return groups;
+}
+
+function killGroups(children: ChildProcess[]): Promise<void> {
+  const exits = children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((resolve) => c.once("exit", resolve)));
+  for (const child of children) {
+    try {
+      process.kill(-child.pid!, "SIGKILL");
+    } catch {
+      // gone already
+    }
+  }
+  return Promise.all(exits).then(() => undefined);
+}
+
+/** `sleep` in new net and uts namespaces (unshare execs it: same pid); resolves once it sleeps. */
+export async function startNetUtsTarget(): Promise<Started> {
+  const child = spawn("unshare", ["--net", "--uts", "sleep", "1000"], { stdio: "ignore", detached: true });
+  await until(() => comm(child.pid!) === "sleep", "the net+uts target");
+  return { pid: child.pid!, stop: () => killGroups([child]) };
+}
+
+/**
+ * `groups` process groups, each in new net and uts namespaces with four
+ * sleeps (4 × groups extra processes); resolves once all of them run.
+ */
+export async function startCrowd(groups: number): Promise<Started & { processes: number }> {
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < groups; i++) {
+    children.push(spawn("unshare", ["--net", "--uts", "sh", "-c", "sleep 1000 & sleep 1000 & sleep 1000 & exec sleep 1000"], { stdio: "ignore", detached: true }));
+  }
+  const ids = new Set(children.map((c) => c.pid!));
+  const sleeping = () => [...processGroups()].filter(([pid, group]) => ids.has(group) && comm(pid) === "sleep").length;
+  try {
+    await until(() => sleeping() >= 4 * groups, `${4 * groups} sleeps in ${groups} namespace groups`);
+  } catch (err) {
+    await killGroups(children);
+    throw err;
+  }
+  return { pid: children[0].pid!, processes: 4 * groups, stop: () => killGroups(children) };
+}
