@@ -2,7 +2,8 @@ import { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as native from "../native/lib";
 import { Authenticator } from "./auth/authenticator";
-import { OPEN_POLICY, loadPolicy } from "./auth/policy";
+import { OPEN_POLICY } from "./auth/policy";
+import type { Policy } from "./auth/policy";
 import { ChildSlots } from "./child-slots";
 import type { DaemonConfig } from "./config";
 import { HandleTable } from "./handle-table";
@@ -18,6 +19,12 @@ import type { RpcHooks } from "./rpc/add-service";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
+
+/** The policy in `file`; its parser (zod, yaml) is loaded only when there is one. */
+function readPolicy(file: string): Policy {
+  const { loadPolicy } = require("./auth/policy-file") as typeof import("./auth/policy-file");
+  return loadPolicy(file);
+}
 
 /** The lxnsd gRPC server with its services, handle table and listeners. */
 export class Daemon {
@@ -47,7 +54,7 @@ export class Daemon {
       log,
     });
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
-    const policy = config.policyFile ? loadPolicy(config.policyFile) : OPEN_POLICY;
+    const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     const hooks: RpcHooks = { log, gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);

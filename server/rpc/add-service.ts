@@ -111,6 +111,45 @@ function unaryHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): Un
   };
 }
 
+/** Most responses of one stream written but not yet handed to HTTP/2 (grpc-js's own buffer holds 16). */
+const MAX_UNSENT_RESPONSES = 2;
+
+/**
+ * Backpressure per stream: waits while MAX_UNSENT_RESPONSES are still in
+ * grpc-js's buffer. Its objectMode buffer reports "full" only at 16
+ * messages, 1 MiB of 64 KiB output chunks per stream, which 64 streams
+ * turn into 100 MiB of the daemon's memory.
+ */
+class WriteWindow {
+  private unsent = 0;
+  private wake?: () => void;
+
+  private closed = false;
+
+  constructor(private readonly call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) {
+    call.once("close", () => {
+      this.closed = true;
+      this.notify();
+    });
+  }
+
+  async write(response: unknown): Promise<void> {
+    this.unsent += 1;
+    const roomy = this.call.write(response, () => {
+      this.unsent -= 1;
+      this.notify();
+    });
+    if (!roomy) await new Promise((resolve) => this.call.once("drain", resolve));
+    while (this.unsent >= MAX_UNSENT_RESPONSES && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
 function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) => {
     const started = process.hrtime.bigint();
@@ -121,8 +160,9 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks)
     let release = () => {};
     (async () => {
       release = await admit(call, method, hooks, context);
+      const window = new WriteWindow(call);
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
-        if (!call.write(response)) await new Promise((resolve) => call.once("drain", resolve));
+        await window.write(response);
         if (context.signal.aborted) throw context.signal.reason;
       }
     })().then(

@@ -1,4 +1,4 @@
-import { loadPolicy, parsePolicy } from "../../../server/auth/policy";
+import { loadPolicy, parsePolicy } from "../../../server/auth/policy-file";
 import { tokenHash, writePolicy } from "../../helpers/policy";
 
 describe("policy files", () => {
