@@ -14,6 +14,8 @@ export interface Holdings {
   /** nsfs fds: one per handle (plus what a request holds while it runs). */
   namespaceFds: number;
   children: { pid: number; state: string }[];
+  /** How many fds of each kind ("pipe", "socket", "anon_inode:[pidfd]", "net", a path, …), for messages. */
+  kinds: Record<string, number>;
 }
 
 /** A daemon in its own process on a temp socket, with temp state, netns and path-root dirs, and a client. */
@@ -37,15 +39,19 @@ const NSFS_LINK = /^(user|cgroup|ipc|net|mnt|pid|time|uts|pid_for_children|time_
 export function holdingsOf(pid: number): Holdings {
   let fds = 0;
   let namespaceFds = 0;
+  const kinds: Record<string, number> = {};
   for (const fd of readdirSync(`/proc/${pid}/fd`)) {
     fds++;
     try {
-      if (NSFS_LINK.test(readlinkSync(`/proc/${pid}/fd/${fd}`))) namespaceFds++;
+      const link = readlinkSync(`/proc/${pid}/fd/${fd}`);
+      if (NSFS_LINK.test(link)) namespaceFds++;
+      const kind = link.replace(/:\[\d+\]$/, "");
+      kinds[kind] = (kinds[kind] ?? 0) + 1;
     } catch {
       // closed meanwhile
     }
   }
-  return { fds, namespaceFds, children: childrenOf(pid) };
+  return { fds, namespaceFds, children: childrenOf(pid), kinds };
 }
 
 /**
