@@ -81,12 +81,26 @@ export function isErrnoLike(err: unknown): err is ErrnoLike {
  * value, not a wrong namespace type).
  */
 export function fromErrno(err: ErrnoLike, what: string, overrides: Readonly<Record<string, status>> = {}): RpcError {
-  const code = overrides[err.code] ?? ERRNO_STATUS[err.code] ?? status.INTERNAL;
+  const code = childVanished(err) ? status.ABORTED : (overrides[err.code] ?? ERRNO_STATUS[err.code] ?? status.INTERNAL);
   const metadata: Record<string, string> = { errno: err.code };
   if (err.syscall) metadata.syscall = err.syscall;
   if (err.step) metadata.step = err.step;
   const where = err.step ? ` at step "${err.step}"` : "";
   return new RpcError(code, `${what}: ${err.syscall ?? "syscall"}: ${err.code}${where} (${err.message})`, err.code, metadata, { cause: err });
+}
+
+/** The daemon's own steps on a per-request child, through /proc/CHILD: ESRCH or ENOENT there means the child is gone. */
+const STEPS_ON_THE_CHILD = new Set(["write setgroups", "write uid_map", "write gid_map", "open ns"]);
+
+/**
+ * Whether a per-request child died under the daemon's feet (killed from
+ * outside): the addon reports ECHILD when it died without reporting, or the
+ * daemon's own writes to /proc/CHILD fail with ESRCH/ENOENT. The request
+ * itself was fine, so this is ABORTED (retry), not NOT_FOUND or INTERNAL.
+ */
+function childVanished(err: ErrnoLike): boolean {
+  if (err.code === "ECHILD") return true;
+  return (err.code === "ESRCH" || err.code === "ENOENT") && err.step !== undefined && STEPS_ON_THE_CHILD.has(err.step);
 }
 
 /** Any thrown value as an RpcError: unknown errors become INTERNAL. */

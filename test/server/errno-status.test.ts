@@ -34,6 +34,14 @@ describe("errno → status (DESIGN.md, Errors)", () => {
     expect(fromErrno(errno("EINVAL", "write"), "write sysctl", { EINVAL: status.INVALID_ARGUMENT }).code).toBe(status.INVALID_ARGUMENT);
   });
 
+  it("a per-request child that died under the daemon (killed from outside) is ABORTED, not INTERNAL or NOT_FOUND", () => {
+    expect(fromErrno(errno("ECHILD", "waitid", "child died: signal 9"), "unshare user").code).toBe(status.ABORTED);
+    expect(fromErrno(errno("ESRCH", "write(uid_map)", "write uid_map"), "unshare user").code).toBe(status.ABORTED);
+    expect(fromErrno(errno("ENOENT", "open", "open ns"), "unshare net").code).toBe(status.ABORTED);
+    // The same errnos from the caller's own targets keep their meaning.
+    expect(fromErrno(errno("ESRCH", "setns", "setns pid"), "join").code).toBe(status.NOT_FOUND);
+  });
+
   it("sends the errno, syscall and step in an ErrorInfo of domain lxnsd", () => {
     const serviceError = toServiceError(fromErrno(errno("ENOSPC", "unshare", "unshare"), "unshare net"));
     expect(serviceError.code).toBe(status.RESOURCE_EXHAUSTED);
