@@ -17,7 +17,7 @@ describeRoot("faults: 1,000 Exec streams cancelled at random moments", () => {
   beforeAll(async () => {
     lxnsd = await startDaemonUnderTest();
     await lxnsd.client.run({ argv: ["true"] });
-    baseline = lxnsd.holdings();
+    baseline = await lxnsd.settled();
   });
   afterAll(async () => {
     if (lxnsd) expect(await lxnsd.stop()).toBe(0);

@@ -104,8 +104,7 @@ describeRoot("load: 20,000 mixed calls at concurrency 64", () => {
     target = await startTarget(["unshare", "--net", "--uts"]);
     // One of each kind first, so that what the daemon opens once (io_uring, pool threads' fds) is in the baseline.
     for (const check of Object.values(checks(lxnsd.pid, target))) await check(lxnsd.client, 0);
-    await lxnsd.expectBack(lxnsd.holdings());
-    baseline = lxnsd.holdings();
+    baseline = await lxnsd.settled();
   });
   afterAll(async () => {
     await target?.kill();

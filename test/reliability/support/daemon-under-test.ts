@@ -27,6 +27,8 @@ export interface DaemonUnderTest {
   dir: string;
   client: LxnsdClient;
   holdings(): Holdings;
+  /** The holdings once they have stayed the same for half a second with no child running: a baseline. */
+  settled(): Promise<Holdings>;
   /** Waits (up to `timeoutMs`) until fds, namespace fds and children are back to `baseline`; throws with both otherwise. */
   expectBack(baseline: Holdings, timeoutMs?: number): Promise<void>;
   /** SIGTERM; resolves to the exit code. Removes the temp dir (unmounting any pin left). */
@@ -77,6 +79,24 @@ export async function startDaemonUnderTest(options: { args?: string[]; wrapper?:
     dir,
     client,
     holdings,
+    settled: async () => {
+      let last = JSON.stringify(holdings());
+      let since = Date.now();
+      await waitFor(
+        () => {
+          const now = holdings();
+          const text = JSON.stringify(now);
+          if (text !== last || now.children.length > 0) {
+            last = text;
+            since = Date.now();
+          }
+          return Date.now() - since >= 500;
+        },
+        10000,
+        "the daemon's holdings to settle",
+      );
+      return holdings();
+    },
     expectBack: async (baseline, timeoutMs = 5000) => {
       let now = holdings();
       const same = () => {
