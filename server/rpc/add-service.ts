@@ -20,16 +20,29 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext
   // a call cancelled before its handler ran only says so in `cancelled`.
   (call as NodeJS.EventEmitter).on("cancelled", abort);
   if (call.cancelled) abort();
-  return {
+  const context = {
     signal: controller.signal,
     metadata: call.metadata,
     peer: call.getPeer(),
     method: method.name,
     log: log.child({ call: randomUUID(), method: `${method.parent.name}/${method.name}` }),
   };
+  // grpc-js does not always say "cancelled" when the deadline passes (the reliability suite saw Run programs outlive
+  // their call's 1 ms deadline), so the handler's signal enforces the deadline as well.
+  const deadline = Number(call.getDeadline());
+  if (Number.isFinite(deadline)) {
+    const expire = () => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, "the call's deadline passed"));
+    if (deadline <= Date.now()) expire();
+    else deadlineTimers.set(context, setTimeout(expire, deadline - Date.now()));
+  }
+  return context;
 }
 
+/** The timer enforcing each call's deadline, cleared when the call finishes. */
+const deadlineTimers = new WeakMap<CallContext, NodeJS.Timeout>();
+
 function finish(context: CallContext, observe: CallObserver, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
+  clearTimeout(deadlineTimers.get(context));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (err === undefined) {
     observe(context.method, status.OK, seconds);
