@@ -6,7 +6,7 @@ import { createClient } from "../../../client";
 import type { LxnsdClient } from "../../../client";
 import { spawnDaemon } from "../../helpers/daemon-process";
 import type { DaemonProcess } from "../../helpers/daemon-process";
-import { childrenOf, waitFor } from "../../helpers/proc";
+import { childrenOf, readOrNull, waitFor } from "../../helpers/proc";
 
 /** What a daemon process holds at one moment, as /proc shows it. */
 export interface Holdings {
@@ -104,7 +104,8 @@ export async function startDaemonUnderTest(options: { args?: string[]; wrapper?:
         return now.fds === baseline.fds && now.namespaceFds === baseline.namespaceFds && now.children.length === baseline.children.length;
       };
       await waitFor(same, timeoutMs, "the daemon's holdings to return to their baseline").catch(() => {
-        throw new Error(`daemon holdings not back: baseline ${JSON.stringify(baseline)}, now ${JSON.stringify(now)}`);
+        const commands = now.children.map((child) => `${child.pid}: ${(readOrNull(`/proc/${child.pid}/cmdline`) ?? "").replace(/\0/g, " ")}`);
+        throw new Error(`daemon holdings not back: baseline ${JSON.stringify(baseline)}, now ${JSON.stringify(now)}; children: ${commands.join("; ")}`);
       });
     },
     stop: async () => {
