@@ -44,23 +44,27 @@ async function main(): Promise<void> {
     logLevel: options.logLevel,
   });
   const daemon = new Daemon(config, log);
+  // Before start(): a SIGTERM right after "lxnsd serving" is logged must still stop it cleanly.
+  let stopping = false;
+  let started: Promise<unknown> = Promise.resolve();
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    // A start that fails exits 1 below.
+    started.then(() => daemon.stop().then(() => process.exit(0)), () => {});
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
+  started = daemon.start();
   try {
-    await daemon.start();
+    await started;
   } catch (err) {
     log.fatal({ err }, (err as Error).message);
     process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
     await daemon.stop(0);
     process.exit(1);
   }
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal }, "shutting down");
-    daemon.stop().then(() => process.exit(0));
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
 }
 
 void main();
