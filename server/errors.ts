@@ -116,9 +116,21 @@ export function asRpcError(err: unknown, what = "internal error"): RpcError {
  * one ErrorInfo in the `grpc-status-details-bin` trailer.
  */
 export function toServiceError(err: RpcError): Partial<ServiceError> {
+  const message = boundedMessage(err.message);
   const info = create(ErrorInfoSchema, { reason: err.reason, domain: ERROR_DOMAIN, metadata: { ...err.metadata } });
-  const details = create(StatusSchema, { code: err.code, message: err.message, details: [anyPack(ErrorInfoSchema, info)] });
+  const details = create(StatusSchema, { code: err.code, message, details: [anyPack(ErrorInfoSchema, info)] });
   const metadata = new Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, details)));
-  return { code: err.code, details: err.message, metadata };
+  return { code: err.code, details: message, metadata };
+}
+
+/** The most of a status message sent: it travels twice in HTTP/2 trailers, which peers cap (16 KiB is common). */
+export const MAX_STATUS_MESSAGE = 1024;
+
+/**
+ * Messages quote the caller's input (a pin name, a path); a long one made
+ * trailers too big to send, and the call hung until its deadline.
+ */
+function boundedMessage(message: string): string {
+  return message.length <= MAX_STATUS_MESSAGE ? message : `${message.slice(0, MAX_STATUS_MESSAGE - 20)}… (${message.length} chars)`;
 }

@@ -3,7 +3,7 @@ import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { ErrorInfoSchema } from "../../client/gen/google/rpc/error_details_pb";
 import { StatusSchema } from "../../client/gen/google/rpc/status_pb";
-import { asRpcError, fromErrno, toServiceError } from "../../server/errors";
+import { MAX_STATUS_MESSAGE, RpcError, asRpcError, fromErrno, toServiceError } from "../../server/errors";
 
 const errno = (code: string, syscall = "setns", step?: string) => Object.assign(new Error(`${syscall}: ${code}`), { code, syscall, step });
 
@@ -49,6 +49,13 @@ describe("errno → status (DESIGN.md, Errors)", () => {
     expect(details.code).toBe(status.RESOURCE_EXHAUSTED);
     const info = anyUnpack(details.details[0], ErrorInfoSchema);
     expect(info).toMatchObject({ reason: "ENOSPC", domain: "lxnsd", metadata: { errno: "ENOSPC", syscall: "unshare", step: "unshare" } });
+  });
+
+  it("a status message is cut to MAX_STATUS_MESSAGE characters (a long one could not be sent)", () => {
+    const serviceError = toServiceError(new RpcError(status.INVALID_ARGUMENT, `name: ${"x".repeat(70000)}`));
+    expect(serviceError.details!.length).toBeLessThanOrEqual(MAX_STATUS_MESSAGE);
+    const details = fromBinary(StatusSchema, serviceError.metadata!.get("grpc-status-details-bin")[0] as Buffer);
+    expect(details.message).toBe(serviceError.details);
   });
 
   it("anything else is INTERNAL", () => {
