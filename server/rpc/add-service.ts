@@ -73,7 +73,12 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, log: Logger, obs
   return (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) => {
     const started = process.hrtime.bigint();
     const context = contextFor(call, method, log);
-    const input = method.methodKind === "bidi_streaming" ? (call as AsyncIterable<unknown>) : (call as ServerWritableStream<unknown, unknown>).request;
+    // Not `for await` on the call itself: a Readable's async iterator destroys the stream once the caller half-closes,
+    // and for a duplex call that killed the answer too (an Exec whose caller half-closed after the spec hung).
+    const input =
+      method.methodKind === "bidi_streaming"
+        ? { [Symbol.asyncIterator]: () => (call as ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) }
+        : (call as ServerWritableStream<unknown, unknown>).request;
     (async () => {
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
         if (!call.write(response)) await new Promise((resolve) => call.once("drain", resolve));
