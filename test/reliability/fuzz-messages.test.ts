@@ -18,7 +18,7 @@ import { startDaemonUnderTest } from "./support/daemon-under-test";
 import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
 import { ALLOWED, SAFE_PROGRAMS, tameBindMount, tameExecSpec, tamePin, tameSetLimit } from "./support/fuzz-policy";
 import type { FuzzWorld } from "./support/fuzz-policy";
-import { Tally, statusOf } from "./support/outcomes";
+import { Tally, lastErrorMessage, statusOf } from "./support/outcomes";
 
 /** Runs per method: bounded so that the suite stays within minutes on two cores. */
 const RUNS: Record<string, number> = { ListNamespaces: 60, WatchNamespaces: 40, Run: 250, Exec: 250, Unshare: 200 };
@@ -60,6 +60,9 @@ describeRoot("fuzz: every request message and field of every method", () => {
   });
   afterAll(async () => {
     console.log(`fuzz statuses:\n${tally}`);
+    // The daemon logs INTERNAL answers at level error (50) with the cause: shown to diagnose a failure.
+    const errors = lxnsd?.proc.stderr().split("\n").filter((line) => line.includes('"level":50'));
+    if (errors?.length) console.log(`daemon errors:\n${errors.slice(0, 5).join("\n")}`);
     channel?.close();
     await target?.kill();
     if (lxnsd) expect(await lxnsd.stop()).toBe(0);
@@ -181,7 +184,7 @@ describeRoot("fuzz: every request message and field of every method", () => {
             messages.forEach((message) => toBinary(method.input, message));
             const code = await send(method, fn, messages);
             tally.add(method.name, code);
-            if (!ALLOWED[method.name].includes(code)) throw new Error(`${method.name} answered ${status[code]}`);
+            if (!ALLOWED[method.name].includes(code)) throw new Error(`${method.name} answered ${status[code]}: ${lastErrorMessage}`);
           }),
           { numRuns: RUNS[method.name] ?? DEFAULT_RUNS },
         );

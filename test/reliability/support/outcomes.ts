@@ -1,11 +1,15 @@
 import { status } from "@grpc/grpc-js";
 
+/** The message of the last failed call statusOf saw, for reports of unexpected statuses. */
+export let lastErrorMessage = "";
+
 /** The gRPC status a call ended with: OK when it resolved, else the error's code (UNKNOWN for an error without one). */
 export async function statusOf(call: Promise<unknown>): Promise<status> {
   try {
     await call;
     return status.OK;
   } catch (err) {
+    lastErrorMessage = (err as Error).message;
     const code = (err as { code?: unknown }).code;
     return typeof code === "number" ? code : status.UNKNOWN;
   }
