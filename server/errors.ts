@@ -26,6 +26,7 @@ const ERRNO_STATUS: Readonly<Record<string, status>> = {
   ENOENT: status.NOT_FOUND, // no such process or namespace file
   ENOTDIR: status.NOT_FOUND, // a path component is not a directory: no such file
   EINVAL: status.FAILED_PRECONDITION, // setns: the namespace is of the wrong type
+  EROFS: status.FAILED_PRECONDITION, // BindMount create_target_path on a read-only mount
   EPERM: status.PERMISSION_DENIED,
   EACCES: status.PERMISSION_DENIED,
   EMFILE: status.RESOURCE_EXHAUSTED, // the daemon is out of fds

@@ -23,6 +23,8 @@ import { Tally, lastErrorMessage, statusOf } from "./support/outcomes";
 /** Runs per method: bounded so that the suite stays within minutes on two cores. */
 const RUNS: Record<string, number> = { ListNamespaces: 60, WatchNamespaces: 40, Run: 250, Exec: 250, Unshare: 200 };
 const DEFAULT_RUNS = 300;
+/** LXNSD_FUZZ_SCALE=10 runs ten times as many (a longer hunt than CI's). */
+const SCALE = Number(process.env.LXNSD_FUZZ_SCALE ?? 1);
 const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService];
 
 type AnyFn = (request: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }) => unknown;
@@ -186,7 +188,7 @@ describeRoot("fuzz: every request message and field of every method", () => {
             tally.add(method.name, code);
             if (!ALLOWED[method.name].includes(code)) throw new Error(`${method.name} answered ${status[code]}: ${lastErrorMessage}`);
           }),
-          { numRuns: RUNS[method.name] ?? DEFAULT_RUNS },
+          { numRuns: Math.ceil((RUNS[method.name] ?? DEFAULT_RUNS) * SCALE) },
         );
         expect(lxnsd.proc.proc.exitCode).toBeNull();
         expect((await lxnsd.client.getCurrentNamespaces()).namespaces).toHaveLength(8);

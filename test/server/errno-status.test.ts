@@ -12,6 +12,7 @@ describe("errno → status (DESIGN.md, Errors)", () => {
     ["ESRCH", status.NOT_FOUND],
     ["ENOENT", status.NOT_FOUND],
     ["EINVAL", status.FAILED_PRECONDITION],
+    ["EROFS", status.FAILED_PRECONDITION],
     ["EPERM", status.PERMISSION_DENIED],
     ["EACCES", status.PERMISSION_DENIED],
     ["EMFILE", status.RESOURCE_EXHAUSTED],
