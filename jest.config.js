@@ -3,6 +3,8 @@ module.exports = {
   testEnvironment: "node",
   roots: ["<rootDir>/test"],
   testMatch: ["**/*.test.ts"],
+  // The reliability suites run on their own: npm run test:reliability (jest.reliability.config.js).
+  testPathIgnorePatterns: ["/node_modules/", "<rootDir>/test/reliability/"],
   transform: { "^.+\\.ts$": ["ts-jest", { tsconfig: "tsconfig.json" }] },
   testTimeout: 30000,
 };

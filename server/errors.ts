@@ -26,6 +26,7 @@ const ERRNO_STATUS: Readonly<Record<string, status>> = {
   ENOENT: status.NOT_FOUND, // no such process or namespace file
   ENOTDIR: status.NOT_FOUND, // a path component is not a directory: no such file
   EINVAL: status.FAILED_PRECONDITION, // setns: the namespace is of the wrong type
+  EROFS: status.FAILED_PRECONDITION, // BindMount create_target_path on a read-only mount
   EPERM: status.PERMISSION_DENIED,
   EACCES: status.PERMISSION_DENIED,
   EMFILE: status.RESOURCE_EXHAUSTED, // the daemon is out of fds
@@ -81,12 +82,26 @@ export function isErrnoLike(err: unknown): err is ErrnoLike {
  * value, not a wrong namespace type).
  */
 export function fromErrno(err: ErrnoLike, what: string, overrides: Readonly<Record<string, status>> = {}): RpcError {
-  const code = overrides[err.code] ?? ERRNO_STATUS[err.code] ?? status.INTERNAL;
+  const code = childVanished(err) ? status.ABORTED : (overrides[err.code] ?? ERRNO_STATUS[err.code] ?? status.INTERNAL);
   const metadata: Record<string, string> = { errno: err.code };
   if (err.syscall) metadata.syscall = err.syscall;
   if (err.step) metadata.step = err.step;
   const where = err.step ? ` at step "${err.step}"` : "";
   return new RpcError(code, `${what}: ${err.syscall ?? "syscall"}: ${err.code}${where} (${err.message})`, err.code, metadata, { cause: err });
+}
+
+/** The daemon's own steps on a per-request child, through /proc/CHILD: ESRCH or ENOENT there means the child is gone. */
+const STEPS_ON_THE_CHILD = new Set(["write setgroups", "write uid_map", "write gid_map", "open ns"]);
+
+/**
+ * Whether a per-request child died under the daemon's feet (killed from
+ * outside): the addon reports ECHILD when it died without reporting, or the
+ * daemon's own writes to /proc/CHILD fail with ESRCH/ENOENT. The request
+ * itself was fine, so this is ABORTED (retry), not NOT_FOUND or INTERNAL.
+ */
+function childVanished(err: ErrnoLike): boolean {
+  if (err.code === "ECHILD") return true;
+  return (err.code === "ESRCH" || err.code === "ENOENT") && err.step !== undefined && STEPS_ON_THE_CHILD.has(err.step);
 }
 
 /** Any thrown value as an RpcError: unknown errors become INTERNAL. */
@@ -102,9 +117,21 @@ export function asRpcError(err: unknown, what = "internal error"): RpcError {
  * one ErrorInfo in the `grpc-status-details-bin` trailer.
  */
 export function toServiceError(err: RpcError): Partial<ServiceError> {
+  const message = boundedMessage(err.message);
   const info = create(ErrorInfoSchema, { reason: err.reason, domain: ERROR_DOMAIN, metadata: { ...err.metadata } });
-  const details = create(StatusSchema, { code: err.code, message: err.message, details: [anyPack(ErrorInfoSchema, info)] });
+  const details = create(StatusSchema, { code: err.code, message, details: [anyPack(ErrorInfoSchema, info)] });
   const metadata = new Metadata();
   metadata.set("grpc-status-details-bin", Buffer.from(toBinary(StatusSchema, details)));
-  return { code: err.code, details: err.message, metadata };
+  return { code: err.code, details: message, metadata };
+}
+
+/** The most of a status message sent: it travels twice in HTTP/2 trailers, which peers cap (16 KiB is common). */
+export const MAX_STATUS_MESSAGE = 1024;
+
+/**
+ * Messages quote the caller's input (a pin name, a path); a long one made
+ * trailers too big to send, and the call hung until its deadline.
+ */
+function boundedMessage(message: string): string {
+  return message.length <= MAX_STATUS_MESSAGE ? message : `${message.slice(0, MAX_STATUS_MESSAGE - 20)}… (${message.length} chars)`;
 }

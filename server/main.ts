@@ -88,26 +88,36 @@ async function main(): Promise<void> {
     keepaliveTimeMs: options.keepaliveTime * 1000,
     keepaliveTimeoutMs: options.keepaliveTimeout * 1000,
   });
-  let daemon: Daemon | undefined;
+  let daemon: Daemon;
   try {
     daemon = new Daemon(config, log);
-    await daemon.start();
   } catch (err) {
+    // A configuration it cannot serve, e.g. an invalid policy file.
     log.fatal({ err }, (err as Error).message);
     process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
-    await daemon?.stop(0);
     process.exit(1);
   }
-  const running = daemon;
+  // Before start(): a SIGTERM right after "lxnsd serving" is logged must still stop it cleanly.
   let stopping = false;
+  let started: Promise<unknown> = Promise.resolve();
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, "shutting down");
-    running.stop().then(() => process.exit(0));
+    // A start that fails exits 1 below.
+    started.then(() => daemon.stop().then(() => process.exit(0)), () => {});
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
+  started = daemon.start();
+  try {
+    await started;
+  } catch (err) {
+    log.fatal({ err }, (err as Error).message);
+    process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
+    await daemon.stop(0);
+    process.exit(1);
+  }
 }
 
 void main();

@@ -2,6 +2,7 @@ import { closeSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
+import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
 import type { ExitStatusSchema } from "../client/gen/lxnsd/v1/types_pb";
 import * as native from "../native/lib";
 import { RpcError, fromErrno, isErrnoLike } from "./errors";
@@ -44,7 +45,15 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
   try {
     handle = await native.spawnProgram({ ...plan.spec, timeoutMs: NO_NATIVE_TIMEOUT }, { signal: callSignal });
   } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `start ${JSON.stringify(plan.spec.exec.argv[0])}`) : err;
+    if (!isErrnoLike(err)) throw err;
+    if (err.code === "ENOMEM" && err.step === "start program" && plan.joins.some((join) => join.kind.type === NamespaceType.PID)) {
+      // clone(2): ENOMEM when the pid namespace's init has exited; nothing can be started in it any more.
+      throw new RpcError(status.FAILED_PRECONDITION, `start ${JSON.stringify(plan.spec.exec.argv[0])}: the joined pid namespace has no init left (it exited)`, "PID_NAMESPACE_DEAD", {
+        errno: err.code,
+        step: err.step,
+      });
+    }
+    throw fromErrno(err, `start ${JSON.stringify(plan.spec.exec.argv[0])}`);
   } finally {
     plan.release();
   }

@@ -57,7 +57,7 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext
   (call as NodeJS.EventEmitter).on("cancelled", abort);
   if (call.cancelled) abort();
   const name = `${method.parent.name}/${method.name}`;
-  return {
+  const context: CallContext = {
     signal: controller.signal,
     metadata: call.metadata,
     peer: call.getPeer(),
@@ -66,9 +66,22 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext
     targets: [],
     log: log.child({ call: randomUUID(), method: name }),
   };
+  // grpc-js does not always say "cancelled" when the deadline passes (the reliability suite saw Run programs outlive
+  // their call's 1 ms deadline), so the handler's signal enforces the deadline as well.
+  const deadline = Number(call.getDeadline());
+  if (Number.isFinite(deadline)) {
+    const expire = () => controller.abort(new RpcError(status.DEADLINE_EXCEEDED, "the call's deadline passed"));
+    if (deadline <= Date.now()) expire();
+    else deadlineTimers.set(context, setTimeout(expire, deadline - Date.now()));
+  }
+  return context;
 }
 
+/** The timer enforcing each call's deadline, cleared when the call finishes. */
+const deadlineTimers = new WeakMap<CallContext, NodeJS.Timeout>();
+
 function finish(context: CallContext, method: DescMethod, hooks: RpcHooks, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
+  clearTimeout(deadlineTimers.get(context));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rpcError = err === undefined ? undefined : context.signal.aborted ? asRpcError(context.signal.reason) : asRpcError(err);
   const code = rpcError?.code ?? status.OK;
@@ -155,7 +168,11 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks)
     const started = process.hrtime.bigint();
     const context = contextFor(call, method, hooks.log);
     const bidi = method.methodKind === "bidi_streaming";
-    const input = bidi ? (call as AsyncIterable<unknown>) : (call as ServerWritableStream<unknown, unknown>).request;
+    // Not `for await` on the call itself: a Readable's async iterator destroys the stream once the caller half-closes,
+    // and for a duplex call that killed the answer too (an Exec whose caller half-closed after the spec hung).
+    const input = bidi
+      ? { [Symbol.asyncIterator]: () => (call as ServerDuplexStream<unknown, unknown>).iterator({ destroyOnReturn: false }) }
+      : (call as ServerWritableStream<unknown, unknown>).request;
     if (!bidi) context.targets.push(...refTargets(input));
     let release = () => {};
     (async () => {

@@ -127,8 +127,10 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     this.deps.handles.reserve(1, owner);
     const ns = this.deps.resolver.resolve(request.ref, "ref", context.caller);
     try {
+      // describe() opens fds of its own (NS_GET_USERNS, NS_GET_PARENT) and may fail with EMFILE: before the handle's fd exists.
+      const info = ns.describe();
       // The handle owns a fd of its own, independent of how the ref was reached.
-      return { handle: this.deps.handles.add(owner, native.openPath(`/proc/self/fd/${ns.fd}`), ns.describe(), leaseMs) };
+      return { handle: this.deps.handles.add(owner, native.openPath(`/proc/self/fd/${ns.fd}`), info, leaseMs) };
     } finally {
       ns.release();
     }

@@ -26,12 +26,20 @@ export function spawnDaemon(args: string[], options: { wrapper?: string[]; env?:
   let stderr = "";
   const exited = new Promise<number | string>((resolve) => proc.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
   const ready = new Promise<string[]>((resolve, reject) => {
+    // Only the lines not yet looked at, and none once it serves: a busy daemon logs megabytes.
+    let scanned = 0;
+    let serving = false;
     proc.stderr!.on("data", (chunk: Buffer) => {
       stderr += chunk.toString();
-      for (const line of stderr.split("\n")) {
+      if (serving) return;
+      const end = stderr.lastIndexOf("\n");
+      if (end < scanned) return;
+      for (const line of stderr.slice(scanned, end).split("\n")) {
         if (!line.includes('"lxnsd serving"')) continue;
+        serving = true;
         resolve(JSON.parse(line).listen as string[]);
       }
+      scanned = end + 1;
     });
     void exited.then((code) => reject(new Error(`lxnsd exited (${code}) before serving:\n${stderr}`)));
   });

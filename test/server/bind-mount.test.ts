@@ -95,6 +95,17 @@ describeRoot("BindMount", () => {
     expect(inTargetMnt(`cat ${dir}/dest/file`)).toBe("secret content\n");
   });
 
+  it("create_target_path under a read-only mount is FAILED_PRECONDITION EROFS (was INTERNAL)", async () => {
+    target = await startHidden();
+    await lxnsd.client.bindMount({ source: `${dir}/secret`, target: pidRef(target.pid), targetPath: `${dir}/dest`, readOnly: true });
+    const before = mountinfo(target.pid);
+    const err = await lxnsd.client
+      .bindMount({ source: `${dir}/secret`, target: pidRef(target.pid), targetPath: `${dir}/dest/new`, createTargetPath: true })
+      .catch((e) => e);
+    expect(err).toMatchObject({ code: status.FAILED_PRECONDITION, errno: "EROFS", step: "create target" });
+    expect(mountinfo(target.pid)).toBe(before);
+  });
+
   it("create_target_path with a missing parent is NOT_FOUND and creates nothing", async () => {
     target = await startHidden();
     const before = mountinfo(target.pid);

@@ -69,6 +69,11 @@ describeRoot("error statuses", () => {
     });
   });
 
+  it("a huge bad name or path is still answered INVALID_ARGUMENT (the quoted input once made the status unsendable: a hang)", async () => {
+    await expect(lxnsd.client.pin({ name: "x".repeat(70000), ref: { type: NamespaceType.NET, source: { case: "self", value: true } } }, { timeoutMs: 5000 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+    await expect(lxnsd.client.bindMount({ source: "/".repeat(5000), targetPath: "/mnt" }, { timeoutMs: 5000 })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
   it("GetLimit without a type is INVALID_ARGUMENT", async () => {
     await expect(lxnsd.client.getLimit({})).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });

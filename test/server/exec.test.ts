@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import * as path from "node:path";
-import { NamespaceType, status } from "../../client";
+import { Client, credentials } from "@grpc/grpc-js";
+import { NamespaceType, ProcessService, status } from "../../client";
+import { serviceClient } from "../../client/rpc/service-client";
 import type { ExecSession } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
@@ -32,6 +34,23 @@ describeRoot("Exec", () => {
     expect(stderr).toBe(lines("err"));
     expect(await session.wait()).toEqual({ code: 3 });
     expect(await session.started).toBeGreaterThan(0);
+  });
+
+  it("a caller that half-closes right after the spec gets started, output and exit (it hung: the answer stream was destroyed)", async () => {
+    const channel = new Client(lxnsd.address, credentials.createInsecure());
+    try {
+      const exec = serviceClient(channel, ProcessService).exec;
+      const cases: string[] = [];
+      const onlySpec = (async function* () {
+        yield { msg: { case: "spec" as const, value: { argv: ["sh", "-c", "cat; echo done"] } } };
+      })();
+      for await (const response of exec(onlySpec, { timeoutMs: 10000 })) {
+        cases.push(response.msg.case === "stdout" ? Buffer.from(response.msg.value).toString() : String(response.msg.case));
+      }
+      expect(cases).toEqual(["started", "done\n", "exit"]);
+    } finally {
+      channel.close();
+    }
   });
 
   it("round-trips stdin through cat, chunk by chunk, until close_stdin", async () => {

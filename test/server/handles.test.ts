@@ -15,6 +15,17 @@ describeRoot("Open and Close", () => {
   });
   afterAll(() => lxnsd.stop());
 
+  it("a lease with a fraction of a millisecond is answered (it was INTERNAL: expires_at could not be encoded)", async () => {
+    for (const nanos of [1_234_567, 483_647_123, 999_999_999]) {
+      const lease = { seconds: 1n, nanos };
+      const { handle } = await lxnsd.client.open({ ref: { type: NamespaceType.UTS, source: { case: "self", value: true } }, lease });
+      expect(handle?.expiresAt?.nanos).toBeDefined();
+      await lxnsd.client.close({ handle: handle!.id });
+      const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.UTS], lease });
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+  });
+
   it("a handle keeps a namespace usable after its process exits, until Close", async () => {
     const target = await startTarget(["unshare", "--net"]);
     const nsId = nsInode(target.pid, "net");

@@ -136,6 +136,21 @@ describeRoot("Run", () => {
     await expect(run({ argv: ["true"], join: [{ source: { case: "handle", value: handle!.id } }] })).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
   });
 
+  it("a held pid namespace whose init exited is FAILED_PRECONDITION (clone's ENOMEM), not RESOURCE_EXHAUSTED", async () => {
+    const init = await startTarget(["unshare", "--pid", "--fork"]);
+    const { handle } = await lxnsd.client.open({ ref: pidRef(NamespaceType.PID, init.pid) });
+    await init.kill();
+    try {
+      await expect(run({ argv: ["true"], join: [{ source: { case: "handle", value: handle!.id } }] })).rejects.toMatchObject({
+        code: status.FAILED_PRECONDITION,
+        reason: "PID_NAMESPACE_DEAD",
+        errno: "ENOMEM",
+      });
+    } finally {
+      await lxnsd.client.close({ handle: handle!.id });
+    }
+  });
+
   it("joins a handle from Unshare: a held pid namespace runs programs again and again", async () => {
     const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.PID] });
     try {

@@ -1,0 +1,53 @@
+import { status } from "@grpc/grpc-js";
+
+/** The message of the last failed call statusOf saw, for reports of unexpected statuses. */
+export let lastErrorMessage = "";
+
+/** The gRPC status a call ended with: OK when it resolved, else the error's code (UNKNOWN for an error without one). */
+export async function statusOf(call: Promise<unknown>): Promise<status> {
+  try {
+    await call;
+    return status.OK;
+  } catch (err) {
+    lastErrorMessage = (err as Error).message;
+    const code = (err as { code?: unknown }).code;
+    return typeof code === "number" ? code : status.UNKNOWN;
+  }
+}
+
+/** Counts of statuses per call kind, printed as one line per kind ("Run: OK 812, NOT_FOUND 3"). */
+export class Tally {
+  private readonly counts = new Map<string, Map<status, number>>();
+
+  add(kind: string, code: status): void {
+    const byCode = this.counts.get(kind) ?? new Map<status, number>();
+    byCode.set(code, (byCode.get(code) ?? 0) + 1);
+    this.counts.set(kind, byCode);
+  }
+
+  /** The statuses seen for `kind` that are not in `allowed`. */
+  unexpected(kind: string, allowed: readonly status[]): status[] {
+    return [...(this.counts.get(kind)?.keys() ?? [])].filter((code) => !allowed.includes(code));
+  }
+
+  total(): number {
+    let sum = 0;
+    for (const byCode of this.counts.values()) for (const n of byCode.values()) sum += n;
+    return sum;
+  }
+
+  toString(): string {
+    return [...this.counts]
+      .map(([kind, byCode]) => `${kind}: ${[...byCode].map(([code, n]) => `${status[code]} ${n}`).join(", ")}`)
+      .join("\n");
+  }
+}
+
+/** Runs `count` tasks, at most `concurrency` at a time; task(i) for i in 0..count-1. */
+export async function runPool(count: number, concurrency: number, task: (index: number) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < count) await task(next++);
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+}
