@@ -19,6 +19,10 @@ export interface DaemonConfig {
   /** Where network namespaces are pinned as well, for `ip netns`; "" = nowhere else. */
   netnsDir: string;
   logLevel: string;
+  /** How long in-flight calls may run on after SIGTERM/SIGINT before they are cancelled and their children killed, in ms. */
+  shutdownGraceMs: number;
+  /** HOST:PORT of the Prometheus endpoint (GET /metrics); "" = none. */
+  metricsListen: string;
 }
 
 /** The roots NamespaceRef.path may point under unless configured otherwise. */
@@ -36,6 +40,8 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     stateDir: "/run/lxnsd",
     netnsDir: "/run/netns",
     logLevel: "info",
+    shutdownGraceMs: 10_000,
+    metricsListen: "",
     ...overrides,
   };
 }

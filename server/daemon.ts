@@ -6,9 +6,16 @@ import { HandleTable } from "./handle-table";
 import { NamespaceLimits } from "./namespace-limits";
 import { NamespacePins, pinDirs } from "./namespace-pins";
 import { NamespaceResolver } from "./namespace-resolver";
+import { DaemonHealth } from "./ops/health";
+import { DaemonMetrics } from "./ops/metrics";
+import { MetricsServer } from "./ops/metrics-server";
+import { addReflection } from "./ops/reflection";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
+import { MountService as MountServiceDesc } from "../client/gen/lxnsd/v1/mount_service_pb";
+import { NamespaceService as NamespaceServiceDesc } from "../client/gen/lxnsd/v1/namespace_service_pb";
+import { ProcessService as ProcessServiceDesc } from "../client/gen/lxnsd/v1/process_service_pb";
 import { prepareUnixSocket, removeSocket, restrictSocket, unixSocketPath } from "./unix-socket";
 
 const LOOPBACK_HOSTS = new Set(["localhost", "127.0.0.1", "[::1]", "::1"]);
@@ -25,7 +32,12 @@ function checkTcpAddress(address: string): void {
 export class Daemon {
   readonly server: Server;
   readonly handles: HandleTable;
+  /** grpc.health.v1 statuses: SERVING once started, NOT_SERVING while stopping. */
+  readonly health: DaemonHealth;
+  /** Prometheus metrics; served over HTTP only with `metricsListen`. */
+  readonly metrics: DaemonMetrics;
   private readonly sockets: string[] = [];
+  private metricsServer?: MetricsServer;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -45,9 +57,15 @@ export class Daemon {
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
-    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, log);
-    new ProcessService({ resolver, ids }).addTo(this.server, log);
-    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log);
+    this.metrics = new DaemonMetrics({ children: () => native.runningChildren(), handles: () => this.handles.size }, config.metricsListen !== "");
+    const observe = (desc: { typeName: string }) => this.metrics.observerFor(desc.typeName);
+    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, log, observe(NamespaceServiceDesc));
+    new ProcessService({ resolver, ids }).addTo(this.server, log, observe(ProcessServiceDesc));
+    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log, observe(MountServiceDesc));
+    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc];
+    this.health = new DaemonHealth(services.map((service) => service.typeName));
+    this.health.addTo(this.server);
+    addReflection(this.server, services);
   }
 
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
@@ -68,12 +86,23 @@ export class Daemon {
         bound.push(`${address.slice(0, address.lastIndexOf(":"))}:${port}`);
       }
     }
-    this.log.info({ listen: bound }, "lxnsd serving");
+    let metrics: string | undefined;
+    if (this.config.metricsListen !== "") {
+      this.metricsServer = new MetricsServer(this.metrics.registry);
+      metrics = await this.metricsServer.listen(this.config.metricsListen);
+    }
+    this.health.set(true);
+    this.log.info({ listen: bound, metrics }, "lxnsd serving");
     return bound;
   }
 
-  /** Stops accepting calls, waits up to `graceMs` for those in flight, then releases every handle and socket. */
-  async stop(graceMs = 5000): Promise<void> {
+  /**
+   * Reports NOT_SERVING, stops accepting calls, waits up to `graceMs`
+   * (default: the configured shutdown grace) for those in flight, cancels
+   * the rest (killing their children), then releases every handle, child and socket.
+   */
+  async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    this.health.set(false);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
@@ -88,6 +117,7 @@ export class Daemon {
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
     this.sockets.forEach(removeSocket);
+    await this.metricsServer?.close();
     this.log.info("lxnsd stopped");
   }
 }
