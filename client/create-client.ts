@@ -3,6 +3,7 @@ import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 import { MountService } from "./gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService } from "./gen/lxnsd/v1/namespace_service_pb";
 import { defaultAddress } from "./default-address";
+import { healthFunction } from "./health-client";
 import { execFunction, runFunction } from "./process-client";
 import { serviceClient } from "./rpc/service-client";
 import type { ServiceClient } from "./rpc/service-client";
@@ -25,6 +26,8 @@ export type LxnsdClient = ServiceClient<typeof NamespaceService> &
     run: ReturnType<typeof runFunction>;
     /** Runs a program with streamed stdio (ProcessService.Exec). */
     exec: ReturnType<typeof execFunction>;
+    /** grpc.health.v1 Check: the serving status of the daemon ("") or of one lxnsd.v1 service. */
+    checkHealth: ReturnType<typeof healthFunction>;
     /** Closes the channel (`close` is the Close RPC). */
     disconnect(): void;
   };
@@ -39,6 +42,7 @@ export function createClient(address: string = defaultAddress(), options: Client
     run: runFunction(channel),
     exec: execFunction(channel),
     ...serviceClient(channel, MountService),
+    checkHealth: healthFunction(channel),
     disconnect: () => channel.close(),
   };
 }
