@@ -38,6 +38,8 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   private readonly sockets: string[] = [];
   private metricsServer?: MetricsServer;
+  /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
+  metricsAddress?: string;
 
   constructor(
     private readonly config: DaemonConfig,
@@ -86,13 +88,12 @@ export class Daemon {
         bound.push(`${address.slice(0, address.lastIndexOf(":"))}:${port}`);
       }
     }
-    let metrics: string | undefined;
     if (this.config.metricsListen !== "") {
       this.metricsServer = new MetricsServer(this.metrics.registry);
-      metrics = await this.metricsServer.listen(this.config.metricsListen);
+      this.metricsAddress = await this.metricsServer.listen(this.config.metricsListen);
     }
     this.health.set(true);
-    this.log.info({ listen: bound, metrics }, "lxnsd serving");
+    this.log.info({ listen: bound, metrics: this.metricsAddress }, "lxnsd serving");
     return bound;
   }
 
