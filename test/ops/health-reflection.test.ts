@@ -12,13 +12,13 @@ import type { TestDaemon } from "../helpers/daemon";
 
 const SERVICES = ["lxnsd.v1.NamespaceService", "lxnsd.v1.ProcessService", "lxnsd.v1.MountService"];
 
-/** A grpc.reflection.v1 client, from the proto file @grpc/reflection ships. */
-function reflectionClient(address: string): Client & { ServerReflectionInfo(): NodeJS.ReadWriteStream } {
-  const protoFile = path.join(path.dirname(require.resolve("@grpc/reflection")), "..", "proto", "grpc", "reflection", "v1", "reflection.proto");
+/** A grpc.reflection client (v1, or v1alpha as older grpcurl speaks), from the proto files @grpc/reflection ships. */
+function reflectionClient(address: string, version: "v1" | "v1alpha" = "v1"): Client & { ServerReflectionInfo(): NodeJS.ReadWriteStream } {
+  const protoFile = path.join(path.dirname(require.resolve("@grpc/reflection")), "..", "proto", "grpc", "reflection", version, "reflection.proto");
   const pkg = loadPackageDefinition(loadSync(protoFile, { keepCase: true, longs: String, enums: String, defaults: false, oneofs: true })) as unknown as {
-    grpc: { reflection: { v1: { ServerReflection: ServiceClientConstructor } } };
+    grpc: { reflection: Record<string, { ServerReflection: ServiceClientConstructor }> };
   };
-  return new pkg.grpc.reflection.v1.ServerReflection(address, credentials.createInsecure()) as never;
+  return new pkg.grpc.reflection[version].ServerReflection(address, credentials.createInsecure()) as never;
 }
 
 interface ReflectionResponse {
@@ -85,12 +85,14 @@ describe("grpc.health.v1 and server reflection", () => {
     client.close();
   });
 
-  it("lists the lxnsd.v1 services and grpc.health.v1.Health", async () => {
-    const client = reflectionClient(d.address);
+  it.each(["v1", "v1alpha"] as const)("lists the lxnsd.v1 services and grpc.health.v1.Health (%s)", async (version) => {
+    const client = reflectionClient(d.address, version);
     try {
       const response = await reflect(client, { list_services: "*" });
       const names = response.list_services_response!.service.map((s) => s.name).sort();
       expect(names).toEqual(["grpc.health.v1.Health", ...SERVICES].sort());
+      const health = files(await reflect(client, { file_containing_symbol: "grpc.health.v1.Health" }));
+      expect(health[0].service[0].method.map((m) => m.name)).toEqual(expect.arrayContaining(["Check", "Watch"]));
     } finally {
       client.close();
     }
