@@ -96,23 +96,25 @@ async function main(): Promise<void> {
     metricsListen: options.metricsListen ?? "",
   });
   const daemon = new Daemon(config, log);
+  const started = daemon.start();
+  // Handled from the start: a SIGTERM right after "lxnsd serving" must not kill the process outright.
+  let stopping = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
+    started.then(() => daemon.stop()).then(() => process.exit(0), () => {});
+  };
+  process.on("SIGTERM", shutdown);
+  process.on("SIGINT", shutdown);
   try {
-    await daemon.start();
+    await started;
   } catch (err) {
     log.fatal({ err }, (err as Error).message);
     process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
     await daemon.stop(0);
     process.exit(1);
   }
-  let stopping = false;
-  const shutdown = (signal: NodeJS.Signals) => {
-    if (stopping) return;
-    stopping = true;
-    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
-    daemon.stop().then(() => process.exit(0));
-  };
-  process.on("SIGTERM", shutdown);
-  process.on("SIGINT", shutdown);
 }
 
 void main();
