@@ -67,6 +67,14 @@ describe("grpc.health.v1 and server reflection", () => {
     expect(unknown.stderr).toMatch(/^lxnsctl: NOT_FOUND: /);
   });
 
+  it("lxnsctl health exits 1 for NOT_SERVING and for a daemon that is not there", async () => {
+    d.daemon.health.set(false);
+    expect(await captureCli(["--address", d.address, "health"])).toEqual({ code: 1, stdout: "NOT_SERVING\n", stderr: "" });
+    const nowhere = await captureCli(["--address", `${d.address}.missing`, "--timeout", "2000", "health"]);
+    expect(nowhere.code).toBe(1);
+    expect(nowhere.stderr).toMatch(/^lxnsctl: (UNAVAILABLE|DEADLINE_EXCEEDED): /);
+  });
+
   it("tells a Watch caller NOT_SERVING as soon as the daemon starts draining", async () => {
     const Health = (await import("@grpc/grpc-js")).makeGenericClientConstructor(healthService as never, "Health");
     const client = new Health(d.address, credentials.createInsecure()) as unknown as { Watch(req: { service: string }): ClientReadableStream<{ status: string }>; close(): void };
