@@ -38,6 +38,8 @@ export class Daemon {
   readonly metrics: DaemonMetrics;
   private readonly sockets: string[] = [];
   private metricsServer?: MetricsServer;
+  /** Ends every WatchNamespaces stream (they never finish by themselves). */
+  private readonly endWatches: () => void;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
   metricsAddress?: string;
 
@@ -61,7 +63,9 @@ export class Daemon {
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
     this.metrics = new DaemonMetrics({ children: () => native.runningChildren(), handles: () => this.handles.size }, config.metricsListen !== "");
     const observe = (desc: { typeName: string }) => this.metrics.observerFor(desc.typeName);
-    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, log, observe(NamespaceServiceDesc));
+    const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins });
+    namespaces.addTo(this.server, log, observe(NamespaceServiceDesc));
+    this.endWatches = () => namespaces.watch.end();
     new ProcessService({ resolver, ids }).addTo(this.server, log, observe(ProcessServiceDesc));
     new MountService({ resolver, childTimeoutMs: config.childTimeoutMs }).addTo(this.server, log, observe(MountServiceDesc));
     const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc];
@@ -98,12 +102,14 @@ export class Daemon {
   }
 
   /**
-   * Reports NOT_SERVING, stops accepting calls, waits up to `graceMs`
-   * (default: the configured shutdown grace) for those in flight, cancels
-   * the rest (killing their children), then releases every handle, child and socket.
+   * Reports NOT_SERVING, ends WatchNamespaces streams (OK), stops accepting
+   * calls, waits up to `graceMs` (default: the configured shutdown grace)
+   * for those in flight, cancels the rest (killing their children), then
+   * releases every handle, child and socket.
    */
   async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
     this.health.set(false);
+    this.endWatches();
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();

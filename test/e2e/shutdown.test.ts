@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { credentials, makeGenericClientConstructor } from "@grpc/grpc-js";
 import type { ClientReadableStream } from "@grpc/grpc-js";
 import { service as healthService } from "grpc-health-check";
-import { createClient } from "../../client";
+import { NamespaceType, createClient } from "../../client";
 import type { ExecSession, LxnsdClient } from "../../client";
 import { spawnDaemon } from "../helpers/daemon-process";
 import type { DaemonProcess } from "../helpers/daemon-process";
@@ -96,6 +96,20 @@ describeRoot("graceful shutdown of the lxnsd process", () => {
     await text;
     // Killed with its process group, and reaped: not even a zombie is left.
     await waitFor(() => processState(pid) === null && processState(sleeper) === null, 2000, "the program and its sleep to be gone");
+  });
+
+  it("ends WatchNamespaces streams with OK at once, rather than holding the exit for the grace", async () => {
+    await start("60"); // more than jest's 30 s timeout: waiting out the grace would fail the test
+    const events: string[] = [];
+    const watching = (async () => {
+      for await (const event of client.watchNamespaces({ types: [NamespaceType.UTS] })) {
+        events.push(String(event.kind));
+        if (events.length === 1) daemon.proc.kill("SIGTERM");
+      }
+    })();
+    await watching; // ends without an error
+    expect(events.length).toBeGreaterThan(0);
+    expect(await daemon.exited).toBe(0);
   });
 
   it("SIGINT does the same, with the default grace when there is nothing in flight", async () => {
