@@ -5,6 +5,7 @@ import type { TlsOptions } from "./auth-options";
 import { MountService } from "./gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService } from "./gen/lxnsd/v1/namespace_service_pb";
 import { defaultAddress } from "./default-address";
+import { healthFunction } from "./health-client";
 import { execFunction, runFunction } from "./process-client";
 import { serviceClient } from "./rpc/service-client";
 import type { ServiceClient } from "./rpc/service-client";
@@ -31,6 +32,8 @@ export type LxnsdClient = ServiceClient<typeof NamespaceService> &
     run: ReturnType<typeof runFunction>;
     /** Runs a program with streamed stdio (ProcessService.Exec). */
     exec: ReturnType<typeof execFunction>;
+    /** grpc.health.v1 Check: the serving status of the daemon ("") or of one lxnsd.v1 service. */
+    checkHealth: ReturnType<typeof healthFunction>;
     /** Closes the channel (`close` is the Close RPC). */
     disconnect(): void;
   };
@@ -50,6 +53,7 @@ export function createClient(address: string = defaultAddress(), options: Client
     run: runFunction(channel),
     exec: execFunction(channel),
     ...serviceClient(channel, MountService),
+    checkHealth: healthFunction(channel),
     disconnect: () => channel.close(),
   };
 }

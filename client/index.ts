@@ -4,6 +4,7 @@ export type { TlsOptions } from "./auth-options";
 export { LxnsdError } from "./lxnsd-error";
 export type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit, RunOptions, RunResult } from "./process-client";
 export type { CallOptions } from "./rpc/call-options";
+export type { ServingStatus } from "./health-client";
 export { defaultAddress } from "./default-address";
 export { NAMESPACE_KINDS, kindOf, kindNamed } from "./namespace-types";
 export * from "./gen/lxnsd/v1/types_pb";

@@ -42,6 +42,10 @@ export interface DaemonConfig {
   /** Server keepalive ping interval and how long to wait for its answer, in ms. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /** How long in-flight calls may run on after SIGTERM/SIGINT before they are cancelled and their children killed, in ms. */
+  shutdownGraceMs: number;
+  /** HOST:PORT of the Prometheus endpoint (GET /metrics); "" = none. */
+  metricsListen: string;
 }
 
 /** The roots NamespaceRef.path may point under unless configured otherwise. */
@@ -68,6 +72,8 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxStreamsPerConnection: 256,
     keepaliveTimeMs: 2 * 60 * 60 * 1000,
     keepaliveTimeoutMs: 20_000,
+    shutdownGraceMs: 10_000,
+    metricsListen: "",
     ...overrides,
   };
 }

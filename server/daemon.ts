@@ -15,10 +15,17 @@ import { unixSocketPath } from "./listeners/unix-socket";
 import { NamespaceLimits } from "./namespace-limits";
 import { NamespacePins, pinDirs } from "./namespace-pins";
 import { NamespaceResolver } from "./namespace-resolver";
+import { DaemonHealth } from "./ops/health";
+import { DaemonMetrics } from "./ops/metrics";
+import { MetricsServer } from "./ops/metrics-server";
+import { addReflection } from "./ops/reflection";
 import type { RpcHooks } from "./rpc/add-service";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
+import { MountService as MountServiceDesc } from "../client/gen/lxnsd/v1/mount_service_pb";
+import { NamespaceService as NamespaceServiceDesc } from "../client/gen/lxnsd/v1/namespace_service_pb";
+import { ProcessService as ProcessServiceDesc } from "../client/gen/lxnsd/v1/process_service_pb";
 
 /** The policy in `file`; its parser (zod, yaml) is loaded only when there is one. */
 function readPolicy(file: string): Policy {
@@ -31,7 +38,16 @@ export class Daemon {
   readonly server: Server;
   readonly handles: HandleTable;
   readonly slots: ChildSlots;
+  /** grpc.health.v1 statuses: SERVING once started, NOT_SERVING while stopping. */
+  readonly health: DaemonHealth;
+  /** Prometheus metrics; served over HTTP only with `metricsListen`. */
+  readonly metrics: DaemonMetrics;
   private readonly listeners: Listener[] = [];
+  private metricsServer?: MetricsServer;
+  /** Ends every WatchNamespaces stream (they never finish by themselves). */
+  private readonly endWatches: () => void;
+  /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
+  metricsAddress?: string;
 
   /** Throws on a configuration it cannot serve (an invalid policy file, unreadable TLS files come at start()). */
   constructor(
@@ -63,9 +79,23 @@ export class Daemon {
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
-    new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins }).addTo(this.server, hooks);
-    new ProcessService({ resolver, ids }).addTo(this.server, hooks);
-    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs, sourceRoots: config.mountSourceRoots }).addTo(this.server, hooks);
+    this.metrics = new DaemonMetrics(
+      { children: () => native.runningChildren(), handles: () => this.handles.size, queued: () => this.slots.waiting },
+      config.metricsListen !== "",
+    );
+    const observe = (desc: { typeName: string }) => this.metrics.observerFor(desc.typeName);
+    const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins });
+    namespaces.addTo(this.server, { ...hooks, observe: observe(NamespaceServiceDesc) });
+    this.endWatches = () => namespaces.watch.end();
+    new ProcessService({ resolver, ids }).addTo(this.server, { ...hooks, observe: observe(ProcessServiceDesc) });
+    new MountService({ resolver, childTimeoutMs: config.childTimeoutMs, sourceRoots: config.mountSourceRoots }).addTo(this.server, {
+      ...hooks,
+      observe: observe(MountServiceDesc),
+    });
+    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc];
+    this.health = new DaemonHealth(services.map((service) => service.typeName));
+    this.health.addTo(this.server);
+    addReflection(this.server, services);
   }
 
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
@@ -79,12 +109,24 @@ export class Daemon {
       this.listeners.push(listener);
     }
     const bound = this.listeners.map((listener) => listener.address);
-    this.log.info({ listen: bound }, "lxnsd serving");
+    if (this.config.metricsListen !== "") {
+      this.metricsServer = new MetricsServer(this.metrics.registry);
+      this.metricsAddress = await this.metricsServer.listen(this.config.metricsListen);
+    }
+    this.health.set(true);
+    this.log.info({ listen: bound, metrics: this.metricsAddress }, "lxnsd serving");
     return bound;
   }
 
-  /** Stops accepting calls, waits up to `graceMs` for those in flight, then releases every handle and socket. */
-  async stop(graceMs = 5000): Promise<void> {
+  /**
+   * Reports NOT_SERVING, ends WatchNamespaces streams (OK), stops accepting
+   * connections and calls, waits up to `graceMs` (default: the configured
+   * shutdown grace) for those in flight, cancels the rest (killing their
+   * children), then releases every handle, child and socket.
+   */
+  async stop(graceMs = this.config.shutdownGraceMs): Promise<void> {
+    this.health.set(false);
+    this.endWatches();
     this.listeners.forEach((listener) => listener.close());
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -99,6 +141,7 @@ export class Daemon {
     this.handles.closeAll();
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
+    await this.metricsServer?.close();
     this.log.info("lxnsd stopped");
   }
 }

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
-import { Command, InvalidArgumentError, Option } from "commander";
 import * as path from "node:path";
+import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { defaultAddress } from "../client/default-address";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config";
 import { Daemon } from "./daemon";
 import type { TlsFiles } from "./listeners/tcp-listener";
+import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "./option-sources";
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -19,19 +20,22 @@ function nonNegativeInt(value: string): number {
   return parsed;
 }
 
+function nonNegativeSeconds(value: string): number {
+  const parsed = Number(value);
+  if (value.trim() === "" || !Number.isFinite(parsed) || parsed < 0 || parsed > 86400) throw new InvalidArgumentError("must be a number of seconds from 0 to 86400");
+  return parsed;
+}
+
 function collectAbsolute(value: string, previous: string[] | undefined): string[] {
   if (!path.isAbsolute(value) || path.posix.normalize(value) !== value) throw new InvalidArgumentError("must be an absolute, normalized path");
   return collect(value, previous);
 }
 
-function collect(value: string, previous: string[] | undefined): string[] {
-  return [...(previous ?? []), value];
-}
-
-const program = new Command()
+const program = new ConfigurableCommand()
   .name("lxnsd")
   .description("Linux namespaces behind a typed gRPC API (lxnsd.v1): inspect, list, hold, create, pin and limit namespaces, run programs in them, bind-mount into them.")
-  .option("--listen <address>", `listen on ADDRESS: unix:PATH or HOST:PORT; repeatable (default: ${defaultAddress()})`, collect)
+  .addOption(new Option("--config <file>", "read options from FILE, a JSON or YAML mapping of option names (without --) to values").env("LXNSD_CONFIG"))
+  .option("--listen <address>", `listen on ADDRESS: unix:PATH or HOST:PORT (TCP: mutual TLS, or --insecure-loopback); repeatable (default: ${defaultAddress()})`, collect)
   .option("--socket-group <group>", "group (name or gid) of unix sockets, which are mode 0660 (default: the daemon's group)")
   .option("--tls-cert <file>", "PEM certificate chain of TCP listeners")
   .option("--tls-key <file>", "PEM private key of TCP listeners")
@@ -39,6 +43,7 @@ const program = new Command()
   .option("--insecure-loopback", "allow plaintext TCP listeners on 127.0.0.1/[::1] (no TLS)", false)
   .option("--policy <file>", "identities, scopes and target rules (JSON or YAML); without it whoever can open the unix socket holds every scope")
   .option("--max-handles <n>", "most namespace handles open at once", positiveInt, 1024)
+  .option("--max-handles-per-identity <n>", "most handles one identity holds", positiveInt, 1024)
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
   .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
   .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
@@ -48,28 +53,92 @@ const program = new Command()
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
   .option("--max-children <n>", "most calls running a program or per-request child at once", positiveInt, 256)
   .option("--max-queue <n>", "most calls waiting for --max-children; beyond it RESOURCE_EXHAUSTED", nonNegativeInt, 1024)
-  .option("--max-handles-per-identity <n>", "most handles one identity holds", positiveInt, 1024)
   .option("--max-message-bytes <n>", "largest gRPC message received or sent", positiveInt, 16 * 1024 * 1024)
   .option("--max-streams-per-connection <n>", "most concurrent calls on one connection", positiveInt, 256)
   .option("--keepalive-time <seconds>", "interval of keepalive pings to idle clients", positiveInt, 7200)
   .option("--keepalive-timeout <seconds>", "how long a keepalive ping may go unanswered before the connection is closed", positiveInt, 20)
+  .option("--shutdown-grace <seconds>", "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled and their programs killed (fractions allowed)", nonNegativeSeconds, 10)
+  .option("--metrics-listen <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
+  .addHelpText(
+    "after",
+    `
+Every option can also be set by an environment variable (shown above) and by a
+key of the --config file named as the option without its dashes, e.g.
+  max-handles: 4096
+  listen: [unix:/run/lxnsd/lxnsd.sock, "127.0.0.1:7443"]
+Precedence: flag > environment > config file > default. A repeatable option
+takes one value from its environment variable, a list from the file.`,
+  )
+  .exitOverride()
   .showHelpAfterError();
 
-function tlsFiles(options: { tlsCert?: string; tlsKey?: string; tlsClientCa?: string }): TlsFiles {
-  const { tlsCert: cert, tlsKey: key } = options;
-  if (!cert || !key) return program.error("lxnsd: --tls-cert and --tls-key go together", { exitCode: 2 });
-  return { cert, key, ...(options.tlsClientCa ? { clientCa: options.tlsClientCa } : {}) };
+/** The options as commander's attribute names give them. */
+interface DaemonFlags extends Record<string, unknown> {
+  listen?: string[];
+  socketGroup?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecureLoopback: boolean;
+  policy?: string;
+  maxHandles: number;
+  maxHandlesPerIdentity: number;
+  handleLease: number;
+  maxHandleLease: number;
+  nsPathRoot?: string[];
+  mountSourceRoot?: string[];
+  stateDir: string;
+  netnsDir: string;
+  childTimeout: number;
+  maxChildren: number;
+  maxQueue: number;
+  maxMessageBytes: number;
+  maxStreamsPerConnection: number;
+  keepaliveTime: number;
+  keepaliveTimeout: number;
+  shutdownGrace: number;
+  metricsListen?: string;
+  logLevel: string;
+}
+
+/** The TLS files of TCP listeners; a certificate and a key go together. */
+function tlsFiles(options: DaemonFlags): TlsFiles | undefined {
+  const { tlsCert: cert, tlsKey: key, tlsClientCa: clientCa } = options;
+  if (!cert && !key && !clientCa) return undefined;
+  if (!cert || !key) throw new ConfigError("--tls-cert and --tls-key go together");
+  return { cert, key, ...(clientCa ? { clientCa } : {}) };
+}
+
+/** The parsed options, or the exit status after a bad command line (2) or --help (0). */
+function parseOptions(): { options: DaemonFlags; tls?: TlsFiles } | number {
+  try {
+    const options = parseWithSources<DaemonFlags>(program);
+    return { options, tls: tlsFiles(options) };
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ConfigError) {
+      process.stderr.write(`lxnsd: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
 }
 
 async function main(): Promise<void> {
-  const options = program.parse().opts();
+  const parsed = parseOptions();
+  if (typeof parsed === "number") {
+    process.exitCode = parsed;
+    return;
+  }
+  const { options, tls } = parsed;
   const log = pino({ level: options.logLevel, base: { service: "lxnsd" } }, pino.destination(2));
   const config = defaultConfig({
     ...(options.listen ? { listen: options.listen } : {}),
     ...(options.nsPathRoot ? { pathRoots: options.nsPathRoot } : {}),
     ...(options.mountSourceRoot ? { mountSourceRoots: options.mountSourceRoot } : {}),
     maxHandles: options.maxHandles,
+    maxHandlesPerIdentity: options.maxHandlesPerIdentity,
     defaultLeaseMs: options.handleLease * 1000,
     maxLeaseMs: options.maxHandleLease * 1000,
     childTimeoutMs: options.childTimeout,
@@ -77,16 +146,17 @@ async function main(): Promise<void> {
     netnsDir: options.netnsDir,
     logLevel: options.logLevel,
     ...(options.socketGroup !== undefined ? { socketGroup: options.socketGroup } : {}),
-    ...(options.tlsCert || options.tlsKey || options.tlsClientCa ? { tls: tlsFiles(options) } : {}),
+    ...(tls ? { tls } : {}),
     insecureLoopback: options.insecureLoopback,
     ...(options.policy !== undefined ? { policyFile: options.policy } : {}),
     maxChildren: options.maxChildren,
     maxQueue: options.maxQueue,
-    maxHandlesPerIdentity: options.maxHandlesPerIdentity,
     maxMessageBytes: options.maxMessageBytes,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     keepaliveTimeMs: options.keepaliveTime * 1000,
     keepaliveTimeoutMs: options.keepaliveTimeout * 1000,
+    shutdownGraceMs: Math.round(options.shutdownGrace * 1000),
+    metricsListen: options.metricsListen ?? "",
   });
   let daemon: Daemon;
   try {
@@ -97,19 +167,18 @@ async function main(): Promise<void> {
     process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
     process.exit(1);
   }
-  // Before start(): a SIGTERM right after "lxnsd serving" is logged must still stop it cleanly.
+  const started = daemon.start();
+  // Handled from the start: a SIGTERM right after "lxnsd serving" must not kill the process outright.
   let stopping = false;
-  let started: Promise<unknown> = Promise.resolve();
   const shutdown = (signal: NodeJS.Signals) => {
     if (stopping) return;
     stopping = true;
-    log.info({ signal }, "shutting down");
+    log.info({ signal, graceMs: config.shutdownGraceMs }, "shutting down");
     // A start that fails exits 1 below.
-    started.then(() => daemon.stop().then(() => process.exit(0)), () => {});
+    started.then(() => daemon.stop()).then(() => process.exit(0), () => {});
   };
   process.on("SIGTERM", shutdown);
   process.on("SIGINT", shutdown);
-  started = daemon.start();
   try {
     await started;
   } catch (err) {

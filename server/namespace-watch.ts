@@ -10,8 +10,12 @@ export interface WatchEvent {
 
 /** One watcher's view of the shared poller; close it when done. */
 export interface WatchSubscription {
-  /** The next batch of events; the first is the whole current set as "added". Rejects with signal.reason on abort, or with a scan's error. */
-  next(signal: AbortSignal): Promise<WatchEvent[]>;
+  /**
+   * The next batch of events; the first is the whole current set as "added".
+   * Null once the poller has ended (the daemon is shutting down). Rejects
+   * with signal.reason on abort, or with a scan's error.
+   */
+  next(signal: AbortSignal): Promise<WatchEvent[] | null>;
   /** Leaves the poller; the last one to leave stops it (no timer is left). Idempotent. */
   close(): void;
 }
@@ -37,6 +41,7 @@ export class NamespaceWatch {
   private timer?: NodeJS.Timeout;
   private scanning = false;
   private scanAgain = false;
+  private ended = false;
 
   constructor(private readonly scan: () => Promise<NsScanRow[]>) {}
 
@@ -53,20 +58,34 @@ export class NamespaceWatch {
   /** Joins the poller, asking for a scan at least every `intervalMs`. */
   subscribe(intervalMs: number): WatchSubscription {
     const watcher: Watcher = { intervalMs, primed: false, queue: [] };
-    this.watchers.add(watcher);
-    this.scheduleNow();
+    if (!this.ended) {
+      this.watchers.add(watcher);
+      this.scheduleNow();
+    }
     return {
       next: (signal) => this.next(watcher, signal),
       close: () => this.leave(watcher),
     };
   }
 
-  private next(watcher: Watcher, signal: AbortSignal): Promise<WatchEvent[]> {
-    return new Promise<WatchEvent[]>((resolve, reject) => {
+  /** Ends every watch: pending and later next() calls give what was queued, then null; no scan runs any more. */
+  end(): void {
+    this.ended = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    const watchers = [...this.watchers];
+    this.watchers.clear();
+    this.previous = new Map();
+    for (const watcher of watchers) watcher.wake?.();
+  }
+
+  private next(watcher: Watcher, signal: AbortSignal): Promise<WatchEvent[] | null> {
+    return new Promise<WatchEvent[] | null>((resolve, reject) => {
       const settle = (): boolean => {
         if (signal.aborted) reject(signal.reason);
         else if (watcher.queue.length > 0) resolve(watcher.queue.shift()!);
         else if (watcher.error !== undefined) reject(watcher.error);
+        else if (this.ended) resolve(null);
         else return false;
         return true;
       };
@@ -110,7 +129,7 @@ export class NamespaceWatch {
     } finally {
       this.scanning = false;
     }
-    if (this.watchers.size === 0) return;
+    if (this.watchers.size === 0 || this.ended) return;
     const intervalMs = this.scanAgain ? 0 : Math.min(...[...this.watchers].map((w) => w.intervalMs));
     this.scanAgain = false;
     this.timer = setTimeout(() => void this.poll(), intervalMs);

@@ -4,6 +4,7 @@ import { CliContext } from "./cli-context";
 import type { CliIo } from "./cli-context";
 import { registerClose, registerOpen } from "./commands/handles";
 import { registerExec } from "./commands/exec";
+import { registerHealth } from "./commands/health";
 import { registerCurrent, registerInspect } from "./commands/inspect";
 import { registerLimit } from "./commands/limit";
 import { registerList, registerWatch } from "./commands/list";
@@ -56,6 +57,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerPin(program, ctx);
   registerUnpin(program, ctx);
   registerMount(program, ctx);
+  registerHealth(program, ctx);
   program.showHelpAfterError(usageHint(undefined));
   for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
   return program;

@@ -111,7 +111,9 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     const subscription = this.watch.subscribe(intervalMs);
     try {
       for (;;) {
-        for (const event of await subscription.next(context.signal)) {
+        const events = await subscription.next(context.signal);
+        if (events === null) return; // the daemon is shutting down: the stream ends with OK
+        for (const event of events) {
           if (!types.has(event.row.type)) continue;
           yield { kind: event.kind === "added" ? EventKind.ADDED : EventKind.REMOVED, summary: toSummary(event.row) };
         }

@@ -17,11 +17,15 @@ describeRoot("the lxnsd process", () => {
 
   it("--help documents every flag", () => {
     const help = execFileSync(process.execPath, [DAEMON_MAIN, "--help"], { encoding: "utf8" });
-    for (const flag of ["--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--log-level", "--help",
+    for (const flag of ["--config", "--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--shutdown-grace", "--metrics-listen", "--log-level", "--help",
       "--socket-group", "--tls-cert", "--tls-key", "--tls-client-ca", "--insecure-loopback", "--policy", "--max-children", "--max-queue",
       "--max-handles-per-identity", "--max-message-bytes", "--max-streams-per-connection", "--keepalive-time", "--keepalive-timeout", "--mount-source-root"]) {
       expect(help).toContain(flag);
     }
+    for (const env of ["LXNSD_CONFIG", "LXNSD_LISTEN", "LXNSD_MAX_HANDLES", "LXNSD_SHUTDOWN_GRACE", "LXNSD_METRICS_LISTEN", "LXNSD_LOG_LEVEL"]) {
+      expect(help).toMatch(new RegExp(`env:\\s+${env}\\b`));
+    }
+    expect(help).toMatch(/Precedence: flag > environment > config file > default/);
   });
 
   it("serves on a unix socket (mode 0660) in a directory it creates, and exits 0 on SIGTERM, removing the socket", async () => {

@@ -6,7 +6,7 @@ function row(ino: number): NsScanRow {
   return { type: "net", ino: BigInt(ino), dev: 4n, nprocs: 1, pid: ino, uid: 0, command: "sleep", ownerIno: 0n };
 }
 
-const brief = (events: WatchEvent[]) => events.map((event) => `${event.kind}:${event.row.ino}`);
+const brief = (events: WatchEvent[] | null) => events?.map((event) => `${event.kind}:${event.row.ino}`) ?? null;
 
 describe("NamespaceWatch", () => {
   it("primes each watcher with the current set, then fans out key differences; stops with the last watcher", async () => {
@@ -47,6 +47,23 @@ describe("NamespaceWatch", () => {
     await expect(pending).rejects.toThrow("cancelled");
     sub.close();
     await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(watch.running).toBe(false);
+  });
+
+  it("end() gives every watcher null (after what was queued), waiting or not, and stops scanning", async () => {
+    const watch = new NamespaceWatch(async () => [row(1)]);
+    const signal = new AbortController().signal;
+    const waiting = watch.subscribe(1000);
+    expect(brief(await waiting.next(signal))).toEqual(["added:1"]);
+    const pending = waiting.next(signal);
+    const queued = watch.subscribe(1000);
+    await new Promise((resolve) => setTimeout(resolve, 20)); // its first scan is queued, not yet taken
+    watch.end();
+    expect(await pending).toBeNull();
+    expect(brief(await queued.next(signal))).toEqual(["added:1"]);
+    expect(await queued.next(signal)).toBeNull();
+    expect(await watch.subscribe(10).next(signal)).toBeNull();
+    expect(watch.watcherCount).toBe(0);
     expect(watch.running).toBe(false);
   });
 
