@@ -2,6 +2,7 @@ import { execFile, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
+import { loadPolicy } from "../../server/auth/policy-file";
 import { promisify } from "node:util";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { DAEMON_MAIN, spawnDaemon } from "../helpers/daemon-process";
@@ -50,7 +51,7 @@ function knownEnvNames(): Set<string> {
 describe("deploy/", () => {
   it("every YAML file parses", () => {
     const files = yamlFiles(DEPLOY);
-    expect(files.map((f) => path.relative(DEPLOY, f)).sort()).toEqual(["kubernetes/daemonset.yaml", "kubernetes/sidecar.yaml", "lxnsd.yaml"]);
+    expect(files.map((f) => path.relative(DEPLOY, f)).sort()).toEqual(["kubernetes/daemonset.yaml", "kubernetes/sidecar.yaml", "lxnsd.yaml", "policy.yaml"]);
     for (const file of files) expect(documents(file).length).toBeGreaterThan(0);
   });
 
@@ -139,5 +140,10 @@ describe("deploy/", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it("the example policy is valid", () => {
+    const policy = loadPolicy(path.join(DEPLOY, "policy.yaml"));
+    expect(policy.identities.map((identity) => identity.name)).toEqual(["monitoring", "ci-runner", "operators"]);
   });
 });
