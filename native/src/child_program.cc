@@ -240,16 +240,19 @@ void StartKeeperInit(const ChildProgram* p) {
   RawSyscall(SYS_close, p->keeper_read_fd);
 }
 
-// The program until it execs. Like the keeper init: cloned by the child
-// with CLONE_VM|CLONE_VFORK|CLONE_PARENT onto its own stack, so it shares
-// the child's memory (the daemon's, for a CLONE_VM child), the child sleeps
+// The program until it execs. Run by the child itself when the spec
+// neither joins nor creates a pid or time namespace (exec_direct: the
+// child's status socket, close-on-exec, tells the daemon that execve
+// happened). Otherwise, like the keeper init: cloned by the child with
+// CLONE_VM|CLONE_VFORK|CLONE_PARENT onto its own stack, so it shares the
+// child's memory (the daemon's, for a CLONE_VM child), the child sleeps
 // until it has exec'd or exited, and it is the daemon's own child (reaped
 // by the daemon through a pidfd; no process waits in between). It inherits
 // the child's namespaces, with pid_for_children and time_for_children
 // taking effect for it (a vfork child enters the new time namespace at
 // exec), reset signal dispositions and an empty mask. A failure is recorded
-// in ChildControl {step, syscall, errno} (the child is asleep: no race) and
-// it exits; the child then exits 1.
+// in ChildControl {step, syscall, errno} (the child is asleep or is the
+// program: no race) and it exits 1 (the child then exits 1 as well).
 [[noreturn]] void ProgramMain(const ChildProgram* p) {
   ChildControl* ctl = p->ctl;
   // Its own process group (pgid = its pid in the daemon's namespace): the
@@ -416,6 +419,7 @@ int ChildMain(void* arg) {
     SignalParentAndWait(p, kMsgReadyForHold);
   }
   if (p->candidates != nullptr) {
+    if (p->exec_direct) ProgramMain(p);  // the child becomes the program
     EnterStep(ctl, kStepStartProgram);
     StartProgram(p);
   }

@@ -2,7 +2,8 @@
 //
 // Protocol between the daemon (parent) and one child
 // ---------------------------------------------------
-// Memory, allocated before clone and unmapped only after the child is reaped:
+// Memory, allocated before clone and returned to the runner's pool only
+// after the child is reaped (or, direct exec, has exec'd):
 //     stack  (MAP_PRIVATE)  [guard][16 KiB keeper init stack][guard][64 KiB stack]
 //     shared (MAP_SHARED)   [ChildControl page][readFile buffer]
 // The stack is private so that a fork-style child gets its own copy; the
@@ -12,7 +13,8 @@
 // memory: no extra wake-up), then exits 1. Exit status 0 = all steps done.
 //
 // Status socket: a SOCK_SEQPACKET|SOCK_CLOEXEC socketpair, created only
-// when the parent must act while the child waits (idMap, holdNs):
+// when the parent must act while the child waits (idMap, holdNs), or must
+// see a direct exec happen (its EOF, see "Direct exec" below):
 //     child  -> parent  ChildMessage{kMsgReadyForIdmap}  after unshare(USER)
 //     parent            writes /proc/CHILD/{setgroups,uid_map,gid_map}
 //     parent -> child   kGoByte
@@ -84,26 +86,51 @@
 //              O_NONBLOCK (their own open file descriptions: the program's
 //              ends stay blocking); argv, envp and the candidate paths as
 //              NULL-terminated arrays that live until the child is reaped
-//     child    after its steps (joins, unshare, idmap, timens offsets,
-//              hostname, loopback), step "start program":
+//              (direct exec: until the hand-over below)
+//     program  (ProgramMain, raw syscalls) setpgid(0, 0); with mountProc: /
+//              made MS_REC|MS_PRIVATE and a new proc on /proc; chdir(cwd);
+//              setgroups([]), setgid, setuid when given; PDEATHSIG=SIGKILL;
+//              dup3 of its pipe ends onto 0, 1, 2; close_range(3, ~0,
+//              CLOEXEC); step "execve"; execve of each candidate (ENOENT,
+//              ENOTDIR, EACCES: next; EACCES reported if any candidate gave
+//              it). A failure is recorded as {step, syscall, errno} in
+//              ChildControl and it exits 1.
+//   Direct exec: the spec neither joins nor creates a pid or time namespace
+//   (ExecsDirectly), so the child itself can be the program:
+//     parent   also the status socket (above), for its close-on-exec only
+//     child    after its steps (joins, unshare, idmap, hostname, loopback)
+//              runs ProgramMain itself, on its own stack: no second clone,
+//              exit or reap. Its end of the status socket is O_CLOEXEC: it
+//              closes when execve succeeds (the kernel closes CLOEXEC fds
+//              after switching to the new mm, so the stack region is free
+//              again then), or when the child exits.
+//     parent   EOF on the status socket, or the pidfd readable first (then
+//              peeked with waitid(WNOWAIT): the child stays a zombie): if no
+//              parent failure was set, ChildControl has no error and its step
+//              is "execve", the program runs (or ran: a child killed inside
+//              execve counts as a program killed right after it): the run
+//              stops watching, hands its pidfd to ProgramWatch::Adopt (which
+//              reaps it), the region goes back to the pool and Complete()
+//              gets the pid and the daemon's pipe ends. Otherwise the pidfd
+//              ends the run: once the child has exited (still unreaped) its
+//              process group is SIGKILLed (it may have exec'd and started
+//              others before a timeout or cancel killed it), then it is
+//              reaped and Complete() gets the failure: the parent's
+//              (timeout, cancel, idmap), else the child's report, else its
+//              death.
+//   Program of its own: the spec joins or creates a pid or time namespace,
+//   which take effect only for the caller's children (pid_for_children,
+//   time_for_children), as with nsenter/unshare --fork:
+//     child    after its steps, step "start program":
 //              clone(CLONE_VM|CLONE_VFORK|CLONE_PARENT|CLONE_PARENT_SETTID|
 //              SIGCHLD) onto the spare stack, as for the keeper init: no
 //              page-table copy, the program is the daemon's own child
 //              (CLONE_PARENT) in the child's namespaces, and it lands in the
 //              joined or new pid namespace (pid_for_children) and, at exec,
-//              in time_for_children, which is why a program is always a
-//              process of its own (as nsenter/unshare --fork) and never the
-//              child itself. The kernel stores its pid (daemon's view) in
-//              ChildControl::program_pid before clone returns.
-//     program  (ProgramMain, raw syscalls, the child asleep until it has
-//              exec'd or exited) setpgid(0, 0); with mountProc: / made
-//              MS_REC|MS_PRIVATE and a new proc on /proc; chdir(cwd);
-//              setgroups([]), setgid, setuid when given; PDEATHSIG=SIGKILL;
-//              dup3 of its pipe ends onto 0, 1, 2; close_range(3, ~0,
-//              CLOEXEC); execve of each candidate (ENOENT, ENOTDIR, EACCES:
-//              next; EACCES reported if any candidate gave it). A failure is
-//              recorded as {step, syscall, errno} in ChildControl and it
-//              exits; the child then exits 1.
+//              in time_for_children. The kernel stores its pid (daemon's
+//              view) in ChildControl::program_pid before clone returns.
+//     program  ProgramMain, the child asleep until it has exec'd or exited
+//              (no race on ChildControl).
 //     child    clone returned (the program exec'd or exited): exits 0, or 1
 //              when the program recorded a failure.
 //     parent   the child exited 0 = the program runs: pidfd_open(program)
@@ -116,16 +143,18 @@
 //              program's group and the program are SIGKILLed and it is
 //              reaped (blocking; pre-exec it has no children), the pipe
 //              ends closed, and Complete() gets the failure.
-// No extra wake-up or pipe tells the daemon that execve happened: the
-// child's own exit does (CLONE_VFORK returns at the program's exec).
+//     No extra wake-up or pipe tells the daemon that execve happened: the
+//     child's own exit does (CLONE_VFORK returns at the program's exec).
 //
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
-// poll is the single place a run ends: waitid(P_PIDFD) reaps exactly this
-// child (never waitpid(-1): libuv reaps its own children), the polls and
-// the timer are stopped and closed before the fds, the region is unmapped,
-// and the completion runs once. Failure precedence: timeout/cancel, then a
-// failed parent action, then the child's own report, then its death.
+// poll is the single place a run ends (but for a direct exec's hand-over,
+// where a ProgramWatch takes the pidfd and reaps): waitid(P_PIDFD) reaps
+// exactly this child (never waitpid(-1): libuv reaps its own children), the
+// polls and the timer are stopped and closed before the fds, the region
+// goes back to the pool, and the completion runs once. Failure precedence:
+// timeout/cancel, then a failed parent action, then the child's own report,
+// then its death.
 #include "child_runner.h"
 
 #include <fcntl.h>
@@ -195,6 +224,18 @@ void KillAndReapKeeper(int pid) {
   siginfo_t info;
   while (waitid(P_PID, pid, &info, WEXITED) < 0 && errno == EINTR) {
   }
+}
+
+// An exec spec whose program can be the child itself: one that neither
+// joins nor creates a pid or time namespace, the two that take effect only
+// for the caller's children (pid_for_children, time_for_children).
+bool ExecsDirectly(const ChildSpec& spec) {
+  constexpr int kForChildren = CLONE_NEWPID | CLONE_NEWTIME;
+  if (!spec.has_exec || (spec.unshare_flags & kForChildren) != 0) return false;
+  for (const ChildJoin& j : spec.join) {
+    if (j.nstype & kForChildren) return false;
+  }
+  return true;
 }
 
 bool WantsKeeper(const ChildSpec& spec) {
@@ -267,6 +308,9 @@ class ChildRun {
   void CloseStdio();
   void ReleaseUnstarted();
   void OnStatusReadable();
+  bool ExecedDirectly() const;
+  void StopWatching();
+  void HandOverProgram();
   bool WriteIdMaps();
   bool OpenHeldNamespaces();
   void SendGo();
@@ -307,6 +351,7 @@ class ChildRun {
   bool timer_open_ = false;
   int open_handles_ = 0;  // handles not yet through OnClosed
   bool finished_ = false;
+  bool direct_ = false;  // exec spec: the child execs the program itself
   std::vector<int> held_fds_;
   ChildFailure parent_failure_;  // timeout, cancel or a failed parent action
 
@@ -405,6 +450,7 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   p.pause_fd = runner_->pause_.fd;
   p.init_stack_top = stack_ + kPage + kInitStackSize;
   p.wait_hold = !spec_.hold_ns.empty();
+  p.exec_direct = direct_;
   if (spec_.has_exec) PrepareExec();
 }
 
@@ -540,7 +586,8 @@ int ChildRun::Start(ChildFailure* failure) {
     ReleaseUnstarted();
     return -1;
   }
-  if (spec_.has_idmap || !spec_.hold_ns.empty()) {
+  direct_ = ExecsDirectly(spec_);
+  if (spec_.has_idmap || !spec_.hold_ns.empty() || direct_) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
       *failure = {errno, "socketpair", "", "", ""};
@@ -648,8 +695,11 @@ void ChildRun::OnStatusReadable() {
     ChildMessage msg;
     ssize_t n = recv(status_fd_, &msg, sizeof msg, MSG_DONTWAIT);
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {  // EOF or error: the child is gone; the pidfd ends the run
+    if (n <= 0) {  // EOF or error: the child exec'd or is gone
       uv_poll_stop(&status_poll_);
+      // A direct exec's program runs from here on; otherwise the pidfd
+      // ends the run.
+      if (direct_ && !finished_ && done_ && ExecedDirectly()) HandOverProgram();
       return;
     }
     if (parent_failure_.err != 0 || static_cast<size_t>(n) != sizeof msg) continue;
@@ -723,25 +773,81 @@ void ChildRun::CloseHandle(uv_handle_t* h) {
   uv_close(h, OnClosed);  // also stops it
 }
 
-void ChildRun::Finish(bool notify) {
-  siginfo_t info;
-  std::memset(&info, 0, sizeof info);
-  int r;
-  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, WEXITED | (notify ? WNOHANG : 0));
-  while (r < 0 && errno == EINTR);
-  // Not exited yet (a spurious wake-up); a waitid error (cannot happen for
-  // our own unreaped child) is treated as gone, with no exit status.
-  if (r == 0 && info.si_pid == 0) return;
-  finished_ = true;
+// Had the child of a direct exec got past execve when its status socket
+// closed or it exited? Asked only then: a failure before exec is recorded
+// before the child exits 1, and EOF while alive means exec. (A child killed
+// by someone else inside execve counts as a program killed right after it,
+// as it did when the program was a process of its own.)
+bool ChildRun::ExecedDirectly() const {
+  return parent_failure_.err == 0 && ctl_->err == 0 && ctl_->step == kStepExecve;
+}
 
-  // Stop watching before any fd is closed, so epoll never sees a reused fd.
+// Stops and closes the handles before any fd is closed, so epoll never
+// sees a reused fd; closes the status socket.
+void ChildRun::StopWatching() {
+  finished_ = true;
   if (pid_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&pid_poll_));
   if (status_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&status_poll_));
   if (timer_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&timer_));
   pid_poll_open_ = status_poll_open_ = timer_open_ = false;
-  close(pidfd_);
   if (status_fd_ >= 0) close(status_fd_);
-  pidfd_ = status_fd_ = -1;
+  status_fd_ = -1;
+}
+
+// A direct exec's child is now the program (exec'd, perhaps exited
+// already): its pidfd goes to a ProgramWatch, which reaps it.
+void ChildRun::HandOverProgram() {
+  StopWatching();
+  ChildResult result;
+  result.pid = pid_;
+  int pidfd = pidfd_;
+  pidfd_ = -1;
+  ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
+                                               ProgramTimeoutMs(), &result.failure);
+  if (program != nullptr) {
+    result.program_pid = pid_;
+    for (int i = 0; i < 3; i++) {
+      result.stdio[i] = stdio_parent_[i];
+      stdio_parent_[i] = -1;
+    }
+  }
+  CloseStdio();
+  FreeRegion();
+  runner_->runs_.remove(this);
+  std::unique_ptr<ChildCompletion> done = std::move(done_);
+  ChildCompletion* c = done.get();
+  if (program != nullptr) program->SetCompletion(std::move(done));
+  c->Complete(std::move(result));
+  // `this` is deleted by OnClosed once every handle has closed.
+  if (open_handles_ == 0) delete this;
+}
+
+void ChildRun::Finish(bool notify) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  int r;
+  // A direct exec's child stays a zombie for now: its pid still names its
+  // process group, which dies with it if it had exec'd.
+  int options = WEXITED | (notify ? WNOHANG : 0) | (direct_ ? WNOWAIT : 0);
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, options);
+  while (r < 0 && errno == EINTR);
+  // Not exited yet (a spurious wake-up); a waitid error (cannot happen for
+  // our own unreaped child) is treated as gone, with no exit status.
+  if (r == 0 && info.si_pid == 0) return;
+  if (direct_) {
+    // The pidfd was seen before the status socket's EOF.
+    if (notify && done_ && ExecedDirectly()) {
+      HandOverProgram();
+      return;
+    }
+    kill(-pid_, SIGKILL);  // ESRCH unless it got to setpgid
+    siginfo_t reaped;
+    while (waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &reaped, WEXITED) < 0 && errno == EINTR) {
+    }
+  }
+  StopWatching();
+  close(pidfd_);
+  pidfd_ = -1;
 
   // The kernel stored these pids before clone returned (0 = none).
   int init_pid = ctl_->init_pid;
@@ -751,7 +857,7 @@ void ChildRun::Finish(bool notify) {
   result.pid = pid_;
   if (parent_failure_.err != 0) {
     result.failure = parent_failure_;
-  } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
     // Hand the keeper init over only to a completion that will receive it
     // (at teardown it is killed below like on any failure).
     if (init_pid > 0 && notify && done_) {
@@ -781,7 +887,7 @@ void ChildRun::Finish(bool notify) {
   }
   if (result.failure.err != 0) {
     // set above: a parent action failed, or the keeper could not be watched
-  } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
     result.fds = std::move(held_fds_);
     if (spec_.has_read) {
       result.has_data = true;

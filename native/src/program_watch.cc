@@ -42,6 +42,11 @@ ProgramWatch* ProgramWatch::Start(uv_loop_t* loop, std::list<ProgramWatch*>* lis
     *failure = {-pidfd, "pidfd_open", "program " + std::to_string(pid), "", ""};
     return nullptr;
   }
+  return Adopt(loop, list, pid, pidfd, timeout_ms, failure);
+}
+
+ProgramWatch* ProgramWatch::Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
+                                  int64_t timeout_ms, ChildFailure* failure) {
   ProgramWatch* w = new ProgramWatch(list, pid, pidfd);
   int r = uv_poll_init(loop, &w->poll_, pidfd);
   if (r == 0) {

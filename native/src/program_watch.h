@@ -33,6 +33,11 @@ class ProgramWatch {
   // program and set *failure.
   static ProgramWatch* Start(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid,
                              int64_t timeout_ms, ChildFailure* failure);
+  // The same with a pidfd of `pid` the caller already has: owned by the
+  // watch from here on (closed by it on failure too). It may already be
+  // readable (the program has exited), but no other poll may watch it.
+  static ProgramWatch* Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
+                             int64_t timeout_ms, ChildFailure* failure);
   // Receives ProgramExited once, on the loop, after the program is reaped
   // and every handle stopped; never called after KillAndReap.
   void SetCompletion(std::unique_ptr<ChildCompletion> done);
