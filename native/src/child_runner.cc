@@ -305,6 +305,8 @@ class ChildRun {
   bool MakeStdio(ChildFailure* failure);
   void PrepareExec();
   int64_t ProgramTimeoutMs() const;
+  const ProgramOutput* Output(ProgramOutput* out) const;
+  void HandOverStdio(ChildResult* result);
   void CloseStdio();
   void ReleaseUnstarted();
   void OnStatusReadable();
@@ -504,6 +506,24 @@ int64_t ChildRun::ProgramTimeoutMs() const {
   if (!spec_.exec.lifetime_timeout) return -1;
   uint64_t spent = uv_now(runner_->loop_) - started_ms_;
   return spent >= spec_.timeout_ms ? 0 : static_cast<int64_t>(spec_.timeout_ms - spent);
+}
+
+// What a ProgramWatch should read itself (collectOutput), or nullptr.
+const ProgramOutput* ChildRun::Output(ProgramOutput* out) const {
+  if (!spec_.exec.collect_output) return nullptr;
+  out->fds[0] = stdio_parent_[1];
+  out->fds[1] = stdio_parent_[2];
+  out->cap = spec_.exec.output_cap;
+  return out;
+}
+
+// The program runs under a ProgramWatch: the daemon's pipe ends go to the
+// caller, but for stdout and stderr when the watch reads them.
+void ChildRun::HandOverStdio(ChildResult* result) {
+  for (int i = 0; i < 3; i++) {
+    if (i == 0 || !spec_.exec.collect_output) result->stdio[i] = stdio_parent_[i];
+    stdio_parent_[i] = -1;
+  }
 }
 
 void ChildRun::CloseStdio() {
@@ -802,14 +822,12 @@ void ChildRun::HandOverProgram() {
   result.pid = pid_;
   int pidfd = pidfd_;
   pidfd_ = -1;
+  ProgramOutput output;
   ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
-                                               ProgramTimeoutMs(), &result.failure);
+                                               ProgramTimeoutMs(), Output(&output), &result.failure);
   if (program != nullptr) {
     result.program_pid = pid_;
-    for (int i = 0; i < 3; i++) {
-      result.stdio[i] = stdio_parent_[i];
-      stdio_parent_[i] = -1;
-    }
+    HandOverStdio(&result);
   }
   CloseStdio();
   FreeRegion();
@@ -873,14 +891,12 @@ void ChildRun::Finish(bool notify) {
                         "the child exited 0 without starting the program"};
     } else if (spec_.has_exec && notify && done_) {
       // The program has exec'd: from here on it is watched on its own.
+      ProgramOutput output;
       program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
-                                    ProgramTimeoutMs(), &result.failure);
+                                    ProgramTimeoutMs(), Output(&output), &result.failure);
       if (program != nullptr) {
         result.program_pid = program_pid;
-        for (int i = 0; i < 3; i++) {
-          result.stdio[i] = stdio_parent_[i];
-          stdio_parent_[i] = -1;
-        }
+        HandOverStdio(&result);
       }
       program_pid = 0;  // watched, or already killed and reaped by Start
     }
@@ -974,7 +990,7 @@ int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
 
 bool ChildRunner::SignalProgram(int pid, int sig) {
   for (ProgramWatch* w : programs_) {
-    if (w->pid() != pid) continue;
+    if (w->pid() != pid || w->reaped()) continue;
     w->Signal(sig);
     return true;
   }

@@ -123,6 +123,25 @@ describeRoot("native spawnProgram", () => {
     native.close(h.stderr);
   });
 
+  it("collectOutput: the addon reads stdout and stderr to EOF, keeping the first N bytes of each", async () => {
+    const collect = async (script: string, cap: number, spec: Partial<native.ExecSpec> = {}) => {
+      const h = await native.spawnProgram({ ...spec, exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: cap } });
+      expect([h.stdout, h.stderr]).toEqual([-1, -1]);
+      native.close(h.stdin);
+      const exit = await h.exited;
+      return { ...exit, stdout: exit.stdout?.toString("latin1"), stderr: exit.stderr?.toString("latin1") };
+    };
+    expect(await collect("echo out; echo err >&2; exit 3", 100)).toEqual({ code: 3, stdout: "out\n", stderr: "err\n", truncated: false });
+    // Read on past the cap to EOF (a program writing 1 MiB never blocks on a full pipe).
+    expect(await collect("head -c 1048576 /dev/zero; echo e >&2", 10)).toEqual({ code: 0, stdout: "\0".repeat(10), stderr: "e\n", truncated: true });
+    expect(await collect("printf 12345", 5)).toEqual({ code: 0, stdout: "12345", stderr: "", truncated: false });
+    // A background job holding stdout dies with the group at the program's exit: then EOF.
+    expect(await collect("sleep 100 & echo started", 100)).toEqual({ code: 0, stdout: "started\n", stderr: "", truncated: false });
+    // A program of its own (a new pid namespace) as well.
+    expect(await collect("echo $$", 100, { unshareFlags: CLONE_NEWPID })).toEqual({ code: 0, stdout: "1\n", stderr: "", truncated: false });
+    expect(() => native.spawnProgram({ exec: { candidates: ["/bin/true"], argv: ["true"], env: [], collectOutput: -1 } })).toThrow(RangeError);
+  });
+
   describe("in namespaces", () => {
     let target: Target | undefined;
     afterEach(async () => {
