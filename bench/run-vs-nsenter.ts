@@ -5,7 +5,7 @@
 //
 //   npm run bench      (compiles bench/ and what it imports into dist/)
 import { execFile, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
@@ -37,12 +37,14 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-"));
-  const address = `unix:${path.join(dir, "lxnsd.sock")}`;
+  const socketPath = path.join(dir, "lxnsd.sock");
+  const address = `unix:${socketPath}`;
   const daemon = spawn(process.execPath, [path.join(__dirname, "..", "server", "main.js"), "--listen", address, "--log-level", "warn"], { stdio: "inherit" });
   const target = spawn("unshare", ["--net", "--uts", "sleep", "1000"], { stdio: "ignore" });
   const client = createClient(address);
   try {
-    await new Promise((resolve) => setTimeout(resolve, 500));
+    // The daemon is up once its socket exists (slower than a fixed wait on a busy machine).
+    for (let waited = 0; !existsSync(socketPath) && waited < 10_000; waited += 50) await new Promise((resolve) => setTimeout(resolve, 50));
     const pid = target.pid!;
     const join = [NamespaceType.NET, NamespaceType.UTS].map((type) => ({ type, source: { case: "pid" as const, value: pid } }));
     const lxnsd = async () => {
