@@ -145,6 +145,15 @@
 //              ends closed, and Complete() gets the failure.
 //     No extra wake-up or pipe tells the daemon that execve happened: the
 //     child's own exit does (CLONE_VFORK returns at the program's exec).
+//   Either way, ProgramWatch (program_watch.h): a poll on the program's
+//   pidfd and, with timeoutMs, a timer for what is left of it. At exit
+//   (waitid WNOWAIT first: the zombie's pid still names its group) the
+//   group is SIGKILLed, then the program is reaped. With exec.collectOutput
+//   (Run) the watch also owns the daemon's stdout and stderr read ends (the
+//   caller gets -1 for them): a poll on each, read on to EOF, the first
+//   collectOutput bytes of each kept; ProgramExited() comes once the program
+//   is reaped and both pipes are at EOF, with the output. A reaped watch
+//   still reading is never signalled (its pid may be someone else's).
 //
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
