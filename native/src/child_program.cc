@@ -242,8 +242,8 @@ void StartKeeperInit(const ChildProgram* p) {
 
 // The program until it execs. Run by the child itself when the spec
 // neither joins nor creates a pid or time namespace (exec_direct: the
-// child's status socket, close-on-exec, tells the daemon that execve
-// happened). Otherwise, like the keeper init: cloned by the child with
+// child's end of the status pipe or socket, close-on-exec, tells the
+// daemon that execve happened). Otherwise, like the keeper init: cloned by the child with
 // CLONE_VM|CLONE_VFORK|CLONE_PARENT onto its own stack, so it shares the
 // child's memory (the daemon's, for a CLONE_VM child), the child sleeps
 // until it has exec'd or exited, and it is the daemon's own child (reaped

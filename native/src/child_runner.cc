@@ -13,8 +13,9 @@
 // memory: no extra wake-up), then exits 1. Exit status 0 = all steps done.
 //
 // Status socket: a SOCK_SEQPACKET|SOCK_CLOEXEC socketpair, created only
-// when the parent must act while the child waits (idMap, holdNs), or must
-// see a direct exec happen (its EOF, see "Direct exec" below):
+// when the parent must act while the child waits (idMap, holdNs); without
+// those, a direct exec gets a pipe2(O_CLOEXEC|O_NONBLOCK) in its place,
+// for its EOF only (see "Direct exec" below):
 //     child  -> parent  ChildMessage{kMsgReadyForIdmap}  after unshare(USER)
 //     parent            writes /proc/CHILD/{setgroups,uid_map,gid_map}
 //     parent -> child   kGoByte
@@ -97,7 +98,8 @@
 //              ChildControl and it exits 1.
 //   Direct exec: the spec neither joins nor creates a pid or time namespace
 //   (ExecsDirectly), so the child itself can be the program:
-//     parent   also the status socket (above), for its close-on-exec only
+//     parent   also the status socket or pipe (above), for its
+//              close-on-exec only
 //     child    after its steps (joins, unshare, idmap, hostname, loopback)
 //              runs ProgramMain itself, on its own stack: no second clone,
 //              exit or reap. Its end of the status socket is O_CLOEXEC: it
@@ -651,7 +653,7 @@ int ChildRun::Start(ChildFailure* failure) {
     return -1;
   }
   direct_ = ExecsDirectly(spec_);
-  if (spec_.has_idmap || !spec_.hold_ns.empty() || direct_) {
+  if (spec_.has_idmap || !spec_.hold_ns.empty()) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
       *failure = {errno, "socketpair", "", "", ""};
@@ -661,6 +663,17 @@ int ChildRun::Start(ChildFailure* failure) {
     status_fd_ = sv[0];
     child_status_fd_ = sv[1];
     fcntl(status_fd_, F_SETFL, O_NONBLOCK);  // this end's file only
+  } else if (direct_) {
+    // Only its EOF is needed: a pipe is cheaper than a socketpair, and
+    // neither end is ever read or written by the child.
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+      *failure = {errno, "pipe2", "status", "", ""};
+      ReleaseUnstarted();
+      return -1;
+    }
+    status_fd_ = fds[0];
+    child_status_fd_ = fds[1];
   }
   if (WantsKeeper(spec_)) {
     const PauseProgram& pause = runner_->pause_;
@@ -757,7 +770,7 @@ bool ChildRun::OpenHeldNamespaces() {
 void ChildRun::OnStatusReadable() {
   for (;;) {
     ChildMessage msg;
-    ssize_t n = recv(status_fd_, &msg, sizeof msg, MSG_DONTWAIT);
+    ssize_t n = read(status_fd_, &msg, sizeof msg);  // O_NONBLOCK; a socket or a pipe
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {  // EOF or error: the child exec'd or is gone
       uv_poll_stop(&status_poll_);
