@@ -357,8 +357,9 @@ class ChildRun {
   void ReleaseUnstarted();
   void OnStatusReadable();
   bool ExecedDirectly() const;
+  bool ExitedAlready() const;
   void StopWatching();
-  void HandOverProgram();
+  void HandOverProgram(bool exited);
   bool WriteIdMaps();
   bool OpenHeldNamespaces();
   void SendGo();
@@ -776,7 +777,7 @@ void ChildRun::OnStatusReadable() {
       uv_poll_stop(&status_poll_);
       // A direct exec's program runs from here on; otherwise the pidfd
       // ends the run.
-      if (direct_ && !finished_ && done_ && ExecedDirectly()) HandOverProgram();
+      if (direct_ && !finished_ && done_ && ExecedDirectly()) HandOverProgram(ExitedAlready());
       return;
     }
     if (parent_failure_.err != 0 || static_cast<size_t>(n) != sizeof msg) continue;
@@ -859,6 +860,16 @@ bool ChildRun::ExecedDirectly() const {
   return parent_failure_.err == 0 && ctl_->err == 0 && ctl_->step == kStepExecve;
 }
 
+// Has the child exited (still unreaped)? waitid(WNOHANG|WNOWAIT).
+bool ChildRun::ExitedAlready() const {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  int r;
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, WEXITED | WNOHANG | WNOWAIT);
+  while (r < 0 && errno == EINTR);
+  return r == 0 && info.si_pid != 0;
+}
+
 // Stops and closes the handles before any fd is closed, so epoll never
 // sees a reused fd; closes the status socket.
 void ChildRun::StopWatching() {
@@ -872,8 +883,10 @@ void ChildRun::StopWatching() {
 }
 
 // A direct exec's child is now the program (exec'd, perhaps exited
-// already): its pidfd goes to a ProgramWatch, which reaps it.
-void ChildRun::HandOverProgram() {
+// already: `exited`): its pidfd goes to a ProgramWatch, which reaps it. A
+// program that is over by then (reaped, its output at EOF) needs no watch
+// at all: the completion gets the start and the exit at once.
+void ChildRun::HandOverProgram(bool exited) {
   StopWatching();
   ChildResult result;
   result.pid = pid_;
@@ -881,7 +894,9 @@ void ChildRun::HandOverProgram() {
   pidfd_ = -1;
   ProgramOutput output;
   ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
-                                               ProgramTimeoutMs(), Output(&output), &result.failure);
+                                               ProgramTimeoutMs(), Output(&output), exited,
+                                               &result.failure);
+  if (spec_.exec.collect_output) stdio_parent_[1] = stdio_parent_[2] = -1;  // the watch's now
   if (program != nullptr) {
     result.program_pid = pid_;
     HandOverStdio(&result);
@@ -890,9 +905,15 @@ void ChildRun::HandOverProgram() {
   FreeRegion();
   runner_->runs_.remove(this);
   std::unique_ptr<ChildCompletion> done = std::move(done_);
-  ChildCompletion* c = done.get();
-  if (program != nullptr) program->SetCompletion(std::move(done));
-  c->Complete(std::move(result));
+  if (program != nullptr && program->Done()) {
+    ProgramExit exit = program->TakeExit();  // the watch is gone
+    done->Complete(std::move(result));
+    done->ProgramExited(exit);
+  } else {
+    ChildCompletion* c = done.get();
+    if (program != nullptr) program->SetCompletion(std::move(done));
+    c->Complete(std::move(result));
+  }
   // `this` is deleted by OnClosed once every handle has closed.
   if (open_handles_ == 0) delete this;
 }
@@ -912,7 +933,7 @@ void ChildRun::Finish(bool notify) {
   if (direct_) {
     // The pidfd was seen before the status socket's EOF.
     if (notify && done_ && ExecedDirectly()) {
-      HandOverProgram();
+      HandOverProgram(true);
       return;
     }
     kill(-pid_, SIGKILL);  // ESRCH unless it got to setpgid
@@ -951,6 +972,7 @@ void ChildRun::Finish(bool notify) {
       ProgramOutput output;
       program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
                                     ProgramTimeoutMs(), Output(&output), &result.failure);
+      if (spec_.exec.collect_output) stdio_parent_[1] = stdio_parent_[2] = -1;  // the watch's now
       if (program != nullptr) {
         result.program_pid = program_pid;
         HandOverStdio(&result);

@@ -45,24 +45,32 @@ ProgramWatch* ProgramWatch::Start(uv_loop_t* loop, std::list<ProgramWatch*>* lis
   int pidfd = PidfdOpen(pid);
   if (pidfd < 0) {
     KillGroupAndReap(pid);
+    if (output != nullptr) {
+      for (int fd : output->fds) close(fd);
+    }
     *failure = {-pidfd, "pidfd_open", "program " + std::to_string(pid), "", ""};
     return nullptr;
   }
-  return Adopt(loop, list, pid, pidfd, timeout_ms, output, failure);
+  return Adopt(loop, list, pid, pidfd, timeout_ms, output, false, failure);
 }
 
 ProgramWatch* ProgramWatch::Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
-                                  int64_t timeout_ms, const ProgramOutput* output,
+                                  int64_t timeout_ms, const ProgramOutput* output, bool exited,
                                   ChildFailure* failure) {
   ProgramWatch* w = new ProgramWatch(list, pid, pidfd);
   list->push_back(w);
-  int r = uv_poll_init(loop, &w->poll_, pidfd);
-  if (r == 0) {
-    w->poll_.data = w;
-    w->poll_open_ = true;
-    r = uv_poll_start(&w->poll_, UV_READABLE, OnExit);
+  int r = 0;
+  if (exited) {
+    w->ReapExited();
+  } else {
+    r = uv_poll_init(loop, &w->poll_, pidfd);
+    if (r == 0) {
+      w->poll_.data = w;
+      w->poll_open_ = true;
+      r = uv_poll_start(&w->poll_, UV_READABLE, OnExit);
+    }
   }
-  if (r == 0 && timeout_ms >= 0) {
+  if (r == 0 && timeout_ms >= 0 && !exited) {
     r = uv_timer_init(loop, &w->timer_);
     if (r == 0) {
       w->timer_.data = w;
@@ -70,7 +78,7 @@ ProgramWatch* ProgramWatch::Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* lis
       r = uv_timer_start(&w->timer_, OnTimeout, static_cast<uint64_t>(timeout_ms), 0);
     }
   }
-  if (r == 0 && output != nullptr && !w->StartOutput(loop, *output)) r = UV_ENOMEM;
+  if (output != nullptr && !w->StartOutput(loop, *output, exited) && r == 0) r = UV_ENOMEM;
   if (r != 0) {
     w->KillAndReap();
     *failure = {-r, "uv_poll_start", "program", "", ""};
@@ -79,29 +87,26 @@ ProgramWatch* ProgramWatch::Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* lis
   return w;
 }
 
-// Polls both read ends; on failure stops what it started and leaves the
-// fds to the caller.
-bool ProgramWatch::StartOutput(uv_loop_t* loop, const ProgramOutput& output) {
+// Takes both read ends (closed with the watch, whatever happens); with
+// `drain`, reads what they hold first and polls only those not at EOF.
+bool ProgramWatch::StartOutput(uv_loop_t* loop, const ProgramOutput& output, bool drain) {
   exit_.collected = true;
   cap_ = output.cap;
   for (int i = 0; i < 2; i++) {
+    out_[i].fd = output.fds[i];
+    out_[i].open = true;
+  }
+  for (int i = 0; i < 2; i++) {
     Stream& s = out_[i];
-    int r = uv_poll_init(loop, &s.poll, output.fds[i]);
-    if (r == 0) {
-      s.poll.data = this;
-      r = uv_poll_start(&s.poll, UV_READABLE, OnOutput);
-      if (r != 0) CloseHandle(reinterpret_cast<uv_handle_t*>(&s.poll));
+    if (drain && Drain(i)) {
+      StopStream(i);
+      continue;
     }
-    if (r != 0) {
-      for (int j = 0; j < i; j++) {
-        CloseHandle(reinterpret_cast<uv_handle_t*>(&out_[j].poll));
-        out_[j].open = false;
-        out_[j].fd = -1;
-      }
-      return false;
-    }
-    s.fd = output.fds[i];
-    s.open = true;
+    int r = uv_poll_init(loop, &s.poll, s.fd);
+    if (r != 0) return false;
+    s.poll.data = this;
+    s.polled = true;
+    if (uv_poll_start(&s.poll, UV_READABLE, OnOutput) != 0) return false;
   }
   return true;
 }
@@ -131,20 +136,27 @@ void ProgramWatch::OnExit(uv_poll_t* h, int status, int) {
   ProgramWatch* w = static_cast<ProgramWatch*>(h->data);
   siginfo_t info;
   // WNOWAIT first: while the leader is an unreaped zombie its pid still
-  // names its process group, so the kill below reaches only what the
-  // program started (background jobs that would hold the stdio pipes and
-  // outlive the request), never a process that reused the number.
+  // names its process group, so the kill in ReapExited reaches only what
+  // the program started (background jobs that would hold the stdio pipes
+  // and outlive the request), never a process that reused the number.
   if (!WaitPidfd(w->pidfd_, WNOHANG | WNOWAIT, &info)) {
     if (status >= 0) return;  // a spurious wake-up
     PidfdSignal(w->pidfd_, SIGKILL);  // the poll failed: do not leave it unwatched
   }
-  kill(-w->pid_, SIGKILL);
-  WaitPidfd(w->pidfd_, 0, &info);
-  w->reaped_ = true;
-  w->exit_.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
-  w->exit_.value = info.si_status;
-  w->StopProcess();
+  w->ReapExited();
   w->MaybeComplete();
+}
+
+// The program has exited (a zombie): kills what is left of its group,
+// reaps it, stops watching the process.
+void ProgramWatch::ReapExited() {
+  siginfo_t info;
+  kill(-pid_, SIGKILL);
+  WaitPidfd(pidfd_, 0, &info);
+  reaped_ = true;
+  exit_.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
+  exit_.value = info.si_status;
+  StopProcess();
 }
 
 void ProgramWatch::OnOutput(uv_poll_t* h, int status, int) {
@@ -152,26 +164,26 @@ void ProgramWatch::OnOutput(uv_poll_t* h, int status, int) {
   w->ReadStream(h == &w->out_[0].poll ? 0 : 1, status < 0);
 }
 
-// Drains what the pipe has (up to kReadsPerWakeup reads), keeping the first
-// cap_ bytes of the stream; ends the stream at EOF or on an error.
-void ProgramWatch::ReadStream(int i, bool failed) {
-  Stream& s = out_[i];
+// Reads what the pipe has (up to kReadsPerWakeup reads), keeping the first
+// cap_ bytes of the stream. True at EOF (every write end closed) or on a
+// read error: the stream is over.
+bool ProgramWatch::Drain(int i) {
   std::string& kept = exit_.output[i];
   char buf[kReadChunk];
-  bool ended = failed;
-  for (int reads = 0; !ended && reads < kReadsPerWakeup; reads++) {
-    ssize_t n = read(s.fd, buf, sizeof buf);
+  for (int reads = 0; reads < kReadsPerWakeup; reads++) {
+    ssize_t n = read(out_[i].fd, buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-    if (n <= 0) {
-      ended = true;  // EOF: every write end is closed; or a read error
-      break;
-    }
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+    if (n <= 0) return true;
     size_t room = cap_ - kept.size();
     if (static_cast<size_t>(n) > room) exit_.truncated = true;
     kept.append(buf, static_cast<size_t>(n) < room ? static_cast<size_t>(n) : room);
   }
-  if (!ended) return;  // more to read: the poll fires again
+  return false;  // more to read: the poll fires again (level-triggered)
+}
+
+void ProgramWatch::ReadStream(int i, bool failed) {
+  if (!Drain(i) && !failed) return;
   StopStream(i);
   MaybeComplete();
 }
@@ -185,7 +197,7 @@ void ProgramWatch::OnTimeout(uv_timer_t* h) {
 // Once the program is reaped and its output read to the end: hands the
 // exit status (and output) to the completion.
 void ProgramWatch::MaybeComplete() {
-  if (!reaped_ || out_[0].open || out_[1].open) return;
+  if (!Done()) return;
   std::unique_ptr<ChildCompletion> done = std::move(done_);
   ProgramExit exit = std::move(exit_);
   Release();  // `this` may be deleted from here on
@@ -207,10 +219,18 @@ void ProgramWatch::StopProcess() {
   pidfd_ = -1;
 }
 
+ProgramExit ProgramWatch::TakeExit() {
+  ProgramExit exit = std::move(exit_);
+  done_.reset();
+  Release();
+  return exit;
+}
+
 void ProgramWatch::StopStream(int i) {
   Stream& s = out_[i];
   if (!s.open) return;
-  CloseHandle(reinterpret_cast<uv_handle_t*>(&s.poll));
+  if (s.polled) CloseHandle(reinterpret_cast<uv_handle_t*>(&s.poll));
+  s.polled = false;
   close(s.fd);
   s.fd = -1;
   s.open = false;

@@ -44,7 +44,7 @@ class ProgramWatch {
  public:
   // Watches `pid` (our unreaped child, already exec'd) and adds itself to
   // `list`; after `timeout_ms` (< 0: never) SIGKILLs its group. With
-  // `output`, it owns and reads those fds (only when it returns non-null).
+  // `output`, it owns and reads those fds (closed by it on failure too).
   // Returns nullptr when it cannot watch: then it has killed and reaped the
   // program and set *failure.
   static ProgramWatch* Start(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid,
@@ -52,8 +52,17 @@ class ProgramWatch {
   // The same with a pidfd of `pid` the caller already has: owned by the
   // watch from here on (closed by it on failure too). It may already be
   // readable (the program has exited), but no other poll may watch it.
+  // `exited`: the caller saw it exit (waitid WNOWAIT): it is reaped at once
+  // (its group SIGKILLed first) and what the pipes hold is read at once, so
+  // a short program can be Done() before Adopt returns: no poll at all.
   static ProgramWatch* Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
-                             int64_t timeout_ms, const ProgramOutput* output, ChildFailure* failure);
+                             int64_t timeout_ms, const ProgramOutput* output, bool exited,
+                             ChildFailure* failure);
+  // Reaped and its output (if collected) read to EOF: nothing left to watch.
+  bool Done() const { return reaped_ && !out_[0].open && !out_[1].open; }
+  // For a Done() watch that has no completion: its exit status (and output);
+  // releases the watch (`this` is gone afterwards).
+  ProgramExit TakeExit();
   // Receives ProgramExited once, on the loop, after the program is reaped,
   // its output read to EOF and every handle stopped; never called after
   // KillAndReap.
@@ -72,13 +81,16 @@ class ProgramWatch {
   struct Stream {
     int fd = -1;
     uv_poll_t poll;
-    bool open = false;  // poll started, fd ours
+    bool open = false;    // fd ours, not at EOF yet
+    bool polled = false;  // poll initialized (closed with the stream)
   };
 
   ProgramWatch(std::list<ProgramWatch*>* list, int pid, int pidfd)
       : list_(list), pid_(pid), pidfd_(pidfd) {}
   ~ProgramWatch();
-  bool StartOutput(uv_loop_t* loop, const ProgramOutput& output);
+  bool StartOutput(uv_loop_t* loop, const ProgramOutput& output, bool drain);
+  void ReapExited();
+  bool Drain(int i);
   void CloseHandle(uv_handle_t* h);
   void StopProcess();
   void StopStream(int i);

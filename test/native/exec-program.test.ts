@@ -142,6 +142,27 @@ describeRoot("native spawnProgram", () => {
     expect(() => native.spawnProgram({ exec: { candidates: ["/bin/true"], argv: ["true"], env: [], collectOutput: -1 } })).toThrow(RangeError);
   });
 
+  it("collectOutput of a program already over when the daemon looks: the same answer, nothing left", async () => {
+    // Blocking the loop right after the spawn makes the daemon see the program only once it has exited.
+    const spawnAndBlock = (script: string) => {
+      const p = native.spawnProgram({ exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: 100 } });
+      const until = Date.now() + 300;
+      while (Date.now() < until); // eslint-disable-line no-empty
+      return p;
+    };
+    const quick = await spawnAndBlock("echo out; echo err >&2; exit 4");
+    native.close(quick.stdin);
+    const exit = await quick.exited;
+    expect({ ...exit, stdout: exit.stdout?.toString(), stderr: exit.stderr?.toString() }).toEqual({ code: 4, stdout: "out\n", stderr: "err\n", truncated: false });
+    // A process that left the group (setsid) still holds stdout: its EOF comes later, and is waited for.
+    const started = Date.now();
+    const held = await spawnAndBlock("setsid sh -c 'sleep 0.5; echo late' & echo early");
+    native.close(held.stdin);
+    const heldExit = await held.exited;
+    expect(heldExit.stdout?.toString()).toBe("early\nlate\n");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
+  });
+
   describe("in namespaces", () => {
     let target: Target | undefined;
     afterEach(async () => {
