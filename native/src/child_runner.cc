@@ -113,7 +113,12 @@
 //              execve counts as a program killed right after it): the run
 //              stops watching, hands its pidfd to ProgramWatch::Adopt (which
 //              reaps it), the region goes back to the pool and Complete()
-//              gets the pid and the daemon's pipe ends. Otherwise the pidfd
+//              gets the pid and the daemon's pipe ends. When the child has
+//              exited by then (the pidfd came first, or a WNOWAIT peek at
+//              the EOF says so), Adopt reaps it at once and reads what the
+//              collected pipes hold; a program over by then needs no watch:
+//              Complete() and ProgramExited() follow each other in the same
+//              turn, with no poll. Otherwise the pidfd
 //              ends the run: once the child has exited (still unreaped) its
 //              process group is SIGKILLed (it may have exec'd and started
 //              others before a timeout or cancel killed it), then it is
