@@ -58,6 +58,7 @@ const char* const kChildSyscallNames[kSysCount] = {
     "execve",
     "move_mount",
     "mkdir",
+    "fcntl(F_SETFL)",
 };
 
 namespace {
@@ -288,6 +289,9 @@ void StartKeeperInit(const ChildProgram* p) {
   EnterStep(ctl, kStepStdio);
   for (int i = 0; i < 3; i++) {
     Check(ctl, kSysDup3, RawSyscall(SYS_dup3, p->stdio[i], i, 0));  // clears CLOEXEC
+    // The pipes were made O_NONBLOCK for the daemon's ends; the program's
+    // ends are their own open files and go back to blocking here.
+    Check(ctl, kSysFcntl, RawSyscall(SYS_fcntl, i, F_SETFL, 0));
   }
   // The daemon opens everything O_CLOEXEC; this makes sure of it, so the
   // program inherits 0, 1, 2 only. (EINVAL: before Linux 5.11; rely on

@@ -76,6 +76,7 @@ enum ChildSyscall : int32_t {
   kSysExecve,
   kSysMoveMount,
   kSysMkdir,
+  kSysFcntl,
   kSysCount,
 };
 

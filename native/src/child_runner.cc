@@ -82,16 +82,18 @@
 // ChildRunner::running() counts keepers; KillAll kills and reaps them.
 //
 // Exec specs (ChildSpec::has_exec; never with holdNs, readFile, writeFile):
-//     parent   three pipe2(O_CLOEXEC) pairs, all fds >= 3; the daemon's ends
-//              (stdin's write end, stdout's and stderr's read ends) are set
-//              O_NONBLOCK (their own open file descriptions: the program's
-//              ends stay blocking); argv, envp and the candidate paths as
+//     parent   three pipe2(O_CLOEXEC|O_NONBLOCK) pairs, all fds >= 3; the
+//              daemon's ends (stdin's write end, stdout's and stderr's read
+//              ends) stay O_NONBLOCK, the program clears it on its own ends
+//              (their own open file descriptions); argv, envp and the
+//              candidate paths as
 //              NULL-terminated arrays that live until the child is reaped
 //              (direct exec: until the hand-over below)
 //     program  (ProgramMain, raw syscalls) setpgid(0, 0); with mountProc: /
 //              made MS_REC|MS_PRIVATE and a new proc on /proc; chdir(cwd);
 //              setgroups([]), setgid, setuid when given; PDEATHSIG=SIGKILL;
-//              dup3 of its pipe ends onto 0, 1, 2; close_range(3, ~0,
+//              dup3 of its pipe ends onto 0, 1, 2, each made blocking
+//              (fcntl F_SETFL 0); close_range(3, ~0,
 //              CLOEXEC); step "execve"; execve of each candidate (ENOENT,
 //              ENOTDIR, EACCES: next; EACCES reported if any candidate gave
 //              it). A failure is recorded as {step, syscall, errno} in
@@ -297,10 +299,11 @@ bool WantsKeeper(const ChildSpec& spec) {
   return false;
 }
 
-// pipe2(O_CLOEXEC) with both fds >= 3, so that the program's dup3 onto
-// 0, 1, 2 can never overwrite a source it has yet to copy. 0 or -errno.
+// pipe2(O_CLOEXEC|O_NONBLOCK) with both fds >= 3, so that the program's
+// dup3 onto 0, 1, 2 can never overwrite a source it has yet to copy (it
+// clears O_NONBLOCK on its end then). 0 or -errno.
 int StdioPipe(int fds[2]) {
-  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
   for (int i = 0; i < 2; i++) {
     if (fds[i] >= 3) continue;
     int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
@@ -542,13 +545,8 @@ bool ChildRun::MakeStdio(ChildFailure* failure) {
       *failure = {-r, "pipe2", kNames[i], "", ""};
       return false;
     }
-    int parent = i == 0 ? fds[1] : fds[0];
-    stdio_parent_[i] = parent;
+    stdio_parent_[i] = i == 0 ? fds[1] : fds[0];
     stdio_child_[i] = i == 0 ? fds[0] : fds[1];
-    if (fcntl(parent, F_SETFL, fcntl(parent, F_GETFL) | O_NONBLOCK) < 0) {
-      *failure = {errno, "fcntl(O_NONBLOCK)", kNames[i], "", ""};
-      return false;
-    }
   }
   return true;
 }

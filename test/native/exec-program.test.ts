@@ -94,6 +94,9 @@ describeRoot("native spawnProgram", () => {
     const status = (await run(["/bin/cat", "/proc/self/status"])).stdout;
     for (const field of ["SigIgn", "SigBlk", "SigCgt"]) expect(status).toMatch(new RegExp(`^${field}:\\s+0+$`, "m"));
     expect(readFileSync("/proc/self/status", "utf8")).not.toMatch(/^SigIgn:\s+0+$/m); // Node ignores SIGPIPE
+    // Its ends of the pipes block (only the daemon's are O_NONBLOCK).
+    const flags = (await run(["/bin/sh", "-c", "for fd in 0 1 2; do grep ^flags: /proc/self/fdinfo/$fd; done"])).stdout;
+    expect(flags.trim().split("\n").map((line) => parseInt(line.split(/\s+/)[1], 8) & 0o4000)).toEqual([0, 0, 0]);
   });
 
   it("passes argv and envp exactly and tries the candidates in order", async () => {
