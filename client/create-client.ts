@@ -43,6 +43,8 @@ export function createClient(address: string = defaultAddress(), options: Client
   // Run answers may carry up to 2 × 16 MiB of output.
   const channelOptions = {
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    // Per-call channelz bookkeeping that nothing here reads.
+    "grpc.enable_channelz": 0,
     ...(options.tls?.serverName ? { "grpc.ssl_target_name_override": options.tls.serverName, "grpc.default_authority": options.tls.serverName } : {}),
     ...options.channelOptions,
     ...(options.token !== undefined ? { interceptors: [bearerToken(options.token)] } : {}),

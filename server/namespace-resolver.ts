@@ -33,6 +33,8 @@ interface Base {
   release(): void;
   /** A handle was checked when it was made: only its owner may lend it. */
   fromHandle?: boolean;
+  /** Known without asking the kernel: /proc/PID/ns/<name> is a namespace of that type. */
+  kind?: NamespaceKind;
 }
 
 /**
@@ -70,7 +72,7 @@ export class NamespaceResolver {
     const base = this.openSource(ref, field, wanted, caller);
     let kind: NamespaceKind;
     try {
-      kind = statNamespace(base.fd, base.label).kind;
+      kind = base.kind ?? statNamespace(base.fd, base.label).kind;
       if (wanted && wanted !== kind) {
         throw new RpcError(status.FAILED_PRECONDITION, `${base.label} is a ${kind.name} namespace, not ${wanted.name}`, "WRONG_NAMESPACE_TYPE");
       }
@@ -103,12 +105,12 @@ export class NamespaceResolver {
       case "pid": {
         if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
         checkProcess(caller, source.value, `process ${source.value}`);
-        return openFile(`/proc/${source.value}/ns/${kind!.name}`, `process ${source.value}`);
+        return { ...openFile(`/proc/${source.value}/ns/${kind!.name}`, `process ${source.value}`), kind };
       }
       case "self":
         if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
         checkProcess(caller, "self", "the daemon's namespaces");
-        return openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace");
+        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace"), kind };
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
         return { fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true };

@@ -14,15 +14,27 @@ const PIPE_CAPACITY = 64 * 1024;
 /** The addon's own limit stays out of the way: the daemon enforces spec.timeout itself. */
 const NO_NATIVE_TIMEOUT = 0x7fffffff;
 
+/** What a program wrote, as collected by the addon (startProgram's collectOutput). */
+export interface CollectedOutput {
+  /** The first collectOutput bytes of each stream. */
+  stdout: Buffer;
+  stderr: Buffer;
+  /** Either stream had more. */
+  truncated: boolean;
+}
+
 /** A program started for one request, its stdio wrapped as sockets on the event loop. */
 export interface ProgramSession {
   readonly pid: number;
   /** The program's stdin, or undefined when startProgram was given all of it up front. */
   readonly stdin: Socket | undefined;
-  readonly stdout: Socket;
-  readonly stderr: Socket;
-  /** How the program ended, once it has been reaped. */
+  /** Its stdout and stderr; undefined when the addon collects them (see `output`). */
+  readonly stdout: Socket | undefined;
+  readonly stderr: Socket | undefined;
+  /** How the program ended, once it has been reaped (and, when collected, its output read to EOF). */
   readonly exited: Promise<MessageInitShape<typeof ExitStatusSchema>>;
+  /** With collectOutput: what it wrote, settled with `exited`. */
+  readonly output: Promise<CollectedOutput> | undefined;
   /** Sends `signal` to the program's process group (no-op once it ended). */
   signal(signal: number): void;
   /** Kills the process group; checkStopped() will throw `why` (the first reason given wins). */
@@ -39,11 +51,14 @@ export interface ProgramSession {
  * group; so does its own exit, for what it left behind (the addon kills the
  * group before it reaps the program). Rejects with the status of the failed step (execve ENOENT →
  * NOT_FOUND, setns EINVAL → FAILED_PRECONDITION, …) with nothing left behind.
+ * With `collectOutput` (bytes kept per stream), the addon reads stdout and
+ * stderr itself to EOF (no socket per pipe): `output` instead of the sockets.
  */
-export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdinBytes?: Uint8Array): Promise<ProgramSession> {
+export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdinBytes?: Uint8Array, collectOutput?: number): Promise<ProgramSession> {
   let handle: native.ExecHandle;
+  const spec = collectOutput === undefined ? plan.spec : { ...plan.spec, exec: { ...plan.spec.exec, collectOutput } };
   try {
-    handle = await native.spawnProgram({ ...plan.spec, timeoutMs: NO_NATIVE_TIMEOUT }, { signal: callSignal });
+    handle = await native.spawnProgram({ ...spec, timeoutMs: NO_NATIVE_TIMEOUT }, { signal: callSignal });
   } catch (err) {
     if (!isErrnoLike(err)) throw err;
     if (err.code === "ENOMEM" && err.step === "start program" && plan.joins.some((join) => join.kind.type === NamespaceType.PID)) {
@@ -58,8 +73,8 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
     plan.release();
   }
   const stdin = stdinBytes === undefined ? new Socket({ fd: handle.stdin, readable: false, writable: true }) : feedAndClose(handle.stdin, stdinBytes);
-  const stdout = new Socket({ fd: handle.stdout, readable: true, writable: false });
-  const stderr = new Socket({ fd: handle.stderr, readable: true, writable: false });
+  const stdout = collectOutput === undefined ? new Socket({ fd: handle.stdout, readable: true, writable: false }) : undefined;
+  const stderr = collectOutput === undefined ? new Socket({ fd: handle.stderr, readable: true, writable: false }) : undefined;
   // The program may exit without reading its stdin; that is its business.
   stdin?.on("error", () => {});
 
@@ -75,12 +90,19 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
     plan.timeoutMs === undefined
       ? undefined
       : setTimeout(() => stop(new RpcError(status.DEADLINE_EXCEEDED, `the program ran past its timeout of ${plan.timeoutMs} ms and was killed`)), plan.timeoutMs);
-  const exited = handle.exited.then((exit) => {
+  const ending = handle.exited.then((exit) => {
     ended = true;
     clearTimeout(timer);
     callSignal.removeEventListener("abort", onAbort);
-    return exit.signal !== undefined ? { status: { case: "signal" as const, value: exit.signal } } : { status: { case: "code" as const, value: exit.code ?? 0 } };
+    return exit;
   });
+  const exited = ending.then((exit) =>
+    exit.signal !== undefined ? { status: { case: "signal" as const, value: exit.signal } } : { status: { case: "code" as const, value: exit.code ?? 0 } },
+  );
+  const output =
+    collectOutput === undefined
+      ? undefined
+      : ending.then((exit) => ({ stdout: exit.stdout ?? Buffer.alloc(0), stderr: exit.stderr ?? Buffer.alloc(0), truncated: exit.truncated ?? false }));
   if (callSignal.aborted) onAbort();
 
   return {
@@ -89,6 +111,7 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
     stdout,
     stderr,
     exited,
+    output,
     signal: (signal) => {
       if (!ended) handle.kill(signal);
     },
@@ -99,8 +122,8 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
     dispose: () => {
       if (!ended) stop(new RpcError(status.CANCELLED, "the call ended before the program"));
       stdin?.destroy();
-      stdout.destroy();
-      stderr.destroy();
+      stdout?.destroy();
+      stderr?.destroy();
     },
   };
 }

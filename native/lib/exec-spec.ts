@@ -19,7 +19,8 @@ export type ExecSpec = RawExecSpec;
 /** The program (see RawExecProgram in ./raw.ts). */
 export type ExecProgram = RawExecProgram;
 
-/** How the program ended: exactly one field is set. */
+/** How the program ended: exactly one of code and signal is set; with
+ * exec.collectOutput also stdout, stderr and truncated. */
 export type ProgramExit = RawProgramExit;
 
 /** A program that has exec'd. The three fds belong to the caller. */
@@ -30,14 +31,16 @@ export interface ExecHandle {
   pgid: number;
   /** Write end of its stdin pipe (O_CLOEXEC|O_NONBLOCK). */
   stdin: number;
-  /** Read end of its stdout pipe (O_CLOEXEC|O_NONBLOCK). */
+  /** Read end of its stdout pipe (O_CLOEXEC|O_NONBLOCK); -1 with exec.collectOutput. */
   stdout: number;
-  /** Read end of its stderr pipe (O_CLOEXEC|O_NONBLOCK). */
+  /** Read end of its stderr pipe (O_CLOEXEC|O_NONBLOCK); -1 with exec.collectOutput. */
   stderr: number;
   /**
    * Resolves once the program is reaped, with its exit code or the signal
-   * that killed it. Never rejects. When the program exits, whatever is
-   * left in its process group is SIGKILLed (nothing outlives the request).
+   * that killed it (with exec.collectOutput: once both pipes are also at
+   * EOF, with what they carried). Never rejects. When the program exits,
+   * whatever is left in its process group is SIGKILLed (nothing outlives
+   * the request).
    */
   exited: Promise<ProgramExit>;
   /** Sends `signal` to the process group (and to the program if it left
@@ -70,7 +73,7 @@ export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
   if (spec.holdNs !== undefined || spec.readFile !== undefined || spec.writeFile !== undefined) {
     throw new TypeError("exec cannot be combined with holdNs, readFile or writeFile");
   }
-  const { candidates, argv, env, cwd, uid, gid, mountProc } = spec.exec;
+  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput } = spec.exec;
   checkStrings(candidates, "exec.candidates", true);
   if (candidates.some((c) => !c.startsWith("/"))) throw new TypeError("exec.candidates must be absolute paths");
   checkStrings(argv, "exec.argv", true);
@@ -81,6 +84,9 @@ export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
   checkId(uid, "exec.uid");
   checkId(gid, "exec.gid");
   if (mountProc !== undefined && typeof mountProc !== "boolean") throw new TypeError("exec.mountProc must be a boolean");
+  if (collectOutput !== undefined && (!Number.isInteger(collectOutput) || collectOutput < 0 || collectOutput > 0xffffffff)) {
+    throw new RangeError("exec.collectOutput must be an integer in [0, 4294967295]");
+  }
   if (mountProc && ((spec.unshareFlags ?? 0) & cloneNewNs) === 0) {
     throw new TypeError("exec.mountProc needs CLONE_NEWNS in unshareFlags");
   }

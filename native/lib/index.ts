@@ -8,7 +8,7 @@
  * per-request child through {@link runChild}.
  */
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
-import { checkExec, type ExecHandle, type ExecSpec, type SpawnProgramOptions } from "./exec-spec";
+import { checkExec, type ExecHandle, type ExecSpec, type ProgramExit, type SpawnProgramOptions } from "./exec-spec";
 import { NativeError } from "./native-error";
 import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawScanRow } from "./raw";
 
@@ -335,8 +335,8 @@ export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}):
   return new Promise<ExecHandle>((resolve, reject) => {
     let child = 0;
     let program = 0;
-    let onExit: (status: { code?: number; signal?: number }) => void = () => {};
-    const exited = new Promise<{ code?: number; signal?: number }>((r) => (onExit = r));
+    let onExit: (status: ProgramExit) => void = () => {};
+    const exited = new Promise<ProgramExit>((r) => (onExit = r));
     const onAbort = (): void => void (program === 0 ? raw.cancelChild(child) : raw.killProgram(program, 9));
     child = raw.spawnProgram(
       spec,

@@ -84,6 +84,10 @@ export interface RawExecProgram {
   /** Make / MS_REC|MS_PRIVATE and mount a new proc on /proc, as
    * `unshare --mount-proc`; needs CLONE_NEWNS in unshareFlags (TypeError). */
   mountProc?: boolean;
+  /** The addon reads stdout and stderr itself (to EOF), keeping up to this
+   * many bytes of each for the exit status; the started callback then gets
+   * -1 for both fds. */
+  collectOutput?: number;
 }
 
 /** A child spec that ends in a program; never with holdNs, readFile, writeFile. */
@@ -104,6 +108,11 @@ export interface RawProgramStarted {
 export interface RawProgramExit {
   code?: number;
   signal?: number;
+  /** With exec.collectOutput: the first collectOutput bytes of each stream,
+   * and whether either had more. */
+  stdout?: Buffer;
+  stderr?: Buffer;
+  truncated?: boolean;
 }
 
 export interface RawChildResult {

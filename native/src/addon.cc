@@ -165,6 +165,10 @@ void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
   if (x.mount_proc && (out->unshare_flags & CLONE_NEWNS) == 0) {
     ThrowType(env, "exec.mountProc needs CLONE_NEWNS in unshareFlags");
   }
+  if (IsSet(e, "collectOutput")) {
+    x.collect_output = true;
+    x.output_cap = GetUint32(env, e, "collectOutput");
+  }
   x.lifetime_timeout = IsSet(spec, "timeoutMs");
 }
 
@@ -540,6 +544,11 @@ void JsCompletion::ProgramExited(const ProgramExit& exit) {
   Napi::HandleScope scope(env_);
   Napi::Object status = Napi::Object::New(env_);
   status.Set(exit.signaled ? "signal" : "code", exit.value);
+  if (exit.collected) {
+    status.Set("stdout", Napi::Buffer<char>::Copy(env_, exit.output[0].data(), exit.output[0].size()));
+    status.Set("stderr", Napi::Buffer<char>::Copy(env_, exit.output[1].data(), exit.output[1].size()));
+    status.Set("truncated", exit.truncated);
+  }
   Call(exited_, {status});
 }
 

@@ -58,6 +58,7 @@ const char* const kChildSyscallNames[kSysCount] = {
     "execve",
     "move_mount",
     "mkdir",
+    "fcntl(F_SETFL)",
 };
 
 namespace {
@@ -240,16 +241,19 @@ void StartKeeperInit(const ChildProgram* p) {
   RawSyscall(SYS_close, p->keeper_read_fd);
 }
 
-// The program until it execs. Like the keeper init: cloned by the child
-// with CLONE_VM|CLONE_VFORK|CLONE_PARENT onto its own stack, so it shares
-// the child's memory (the daemon's, for a CLONE_VM child), the child sleeps
+// The program until it execs. Run by the child itself when the spec
+// neither joins nor creates a pid or time namespace (exec_direct: the
+// child's end of the status pipe or socket, close-on-exec, tells the
+// daemon that execve happened). Otherwise, like the keeper init: cloned by the child with
+// CLONE_VM|CLONE_VFORK|CLONE_PARENT onto its own stack, so it shares the
+// child's memory (the daemon's, for a CLONE_VM child), the child sleeps
 // until it has exec'd or exited, and it is the daemon's own child (reaped
 // by the daemon through a pidfd; no process waits in between). It inherits
 // the child's namespaces, with pid_for_children and time_for_children
 // taking effect for it (a vfork child enters the new time namespace at
 // exec), reset signal dispositions and an empty mask. A failure is recorded
-// in ChildControl {step, syscall, errno} (the child is asleep: no race) and
-// it exits; the child then exits 1.
+// in ChildControl {step, syscall, errno} (the child is asleep or is the
+// program: no race) and it exits 1 (the child then exits 1 as well).
 [[noreturn]] void ProgramMain(const ChildProgram* p) {
   ChildControl* ctl = p->ctl;
   // Its own process group (pgid = its pid in the daemon's namespace): the
@@ -285,6 +289,9 @@ void StartKeeperInit(const ChildProgram* p) {
   EnterStep(ctl, kStepStdio);
   for (int i = 0; i < 3; i++) {
     Check(ctl, kSysDup3, RawSyscall(SYS_dup3, p->stdio[i], i, 0));  // clears CLOEXEC
+    // The pipes were made O_NONBLOCK for the daemon's ends; the program's
+    // ends are their own open files and go back to blocking here.
+    Check(ctl, kSysFcntl, RawSyscall(SYS_fcntl, i, F_SETFL, 0));
   }
   // The daemon opens everything O_CLOEXEC; this makes sure of it, so the
   // program inherits 0, 1, 2 only. (EINVAL: before Linux 5.11; rely on
@@ -416,6 +423,7 @@ int ChildMain(void* arg) {
     SignalParentAndWait(p, kMsgReadyForHold);
   }
   if (p->candidates != nullptr) {
+    if (p->exec_direct) ProgramMain(p);  // the child becomes the program
     EnterStep(ctl, kStepStartProgram);
     StartProgram(p);
   }

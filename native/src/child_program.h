@@ -31,7 +31,8 @@ enum ChildStep : int32_t {
   kStepWaitHold,      // parent opens /proc/CHILD/ns/*
   kStepStartProgram,  // exec specs: clone the program (see ProgramMain)
   // Recorded by the program itself, before its execve (the child is
-  // suspended meanwhile, CLONE_VFORK):
+  // suspended meanwhile, CLONE_VFORK), or by the child when it execs the
+  // program directly:
   kStepSetpgid,
   kStepMountProc,
   kStepChdir,
@@ -75,6 +76,7 @@ enum ChildSyscall : int32_t {
   kSysExecve,
   kSysMoveMount,
   kSysMkdir,
+  kSysFcntl,
   kSysCount,
 };
 
@@ -158,8 +160,9 @@ struct ChildProgram {
 
   bool wait_hold;
 
-  // Exec specs: the child clones the program instead of exiting. nullptr
-  // candidates = no program. See ProgramMain in child_program.cc.
+  // Exec specs: the child clones the program, or with exec_direct becomes
+  // it, instead of exiting. nullptr candidates = no program. See
+  // ProgramMain in child_program.cc.
   const char* const* candidates;  // absolute paths, tried in order
   size_t candidate_count;
   char* const* argv;  // NULL-terminated
@@ -172,6 +175,9 @@ struct ChildProgram {
   bool mount_proc;
   int stdio[3];       // the program's ends of the stdio pipes (>= 3, CLOEXEC)
   char* program_stack_top;  // until it execs (guard-paged)
+  // The child runs ProgramMain itself (no pid or time namespace to enter
+  // for children, so no separate process is needed): one clone fewer.
+  bool exec_direct;
 };
 
 // The clone() entry point; arg is a ChildProgram*. Never returns: exits the

@@ -2,7 +2,8 @@
 //
 // Protocol between the daemon (parent) and one child
 // ---------------------------------------------------
-// Memory, allocated before clone and unmapped only after the child is reaped:
+// Memory, allocated before clone and returned to the runner's pool only
+// after the child is reaped (or, direct exec, has exec'd):
 //     stack  (MAP_PRIVATE)  [guard][16 KiB keeper init stack][guard][64 KiB stack]
 //     shared (MAP_SHARED)   [ChildControl page][readFile buffer]
 // The stack is private so that a fork-style child gets its own copy; the
@@ -12,7 +13,9 @@
 // memory: no extra wake-up), then exits 1. Exit status 0 = all steps done.
 //
 // Status socket: a SOCK_SEQPACKET|SOCK_CLOEXEC socketpair, created only
-// when the parent must act while the child waits (idMap, holdNs):
+// when the parent must act while the child waits (idMap, holdNs); without
+// those, a direct exec gets a pipe2(O_CLOEXEC|O_NONBLOCK) in its place,
+// for its EOF only (see "Direct exec" below):
 //     child  -> parent  ChildMessage{kMsgReadyForIdmap}  after unshare(USER)
 //     parent            writes /proc/CHILD/{setgroups,uid_map,gid_map}
 //     parent -> child   kGoByte
@@ -79,31 +82,64 @@
 // ChildRunner::running() counts keepers; KillAll kills and reaps them.
 //
 // Exec specs (ChildSpec::has_exec; never with holdNs, readFile, writeFile):
-//     parent   three pipe2(O_CLOEXEC) pairs, all fds >= 3; the daemon's ends
-//              (stdin's write end, stdout's and stderr's read ends) are set
-//              O_NONBLOCK (their own open file descriptions: the program's
-//              ends stay blocking); argv, envp and the candidate paths as
+//     parent   three pipe2(O_CLOEXEC|O_NONBLOCK) pairs, all fds >= 3; the
+//              daemon's ends (stdin's write end, stdout's and stderr's read
+//              ends) stay O_NONBLOCK, the program clears it on its own ends
+//              (their own open file descriptions); argv, envp and the
+//              candidate paths as
 //              NULL-terminated arrays that live until the child is reaped
-//     child    after its steps (joins, unshare, idmap, timens offsets,
-//              hostname, loopback), step "start program":
+//              (direct exec: until the hand-over below)
+//     program  (ProgramMain, raw syscalls) setpgid(0, 0); with mountProc: /
+//              made MS_REC|MS_PRIVATE and a new proc on /proc; chdir(cwd);
+//              setgroups([]), setgid, setuid when given; PDEATHSIG=SIGKILL;
+//              dup3 of its pipe ends onto 0, 1, 2, each made blocking
+//              (fcntl F_SETFL 0); close_range(3, ~0,
+//              CLOEXEC); step "execve"; execve of each candidate (ENOENT,
+//              ENOTDIR, EACCES: next; EACCES reported if any candidate gave
+//              it). A failure is recorded as {step, syscall, errno} in
+//              ChildControl and it exits 1.
+//   Direct exec: the spec neither joins nor creates a pid or time namespace
+//   (ExecsDirectly), so the child itself can be the program:
+//     parent   also the status socket or pipe (above), for its
+//              close-on-exec only
+//     child    after its steps (joins, unshare, idmap, hostname, loopback)
+//              runs ProgramMain itself, on its own stack: no second clone,
+//              exit or reap. Its end of the status socket is O_CLOEXEC: it
+//              closes when execve succeeds (the kernel closes CLOEXEC fds
+//              after switching to the new mm, so the stack region is free
+//              again then), or when the child exits.
+//     parent   EOF on the status socket, or the pidfd readable first (then
+//              peeked with waitid(WNOWAIT): the child stays a zombie): if no
+//              parent failure was set, ChildControl has no error and its step
+//              is "execve", the program runs (or ran: a child killed inside
+//              execve counts as a program killed right after it): the run
+//              stops watching, hands its pidfd to ProgramWatch::Adopt (which
+//              reaps it), the region goes back to the pool and Complete()
+//              gets the pid and the daemon's pipe ends. When the child has
+//              exited by then (the pidfd came first, or a WNOWAIT peek at
+//              the EOF says so), Adopt reaps it at once and reads what the
+//              collected pipes hold; a program over by then needs no watch:
+//              Complete() and ProgramExited() follow each other in the same
+//              turn, with no poll. Otherwise the pidfd
+//              ends the run: once the child has exited (still unreaped) its
+//              process group is SIGKILLed (it may have exec'd and started
+//              others before a timeout or cancel killed it), then it is
+//              reaped and Complete() gets the failure: the parent's
+//              (timeout, cancel, idmap), else the child's report, else its
+//              death.
+//   Program of its own: the spec joins or creates a pid or time namespace,
+//   which take effect only for the caller's children (pid_for_children,
+//   time_for_children), as with nsenter/unshare --fork:
+//     child    after its steps, step "start program":
 //              clone(CLONE_VM|CLONE_VFORK|CLONE_PARENT|CLONE_PARENT_SETTID|
 //              SIGCHLD) onto the spare stack, as for the keeper init: no
 //              page-table copy, the program is the daemon's own child
 //              (CLONE_PARENT) in the child's namespaces, and it lands in the
 //              joined or new pid namespace (pid_for_children) and, at exec,
-//              in time_for_children, which is why a program is always a
-//              process of its own (as nsenter/unshare --fork) and never the
-//              child itself. The kernel stores its pid (daemon's view) in
-//              ChildControl::program_pid before clone returns.
-//     program  (ProgramMain, raw syscalls, the child asleep until it has
-//              exec'd or exited) setpgid(0, 0); with mountProc: / made
-//              MS_REC|MS_PRIVATE and a new proc on /proc; chdir(cwd);
-//              setgroups([]), setgid, setuid when given; PDEATHSIG=SIGKILL;
-//              dup3 of its pipe ends onto 0, 1, 2; close_range(3, ~0,
-//              CLOEXEC); execve of each candidate (ENOENT, ENOTDIR, EACCES:
-//              next; EACCES reported if any candidate gave it). A failure is
-//              recorded as {step, syscall, errno} in ChildControl and it
-//              exits; the child then exits 1.
+//              in time_for_children. The kernel stores its pid (daemon's
+//              view) in ChildControl::program_pid before clone returns.
+//     program  ProgramMain, the child asleep until it has exec'd or exited
+//              (no race on ChildControl).
 //     child    clone returned (the program exec'd or exited): exits 0, or 1
 //              when the program recorded a failure.
 //     parent   the child exited 0 = the program runs: pidfd_open(program)
@@ -116,16 +152,27 @@
 //              program's group and the program are SIGKILLed and it is
 //              reaped (blocking; pre-exec it has no children), the pipe
 //              ends closed, and Complete() gets the failure.
-// No extra wake-up or pipe tells the daemon that execve happened: the
-// child's own exit does (CLONE_VFORK returns at the program's exec).
+//     No extra wake-up or pipe tells the daemon that execve happened: the
+//     child's own exit does (CLONE_VFORK returns at the program's exec).
+//   Either way, ProgramWatch (program_watch.h): a poll on the program's
+//   pidfd and, with timeoutMs, a timer for what is left of it. At exit
+//   (waitid WNOWAIT first: the zombie's pid still names its group) the
+//   group is SIGKILLed, then the program is reaped. With exec.collectOutput
+//   (Run) the watch also owns the daemon's stdout and stderr read ends (the
+//   caller gets -1 for them): a poll on each, read on to EOF, the first
+//   collectOutput bytes of each kept; ProgramExited() comes once the program
+//   is reaped and both pipes are at EOF, with the output. A reaped watch
+//   still reading is never signalled (its pid may be someone else's).
 //
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
-// poll is the single place a run ends: waitid(P_PIDFD) reaps exactly this
-// child (never waitpid(-1): libuv reaps its own children), the polls and
-// the timer are stopped and closed before the fds, the region is unmapped,
-// and the completion runs once. Failure precedence: timeout/cancel, then a
-// failed parent action, then the child's own report, then its death.
+// poll is the single place a run ends (but for a direct exec's hand-over,
+// where a ProgramWatch takes the pidfd and reaps): waitid(P_PIDFD) reaps
+// exactly this child (never waitpid(-1): libuv reaps its own children), the
+// polls and the timer are stopped and closed before the fds, the region
+// goes back to the pool, and the completion runs once. Failure precedence:
+// timeout/cancel, then a failed parent action, then the child's own report,
+// then its death.
 #include "child_runner.h"
 
 #include <fcntl.h>
@@ -136,6 +183,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "compat.h"
@@ -171,8 +219,42 @@ bool NeedsForkStyle(const ChildSpec& spec) {
   return false;
 }
 
+// One "Name:\t<hex>" mask line of /proc/self/status; false when missing.
+bool StatusMask(const char* text, const char* name, uint64_t* mask) {
+  const char* line = std::strstr(text, name);
+  if (line == nullptr) return false;
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long value = std::strtoull(line + std::strlen(name), &end, 16);
+  if (errno != 0 || end == line + std::strlen(name)) return false;
+  *mask = value;
+  return true;
+}
+
 // Signals the daemon handles or ignores: the child resets exactly these.
+// From /proc/self/status (SigCgt | SigIgn, bit sig - 1, as the kernel keeps
+// them for the whole thread group): three syscalls where asking
+// rt_sigaction for each signal takes 64 (~1 us each on a VM).
 uint64_t SignalsToReset() {
+  char buf[4096];
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    size_t len = 0;
+    for (;;) {
+      ssize_t n = read(fd, buf + len, sizeof buf - 1 - len);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      len += static_cast<size_t>(n);
+      if (len == sizeof buf - 1) break;
+    }
+    close(fd);
+    buf[len] = '\0';
+    uint64_t caught = 0, ignored = 0;
+    if (StatusMask(buf, "\nSigIgn:\t", &ignored) && StatusMask(buf, "\nSigCgt:\t", &caught)) {
+      return caught | ignored;
+    }
+  }
+  // No /proc: ask the kernel signal by signal.
   uint64_t bits = 0;
   for (int sig = 1; sig <= 64; sig++) {
     struct {
@@ -197,6 +279,18 @@ void KillAndReapKeeper(int pid) {
   }
 }
 
+// An exec spec whose program can be the child itself: one that neither
+// joins nor creates a pid or time namespace, the two that take effect only
+// for the caller's children (pid_for_children, time_for_children).
+bool ExecsDirectly(const ChildSpec& spec) {
+  constexpr int kForChildren = CLONE_NEWPID | CLONE_NEWTIME;
+  if (!spec.has_exec || (spec.unshare_flags & kForChildren) != 0) return false;
+  for (const ChildJoin& j : spec.join) {
+    if (j.nstype & kForChildren) return false;
+  }
+  return true;
+}
+
 bool WantsKeeper(const ChildSpec& spec) {
   if ((spec.unshare_flags & CLONE_NEWPID) == 0) return false;
   for (const std::string& name : spec.hold_ns) {
@@ -205,10 +299,11 @@ bool WantsKeeper(const ChildSpec& spec) {
   return false;
 }
 
-// pipe2(O_CLOEXEC) with both fds >= 3, so that the program's dup3 onto
-// 0, 1, 2 can never overwrite a source it has yet to copy. 0 or -errno.
+// pipe2(O_CLOEXEC|O_NONBLOCK) with both fds >= 3, so that the program's
+// dup3 onto 0, 1, 2 can never overwrite a source it has yet to copy (it
+// clears O_NONBLOCK on its end then). 0 or -errno.
 int StdioPipe(int fds[2]) {
-  if (pipe2(fds, O_CLOEXEC) < 0) return -errno;
+  if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) return -errno;
   for (int i = 0; i < 2; i++) {
     if (fds[i] >= 3) continue;
     int high = fcntl(fds[i], F_DUPFD_CLOEXEC, 3);
@@ -264,9 +359,15 @@ class ChildRun {
   bool MakeStdio(ChildFailure* failure);
   void PrepareExec();
   int64_t ProgramTimeoutMs() const;
+  const ProgramOutput* Output(ProgramOutput* out) const;
+  void HandOverStdio(ChildResult* result);
   void CloseStdio();
   void ReleaseUnstarted();
   void OnStatusReadable();
+  bool ExecedDirectly() const;
+  bool ExitedAlready() const;
+  void StopWatching();
+  void HandOverProgram(bool exited);
   bool WriteIdMaps();
   bool OpenHeldNamespaces();
   void SendGo();
@@ -307,6 +408,7 @@ class ChildRun {
   bool timer_open_ = false;
   int open_handles_ = 0;  // handles not yet through OnClosed
   bool finished_ = false;
+  bool direct_ = false;  // exec spec: the child execs the program itself
   std::vector<int> held_fds_;
   ChildFailure parent_failure_;  // timeout, cancel or a failed parent action
 
@@ -405,6 +507,7 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   p.pause_fd = runner_->pause_.fd;
   p.init_stack_top = stack_ + kPage + kInitStackSize;
   p.wait_hold = !spec_.hold_ns.empty();
+  p.exec_direct = direct_;
   if (spec_.has_exec) PrepareExec();
 }
 
@@ -442,13 +545,8 @@ bool ChildRun::MakeStdio(ChildFailure* failure) {
       *failure = {-r, "pipe2", kNames[i], "", ""};
       return false;
     }
-    int parent = i == 0 ? fds[1] : fds[0];
-    stdio_parent_[i] = parent;
+    stdio_parent_[i] = i == 0 ? fds[1] : fds[0];
     stdio_child_[i] = i == 0 ? fds[0] : fds[1];
-    if (fcntl(parent, F_SETFL, fcntl(parent, F_GETFL) | O_NONBLOCK) < 0) {
-      *failure = {errno, "fcntl(O_NONBLOCK)", kNames[i], "", ""};
-      return false;
-    }
   }
   return true;
 }
@@ -458,6 +556,24 @@ int64_t ChildRun::ProgramTimeoutMs() const {
   if (!spec_.exec.lifetime_timeout) return -1;
   uint64_t spent = uv_now(runner_->loop_) - started_ms_;
   return spent >= spec_.timeout_ms ? 0 : static_cast<int64_t>(spec_.timeout_ms - spent);
+}
+
+// What a ProgramWatch should read itself (collectOutput), or nullptr.
+const ProgramOutput* ChildRun::Output(ProgramOutput* out) const {
+  if (!spec_.exec.collect_output) return nullptr;
+  out->fds[0] = stdio_parent_[1];
+  out->fds[1] = stdio_parent_[2];
+  out->cap = spec_.exec.output_cap;
+  return out;
+}
+
+// The program runs under a ProgramWatch: the daemon's pipe ends go to the
+// caller, but for stdout and stderr when the watch reads them.
+void ChildRun::HandOverStdio(ChildResult* result) {
+  for (int i = 0; i < 3; i++) {
+    if (i == 0 || !spec_.exec.collect_output) result->stdio[i] = stdio_parent_[i];
+    stdio_parent_[i] = -1;
+  }
 }
 
 void ChildRun::CloseStdio() {
@@ -540,6 +656,7 @@ int ChildRun::Start(ChildFailure* failure) {
     ReleaseUnstarted();
     return -1;
   }
+  direct_ = ExecsDirectly(spec_);
   if (spec_.has_idmap || !spec_.hold_ns.empty()) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -550,6 +667,17 @@ int ChildRun::Start(ChildFailure* failure) {
     status_fd_ = sv[0];
     child_status_fd_ = sv[1];
     fcntl(status_fd_, F_SETFL, O_NONBLOCK);  // this end's file only
+  } else if (direct_) {
+    // Only its EOF is needed: a pipe is cheaper than a socketpair, and
+    // neither end is ever read or written by the child.
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+      *failure = {errno, "pipe2", "status", "", ""};
+      ReleaseUnstarted();
+      return -1;
+    }
+    status_fd_ = fds[0];
+    child_status_fd_ = fds[1];
   }
   if (WantsKeeper(spec_)) {
     const PauseProgram& pause = runner_->pause_;
@@ -646,10 +774,13 @@ bool ChildRun::OpenHeldNamespaces() {
 void ChildRun::OnStatusReadable() {
   for (;;) {
     ChildMessage msg;
-    ssize_t n = recv(status_fd_, &msg, sizeof msg, MSG_DONTWAIT);
+    ssize_t n = read(status_fd_, &msg, sizeof msg);  // O_NONBLOCK; a socket or a pipe
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {  // EOF or error: the child is gone; the pidfd ends the run
+    if (n <= 0) {  // EOF or error: the child exec'd or is gone
       uv_poll_stop(&status_poll_);
+      // A direct exec's program runs from here on; otherwise the pidfd
+      // ends the run.
+      if (direct_ && !finished_ && done_ && ExecedDirectly()) HandOverProgram(ExitedAlready());
       return;
     }
     if (parent_failure_.err != 0 || static_cast<size_t>(n) != sizeof msg) continue;
@@ -723,25 +854,99 @@ void ChildRun::CloseHandle(uv_handle_t* h) {
   uv_close(h, OnClosed);  // also stops it
 }
 
-void ChildRun::Finish(bool notify) {
+// Had the child of a direct exec got past execve when its status socket
+// closed or it exited? Asked only then: a failure before exec is recorded
+// before the child exits 1, and EOF while alive means exec. (A child killed
+// by someone else inside execve counts as a program killed right after it,
+// as it did when the program was a process of its own.)
+bool ChildRun::ExecedDirectly() const {
+  return parent_failure_.err == 0 && ctl_->err == 0 && ctl_->step == kStepExecve;
+}
+
+// Has the child exited (still unreaped)? waitid(WNOHANG|WNOWAIT).
+bool ChildRun::ExitedAlready() const {
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
   int r;
-  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, WEXITED | (notify ? WNOHANG : 0));
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, WEXITED | WNOHANG | WNOWAIT);
   while (r < 0 && errno == EINTR);
-  // Not exited yet (a spurious wake-up); a waitid error (cannot happen for
-  // our own unreaped child) is treated as gone, with no exit status.
-  if (r == 0 && info.si_pid == 0) return;
-  finished_ = true;
+  return r == 0 && info.si_pid != 0;
+}
 
-  // Stop watching before any fd is closed, so epoll never sees a reused fd.
+// Stops and closes the handles before any fd is closed, so epoll never
+// sees a reused fd; closes the status socket.
+void ChildRun::StopWatching() {
+  finished_ = true;
   if (pid_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&pid_poll_));
   if (status_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&status_poll_));
   if (timer_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&timer_));
   pid_poll_open_ = status_poll_open_ = timer_open_ = false;
-  close(pidfd_);
   if (status_fd_ >= 0) close(status_fd_);
-  pidfd_ = status_fd_ = -1;
+  status_fd_ = -1;
+}
+
+// A direct exec's child is now the program (exec'd, perhaps exited
+// already: `exited`): its pidfd goes to a ProgramWatch, which reaps it. A
+// program that is over by then (reaped, its output at EOF) needs no watch
+// at all: the completion gets the start and the exit at once.
+void ChildRun::HandOverProgram(bool exited) {
+  StopWatching();
+  ChildResult result;
+  result.pid = pid_;
+  int pidfd = pidfd_;
+  pidfd_ = -1;
+  ProgramOutput output;
+  ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
+                                               ProgramTimeoutMs(), Output(&output), exited,
+                                               &result.failure);
+  if (spec_.exec.collect_output) stdio_parent_[1] = stdio_parent_[2] = -1;  // the watch's now
+  if (program != nullptr) {
+    result.program_pid = pid_;
+    HandOverStdio(&result);
+  }
+  CloseStdio();
+  FreeRegion();
+  runner_->runs_.remove(this);
+  std::unique_ptr<ChildCompletion> done = std::move(done_);
+  if (program != nullptr && program->Done()) {
+    ProgramExit exit = program->TakeExit();  // the watch is gone
+    done->Complete(std::move(result));
+    done->ProgramExited(exit);
+  } else {
+    ChildCompletion* c = done.get();
+    if (program != nullptr) program->SetCompletion(std::move(done));
+    c->Complete(std::move(result));
+  }
+  // `this` is deleted by OnClosed once every handle has closed.
+  if (open_handles_ == 0) delete this;
+}
+
+void ChildRun::Finish(bool notify) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  int r;
+  // A direct exec's child stays a zombie for now: its pid still names its
+  // process group, which dies with it if it had exec'd.
+  int options = WEXITED | (notify ? WNOHANG : 0) | (direct_ ? WNOWAIT : 0);
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, options);
+  while (r < 0 && errno == EINTR);
+  // Not exited yet (a spurious wake-up); a waitid error (cannot happen for
+  // our own unreaped child) is treated as gone, with no exit status.
+  if (r == 0 && info.si_pid == 0) return;
+  if (direct_) {
+    // The pidfd was seen before the status socket's EOF.
+    if (notify && done_ && ExecedDirectly()) {
+      HandOverProgram(true);
+      return;
+    }
+    kill(-pid_, SIGKILL);  // ESRCH unless it got to setpgid
+    siginfo_t reaped;
+    while (waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &reaped, WEXITED) < 0 && errno == EINTR) {
+    }
+  }
+  StopWatching();
+  close(pidfd_);
+  pidfd_ = -1;
 
   // The kernel stored these pids before clone returned (0 = none).
   int init_pid = ctl_->init_pid;
@@ -751,7 +956,7 @@ void ChildRun::Finish(bool notify) {
   result.pid = pid_;
   if (parent_failure_.err != 0) {
     result.failure = parent_failure_;
-  } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
     // Hand the keeper init over only to a completion that will receive it
     // (at teardown it is killed below like on any failure).
     if (init_pid > 0 && notify && done_) {
@@ -767,21 +972,20 @@ void ChildRun::Finish(bool notify) {
                         "the child exited 0 without starting the program"};
     } else if (spec_.has_exec && notify && done_) {
       // The program has exec'd: from here on it is watched on its own.
+      ProgramOutput output;
       program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
-                                    ProgramTimeoutMs(), &result.failure);
+                                    ProgramTimeoutMs(), Output(&output), &result.failure);
+      if (spec_.exec.collect_output) stdio_parent_[1] = stdio_parent_[2] = -1;  // the watch's now
       if (program != nullptr) {
         result.program_pid = program_pid;
-        for (int i = 0; i < 3; i++) {
-          result.stdio[i] = stdio_parent_[i];
-          stdio_parent_[i] = -1;
-        }
+        HandOverStdio(&result);
       }
       program_pid = 0;  // watched, or already killed and reaped by Start
     }
   }
   if (result.failure.err != 0) {
     // set above: a parent action failed, or the keeper could not be watched
-  } else if (info.si_code == CLD_EXITED && info.si_status == 0) {
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
     result.fds = std::move(held_fds_);
     if (spec_.has_read) {
       result.has_data = true;
@@ -868,7 +1072,7 @@ int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
 
 bool ChildRunner::SignalProgram(int pid, int sig) {
   for (ProgramWatch* w : programs_) {
-    if (w->pid() != pid) continue;
+    if (w->pid() != pid || w->reaped()) continue;
     w->Signal(sig);
     return true;
   }

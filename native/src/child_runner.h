@@ -32,6 +32,11 @@ struct ExecSpec {
   bool has_gid = false;
   uint32_t gid = 0;
   bool mount_proc = false;
+  // Run: the addon reads stdout and stderr itself, keeping up to
+  // output_cap bytes of each for ProgramExited, instead of handing the
+  // daemon's read ends to the caller.
+  bool collect_output = false;
+  size_t output_cap = 0;
   // timeout_ms was given: it bounds the program's whole lifetime (from
   // Start), not only the steps before execve.
   bool lifetime_timeout = false;
@@ -89,7 +94,8 @@ struct ChildResult {
   int keeper_fd = -1;
   // An exec spec's program, once it has exec'd (success only): its pid in
   // the daemon's namespace (= its pgid) and the daemon's ends of its stdio
-  // pipes (O_CLOEXEC|O_NONBLOCK; caller owns them).
+  // pipes (O_CLOEXEC|O_NONBLOCK; caller owns them; -1 for stdout and
+  // stderr when the addon collects them).
   int program_pid = 0;
   int stdio[3] = {-1, -1, -1};  // stdin write end, stdout and stderr read ends
 };

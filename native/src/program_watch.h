@@ -1,23 +1,38 @@
 // A program started by an exec spec, after its execve: the daemon's own
 // child, leader of its own process group (pgid = pid), watched through its
-// pidfd on the event loop until it exits, then reaped. No N-API here.
+// pidfd on the event loop until it exits, then reaped. Optionally it also
+// reads the program's stdout and stderr pipes itself (Run: no JS stream per
+// pipe), keeping up to a cap of each. No N-API here.
 #ifndef LXNSD_NATIVE_PROGRAM_WATCH_H_
 #define LXNSD_NATIVE_PROGRAM_WATCH_H_
 
 #include <uv.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <list>
 #include <memory>
+#include <string>
 
 class ChildCompletion;
 struct ChildFailure;
 
 // How the program ended, from waitid: exit code, or the signal that
-// killed it (signaled = true).
+// killed it (signaled = true); with collected output, what it wrote.
 struct ProgramExit {
   bool signaled = false;
   int value = 0;
+  bool collected = false;
+  std::string output[2];   // stdout, stderr: the first `cap` bytes of each
+  bool truncated = false;  // either stream had more than `cap` bytes
+};
+
+// The daemon's read ends of stdout and stderr (O_NONBLOCK) and how much of
+// each to keep; reading goes on to EOF past the cap (the rest is dropped),
+// so a chatty program never blocks on a full pipe.
+struct ProgramOutput {
+  int fds[2] = {-1, -1};
+  size_t cap = 0;
 };
 
 // SIGKILLs process group `pid` and the process `pid` (our unreaped child,
@@ -28,28 +43,62 @@ void KillGroupAndReap(int pid);
 class ProgramWatch {
  public:
   // Watches `pid` (our unreaped child, already exec'd) and adds itself to
-  // `list`; after `timeout_ms` (< 0: never) SIGKILLs its group. Returns
-  // nullptr when it cannot watch: then it has killed and reaped the
+  // `list`; after `timeout_ms` (< 0: never) SIGKILLs its group. With
+  // `output`, it owns and reads those fds (closed by it on failure too).
+  // Returns nullptr when it cannot watch: then it has killed and reaped the
   // program and set *failure.
   static ProgramWatch* Start(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid,
-                             int64_t timeout_ms, ChildFailure* failure);
-  // Receives ProgramExited once, on the loop, after the program is reaped
-  // and every handle stopped; never called after KillAndReap.
+                             int64_t timeout_ms, const ProgramOutput* output, ChildFailure* failure);
+  // The same with a pidfd of `pid` the caller already has: owned by the
+  // watch from here on (closed by it on failure too). It may already be
+  // readable (the program has exited), but no other poll may watch it.
+  // `exited`: the caller saw it exit (waitid WNOWAIT): it is reaped at once
+  // (its group SIGKILLed first) and what the pipes hold is read at once, so
+  // a short program can be Done() before Adopt returns: no poll at all.
+  static ProgramWatch* Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
+                             int64_t timeout_ms, const ProgramOutput* output, bool exited,
+                             ChildFailure* failure);
+  // Reaped and its output (if collected) read to EOF: nothing left to watch.
+  bool Done() const { return reaped_ && !out_[0].open && !out_[1].open; }
+  // For a Done() watch that has no completion: its exit status (and output);
+  // releases the watch (`this` is gone afterwards).
+  ProgramExit TakeExit();
+  // Receives ProgramExited once, on the loop, after the program is reaped,
+  // its output read to EOF and every handle stopped; never called after
+  // KillAndReap.
   void SetCompletion(std::unique_ptr<ChildCompletion> done);
   int pid() const { return pid_; }
+  // Reaped (its pid may belong to another process now), output still open.
+  bool reaped() const { return reaped_; }
   // Sends `sig` to the program's process group, and to the program itself
-  // when it has left that group.
+  // when it has left that group. A no-op once it has been reaped.
   void Signal(int sig);
   // Teardown: kills the group, reaps the program (blocking), releases
   // everything without calling the completion.
   void KillAndReap();
 
  private:
+  struct Stream {
+    int fd = -1;
+    uv_poll_t poll;
+    bool open = false;    // fd ours, not at EOF yet
+    bool polled = false;  // poll initialized (closed with the stream)
+  };
+
   ProgramWatch(std::list<ProgramWatch*>* list, int pid, int pidfd)
       : list_(list), pid_(pid), pidfd_(pidfd) {}
   ~ProgramWatch();
+  bool StartOutput(uv_loop_t* loop, const ProgramOutput& output, bool drain);
+  void ReapExited();
+  bool Drain(int i);
+  void CloseHandle(uv_handle_t* h);
+  void StopProcess();
+  void StopStream(int i);
+  void ReadStream(int i, bool failed);
+  void MaybeComplete();
   void Release();
   static void OnExit(uv_poll_t* h, int status, int events);
+  static void OnOutput(uv_poll_t* h, int status, int events);
   static void OnTimeout(uv_timer_t* h);
   static void OnClosed(uv_handle_t* h);
 
@@ -58,7 +107,14 @@ class ProgramWatch {
   int pidfd_;
   uv_poll_t poll_;
   uv_timer_t timer_;
-  int open_handles_ = 0;
+  bool poll_open_ = false;
+  bool timer_open_ = false;
+  Stream out_[2];
+  size_t cap_ = 0;
+  bool reaped_ = false;
+  bool released_ = false;  // nothing left to do: deleted once closing_ is 0
+  int closing_ = 0;        // handles in uv_close
+  ProgramExit exit_;
   std::unique_ptr<ChildCompletion> done_;
 };
 

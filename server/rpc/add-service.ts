@@ -40,7 +40,6 @@ async function admit(call: AnyCall, method: DescMethod, hooks: RpcHooks, context
   const name = `${method.parent.name}/${method.name}`;
   const caller = hooks.gate.identify(call);
   (context as { caller: Caller }).caller = caller;
-  context.log = context.log.child({ identity: caller.name });
   const scope = scopeOf(name);
   if (!caller.scopes.has(scope)) {
     throw new RpcError(status.PERMISSION_DENIED, `${caller.name} lacks the ${scope} scope that ${name} needs`, "SCOPE_MISSING");
@@ -49,14 +48,19 @@ async function admit(call: AnyCall, method: DescMethod, hooks: RpcHooks, context
   return hooks.slots.acquire(context.signal);
 }
 
-function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext {
+/** A call's context, and `done` to call once it has answered. */
+function contextFor(call: AnyCall, method: DescMethod, log: Logger): { context: CallContext; done: () => void } {
   const controller = new AbortController();
   const abort = () => controller.abort(new RpcError(status.CANCELLED, "the call was cancelled"));
-  // grpc-js emits "cancelled" for a cancel, a passed deadline and a lost connection;
+  // grpc-js emits "cancelled" for a cancel, a passed deadline and a lost connection
+  // (and, once a call has answered, when its stream closes: `done` stops listening);
   // a call cancelled before its handler ran only says so in `cancelled`.
-  (call as NodeJS.EventEmitter).on("cancelled", abort);
+  const emitter = call as NodeJS.EventEmitter;
+  emitter.on("cancelled", abort);
   if (call.cancelled) abort();
   const name = `${method.parent.name}/${method.name}`;
+  const callId = randomUUID();
+  let callLog: Logger | undefined;
   const context: CallContext = {
     signal: controller.signal,
     metadata: call.metadata,
@@ -64,7 +68,14 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext
     method: method.name,
     caller: undefined as unknown as Caller,
     targets: [],
-    log: log.child({ call: randomUUID(), method: name }),
+    // One child logger per call, made when first used: by then the caller is known (admit runs first).
+    get log(): Logger {
+      callLog ??= log.child(context.caller ? { call: callId, method: name, identity: context.caller.name } : { call: callId, method: name });
+      return callLog;
+    },
+    set log(value: Logger) {
+      callLog = value;
+    },
   };
   // grpc-js does not always say "cancelled" when the deadline passes (the reliability suite saw Run programs outlive
   // their call's 1 ms deadline), so the handler's signal enforces the deadline as well.
@@ -74,7 +85,7 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): CallContext
     if (deadline <= Date.now()) expire();
     else deadlineTimers.set(context, setTimeout(expire, deadline - Date.now()));
   }
-  return context;
+  return { context, done: () => emitter.off("cancelled", abort) };
 }
 
 /** The timer enforcing each call's deadline, cleared when the call finishes. */
@@ -103,7 +114,7 @@ function finish(context: CallContext, method: DescMethod, hooks: RpcHooks, start
 function unaryHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const started = process.hrtime.bigint();
-    const context = contextFor(call, method, hooks.log);
+    const { context, done } = contextFor(call, method, hooks.log);
     context.targets.push(...refTargets(call.request));
     let release = () => {};
     admit(call, method, hooks, context)
@@ -115,10 +126,12 @@ function unaryHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): Un
         (response) => {
           release();
           callback(finish(context, method, hooks, started) ?? null, response);
+          done();
         },
         (err: unknown) => {
           release();
           callback(finish(context, method, hooks, started, err) ?? null);
+          done();
         },
       );
   };
@@ -166,7 +179,7 @@ class WriteWindow {
 function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) => {
     const started = process.hrtime.bigint();
-    const context = contextFor(call, method, hooks.log);
+    const { context, done } = contextFor(call, method, hooks.log);
     const bidi = method.methodKind === "bidi_streaming";
     // Not `for await` on the call itself: a Readable's async iterator destroys the stream once the caller half-closes,
     // and for a duplex call that killed the answer too (an Exec whose caller half-closed after the spec hung).
@@ -187,11 +200,13 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks)
         release();
         finish(context, method, hooks, started);
         call.end();
+        done();
       },
       (err: unknown) => {
         release();
         const serviceError = finish(context, method, hooks, started, err);
         if (!context.signal.aborted) call.emit("error", serviceError);
+        done();
       },
     );
   };

@@ -8,7 +8,6 @@ import { asRpcError, invalidArgument } from "../errors";
 import { planExec } from "../exec-plan";
 import type { NamespaceResolver } from "../namespace-resolver";
 import { mergeReadables } from "../merge-readables";
-import { OutputBuffer } from "../output-buffer";
 import { startProgram } from "../program-session";
 import type { ProgramSession } from "../program-session";
 import { addService } from "../rpc/add-service";
@@ -42,13 +41,13 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   async run(request: RunRequest, context: CallContext) {
     const cap = request.maxOutputBytes === 0 ? DEFAULT_MAX_OUTPUT : request.maxOutputBytes;
     if (cap > MAX_MAX_OUTPUT) throw invalidArgument(`max_output_bytes: at most ${MAX_MAX_OUTPUT}`);
-    const session = await this.start(request.spec, context, request.stdin);
+    // The addon reads the output (to EOF, keeping `cap` bytes of each stream): no socket per pipe.
+    const session = await this.start(request.spec, context, request.stdin, cap);
     try {
-      const output = { stdout: new OutputBuffer(cap), stderr: new OutputBuffer(cap) };
-      for await (const { tag, chunk } of readOutput(session)) output[tag].add(chunk);
       const exit = await session.exited;
+      const output = await session.output!;
       session.checkStopped();
-      return { stdout: output.stdout.bytes(), stderr: output.stderr.bytes(), exit, truncated: output.stdout.truncated || output.stderr.truncated };
+      return { stdout: output.stdout, stderr: output.stderr, exit, truncated: output.truncated };
     } finally {
       session.dispose();
     }
@@ -72,9 +71,9 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     }
   }
 
-  private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array): Promise<ProgramSession> {
+  private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array, collectOutput?: number): Promise<ProgramSession> {
     const plan = planExec(spec, this.deps.resolver, this.deps.ids, context.caller);
-    const session = await startProgram(plan, context.signal, stdin);
+    const session = await startProgram(plan, context.signal, stdin, collectOutput);
     context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
     return session;
   }
@@ -82,6 +81,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
 
 /** stdout and stderr chunks in arrival order, each stream in its own order, until both pipes close. */
 function readOutput(session: ProgramSession) {
+  if (!session.stdout || !session.stderr) throw new Error("an Exec program is started with its stdout and stderr as sockets");
   return mergeReadables([
     { tag: "stdout" as const, stream: session.stdout },
     { tag: "stderr" as const, stream: session.stderr },

@@ -94,6 +94,9 @@ describeRoot("native spawnProgram", () => {
     const status = (await run(["/bin/cat", "/proc/self/status"])).stdout;
     for (const field of ["SigIgn", "SigBlk", "SigCgt"]) expect(status).toMatch(new RegExp(`^${field}:\\s+0+$`, "m"));
     expect(readFileSync("/proc/self/status", "utf8")).not.toMatch(/^SigIgn:\s+0+$/m); // Node ignores SIGPIPE
+    // Its ends of the pipes block (only the daemon's are O_NONBLOCK).
+    const flags = (await run(["/bin/sh", "-c", "for fd in 0 1 2; do grep ^flags: /proc/self/fdinfo/$fd; done"])).stdout;
+    expect(flags.trim().split("\n").map((line) => parseInt(line.split(/\s+/)[1], 8) & 0o4000)).toEqual([0, 0, 0]);
   });
 
   it("passes argv and envp exactly and tries the candidates in order", async () => {
@@ -121,6 +124,46 @@ describeRoot("native spawnProgram", () => {
     expect(await output).toBe("hello\nworld\n");
     expect(await h.exited).toEqual({ code: 0 });
     native.close(h.stderr);
+  });
+
+  it("collectOutput: the addon reads stdout and stderr to EOF, keeping the first N bytes of each", async () => {
+    const collect = async (script: string, cap: number, spec: Partial<native.ExecSpec> = {}) => {
+      const h = await native.spawnProgram({ ...spec, exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: cap } });
+      expect([h.stdout, h.stderr]).toEqual([-1, -1]);
+      native.close(h.stdin);
+      const exit = await h.exited;
+      return { ...exit, stdout: exit.stdout?.toString("latin1"), stderr: exit.stderr?.toString("latin1") };
+    };
+    expect(await collect("echo out; echo err >&2; exit 3", 100)).toEqual({ code: 3, stdout: "out\n", stderr: "err\n", truncated: false });
+    // Read on past the cap to EOF (a program writing 1 MiB never blocks on a full pipe).
+    expect(await collect("head -c 1048576 /dev/zero; echo e >&2", 10)).toEqual({ code: 0, stdout: "\0".repeat(10), stderr: "e\n", truncated: true });
+    expect(await collect("printf 12345", 5)).toEqual({ code: 0, stdout: "12345", stderr: "", truncated: false });
+    // A background job holding stdout dies with the group at the program's exit: then EOF.
+    expect(await collect("sleep 100 & echo started", 100)).toEqual({ code: 0, stdout: "started\n", stderr: "", truncated: false });
+    // A program of its own (a new pid namespace) as well.
+    expect(await collect("echo $$", 100, { unshareFlags: CLONE_NEWPID })).toEqual({ code: 0, stdout: "1\n", stderr: "", truncated: false });
+    expect(() => native.spawnProgram({ exec: { candidates: ["/bin/true"], argv: ["true"], env: [], collectOutput: -1 } })).toThrow(RangeError);
+  });
+
+  it("collectOutput of a program already over when the daemon looks: the same answer, nothing left", async () => {
+    // Blocking the loop right after the spawn makes the daemon see the program only once it has exited.
+    const spawnAndBlock = (script: string) => {
+      const p = native.spawnProgram({ exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: 100 } });
+      const until = Date.now() + 300;
+      while (Date.now() < until); // eslint-disable-line no-empty
+      return p;
+    };
+    const quick = await spawnAndBlock("echo out; echo err >&2; exit 4");
+    native.close(quick.stdin);
+    const exit = await quick.exited;
+    expect({ ...exit, stdout: exit.stdout?.toString(), stderr: exit.stderr?.toString() }).toEqual({ code: 4, stdout: "out\n", stderr: "err\n", truncated: false });
+    // A process that left the group (setsid) still holds stdout: its EOF comes later, and is waited for.
+    const started = Date.now();
+    const held = await spawnAndBlock("setsid sh -c 'sleep 0.5; echo late' & echo early");
+    native.close(held.stdin);
+    const heldExit = await held.exited;
+    expect(heldExit.stdout?.toString()).toBe("early\nlate\n");
+    expect(Date.now() - started).toBeGreaterThanOrEqual(500);
   });
 
   describe("in namespaces", () => {
