@@ -60,8 +60,8 @@ export class Daemon {
       "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
       "grpc.keepalive_time_ms": config.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
-      // Nobody reads channelz here, and its per-call bookkeeping shows in Run's cost.
-      "grpc.enable_channelz": 0,
+      // channelz stays on: grpc-js 1.14's forceShutdown() destroys only the sessions channelz
+      // tracks, so without it a stream still open past the shutdown grace kept its connection.
     });
     this.handles = new HandleTable({
       maxHandles: config.maxHandles,

@@ -87,9 +87,14 @@ describe("grpc.health.v1 and server reflection", () => {
         if (message.status === "NOT_SERVING") resolve();
       });
     });
-    watch.on("error", () => {});
+    // past the 200 ms grace the stream is cut and its connection closed (the daemon keeps nothing open)
+    const ended = new Promise<void>((resolve) => {
+      watch.on("error", () => resolve());
+      watch.on("end", () => resolve());
+    });
     await notServing;
     expect(seen).toEqual(["SERVING", "NOT_SERVING"]);
+    await ended;
     client.close();
   });
 
