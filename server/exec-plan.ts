@@ -7,6 +7,7 @@ import { durationMs } from "./durations";
 import { invalidArgument } from "./errors";
 import type { Caller } from "./auth/caller";
 import { checkOwner, checkProcess, isRestricted } from "./auth/target-guard";
+import { ownUserNamespaceId } from "./namespace-info";
 import type { NamespaceResolver, ResolvedNamespace } from "./namespace-resolver";
 import { planUnshare } from "./unshare-plan";
 import type { DaemonIds } from "./unshare-plan";
@@ -105,8 +106,6 @@ function checkStaysInDaemonNamespaces(caller: Caller, joins: readonly ResolvedNa
   }
 }
 
-let ownUserNs: bigint | undefined;
-
 /**
  * setns into the user namespace one is already in fails with EINVAL, so a
  * join of the daemon's own user namespace (a target that has none of its
@@ -114,15 +113,7 @@ let ownUserNs: bigint | undefined;
  */
 function isOwnUserNamespace(join: ResolvedNamespace): boolean {
   if (join.kind.type !== NamespaceType.USER) return false;
-  if (ownUserNs === undefined) {
-    const fd = native.openPath("/proc/self/ns/user");
-    try {
-      ownUserNs = native.nsStat(fd).ino;
-    } finally {
-      native.close(fd);
-    }
-  }
-  return native.nsStat(join.fd).ino === ownUserNs;
+  return native.nsStat(join.fd).ino === ownUserNamespaceId();
 }
 
 function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver, caller: Caller): ResolvedNamespace[] {

@@ -53,3 +53,18 @@ export function describeNamespace(fd: number): NamespaceInfo {
   if (kind.type === NamespaceType.USER || kind.type === NamespaceType.PID) info.parentNsId = relatedInode(fd, native.nsGetParent);
   return info;
 }
+
+let ownUserNs: bigint | undefined;
+
+/** The daemon's own user namespace id (it never changes: the daemon never changes its namespaces). */
+export function ownUserNamespaceId(): bigint {
+  if (ownUserNs === undefined) {
+    const fd = native.openPath("/proc/self/ns/user");
+    try {
+      ownUserNs = native.nsStat(fd).ino;
+    } finally {
+      native.close(fd);
+    }
+  }
+  return ownUserNs;
+}

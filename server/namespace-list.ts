@@ -6,6 +6,7 @@ import { NAMESPACE_KINDS, kindOf } from "../client/namespace-types";
 import type { NamespaceKind } from "../client/namespace-types";
 import * as native from "../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import { isExitingProcess } from "./exiting-process";
 
 /** One lsns row on the wire. */
 export type Summary = MessageInitShape<typeof NamespaceSummarySchema>;
@@ -43,7 +44,13 @@ export function namespacesOfPid(pid: number): Set<bigint> {
   }
   for (const kind of NAMESPACE_KINDS) {
     // A zombie keeps only some of its ns files: the others are simply not listed.
-    const stat = statSync(`/proc/${pid}/ns/${kind.name}`, { bigint: true, throwIfNoEntry: false });
+    let stat;
+    try {
+      stat = statSync(`/proc/${pid}/ns/${kind.name}`, { bigint: true, throwIfNoEntry: false });
+    } catch (err) {
+      if (isErrnoLike(err) && err.code === "EACCES" && isExitingProcess(pid)) throw new RpcError(status.NOT_FOUND, `process ${pid} exited`, "ESRCH", { errno: "ESRCH" });
+      throw isErrnoLike(err) ? fromErrno(err, `stat /proc/${pid}/ns/${kind.name}`) : err;
+    }
     if (stat) inodes.add(stat.ino);
   }
   return inodes;

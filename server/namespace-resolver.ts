@@ -8,6 +8,7 @@ import * as native from "../native/lib";
 import type { Caller } from "./auth/caller";
 import { checkOwner, checkProcess, processOfPath } from "./auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import { isExitingProcess } from "./exiting-process";
 import type { HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./namespace-info";
 
@@ -105,7 +106,7 @@ export class NamespaceResolver {
       case "pid": {
         if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
         checkProcess(caller, source.value, `process ${source.value}`);
-        return { ...openFile(`/proc/${source.value}/ns/${kind!.name}`, `process ${source.value}`), kind };
+        return { ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind };
       }
       case "self":
         if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
@@ -150,6 +151,18 @@ export class NamespaceResolver {
     }
     const label = `the ${what} of ${base.label}`;
     return resolved({ fd, label, release: () => native.close(fd) }, parent ? kind : kindOf(NamespaceType.USER)!);
+  }
+}
+
+/** openFile of /proc/PID/ns/TYPE; EACCES from a process in the middle of exiting is NOT_FOUND like an exited one. */
+function openProcessFile(pid: number, file: string): Base {
+  try {
+    return openFile(file, `process ${pid}`);
+  } catch (err) {
+    if (err instanceof RpcError && err.code === status.PERMISSION_DENIED && isExitingProcess(pid)) {
+      throw new RpcError(status.NOT_FOUND, `process ${pid} exited`, "ESRCH", { errno: "ESRCH", syscall: "open" }, { cause: err });
+    }
+    throw err;
   }
 }
 

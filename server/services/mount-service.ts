@@ -8,7 +8,7 @@ import type { BindMountRequest } from "../../client/gen/lxnsd/v1/mount_service_p
 import { NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
-import { statNamespace } from "../namespace-info";
+import { ownUserNamespaceId, statNamespace } from "../namespace-info";
 import type { NamespaceResolver } from "../namespace-resolver";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
@@ -39,15 +39,6 @@ function sourceKind(source: string): "dir" | "file" {
   }
 }
 
-/** The daemon's own user namespace id, to tell whether a target needs a user-namespace join. */
-function ownUserNsId(): bigint {
-  const fd = native.openPath("/proc/self/ns/user");
-  try {
-    return native.nsStat(fd).ino;
-  } finally {
-    native.close(fd);
-  }
-}
 
 /**
  * lxnsd.v1.MountService: lxns.mount's bind mount into another process's
@@ -60,7 +51,7 @@ function ownUserNsId(): bigint {
  * closes its fd: nothing is mounted.
  */
 export class MountService implements ServiceImpl<typeof MountServiceDesc> {
-  private readonly userNsId = ownUserNsId();
+  private readonly userNsId = ownUserNamespaceId();
 
   constructor(private readonly deps: MountServiceDeps) {}
 
