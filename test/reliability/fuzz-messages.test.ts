@@ -58,6 +58,8 @@ describeRoot("fuzz: every request message and field of every method", () => {
       scratch,
     };
     channel = new Client(lxnsd.address, credentials.createInsecure(), { "grpc.max_receive_message_length": 64 * 1024 * 1024 });
+    // Connected before the baseline: its options differ from lxnsd.client's, so it is a connection of its own.
+    await new Promise<void>((resolve, reject) => channel.waitForReady(Date.now() + 5000, (err) => (err ? reject(err) : resolve())));
     baseline = await lxnsd.settled();
   });
   afterAll(async () => {
