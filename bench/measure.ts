@@ -1,9 +1,12 @@
 // Drives a group of subjects (lxnsd calls and their baselines) through the
-// same plan: interleaved sequential rounds, then each concurrency in turn.
+// same plan: sequential rounds taking turns in blocks, then each concurrency in turn.
 import { CONCURRENCIES } from "./results";
 import type { CaseResult, Concurrency } from "./results";
 import { concurrentRate, interleavedSamples, sequentialRate, summarize } from "./stats";
 import type { Operation } from "./stats";
+
+/** Turns of 10 calls: see interleavedSamples. */
+const BLOCK = 10;
 
 /** One thing to measure. */
 export interface Subject {
@@ -21,6 +24,8 @@ export interface Plan {
   /** Sequential rounds (each subject once per round) after `warmup` unmeasured ones. */
   rounds: number;
   warmup: number;
+  /** Sequential calls of one subject before the next takes its turn (default BLOCK). */
+  block?: number;
   /** Calls made at each concurrency above 1. */
   calls: (concurrency: number) => number;
   /** The concurrencies to drive at (default CONCURRENCIES); 1 always comes from the sequential rounds. */
@@ -33,6 +38,7 @@ export async function measure(subjects: readonly Subject[], plan: Plan): Promise
     subjects.map((s) => s.op(1)),
     plan.rounds,
     plan.warmup,
+    plan.block ?? BLOCK,
   );
   const results = subjects.map((s, i): CaseResult => {
     const { p50, p99 } = summarize(sequential[i]);

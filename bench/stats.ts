@@ -37,16 +37,22 @@ export async function timeMs(op: Operation): Promise<number> {
 }
 
 /**
- * Times every operation `rounds` times, one after the other and taking turns
- * (a, b, c, a, b, c, …), so that drift and the load of other processes hit
- * each alike. `warmup` unmeasured rounds first. One sample list per operation.
+ * Times every operation `rounds` times, taking turns in blocks of `block`
+ * calls (a×block, b×block, a×block, …), so that drift and the load of other
+ * processes hit each alike. Blocks rather than single turns: a baseline run
+ * through child_process forks this process, and the copy-on-write faults
+ * that follow a fork land on whatever this process does next; with blocks
+ * they touch the first call of a block, not every call. `warmup` unmeasured
+ * rounds first. One sample list per operation.
  */
-export async function interleavedSamples(ops: readonly Operation[], rounds: number, warmup = 0): Promise<number[][]> {
+export async function interleavedSamples(ops: readonly Operation[], rounds: number, warmup = 0, block = 1): Promise<number[][]> {
   const samples = ops.map((): number[] => []);
-  for (let round = 0; round < warmup + rounds; round++) {
+  for (let round = 0; round < warmup + rounds; round += block) {
     for (const [i, op] of ops.entries()) {
-      const ms = await timeMs(op);
-      if (round >= warmup) samples[i].push(ms);
+      for (let call = round; call < Math.min(round + block, warmup + rounds); call++) {
+        const ms = await timeMs(op);
+        if (call >= warmup) samples[i].push(ms);
+      }
     }
   }
   return samples;

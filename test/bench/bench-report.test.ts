@@ -54,6 +54,14 @@ describe("bench stats", () => {
     expect(samples.map((s) => s.length)).toEqual([3, 3]);
   });
 
+  it("takes turns in blocks when asked, the warm-up calls first and unmeasured", async () => {
+    const order: string[] = [];
+    const op = (name: string) => async () => void order.push(name);
+    const samples = await interleavedSamples([op("a"), op("b")], 4, 1, 2);
+    expect(order.join("")).toBe("aabbaabbab");
+    expect(samples.map((s) => s.length)).toEqual([4, 4]);
+  });
+
   it("keeps exactly `concurrency` calls in flight and makes `total` of them", async () => {
     let inFlight = 0;
     let most = 0;
