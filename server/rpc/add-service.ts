@@ -3,13 +3,13 @@ import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import type { Server, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { serviceDefinition } from "../../client/rpc/method-definitions";
 import type { Caller } from "../auth/caller";
 import { changesState, scopeOf } from "../auth/scopes";
 import { CHILD_METHODS } from "../child-slots";
 import type { ChildSlots } from "../child-slots";
 import { RpcError, asRpcError, toServiceError } from "../errors";
 import { refTargets } from "./ref-targets";
+import { serverServiceDefinition } from "./response-serializer";
 import type { CallContext } from "./service-impl";
 
 export type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
@@ -226,5 +226,5 @@ export function addService(server: Server, service: DescService, impl: Record<st
     handlers[method.localName] =
       method.methodKind === "unary" ? unaryHandler(method, bound, hooks) : streamingHandler(method, bound, hooks);
   }
-  server.addService(serviceDefinition(service), handlers);
+  server.addService(serverServiceDefinition(service), handlers);
 }
