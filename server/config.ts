@@ -42,6 +42,11 @@ export interface DaemonConfig {
   /** Server keepalive ping interval and how long to wait for its answer, in ms. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
+  /**
+   * A connection without calls for this long is closed (GOAWAY; clients reconnect), in ms. Also what ends a
+   * connection nghttp2's rapid-reset guard has cut off: node keeps those open with their socket otherwise.
+   */
+  maxConnectionIdleMs: number;
   /** How long in-flight calls may run on after SIGTERM/SIGINT before they are cancelled and their children killed, in ms. */
   shutdownGraceMs: number;
   /** HOST:PORT of the Prometheus endpoint (GET /metrics); "" = none. */
@@ -72,6 +77,7 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxStreamsPerConnection: 256,
     keepaliveTimeMs: 2 * 60 * 60 * 1000,
     keepaliveTimeoutMs: 20_000,
+    maxConnectionIdleMs: 5 * 60 * 1000,
     shutdownGraceMs: 10_000,
     metricsListen: "",
     ...overrides,

@@ -60,6 +60,7 @@ export class Daemon {
       "grpc.max_concurrent_streams": config.maxStreamsPerConnection,
       "grpc.keepalive_time_ms": config.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
+      "grpc.max_connection_idle_ms": config.maxConnectionIdleMs,
       // channelz stays on: grpc-js 1.14's forceShutdown() destroys only the sessions channelz
       // tracks, so without it a stream still open past the shutdown grace kept its connection.
     });

@@ -57,6 +57,7 @@ const program = new ConfigurableCommand()
   .option("--max-streams-per-connection <n>", "most concurrent calls on one connection", positiveInt, 256)
   .option("--keepalive-time <seconds>", "interval of keepalive pings to idle clients", positiveInt, 7200)
   .option("--keepalive-timeout <seconds>", "how long a keepalive ping may go unanswered before the connection is closed", positiveInt, 20)
+  .option("--max-connection-idle <seconds>", "close a connection that has had no call for this long (clients reconnect)", positiveInt, 300)
   .option("--shutdown-grace <seconds>", "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled and their programs killed (fractions allowed)", nonNegativeSeconds, 10)
   .option("--metrics-listen <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
   .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
@@ -97,6 +98,7 @@ interface DaemonFlags extends Record<string, unknown> {
   maxStreamsPerConnection: number;
   keepaliveTime: number;
   keepaliveTimeout: number;
+  maxConnectionIdle: number;
   shutdownGrace: number;
   metricsListen?: string;
   logLevel: string;
@@ -155,6 +157,7 @@ async function main(): Promise<void> {
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     keepaliveTimeMs: options.keepaliveTime * 1000,
     keepaliveTimeoutMs: options.keepaliveTimeout * 1000,
+    maxConnectionIdleMs: options.maxConnectionIdle * 1000,
     shutdownGraceMs: Math.round(options.shutdownGrace * 1000),
     metricsListen: options.metricsListen ?? "",
   });

@@ -19,7 +19,7 @@ describeRoot("the lxnsd process", () => {
     const help = execFileSync(process.execPath, [DAEMON_MAIN, "--help"], { encoding: "utf8" });
     for (const flag of ["--config", "--listen", "--max-handles", "--handle-lease", "--max-handle-lease", "--ns-path-root", "--state-dir", "--netns-dir", "--child-timeout", "--shutdown-grace", "--metrics-listen", "--log-level", "--help",
       "--socket-group", "--tls-cert", "--tls-key", "--tls-client-ca", "--insecure-loopback", "--policy", "--max-children", "--max-queue",
-      "--max-handles-per-identity", "--max-message-bytes", "--max-streams-per-connection", "--keepalive-time", "--keepalive-timeout", "--mount-source-root"]) {
+      "--max-handles-per-identity", "--max-message-bytes", "--max-streams-per-connection", "--keepalive-time", "--keepalive-timeout", "--max-connection-idle", "--mount-source-root"]) {
       expect(help).toContain(flag);
     }
     for (const env of ["LXNSD_CONFIG", "LXNSD_LISTEN", "LXNSD_MAX_HANDLES", "LXNSD_SHUTDOWN_GRACE", "LXNSD_METRICS_LISTEN", "LXNSD_LOG_LEVEL"]) {

@@ -3,31 +3,44 @@ import { status } from "@grpc/grpc-js";
 /** The message of the last failed call statusOf saw, for reports of unexpected statuses. */
 export let lastErrorMessage = "";
 
-/** The gRPC status a call ended with: OK when it resolved, else the error's code (UNKNOWN for an error without one). */
-export async function statusOf(call: Promise<unknown>): Promise<status> {
+/** How a call ended: OK when it resolved, else the error's code (UNKNOWN for an error without one) and message. */
+export async function outcomeOf(call: Promise<unknown>): Promise<{ code: status; message?: string }> {
   try {
     await call;
-    return status.OK;
+    return { code: status.OK };
   } catch (err) {
     lastErrorMessage = (err as Error).message;
     const code = (err as { code?: unknown }).code;
-    return typeof code === "number" ? code : status.UNKNOWN;
+    return { code: typeof code === "number" ? code : status.UNKNOWN, message: lastErrorMessage };
   }
+}
+
+/** The gRPC status a call ended with (see outcomeOf). */
+export async function statusOf(call: Promise<unknown>): Promise<status> {
+  return (await outcomeOf(call)).code;
 }
 
 /** Counts of statuses per call kind, printed as one line per kind ("Run: OK 812, NOT_FOUND 3"). */
 export class Tally {
   private readonly counts = new Map<string, Map<status, number>>();
+  /** The first message seen per kind and status. */
+  private readonly messages = new Map<string, string>();
 
-  add(kind: string, code: status): void {
+  add(kind: string, code: status, message?: string): void {
     const byCode = this.counts.get(kind) ?? new Map<status, number>();
     byCode.set(code, (byCode.get(code) ?? 0) + 1);
     this.counts.set(kind, byCode);
+    if (message !== undefined && !this.messages.has(`${kind}/${code}`)) this.messages.set(`${kind}/${code}`, message);
   }
 
   /** The statuses seen for `kind` that are not in `allowed`. */
   unexpected(kind: string, allowed: readonly status[]): status[] {
     return [...(this.counts.get(kind)?.keys() ?? [])].filter((code) => !allowed.includes(code));
+  }
+
+  /** unexpected(), each as "NAME ×count: first message" (for a failure to show what the daemon said). */
+  explain(kind: string, allowed: readonly status[]): string[] {
+    return this.unexpected(kind, allowed).map((code) => `${status[code]} ×${this.counts.get(kind)!.get(code)}: ${this.messages.get(`${kind}/${code}`) ?? "(no message)"}`);
   }
 
   total(): number {
