@@ -6,7 +6,7 @@ import * as native from "../native/lib";
 import { durationMs } from "./durations";
 import { invalidArgument } from "./errors";
 import type { Caller } from "./auth/caller";
-import { checkOwner, checkProcess, isRestricted } from "./auth/target-guard";
+import { checkDaemonNamespaces, isRestricted } from "./auth/target-guard";
 import { ownUserNamespaceId } from "./namespace-info";
 import type { NamespaceResolver, ResolvedNamespace } from "./namespace-resolver";
 import { planUnshare } from "./unshare-plan";
@@ -93,17 +93,7 @@ function checkStaysInDaemonNamespaces(caller: Caller, joins: readonly ResolvedNa
   if (!isRestricted(caller)) return;
   const covered = new Set([...joins.map((join) => join.kind.type), ...created.map((kind) => kind.type)]);
   const kept = NAMESPACE_KINDS.filter((kind) => !covered.has(kind.type));
-  if (kept.length === 0) return;
-  const label = `the daemon's ${kept.map((kind) => kind.name).join(", ")} namespaces (neither joined nor created)`;
-  checkProcess(caller, "self", label);
-  for (const kind of kept) {
-    const fd = native.openPath(`/proc/self/ns/${kind.name}`);
-    try {
-      checkOwner(caller, fd, kind.type, label);
-    } finally {
-      native.close(fd);
-    }
-  }
+  checkDaemonNamespaces(caller, kept, `the daemon's ${kept.map((kind) => kind.name).join(", ")} namespaces (neither joined nor created)`);
 }
 
 /**

@@ -6,7 +6,7 @@ import { kindOf } from "../client/namespace-types";
 import * as native from "../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
 import type { Caller } from "./auth/caller";
-import { checkOwner, checkProcess, isRestricted } from "./auth/target-guard";
+import { checkDaemonNamespaces } from "./auth/target-guard";
 import type { NamespaceResolver } from "./namespace-resolver";
 
 /** The largest value the kernel takes (the sysctl is an int bounded by INT_MAX). */
@@ -75,14 +75,7 @@ export class NamespaceLimits {
 
 /** The daemon's own user namespace is a target like any other for a restricted caller. */
 function checkOwnUserNamespace(caller: Caller): void {
-  if (!isRestricted(caller)) return;
-  checkProcess(caller, "self", "the daemon's user namespace");
-  const fd = native.openPath("/proc/self/ns/user");
-  try {
-    checkOwner(caller, fd, NamespaceType.USER, "the daemon's user namespace");
-  } finally {
-    native.close(fd);
-  }
+  checkDaemonNamespaces(caller, [kindOf(NamespaceType.USER)!], "the daemon's user namespace");
 }
 
 function limitFile(type: NamespaceType): string {

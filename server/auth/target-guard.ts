@@ -79,6 +79,24 @@ function related(get: () => number, label: string): number {
   }
 }
 
+/**
+ * For a restricted caller, PERMISSION_DENIED unless the daemon's own
+ * namespaces of `kinds` are ones it may touch: what a request acts on when
+ * it neither joins nor creates a namespace of that type. `label` names them.
+ */
+export function checkDaemonNamespaces(caller: Caller, kinds: readonly { type: NamespaceType; name: string }[], label: string): void {
+  if (!isRestricted(caller) || kinds.length === 0) return;
+  checkProcess(caller, "self", label);
+  for (const kind of kinds) {
+    const fd = native.openPath(`/proc/self/ns/${kind.name}`);
+    try {
+      checkOwner(caller, fd, kind.type, label);
+    } finally {
+      native.close(fd);
+    }
+  }
+}
+
 /** Whether a caller is limited to some targets at all. */
 export function isRestricted(caller: Caller): boolean {
   return caller.targets?.cgroupPrefixes !== undefined || caller.targets?.userNamespaces !== undefined;

@@ -5,6 +5,7 @@ import type { Server, ServerDuplexStream, ServerUnaryCall, ServerWritableStream,
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller";
 import { changesState, scopeOf } from "../auth/scopes";
+import type { Scope } from "../auth/scopes";
 import { CHILD_METHODS } from "../child-slots";
 import type { ChildSlots } from "../child-slots";
 import { RpcError, asRpcError, toServiceError } from "../errors";
@@ -33,23 +34,36 @@ export interface RpcHooks {
   slots?: ChildSlots;
 }
 
-type Admission = { context: CallContext; release: () => void };
+/** What every call of one method needs to know about it, worked out once when its handler is made. */
+interface MethodFacts {
+  method: DescMethod;
+  /** "Service/Method", as scopes, logs and audit lines name it. */
+  name: string;
+  scope: Scope;
+  /** Runs a program or per-request child: takes a child slot. */
+  takesChild: boolean;
+  /** Changes something: leaves an audit line. */
+  audited: boolean;
+}
+
+function factsOf(method: DescMethod): MethodFacts {
+  const name = `${method.parent.name}/${method.name}`;
+  return { method, name, scope: scopeOf(name), takesChild: CHILD_METHODS.has(name), audited: changesState(name) };
+}
 
 /** Identifies the caller, checks its scope, waits for a child slot; the context carries the caller. */
-async function admit(call: AnyCall, method: DescMethod, hooks: RpcHooks, context: CallContext): Promise<() => void> {
-  const name = `${method.parent.name}/${method.name}`;
+async function admit(call: AnyCall, facts: MethodFacts, hooks: RpcHooks, context: CallContext): Promise<() => void> {
   const caller = hooks.gate.identify(call);
   (context as { caller: Caller }).caller = caller;
-  const scope = scopeOf(name);
-  if (!caller.scopes.has(scope)) {
-    throw new RpcError(status.PERMISSION_DENIED, `${caller.name} lacks the ${scope} scope that ${name} needs`, "SCOPE_MISSING");
+  if (!caller.scopes.has(facts.scope)) {
+    throw new RpcError(status.PERMISSION_DENIED, `${caller.name} lacks the ${facts.scope} scope that ${facts.name} needs`, "SCOPE_MISSING");
   }
-  if (!hooks.slots || !CHILD_METHODS.has(name)) return () => {};
+  if (!hooks.slots || !facts.takesChild) return () => {};
   return hooks.slots.acquire(context.signal);
 }
 
 /** A call's context, and `done` to call once it has answered. */
-function contextFor(call: AnyCall, method: DescMethod, log: Logger): { context: CallContext; done: () => void } {
+function contextFor(call: AnyCall, facts: MethodFacts, log: Logger): { context: CallContext; done: () => void } {
   const controller = new AbortController();
   const abort = () => controller.abort(new RpcError(status.CANCELLED, "the call was cancelled"));
   // grpc-js emits "cancelled" for a cancel, a passed deadline and a lost connection
@@ -58,14 +72,14 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): { context: 
   const emitter = call as NodeJS.EventEmitter;
   emitter.on("cancelled", abort);
   if (call.cancelled) abort();
-  const name = `${method.parent.name}/${method.name}`;
+  const name = facts.name;
   const callId = randomUUID();
   let callLog: Logger | undefined;
   const context: CallContext = {
     signal: controller.signal,
     metadata: call.metadata,
     peer: call.getPeer(),
-    method: method.name,
+    method: facts.method.name,
     caller: undefined as unknown as Caller,
     targets: [],
     // One child logger per call, made when first used: by then the caller is known (admit runs first).
@@ -91,16 +105,15 @@ function contextFor(call: AnyCall, method: DescMethod, log: Logger): { context: 
 /** The timer enforcing each call's deadline, cleared when the call finishes. */
 const deadlineTimers = new WeakMap<CallContext, NodeJS.Timeout>();
 
-function finish(context: CallContext, method: DescMethod, hooks: RpcHooks, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
+function finish(context: CallContext, facts: MethodFacts, hooks: RpcHooks, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
   clearTimeout(deadlineTimers.get(context));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rpcError = err === undefined ? undefined : context.signal.aborted ? asRpcError(context.signal.reason) : asRpcError(err);
   const code = rpcError?.code ?? status.OK;
   hooks.observe?.(context.method, code, seconds);
-  const name = `${method.parent.name}/${method.name}`;
-  if (changesState(name)) {
+  if (facts.audited) {
     const identity = context.caller?.name ?? `unauthenticated ${context.peer}`;
-    context.log.info({ audit: { identity, method: name, targets: context.targets, outcome: status[code] } }, "audit");
+    context.log.info({ audit: { identity, method: facts.name, targets: context.targets, outcome: status[code] } }, "audit");
   }
   if (!rpcError) {
     context.log.debug({ seconds }, "call ok");
@@ -111,13 +124,13 @@ function finish(context: CallContext, method: DescMethod, hooks: RpcHooks, start
   return toServiceError(rpcError);
 }
 
-function unaryHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
+function unaryHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const started = process.hrtime.bigint();
-    const { context, done } = contextFor(call, method, hooks.log);
+    const { context, done } = contextFor(call, facts, hooks.log);
     context.targets.push(...refTargets(call.request));
     let release = () => {};
-    admit(call, method, hooks, context)
+    admit(call, facts, hooks, context)
       .then((granted) => {
         release = granted;
         return impl(call.request, context);
@@ -125,12 +138,12 @@ function unaryHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): Un
       .then(
         (response) => {
           release();
-          callback(finish(context, method, hooks, started) ?? null, response);
+          callback(finish(context, facts, hooks, started) ?? null, response);
           done();
         },
         (err: unknown) => {
           release();
-          callback(finish(context, method, hooks, started, err) ?? null);
+          callback(finish(context, facts, hooks, started, err) ?? null);
           done();
         },
       );
@@ -176,11 +189,11 @@ class WriteWindow {
   }
 }
 
-function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
+function streamingHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
   return (call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) => {
     const started = process.hrtime.bigint();
-    const { context, done } = contextFor(call, method, hooks.log);
-    const bidi = method.methodKind === "bidi_streaming";
+    const { context, done } = contextFor(call, facts, hooks.log);
+    const bidi = facts.method.methodKind === "bidi_streaming";
     // Not `for await` on the call itself: a Readable's async iterator destroys the stream once the caller half-closes,
     // and for a duplex call that killed the answer too (an Exec whose caller half-closed after the spec hung).
     const input = bidi
@@ -189,7 +202,7 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks)
     if (!bidi) context.targets.push(...refTargets(input));
     let release = () => {};
     (async () => {
-      release = await admit(call, method, hooks, context);
+      release = await admit(call, facts, hooks, context);
       const window = new WriteWindow(call);
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
         await window.write(response);
@@ -198,13 +211,13 @@ function streamingHandler(method: DescMethod, impl: AnyHandler, hooks: RpcHooks)
     })().then(
       () => {
         release();
-        finish(context, method, hooks, started);
+        finish(context, facts, hooks, started);
         call.end();
         done();
       },
       (err: unknown) => {
         release();
-        const serviceError = finish(context, method, hooks, started, err);
+        const serviceError = finish(context, facts, hooks, started, err);
         if (!context.signal.aborted) call.emit("error", serviceError);
         done();
       },
@@ -223,8 +236,8 @@ export function addService(server: Server, service: DescService, impl: Record<st
     const handler = impl[method.localName] as AnyHandler | undefined;
     if (!handler) continue;
     const bound = handler.bind(impl) as AnyHandler;
-    handlers[method.localName] =
-      method.methodKind === "unary" ? unaryHandler(method, bound, hooks) : streamingHandler(method, bound, hooks);
+    const facts = factsOf(method);
+    handlers[method.localName] = method.methodKind === "unary" ? unaryHandler(facts, bound, hooks) : streamingHandler(facts, bound, hooks);
   }
   server.addService(serverServiceDefinition(service), handlers);
 }

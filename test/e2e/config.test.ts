@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, createClient, status } from "../../client";
@@ -73,5 +73,17 @@ describeRoot("lxnsd configuration from flags, env and --config", () => {
     const d = spawnDaemon(["--config", path.join(dir, "missing.yaml")]);
     expect(await d.exited).toBe(2);
     expect(d.stderr()).toMatch(/cannot read config file .*missing\.yaml/);
+  });
+
+  it("refuses a --socket-group that names no group (exit 1, no socket left behind) and a relative --mount-source-root (exit 2)", async () => {
+    const socket = path.join(dir, "lxnsd.sock");
+    const noGroup = spawnDaemon(["--listen", `unix:${socket}`, "--socket-group", "lxnsd-no-such-group"]);
+    expect(await noGroup.exited).toBe(1);
+    expect(noGroup.stderr()).toContain('lxnsd: --socket-group: no group "lxnsd-no-such-group" in /etc/group');
+    expect(existsSync(socket)).toBe(false);
+
+    const relative = spawnDaemon(["--listen", `unix:${socket}`, "--mount-source-root", "srv/mounts"]);
+    expect(await relative.exited).toBe(2);
+    expect(relative.stderr()).toContain("option '--mount-source-root <dir>' argument 'srv/mounts' is invalid. must be an absolute, normalized path");
   });
 });

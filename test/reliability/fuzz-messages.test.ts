@@ -6,7 +6,7 @@ import { Client, credentials } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { MountService, NamespaceRefSchema, NamespaceService, NamespaceType, ProcessService, UnshareOptionsSchema, kindNamed, status } from "../../client";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
-import type { BindMountRequest, ExecRequest, PinRequest, RunRequest, SetLimitRequest } from "../../client";
+import type { ExecRequest } from "../../client";
 import { serviceClient } from "../../client/rpc/service-client";
 import { describeRoot } from "../helpers/privileged";
 import { processState } from "../helpers/proc";
@@ -16,7 +16,7 @@ import { anyString, messageInit } from "./support/arbitrary-message";
 import type { FieldOverrides } from "./support/arbitrary-message";
 import { startDaemonUnderTest } from "./support/daemon-under-test";
 import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
-import { ALLOWED, SAFE_PROGRAMS, tameBindMount, tameExecSpec, tamePin, tameSetLimit } from "./support/fuzz-policy";
+import { ALLOWED, SAFE_PROGRAMS, tameRequest } from "./support/fuzz-policy";
 import type { FuzzWorld } from "./support/fuzz-policy";
 import { Tally, lastErrorMessage, statusOf } from "./support/outcomes";
 
@@ -114,27 +114,6 @@ describeRoot("fuzz: every request message and field of every method", () => {
     };
   }
 
-  /** Makes a fuzzed request safe to send (see fuzz-policy): nothing outside what the suite made is touched. */
-  function tame(method: DescMethod, message: unknown): void {
-    switch (method.name) {
-      case "Run":
-        tameExecSpec((message as RunRequest).spec, world);
-        break;
-      case "Exec":
-        if ((message as ExecRequest).msg.case === "spec") tameExecSpec((message as ExecRequest).msg.value as RunRequest["spec"], world);
-        break;
-      case "SetLimit":
-        tameSetLimit(message as SetLimitRequest, world);
-        break;
-      case "Pin":
-        tamePin(message as PinRequest, world);
-        break;
-      case "BindMount":
-        tameBindMount(message as BindMountRequest, world);
-        break;
-    }
-  }
-
   /** Sends one fuzzed request (or stream of them) and returns how the call ended; keeps what it made for the cleanup. */
   async function send(method: DescMethod, fn: AnyFn, requests: unknown[]): Promise<status> {
     // The suite's own bound: a program a fuzzed signal stopped (SIGSTOP) waits for it (DEADLINE_EXCEEDED).
@@ -174,7 +153,7 @@ describeRoot("fuzz: every request message and field of every method", () => {
         const fn = (serviceClient(channel, service) as Record<string, AnyFn>)[method.localName];
         const one = messageInit(method.input, 4, overrides()).map((init) => {
           const message = create(method.input, init);
-          tame(method, message);
+          tameRequest(method, message, world);
           return message;
         });
         // An Exec stream mostly opens with its spec, as it must, then anything (stdin, close_stdin, signals, more specs).

@@ -5,7 +5,6 @@ import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { MountService, NamespaceService, ProcessService } from "../../client";
-import type { BindMountRequest, ExecRequest, PinRequest, RunRequest, SetLimitRequest } from "../../client";
 import { methodPath } from "../../client/rpc/method-definitions";
 import { describeRoot } from "../helpers/privileged";
 import { processState } from "../helpers/proc";
@@ -13,7 +12,7 @@ import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 import { startDaemonUnderTest } from "./support/daemon-under-test";
 import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
-import { ALLOWED, tameBindMount, tameExecSpec, tamePin, tameSetLimit } from "./support/fuzz-policy";
+import { ALLOWED, tameRequest } from "./support/fuzz-policy";
 import type { FuzzWorld } from "./support/fuzz-policy";
 import { Tally } from "./support/outcomes";
 
@@ -48,23 +47,7 @@ function safeToSend(method: DescMethod, bytes: Uint8Array, world: FuzzWorld): bo
     return true; // undecodable: nothing runs
   }
   const tamed = clone(method.input, message);
-  switch (method.name) {
-    case "Run":
-      tameExecSpec((tamed as RunRequest).spec, world);
-      break;
-    case "Exec":
-      if ((tamed as ExecRequest).msg.case === "spec") tameExecSpec((tamed as ExecRequest).msg.value as RunRequest["spec"], world);
-      break;
-    case "SetLimit":
-      tameSetLimit(tamed as SetLimitRequest, world);
-      break;
-    case "Pin":
-      tamePin(tamed as PinRequest, world);
-      break;
-    case "BindMount":
-      tameBindMount(tamed as BindMountRequest, world);
-      break;
-  }
+  tameRequest(method, tamed, world);
   return Buffer.from(toBinary(method.input, tamed)).equals(Buffer.from(toBinary(method.input, message)));
 }
 

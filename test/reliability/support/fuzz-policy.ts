@@ -1,8 +1,9 @@
 import * as path from "node:path";
 import { create } from "@bufbuild/protobuf";
+import type { DescMethod } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { NamespaceRefSchema, Relation } from "../../../client";
-import type { BindMountRequest, ExecSpec, NamespaceRef, PinRequest, SetLimitRequest } from "../../../client";
+import type { BindMountRequest, ExecRequest, ExecSpec, NamespaceRef, PinRequest, RunRequest, SetLimitRequest } from "../../../client";
 
 /** What the fuzzed requests may act on: only things the suite made. */
 export interface FuzzWorld {
@@ -75,6 +76,27 @@ export function tameBindMount(request: BindMountRequest, world: FuzzWorld): void
   request.targetPath = tamePath(request.targetPath, world);
   request.target ??= create(NamespaceRefSchema, { source: { case: "pid", value: world.targetPid } });
   tameRef(request.target, world, false);
+}
+
+/** Makes a fuzzed request of `method` safe to send, in place: nothing outside what the suite made is touched. */
+export function tameRequest(method: DescMethod, message: unknown, world: FuzzWorld): void {
+  switch (method.name) {
+    case "Run":
+      tameExecSpec((message as RunRequest).spec, world);
+      break;
+    case "Exec":
+      if ((message as ExecRequest).msg.case === "spec") tameExecSpec((message as ExecRequest).msg.value as ExecSpec, world);
+      break;
+    case "SetLimit":
+      tameSetLimit(message as SetLimitRequest, world);
+      break;
+    case "Pin":
+      tamePin(message as PinRequest, world);
+      break;
+    case "BindMount":
+      tameBindMount(message as BindMountRequest, world);
+      break;
+  }
 }
 
 const CALLER_ERRORS = [status.OK, status.INVALID_ARGUMENT, status.NOT_FOUND, status.FAILED_PRECONDITION, status.PERMISSION_DENIED];
