@@ -26,6 +26,7 @@ const NAMES: Record<string, string> = {
   "open-close": "Open+Close",
   "run-true": "Run",
   "nsenter-true": "nsenter",
+  "floor-run": "floor of Run",
   "exec-stream": "Exec",
   "nsenter-stream": "nsenter pipe",
   list: "ListNamespaces",
@@ -35,12 +36,12 @@ const NAMES: Record<string, string> = {
 };
 const name = (id: string): string => NAMES[id] ?? id;
 
-/** ours p50 ÷ base p50 (lower is better). */
-function latency(cases: readonly CaseResult[], ours: string, base: string, goal?: Goal): Check {
+/** ours p50 ÷ base p50 (lower is better); its id is `${ours}-p50` unless given. */
+function latency(cases: readonly CaseResult[], ours: string, base: string, goal?: Goal, id = `${ours}-p50`): Check {
   const value = find(cases, ours).p50Ms / find(cases, base).p50Ms;
   const speedupGoal = goal ? 1 / goal.value : undefined;
   const speedupLabel = `${name(base)} p50 ÷ ${name(ours)} p50`;
-  return withGoal({ id: `${ours}-p50`, label: `${name(ours)} p50 ÷ ${name(base)} p50`, value, unit: "×", speedup: 1 / value, speedupLabel, speedupGoal }, goal);
+  return withGoal({ id, label: `${name(ours)} p50 ÷ ${name(base)} p50`, value, unit: "×", speedup: 1 / value, speedupLabel, speedupGoal }, goal);
 }
 
 /** ours rate ÷ base rate at `concurrency` (higher is better). */
@@ -61,6 +62,8 @@ export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Ch
     latency(cases, "run-true", "nsenter-true", { op: "<=", value: 1 / 3 }),
     rate(cases, "run-true", "nsenter-true", 8, { op: ">=", value: 4 }),
     rate(cases, "run-true", "nsenter-true", 64),
+    latency(cases, "floor-run", "nsenter-true"),
+    latency(cases, "run-true", "floor-run", undefined, "run-true-floor-p50"),
     rate(cases, "exec-stream", "nsenter-stream", 1),
     rate(cases, "exec-stream", "nsenter-stream", 8),
     latency(cases, "list", "lsns", { op: "<=", value: 1.5 }),

@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     const floorCalls = floorClient(floor.address);
     cleanup.unshift(() => floorCalls.close());
 
-    const measured = await measureAll({ client, floor: floorCalls.call, daemonPid: daemon.pid, targetPid: target.pid, scale });
+    const measured = await measureAll({ client, floor: floorCalls.call, floorRun: floorCalls.spawnTrue(target.pid), daemonPid: daemon.pid, targetPid: target.pid, scale });
     results = { run: finished(start), ...measured, checks: evaluate(measured.cases, measured.memory) };
   } finally {
     for (const step of cleanup) await step();

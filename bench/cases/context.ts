@@ -9,6 +9,8 @@ export interface BenchContext {
   client: LxnsdClient;
   /** One empty grpc-js unary call to the floor server. */
   floor: Operation;
+  /** One floor Run: the floor server's addon starts /usr/bin/true in the target's net+uts (see floor.ts). */
+  floorRun: Operation;
   /** The daemon's pid, for its memory. */
   daemonPid: number;
   /** A process in net and uts namespaces of its own. */

@@ -1,5 +1,6 @@
 // Run of /usr/bin/true joined to the target's net+uts namespaces, against
-// child_process.execFile('nsenter', …) doing the same from the bench process.
+// child_process.execFile('nsenter', …) doing the same from the bench process,
+// and against the floor of Run (the addon's spawn behind an empty grpc-js call).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { measure } from "../measure";
@@ -21,6 +22,7 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     [
       { id: "run-true", label: "Run /usr/bin/true in net+uts", side: "lxnsd", unit: "ops/s", op: () => run },
       { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter },
+      { id: "floor-run", label: "floor of Run: addon spawn of true in net+uts behind an empty grpc-js call", side: "baseline", unit: "ops/s", op: () => ctx.floorRun },
     ],
     { rounds: scaled(200, ctx.scale, 10), warmup: scaled(10, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
   );

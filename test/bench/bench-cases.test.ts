@@ -50,7 +50,7 @@ describeRoot("bench cases at BENCH_SCALE=0.01", () => {
     floorServer = await serveFloor(address);
     floor = floorClient(address);
     target = await startNetUtsTarget();
-    ctx = { client: lxnsd.client, floor: floor.call, daemonPid: process.pid, targetPid: target.pid, scale: SCALE, concurrencies: [1, 8] };
+    ctx = { client: lxnsd.client, floor: floor.call, floorRun: floor.spawnTrue(target.pid), daemonPid: process.pid, targetPid: target.pid, scale: SCALE, concurrencies: [1, 8] };
   });
 
   afterAll(async () => {
@@ -67,7 +67,7 @@ describeRoot("bench cases at BENCH_SCALE=0.01", () => {
   });
 
   it("times Run and nsenter, Unshare+Close and unshare(1)", async () => {
-    expectSane(await runCases(ctx), ["run-true", "nsenter-true"]);
+    expectSane(await runCases(ctx), ["run-true", "nsenter-true", "floor-run"]);
     expectSane(await unshareCases(ctx), ["unshare-close", "unshare-true"]);
     expect(lxnsd.daemon.handles.size).toBe(0);
   });

@@ -19,6 +19,7 @@ const CASES: CaseResult[] = [
   row("open-close", 0.7, 3000),
   row("run-true", 2, 450), // 2/9 of nsenter: met; 450/100 = 4.5×: met
   row("nsenter-true", 9, 100, "baseline"),
+  row("floor-run", 1.5, 600, "baseline"),
   row("exec-stream", 300, 900),
   row("nsenter-stream", 150, 1200, "baseline"),
   row("list", 80, 20), // 80/50 = 1.6×: missed
@@ -104,6 +105,8 @@ describe("bench checks", () => {
     expect(byId.get("run-true-p50")).toMatchObject({ met: true });
     expect(byId.get("run-true-p50")!.value).toBeCloseTo(2 / 9, 9);
     expect(byId.get("run-true-rate-8")).toMatchObject({ value: 4.5, met: true, speedup: 4.5 });
+    expect(byId.get("run-true-floor-p50")!.value).toBeCloseTo(2 / 1.5, 9);
+    expect(byId.get("floor-run-p50")!.value).toBeCloseTo(1.5 / 9, 9);
     expect(byId.get("list-p50")).toMatchObject({ value: 1.6, met: false });
     expect(byId.get("daemon-rss")).toMatchObject({ value: 151, unit: "MiB", met: false });
     // Comparisons without a target carry no verdict.
