@@ -1,5 +1,6 @@
 // Drives a group of subjects (lxnsd calls and their baselines) through the
 // same plan: sequential rounds taking turns in blocks, then each concurrency in turn.
+import { statusMiB } from "./proc-memory";
 import { CONCURRENCIES } from "./results";
 import type { CaseResult, Concurrency } from "./results";
 import { concurrentRate, interleavedSamples, sequentialRate, summarize } from "./stats";
@@ -34,6 +35,7 @@ export interface Plan {
 
 /** Measures every subject: p50/p99 from the sequential rounds, then the rate at each concurrency. */
 export async function measure(subjects: readonly Subject[], plan: Plan): Promise<CaseResult[]> {
+  const callerRssMiB = statusMiB(process.pid, "VmRSS");
   const sequential = await interleavedSamples(
     subjects.map((s) => s.op(1)),
     plan.rounds,
@@ -43,7 +45,7 @@ export async function measure(subjects: readonly Subject[], plan: Plan): Promise
   const results = subjects.map((s, i): CaseResult => {
     const { p50, p99 } = summarize(sequential[i]);
     const work = s.work?.(1) ?? 1;
-    return { id: s.id, label: s.label, side: s.side, p50Ms: p50, p99Ms: p99, samples: sequential[i].length, unit: s.unit, rate: { "1": work * sequentialRate(sequential[i]) } };
+    return { id: s.id, label: s.label, side: s.side, p50Ms: p50, p99Ms: p99, samples: sequential[i].length, unit: s.unit, callerRssMiB, rate: { "1": work * sequentialRate(sequential[i]) } };
   });
   for (const concurrency of plan.concurrencies ?? CONCURRENCIES) {
     if (concurrency === 1) continue;

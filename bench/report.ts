@@ -1,6 +1,6 @@
 // The markdown a run prints and the README shows.
 import { CONCURRENCIES } from "./results";
-import type { BenchResults, Check, RunInfo } from "./results";
+import type { BenchResults, CaseResult, Check, RunInfo } from "./results";
 
 /** A number with about three significant digits, no exponent. */
 export function num(value: number): string {
@@ -40,6 +40,13 @@ function valueText(check: Check): string {
   return check.unit === "×" ? `${num(check.value)}×` : `${num(check.value)} ${check.unit}`;
 }
 
+/** Where the bench process's size was measured: the baselines that fork it cost more the larger it is. */
+function callerText(cases: readonly CaseResult[]): string[] {
+  const forking = cases.filter((c) => c.side === "baseline" && c.callerRssMiB !== undefined && /^(execFile|spawn) /.test(c.label));
+  if (forking.length === 0) return [];
+  return ["", `VmRSS of the bench process, which the baselines fork, when they ran: ${forking.map((c) => `${c.label.split(" ").slice(0, 2).join(" ")} ${num(c.callerRssMiB!)} MiB`).join(", ")}.`];
+}
+
 /** The results as markdown: what ran where, every case, the daemon's memory, every check. */
 export function markdownReport(results: BenchResults): string {
   const { run, cases, memory, checks } = results;
@@ -51,11 +58,12 @@ export function markdownReport(results: BenchResults): string {
     `| case | side | p50 ms | p99 ms | ${rateHeads.join(" | ")} | unit |`,
     `|---|---|---:|---:|${rateHeads.map(() => "---:").join("|")}|---|`,
     ...cases.map((c) => `| ${c.label}${c.repeatedCalls ? ` (${c.repeatedCalls} failed calls repeated)` : ""} | ${c.side} | ${num(c.p50Ms)} | ${num(c.p99Ms)} | ${CONCURRENCIES.map((k) => rateText(c.rate[`${k}`])).join(" | ")} | ${c.unit} |`),
+    ...callerText(cases),
     "",
     `Daemon memory around ${memory.streams} concurrent Execs of ${num(memory.bytesPerStream / 1024 / 1024)} MiB of stdout each: ` +
       `VmRSS ${num(memory.rssBeforeMiB)} MiB before, ${num(memory.rssPeakSampledMiB)} MiB at the highest sample during, ` +
       `VmHWM ${num(memory.hwmMiB)} MiB, VmRSS ${num(memory.rssAfterMiB)} MiB after` +
-      (memory.endRssMiB === undefined ? "." : `; at the end of the run, every case done: VmRSS ${num(memory.endRssMiB)} MiB, VmHWM ${num(memory.endHwmMiB ?? NaN)} MiB.`),
+      (memory.endRssMiB === undefined ? "." : `; the daemon that served every other case, at their end: VmRSS ${num(memory.endRssMiB)} MiB, VmHWM ${num(memory.endHwmMiB ?? NaN)} MiB.`),
     "",
     "| comparison | this run | target | |",
     "|---|---:|---|---|",

@@ -19,6 +19,8 @@ export interface CaseResult {
   samples: number;
   /** What `rate` counts. */
   unit: "ops/s" | "MB/s";
+  /** VmRSS of the bench process when the case began: what a baseline that forks it (child_process) copies. */
+  callerRssMiB?: number;
   /** Calls that failed and were made again within the same timing (lsns racing with exiting processes). */
   repeatedCalls?: number;
   /** Completed work per second at each concurrency (key: the concurrency); a full run has all three. */
@@ -36,7 +38,7 @@ export interface MemoryResult {
   rssAfterMiB: number;
   /** VmHWM after the streams, the high-water mark having been reset just before them. */
   hwmMiB: number;
-  /** At the end of the run, every case done: VmRSS, and VmHWM since the reset before the streams. */
+  /** The daemon that served every other case, at their end: VmRSS, and VmHWM since its start. */
   endRssMiB?: number;
   endHwmMiB?: number;
 }

@@ -1,6 +1,6 @@
 // The daemon's memory while 64 Execs stream at once (16 MiB of stdout each at
 // scale 1): VmRSS sampled during, VmHWM since a reset just before, VmRSS after.
-// Meant for a fresh daemon (main runs it first), so that it shows what 64
+// Meant for a fresh daemon (main starts one for it), so that it shows what 64
 // Execs cost rather than what earlier cases left on the heap.
 import { resetPeak, sampleRss, statusMiB } from "../proc-memory";
 import type { MemoryResult } from "../results";
@@ -26,7 +26,7 @@ export async function execMemory(ctx: BenchContext): Promise<MemoryResult> {
   return { streams: MEMORY_STREAMS, bytesPerStream, rssBeforeMiB, rssPeakSampledMiB, hwmMiB, rssAfterMiB: statusMiB(ctx.daemonPid, "VmRSS") };
 }
 
-/** `memory` with the daemon's VmRSS now and its VmHWM since the 64 Execs, at the end of a run. */
+/** `memory` with the VmRSS and VmHWM (since its start) of the daemon `daemonPid` that served every other case, at their end. */
 export function withRunEnd(memory: MemoryResult, daemonPid: number): MemoryResult {
   return { ...memory, endRssMiB: statusMiB(daemonPid, "VmRSS"), endHwmMiB: statusMiB(daemonPid, "VmHWM") };
 }

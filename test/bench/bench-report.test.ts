@@ -129,6 +129,12 @@ describe("bench checks", () => {
 describe("bench report", () => {
   const report = markdownReport(RESULTS);
 
+  it("says how big the bench process was when the baselines that fork it ran, and only those", () => {
+    expect(report).not.toContain("VmRSS of the bench process");
+    const cases = CASES.map((c) => (c.id === "nsenter-true" ? { ...c, label: "execFile nsenter -n -u true", callerRssMiB: 55 } : { ...c, callerRssMiB: 99 }));
+    expect(markdownReport({ ...RESULTS, cases })).toContain("VmRSS of the bench process, which the baselines fork, when they ran: execFile nsenter 55.0 MiB.");
+  });
+
   it("prints every case with p50, p99 and its three rates", () => {
     expect(report).toContain("| case | side | p50 ms | p99 ms | rate @1 | rate @8 | rate @64 | unit |");
     expect(report).toContain("| inspect label | lxnsd | 0.375 | 0.750 | 2667 | 6000 | 6000 | ops/s |");
@@ -143,7 +149,7 @@ describe("bench report", () => {
     expect(report).toContain("| ListNamespaces p50 ÷ lsns p50 | 1.60× | ≤ 1.50× | ❌ missed |");
     expect(report).toContain("| daemon peak RSS (VmHWM) with 64 concurrent Execs | 151 MiB | ≤ 150 MiB | ❌ missed |");
     expect(report).toContain("Targets met: 3 of 5.");
-    expect(report).toContain("VmHWM 151 MiB, VmRSS 70.0 MiB after; at the end of the run, every case done: VmRSS 120 MiB, VmHWM 190 MiB.");
+    expect(report).toContain("VmHWM 151 MiB, VmRSS 70.0 MiB after; the daemon that served every other case, at their end: VmRSS 120 MiB, VmHWM 190 MiB.");
   });
 
   it("formats numbers to about three significant digits", () => {
