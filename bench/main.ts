@@ -38,20 +38,20 @@ function progress(text: string): void {
 /**
  * Every case, in an order that is fair to the baselines: those that fork the
  * bench process (execFile of nsenter, unshare, lsns) cost more the larger it
- * is, so they run while it is small, before the Exec streams and the memory
- * case, whose output swells it. The memory case gets a daemon of its own,
+ * is, so they run first, while it is small (thousands of unary calls at
+ * concurrency 64 double it, the Exec streams' output swells it more). The memory case gets a daemon of its own,
  * fresh, as it measures what 64 Execs cost a daemon that did nothing before.
  */
 async function measureAll(ctx: BenchContext, freshDaemon: () => Promise<{ client: LxnsdClient; pid: number; stop(): Promise<unknown> }>): Promise<Omit<BenchResults, "run" | "checks">> {
   const cases: CaseResult[] = [];
-  progress("Inspect, Open+Close against the grpc-js floor");
-  cases.push(...(await unaryCases(ctx)));
   progress(`Run against nsenter and the floor of Run (bench process VmRSS ${statusMiB(process.pid, "VmRSS").toFixed(0)} MiB)`);
   cases.push(...(await runCases(ctx)));
   progress("Unshare+Close against unshare(1)");
   cases.push(...(await unshareCases(ctx)));
   progress("ListNamespaces against lsns (starting the extra processes)");
   cases.push(...(await listCases(ctx)).results);
+  progress("Inspect, Open+Close against the grpc-js floor");
+  cases.push(...(await unaryCases(ctx)));
   progress("Exec stdout streams against an nsenter pipe");
   cases.push(...(await execStreamCases(ctx)));
   progress("daemon memory with 64 concurrent Execs, on a fresh daemon");
