@@ -18,12 +18,14 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     if (result.exit.code !== 0) throw new Error(`Run of true ended ${JSON.stringify(result.exit)}`);
   };
   const nsenter = () => execFileAsync("nsenter", ["-t", String(ctx.targetPid), "-n", "-u", "/usr/bin/true"]);
+  // 100 warm-up rounds, as for the unary cases: these are the first calls a fresh daemon serves, and its code should
+  // be optimized by the time it is timed, as a running daemon's is.
   return measure(
     [
       { id: "run-true", label: "Run /usr/bin/true in net+uts", side: "lxnsd", unit: "ops/s", op: () => run },
       { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter },
       { id: "floor-run", label: "floor of Run: addon spawn of true in net+uts behind an empty grpc-js call", side: "baseline", unit: "ops/s", op: () => ctx.floorRun },
     ],
-    { rounds: scaled(200, ctx.scale, 10), warmup: scaled(10, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
+    { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
   );
 }
