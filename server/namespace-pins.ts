@@ -1,4 +1,4 @@
-import { closeSync, lstatSync, mkdirSync, openSync, statSync, unlinkSync } from "node:fs";
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
@@ -15,13 +15,15 @@ const PIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 export interface PinDirs {
   /** `<state dir>/ns`: every pin. */
   ns: string;
+  /** `<state dir>/pin-owners`: per pin, a file naming the identity (Caller.key) that made it. */
+  owners: string;
   /** Where network namespaces are pinned as well, for `ip netns`; undefined = nowhere else. */
   netns?: string;
 }
 
 /** The pin directories of a daemon with this state dir and netns dir ("" = none). */
 export function pinDirs(stateDir: string, netnsDir: string): PinDirs {
-  return { ns: path.join(stateDir, "ns"), ...(netnsDir ? { netns: netnsDir } : {}) };
+  return { ns: path.join(stateDir, "ns"), owners: path.join(stateDir, "pin-owners"), ...(netnsDir ? { netns: netnsDir } : {}) };
 }
 
 function checkName(name: string): void {
@@ -58,6 +60,11 @@ function unlinkQuietly(file: string): void {
  * shared mount point first (as `ip netns` does with /run/netns) so pins
  * reach mount namespaces copied from the daemon's later. Mounts are made in
  * the daemon's own mount namespace: no namespace change, no fork.
+ * A pin belongs to the identity that made it, as a handle does: its key is
+ * kept in `<dirs.owners>/<name>` (a pin has no room for it: its file is the
+ * namespace), so that it holds across restarts; only that identity may
+ * unpin it. A pin without that file (made by an older lxnsd, or by hand)
+ * may be unpinned by any caller with the admin scope.
  */
 export class NamespacePins {
   private readonly prepared = new Set<string>();
@@ -83,6 +90,7 @@ export class NamespacePins {
       }
       const done: string[] = [];
       try {
+        this.recordOwner(name, caller);
         for (const file of files) {
           this.prepare(path.dirname(file));
           this.mountOn(ns.fd, file);
@@ -90,6 +98,7 @@ export class NamespacePins {
         }
       } catch (err) {
         done.forEach((file) => this.remove(file));
+        unlinkQuietly(path.join(this.dirs.owners, name));
         throw err;
       }
       return files[0];
@@ -101,17 +110,43 @@ export class NamespacePins {
   /**
    * Undoes pin(name): unmounts and removes `<dirs.ns>/<name>`, and the
    * `<dirs.netns>/<name>` of the same namespace if there is one.
-   * INVALID_ARGUMENT for a bad name, NOT_FOUND for a name never pinned.
+   * INVALID_ARGUMENT for a bad name, NOT_FOUND for a name never pinned,
+   * PERMISSION_DENIED (PIN_NOT_YOURS) for a pin another identity made.
    */
-  unpin(name: string): void {
+  unpin(name: string, caller: Caller): void {
     checkName(name);
     const file = path.join(this.dirs.ns, name);
     if (!exists(file)) throw new RpcError(status.NOT_FOUND, `no pin named ${name}`, "NOT_FOUND");
+    const owner = this.ownerOf(name);
+    if (owner !== undefined && owner !== caller.key) {
+      throw new RpcError(status.PERMISSION_DENIED, `pin ${name} belongs to another identity`, "PIN_NOT_YOURS");
+    }
     if (this.dirs.netns) {
       const twin = path.join(this.dirs.netns, name);
       if (exists(twin) && sameFile(file, twin)) this.remove(twin);
     }
     this.remove(file);
+    unlinkQuietly(path.join(this.dirs.owners, name));
+  }
+
+  /** Writes `<dirs.owners>/<name>` (replacing one a crash left behind). */
+  private recordOwner(name: string, caller: Caller): void {
+    try {
+      mkdirSync(this.dirs.owners, { recursive: true, mode: 0o700 });
+      writeFileSync(path.join(this.dirs.owners, name), caller.key, { mode: 0o600 });
+    } catch (err) {
+      throw asRpc(err, `record the owner of pin ${name}`);
+    }
+  }
+
+  /** The key of the identity that made pin `name`, or undefined when none was recorded. */
+  private ownerOf(name: string): string | undefined {
+    try {
+      return readFileSync(path.join(this.dirs.owners, name), "utf8");
+    } catch (err) {
+      if (isErrnoLike(err) && err.code === "ENOENT") return undefined;
+      throw asRpc(err, `read the owner of pin ${name}`);
+    }
   }
 
   /** mkdir -p and make it a shared mount point, once per daemon. */

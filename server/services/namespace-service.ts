@@ -200,7 +200,7 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
   }
 
   async unpin(request: UnpinRequest, context: CallContext) {
-    this.deps.pins.unpin(request.name);
+    this.deps.pins.unpin(request.name, context.caller);
     context.log.info({ name: request.name }, "namespace unpinned");
     return {};
   }

@@ -586,7 +586,8 @@ export const NamespaceService: GenService<{
   },
   /**
    * Undo a Pin: unmount and remove <state dir>/ns/<name>, and the
-   * <netns dir>/<name> of the same namespace. An unknown name is NOT_FOUND.
+   * <netns dir>/<name> of the same namespace. An unknown name is NOT_FOUND;
+   * a pin another identity made is PERMISSION_DENIED (reason PIN_NOT_YOURS).
    *
    * @generated from rpc lxnsd.v1.NamespaceService.Unpin
    */
