@@ -1,3 +1,5 @@
+import * as net from "node:net";
+import { Client, connectivityState, credentials } from "@grpc/grpc-js";
 import { LxnsdError, NamespaceType, createClient } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
@@ -31,6 +33,51 @@ describeRoot("connection limits", () => {
       expect(await codeOf(daemon.client.inspect(selfNet, { timeoutMs: 5000 }))).toBe("OK");
     } finally {
       other.disconnect();
+      await daemon.stop();
+    }
+  });
+
+  it("--keepalive-time/-timeout: a peer that stops answering pings is disconnected; one that answers stays", async () => {
+    const daemon = await startDaemon({ keepaliveTimeMs: 500, keepaliveTimeoutMs: 500 });
+    const started = Date.now();
+    // A raw HTTP/2 client that sends its preface and SETTINGS, then never answers anything.
+    const mute = net.connect(daemon.address.replace(/^unix:/, ""));
+    const frameTypes: number[] = [];
+    let pending = Buffer.alloc(0);
+    mute.on("data", (data: Buffer) => {
+      pending = Buffer.concat([pending, data]);
+      while (pending.length >= 9 && pending.length >= 9 + pending.readUIntBE(0, 3)) {
+        frameTypes.push(pending[3]);
+        pending = pending.subarray(9 + pending.readUIntBE(0, 3));
+      }
+    });
+    mute.on("error", () => {});
+    const closed = new Promise<number>((resolve) => mute.once("close", () => resolve(Date.now() - started)));
+    mute.write(Buffer.concat([Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]));
+    try {
+      const after = await closed;
+      const PING = 6;
+      expect(frameTypes).toContain(PING);
+      expect(after).toBeGreaterThanOrEqual(900);
+      expect(after).toBeLessThan(10000);
+      // A grpc-js client answers pings (nghttp2 does): its connection stays READY through several periods.
+      const peer = new Client(daemon.address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+      try {
+        await new Promise<void>((resolve, reject) => peer.waitForReady(Date.now() + 5000, (err) => (err ? reject(err) : resolve())));
+        const channel = peer.getChannel();
+        const changes: connectivityState[] = [];
+        // Called with an error once the deadline passes with the state unchanged; without one on a change.
+        channel.watchConnectivityState(connectivityState.READY, Date.now() + 2500, (err) => {
+          if (!err) changes.push(channel.getConnectivityState(false));
+        });
+        await new Promise((resolve) => setTimeout(resolve, 2600));
+        expect(changes).toEqual([]);
+        expect(channel.getConnectivityState(false)).toBe(connectivityState.READY);
+      } finally {
+        peer.close();
+      }
+    } finally {
+      mute.destroy();
       await daemon.stop();
     }
   });
