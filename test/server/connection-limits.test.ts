@@ -82,6 +82,23 @@ describeRoot("connection limits", () => {
     }
   });
 
+  it("--max-connection-idle closes a connection without calls (the client goes IDLE and reconnects for its next call)", async () => {
+    const daemon = await startDaemon({ maxConnectionIdleMs: 1000 });
+    const peer = new Client(daemon.address, credentials.createInsecure(), { "grpc.use_local_subchannel_pool": 1 });
+    try {
+      await new Promise<void>((resolve, reject) => peer.waitForReady(Date.now() + 5000, (err) => (err ? reject(err) : resolve())));
+      const channel = peer.getChannel();
+      const left = await new Promise<connectivityState | "still READY">((resolve) =>
+        channel.watchConnectivityState(connectivityState.READY, Date.now() + 5000, (err) => resolve(err ? "still READY" : channel.getConnectivityState(false))),
+      );
+      expect(left).toBe(connectivityState.IDLE);
+      expect(await codeOf(daemon.client.inspect(selfNet, { timeoutMs: 5000 }))).toBe("OK");
+    } finally {
+      peer.close();
+      await daemon.stop();
+    }
+  });
+
   it("--max-message-bytes refuses a larger request with RESOURCE_EXHAUSTED and keeps serving", async () => {
     const daemon = await startDaemon({ maxMessageBytes: 4096 });
     try {
