@@ -81,3 +81,10 @@ export async function waitForChild(pid: number, timeoutMs = 5000): Promise<numbe
   }, timeoutMs, `a child of ${pid}`);
   return child;
 }
+
+/** Whether `file` is a mount point in this process's mount namespace (field 5 of /proc/self/mountinfo). */
+export function mounted(file: string): boolean {
+  return readFileSync("/proc/self/mountinfo", "utf8")
+    .split("\n")
+    .some((line) => line.split(" ")[4] === file);
+}

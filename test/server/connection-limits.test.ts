@@ -1,21 +1,12 @@
 import * as net from "node:net";
 import { Client, connectivityState, credentials } from "@grpc/grpc-js";
-import { LxnsdError, NamespaceType, createClient } from "../../client";
+import { NamespaceType, createClient } from "../../client";
 import { startDaemon } from "../helpers/daemon";
+import { codeOf } from "../helpers/outcome";
 import { describeRoot } from "../helpers/privileged";
 import { processState, waitFor } from "../helpers/proc";
 
 const selfNet = { ref: { type: NamespaceType.NET, source: { case: "pid" as const, value: process.pid } } };
-
-async function codeOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "OK";
-  } catch (err) {
-    if (!(err instanceof LxnsdError)) throw err;
-    return err.codeName;
-  }
-}
 
 describeRoot("connection limits", () => {
   it("--max-streams-per-connection holds further calls on that connection until one ends; other connections go on", async () => {

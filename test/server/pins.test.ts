@@ -6,9 +6,7 @@ import { NamespaceType, status } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
-import { nsInode } from "../helpers/proc";
-
-const mounted = (file: string): boolean => readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((line) => line.split(" ")[4] === file);
+import { mounted, nsInode } from "../helpers/proc";
 
 describeRoot("Pin and Unpin", () => {
   let stateDir: string;

@@ -2,27 +2,16 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { LxnsdError, NamespaceType, createClient } from "../../../client";
+import { NamespaceType, createClient } from "../../../client";
 import type { LxnsdClient } from "../../../client";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
+import { reasonOf } from "../../helpers/outcome";
 import { newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
-import { nsInode } from "../../helpers/proc";
+import { mounted, nsInode } from "../../helpers/proc";
 import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
-
-const mounted = (file: string): boolean => readFileSync("/proc/self/mountinfo", "utf8").split("\n").some((line) => line.split(" ")[4] === file);
-
-async function reasonOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "OK";
-  } catch (err) {
-    if (!(err instanceof LxnsdError)) throw err;
-    return `${err.codeName} ${err.reason ?? ""}`.trim();
-  }
-}
 
 describeRoot("pins belong to the identity that made them", () => {
   const tokens = { alice: newToken(), bob: newToken() };

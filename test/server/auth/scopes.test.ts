@@ -8,6 +8,7 @@ import { defaultConfig } from "../../../server/config";
 import { Daemon } from "../../../server/daemon";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
+import { codeOf } from "../../helpers/outcome";
 import { capturingLogger, newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
 import { childrenOf, nsInode } from "../../helpers/proc";
@@ -15,16 +16,6 @@ import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
 
 const tokens = { reader: newToken(), runner: newToken(), admin: newToken(), other: newToken() };
-
-async function codeOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "OK";
-  } catch (err) {
-    if (!(err instanceof LxnsdError)) throw err;
-    return err.codeName;
-  }
-}
 
 describeRoot("scopes, identities and audit", () => {
   let daemon: TestDaemon;

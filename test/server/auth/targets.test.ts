@@ -6,6 +6,7 @@ import type { LxnsdClient } from "../../../client";
 import { makeCgroup } from "../../helpers/cgroup";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
+import { codeOf } from "../../helpers/outcome";
 import { newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
 import { nsInode } from "../../helpers/proc";
@@ -13,16 +14,6 @@ import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
 
 const tokens = { pods: newToken(), userns: newToken() };
-
-async function codeOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "OK";
-  } catch (err) {
-    if (!(err instanceof LxnsdError)) throw err;
-    return err.codeName;
-  }
-}
 
 const ref = (type: NamespaceType, pid: number) => ({ type, source: { case: "pid" as const, value: pid } });
 

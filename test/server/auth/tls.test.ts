@@ -1,25 +1,16 @@
 import { rmSync } from "node:fs";
-import { LxnsdError, NamespaceType, createClient } from "../../../client";
+import { NamespaceType, createClient } from "../../../client";
 import type { ClientOptions, LxnsdClient } from "../../../client";
 import { makeTestPki } from "../../helpers/certificates";
 import type { TestPki } from "../../helpers/certificates";
 import { spawnDaemon } from "../../helpers/daemon-process";
 import type { DaemonProcess } from "../../helpers/daemon-process";
+import { codeOf } from "../../helpers/outcome";
 import { writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
 import { nsInode } from "../../helpers/proc";
 
 const selfNet = { type: NamespaceType.NET, source: { case: "pid" as const, value: process.pid } };
-
-async function codeOf(call: Promise<unknown>): Promise<string> {
-  try {
-    await call;
-    return "OK";
-  } catch (err) {
-    if (!(err instanceof LxnsdError)) throw err;
-    return err.codeName;
-  }
-}
 
 describeRoot("TCP with mutual TLS", () => {
   let pki: TestPki;
