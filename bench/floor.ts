@@ -27,16 +27,13 @@ export const NOOP_METHOD: MethodDefinition<Buffer, Buffer> = {
 /** Runs /usr/bin/true in the net and uts namespaces of the pid its request names (decimal text). */
 export const SPAWN_TRUE_METHOD: MethodDefinition<Buffer, Buffer> = { ...NOOP_METHOD, path: "/lxnsd.bench.Floor/SpawnTrue", originalName: "spawnTrue" };
 
-const CLONE_NEWUTS = 0x04000000;
-const CLONE_NEWNET = 0x40000000;
-
 async function spawnTrue(pid: number): Promise<void> {
   const fds = [native.openPath(`/proc/${pid}/ns/net`), native.openPath(`/proc/${pid}/ns/uts`)];
   try {
     const program = await native.spawnProgram({
       join: [
-        { fd: fds[0], nstype: CLONE_NEWNET },
-        { fd: fds[1], nstype: CLONE_NEWUTS },
+        { fd: fds[0], nstype: native.CLONE_NEWNET },
+        { fd: fds[1], nstype: native.CLONE_NEWUTS },
       ],
       exec: { candidates: ["/usr/bin/true"], argv: ["/usr/bin/true"], env: [], collectOutput: 1024 },
     });

@@ -17,6 +17,8 @@ export interface Subject {
   unit: CaseResult["unit"];
   /** One call, sized for being driven at `concurrency` (most ignore it). */
   op: (concurrency: number) => Operation;
+  /** Runs through child_process, so forks the bench process: its size is recorded with the result (callerRssMiB). */
+  forks?: boolean;
   /** Work one call at `concurrency` does, in `unit` × seconds (MB for MB/s); 1 when unset. */
   work?: (concurrency: number) => number;
 }
@@ -45,7 +47,8 @@ export async function measure(subjects: readonly Subject[], plan: Plan): Promise
   const results = subjects.map((s, i): CaseResult => {
     const { p50, p99 } = summarize(sequential[i]);
     const work = s.work?.(1) ?? 1;
-    return { id: s.id, label: s.label, side: s.side, p50Ms: p50, p99Ms: p99, samples: sequential[i].length, unit: s.unit, callerRssMiB, rate: { "1": work * sequentialRate(sequential[i]) } };
+    const result: CaseResult = { id: s.id, label: s.label, side: s.side, p50Ms: p50, p99Ms: p99, samples: sequential[i].length, unit: s.unit, rate: { "1": work * sequentialRate(sequential[i]) } };
+    return s.forks ? { ...result, callerRssMiB } : result;
   });
   for (const concurrency of plan.concurrencies ?? CONCURRENCIES) {
     if (concurrency === 1) continue;

@@ -2,12 +2,13 @@
 // doing the same kind of work, all measured in this one process, rounds
 // interleaved so that drift hits every case alike. Root only.
 //
-//   npm run bench      (compiles bench/ and what it imports into dist/)
+//   npm run bench:native      (compiles bench/ and what it imports into dist/)
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 
 import * as native from "../native/lib";
 import { statusField, waitFor } from "../test/helpers/proc";
+import { percentile } from "./stats";
 
 const { CLONE_NEWNET, CLONE_NEWPID, CLONE_NEWTIME, CLONE_NEWUTS } = native;
 
@@ -28,11 +29,6 @@ async function runAndClose(spec: native.ChildSpec): Promise<void> {
   const r = await native.runChild(spec);
   for (const fd of r.fds) native.close(fd);
   if (r.keeper !== undefined) native.close(r.keeper.fd);
-}
-
-/** The value at percentile `p` (nearest rank) of sorted `samples`. */
-function percentile(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /** The keeper init's VmRSS next to this process's, from one PID hold. */

@@ -1,11 +1,10 @@
 // A process's memory from /proc/PID/status, and watching its peak.
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
+import { statusField } from "../test/helpers/proc";
 
-/** Field `name` (VmRSS, VmHWM, …) of /proc/PID/status in MiB. */
+/** Field `name` (VmRSS, VmHWM, …: "N kB") of /proc/PID/status in MiB. */
 export function statusMiB(pid: number, name: string): number {
-  const m = new RegExp(`^${name}:\\s*(\\d+) kB$`, "m").exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (m === null) throw new Error(`no ${name} in /proc/${pid}/status`);
-  return Number(m[1]) / 1024;
+  return parseInt(statusField(pid, name), 10) / 1024;
 }
 
 /** Resets VmHWM to the current VmRSS (clear_refs 5), so that a later VmHWM is the peak since now. */

@@ -42,9 +42,9 @@ function valueText(check: Check): string {
 
 /** Where the bench process's size was measured: the baselines that fork it cost more the larger it is. */
 function callerText(cases: readonly CaseResult[]): string[] {
-  const forking = cases.filter((c) => c.side === "baseline" && c.callerRssMiB !== undefined && /^(execFile|spawn) /.test(c.label));
+  const forking = cases.filter((c) => c.callerRssMiB !== undefined);
   if (forking.length === 0) return [];
-  return ["", `VmRSS of the bench process, which the baselines fork, when they ran: ${forking.map((c) => `${c.label.split(" ").slice(0, 2).join(" ")} ${num(c.callerRssMiB!)} MiB`).join(", ")}.`];
+  return ["", `VmRSS of the bench process, which the baselines fork, when they ran: ${forking.map((c) => `${c.label} ${num(c.callerRssMiB!)} MiB`).join(", ")}.`];
 }
 
 /** The results as markdown: what ran where, every case, the daemon's memory, every check. */

@@ -19,7 +19,7 @@ export interface CaseResult {
   samples: number;
   /** What `rate` counts. */
   unit: "ops/s" | "MB/s";
-  /** VmRSS of the bench process when the case began: what a baseline that forks it (child_process) copies. */
+  /** For a baseline that forks the bench process (child_process): the bench process's VmRSS when the case began. */
   callerRssMiB?: number;
   /** Calls that failed and were made again within the same timing (lsns racing with exiting processes). */
   repeatedCalls?: number;
@@ -32,7 +32,7 @@ export interface MemoryResult {
   /** Concurrent Exec streams and the stdout bytes each carried. */
   streams: number;
   bytesPerStream: number;
-  /** VmRSS just before (after earlier cases), the highest sampled during, and after. */
+  /** VmRSS just before (a fresh daemon after one warm-up Exec), the highest sampled during, and after. */
   rssBeforeMiB: number;
   rssPeakSampledMiB: number;
   rssAfterMiB: number;

@@ -2,7 +2,8 @@
 // and a crowd of extra processes for the listing case.
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync } from "node:fs";
+import { readdirSync } from "node:fs";
+import { readOrNull, waitFor } from "../test/helpers/proc";
 
 /** A set of processes the bench started; `stop` kills them all. */
 export interface Started {
@@ -10,20 +11,12 @@ export interface Started {
   stop(): Promise<void>;
 }
 
-async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+/** How long the processes may take to start (2,000 of them, on a loaded machine), checked this often (a check scans /proc). */
+const START_TIMEOUT_MS = 60_000;
+const POLL_MS = 50;
 
-function comm(pid: number): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
-  } catch {
-    return null;
-  }
+function comm(pid: number): string | undefined {
+  return readOrNull(`/proc/${pid}/comm`)?.trim();
 }
 
 /** The process group of every process, by pid. */
@@ -31,12 +24,8 @@ function processGroups(): Map<number, number> {
   const groups = new Map<number, number>();
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      groups.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]));
-    } catch {
-      // gone meanwhile
-    }
+    const stat = readOrNull(`/proc/${entry}/stat`); // null: gone meanwhile
+    if (stat !== null) groups.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]));
   }
   return groups;
 }
@@ -56,7 +45,7 @@ function killGroups(children: ChildProcess[]): Promise<void> {
 /** `sleep` in new net and uts namespaces (unshare execs it: same pid); resolves once it sleeps. */
 export async function startNetUtsTarget(): Promise<Started> {
   const child = spawn("unshare", ["--net", "--uts", "sleep", "1000"], { stdio: "ignore", detached: true });
-  await until(() => comm(child.pid!) === "sleep", "the net+uts target");
+  await waitFor(() => comm(child.pid!) === "sleep", START_TIMEOUT_MS, "the net+uts target", POLL_MS);
   return { pid: child.pid!, stop: () => killGroups([child]) };
 }
 
@@ -72,7 +61,7 @@ export async function startCrowd(groups: number): Promise<Started & { processes:
   const ids = new Set(children.map((c) => c.pid!));
   const sleeping = () => [...processGroups()].filter(([pid, group]) => ids.has(group) && comm(pid) === "sleep").length;
   try {
-    await until(() => sleeping() >= 4 * groups, `${4 * groups} sleeps in ${groups} namespace groups`);
+    await waitFor(() => sleeping() >= 4 * groups, START_TIMEOUT_MS, `${4 * groups} sleeps in ${groups} namespace groups`, POLL_MS);
   } catch (err) {
     await killGroups(children);
     throw err;

@@ -19,7 +19,7 @@ export async function execStreamCases(ctx: BenchContext): Promise<CaseResult[]> 
   return measure(
     [
       { id: "exec-stream", label: "Exec head -c 256MiB /dev/zero, stdout", side: "lxnsd", unit: "MB/s", op: (c) => () => execZeros(ctx.client, ctx.targetPid, bytes(c)), work },
-      { id: "nsenter-stream", label: "spawn nsenter … head, stdout pipe", side: "baseline", unit: "MB/s", op: (c) => () => nsenterZeros(ctx.targetPid, bytes(c)), work },
+      { id: "nsenter-stream", label: "spawn nsenter … head, stdout pipe", side: "baseline", unit: "MB/s", op: (c) => () => nsenterZeros(ctx.targetPid, bytes(c)), work, forks: true },
     ],
     { rounds: scaled(3, ctx.scale, 3), warmup: 1, calls: (c) => c, concurrencies: ctx.concurrencies },
   );

@@ -37,7 +37,7 @@ export async function listCases(ctx: BenchContext): Promise<{ results: CaseResul
     const results = await measure(
       [
         { id: "list", label: `ListNamespaces, all (${crowd.processes} extra processes)`, side: "lxnsd", unit: "ops/s", op: () => list },
-        { id: "lsns", label: "execFile lsns --json", side: "baseline", unit: "ops/s", op: () => lsns },
+        { id: "lsns", label: "execFile lsns --json", side: "baseline", unit: "ops/s", op: () => lsns, forks: true },
       ],
       { rounds: scaled(10, ctx.scale, 3), warmup: 1, calls: (c) => c, concurrencies: ctx.concurrencies },
     );

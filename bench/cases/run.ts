@@ -23,7 +23,7 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
   return measure(
     [
       { id: "run-true", label: "Run /usr/bin/true in net+uts", side: "lxnsd", unit: "ops/s", op: () => run },
-      { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter },
+      { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter, forks: true },
       { id: "floor-run", label: "floor of Run: addon spawn of true in net+uts behind an empty grpc-js call", side: "baseline", unit: "ops/s", op: () => ctx.floorRun },
     ],
     { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },

@@ -19,7 +19,7 @@ export async function unshareCases(ctx: BenchContext): Promise<CaseResult[]> {
   return measure(
     [
       { id: "unshare-close", label: "Unshare net+uts + Close", side: "lxnsd", unit: "ops/s", op: () => unshareAndClose },
-      { id: "unshare-true", label: "execFile unshare --net --uts true", side: "baseline", unit: "ops/s", op: () => unshare },
+      { id: "unshare-true", label: "execFile unshare --net --uts true", side: "baseline", unit: "ops/s", op: () => unshare, forks: true },
     ],
     { rounds: scaled(150, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), calls: (c) => scaled(300, ctx.scale, c), concurrencies: ctx.concurrencies },
   );

@@ -87,6 +87,19 @@ describe("bench stats", () => {
     for (const rate of Object.values(result.rate)) expect(rate).toBeGreaterThan(0);
   });
 
+  it("records the bench process's size for the subjects that fork it, and only for those", async () => {
+    const op = () => async () => {};
+    const [forking, other] = await measure(
+      [
+        { id: "f", label: "f", side: "baseline", unit: "ops/s", op, forks: true },
+        { id: "o", label: "o", side: "lxnsd", unit: "ops/s", op },
+      ],
+      { rounds: 1, warmup: 0, calls: (c) => c, concurrencies: [1] },
+    );
+    expect(forking.callerRssMiB).toBeGreaterThan(10);
+    expect(other.callerRssMiB).toBeUndefined();
+  });
+
   it("reads BENCH_SCALE and scales with a floor", () => {
     expect(benchScale({})).toBe(1);
     expect(benchScale({ BENCH_SCALE: "0.1" })).toBe(0.1);
@@ -131,8 +144,8 @@ describe("bench report", () => {
 
   it("says how big the bench process was when the baselines that fork it ran, and only those", () => {
     expect(report).not.toContain("VmRSS of the bench process");
-    const cases = CASES.map((c) => (c.id === "nsenter-true" ? { ...c, label: "execFile nsenter -n -u true", callerRssMiB: 55 } : { ...c, callerRssMiB: 99 }));
-    expect(markdownReport({ ...RESULTS, cases })).toContain("VmRSS of the bench process, which the baselines fork, when they ran: execFile nsenter 55.0 MiB.");
+    const cases = CASES.map((c) => (c.id === "nsenter-true" ? { ...c, label: "execFile nsenter -n -u true", callerRssMiB: 55 } : c));
+    expect(markdownReport({ ...RESULTS, cases })).toContain("VmRSS of the bench process, which the baselines fork, when they ran: execFile nsenter -n -u true 55.0 MiB.");
   });
 
   it("prints every case with p50, p99 and its three rates", () => {

@@ -63,12 +63,12 @@ export function nsPidLine(pid: number): number[] {
   return statusField(pid, "NSpid").split(/\s+/).map(Number);
 }
 
-/** Resolves once `check` returns true, polling every 10 ms, or rejects after `timeoutMs`. */
-export async function waitFor(check: () => boolean, timeoutMs = 5000, what = "condition"): Promise<void> {
+/** Resolves once `check` returns true, polling every `everyMs`, or rejects after `timeoutMs`. */
+export async function waitFor(check: () => boolean, timeoutMs = 5000, what = "condition", everyMs = 10): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!check()) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
   }
 }
 
