@@ -319,11 +319,15 @@ export function runningChildren(): number {
  * Starts a program in a per-request child's namespaces (see {@link ExecSpec})
  * and resolves once it has exec'd, with its pid, process group and the
  * daemon's ends of its stdio pipes (owned by the caller; wrap them in
- * `net.Socket({ fd })`). Rejects with NativeError when any step up to and
+ * `net.Socket({ fd })`; with exec.collectOutput stdout and stderr are -1:
+ * the addon reads them). Rejects with NativeError when any step up to and
  * including execve failed (`step` "setns pid", "chdir", "set credentials",
  * "execve", …; "ETIMEDOUT"/"ECANCELED" before the program ran); then no fd,
- * child or program is left. After exec, abort and timeoutMs SIGKILL the
- * process group and `exited` resolves `{ signal: 9 }`.
+ * child or program is left. After exec, abort, timeoutMs and kill(9)
+ * SIGKILL the process group and `exited` resolves `{ signal: 9 }`; once the
+ * program has exited but its collected output is still open (held by a
+ * descendant that left the group), they stop the reading instead: `exited`
+ * resolves with its exit status and the output so far, `truncated` set.
  */
 export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}): Promise<ExecHandle> {
   checkSpec(spec);

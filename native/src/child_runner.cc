@@ -1071,12 +1071,22 @@ int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
 }
 
 bool ChildRunner::SignalProgram(int pid, int sig) {
+  ProgramWatch* collecting = nullptr;  // reaped, its output still being read
   for (ProgramWatch* w : programs_) {
-    if (w->pid() != pid || w->reaped()) continue;
+    if (w->pid() != pid) continue;
+    if (w->reaped()) {
+      collecting = w;
+      continue;
+    }
     w->Signal(sig);
     return true;
   }
-  return false;
+  // SIGKILL (timeout, cancel, deadline) also ends the wait for pipes that a
+  // descendant outside the program's group keeps open; other signals have
+  // no one left to reach.
+  if (collecting == nullptr || sig != SIGKILL) return false;
+  collecting->StopCollecting();
+  return true;
 }
 
 bool ChildRunner::Cancel(int pid) {

@@ -132,7 +132,9 @@ class ChildRunner {
   // Kills a running child; it completes with ECANCELED. False if unknown.
   bool Cancel(int pid);
   // Sends `sig` to the process group of a running program (by its pid).
-  // False if unknown (never started, or already reaped).
+  // SIGKILL to a program already reaped whose output is still collected
+  // stops the collecting (ProgramWatch::StopCollecting). False if unknown
+  // (never started, or over).
   bool SignalProgram(int pid, int sig);
   // Kills and reaps every child synchronously, closes everything, calls no
   // completion. For environment teardown.

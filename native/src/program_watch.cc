@@ -120,6 +120,13 @@ void ProgramWatch::Signal(int sig) {
   if (getpgid(pid_) != pid_) PidfdSignal(pidfd_, sig);
 }
 
+void ProgramWatch::StopCollecting() {
+  exit_.truncated = true;
+  StopStream(0);
+  StopStream(1);
+  MaybeComplete();
+}
+
 void ProgramWatch::KillAndReap() {
   done_.reset();
   if (!reaped_) {

@@ -73,6 +73,12 @@ class ProgramWatch {
   // Sends `sig` to the program's process group, and to the program itself
   // when it has left that group. A no-op once it has been reaped.
   void Signal(int sig);
+  // A reaped program whose output is still being read: a descendant that
+  // left its process group (setsid) holds the pipes. Stops reading, as
+  // killing the program would have ended it: the output kept so far is the
+  // output, marked truncated, and the completion follows (`this` may be
+  // gone afterwards).
+  void StopCollecting();
   // Teardown: kills the group, reaps the program (blocking), releases
   // everything without calling the completion.
   void KillAndReap();

@@ -106,6 +106,25 @@ describeRoot("Run", () => {
     await waitFor(() => [null, "Z"].includes(processState(background)), 1000, `pid ${background} to die`);
   });
 
+  it.each<[string, ExecSpecInit, { timeoutMs?: number }, status]>([
+    ["its timeout", { timeout: { nanos: 500_000_000 } }, {}, status.DEADLINE_EXCEEDED],
+    ["the call's deadline", {}, { timeoutMs: 500 }, status.DEADLINE_EXCEEDED],
+  ])("a descendant that left the process group and keeps stdout open does not outlast %s: the pipes are let go", async (_name, limits, options, code) => {
+    // A sleep of 30.<unique digits> seconds: found again by its command line, to be killed at the end.
+    const sleep = `sleep 30.${process.pid}${Date.now() % 100000}`;
+    const before = countFds();
+    try {
+      // setsid -f: a new session, out of reach of the group kill; it holds the write ends of stdout and stderr.
+      const started = Date.now();
+      const err = await run({ argv: ["sh", "-c", `setsid -f ${sleep}; echo started`], ...limits }, options).catch((e) => e);
+      expect(err).toMatchObject({ code });
+      expect(Date.now() - started).toBeLessThan(5000);
+      await waitFor(() => countFds() === before, 2000, "the daemon's fds to come back");
+    } finally {
+      execFileSync("pkill", ["-f", `^${sleep}$`]);
+    }
+  });
+
   it.each<[string, ExecSpecInit, status]>([
     ["a program that does not exist", { argv: ["/nonexistent/program"] }, status.NOT_FOUND],
     ["a program not on PATH", { argv: ["lxnsd-no-such-program"] }, status.NOT_FOUND],
