@@ -61,10 +61,15 @@ function checkStrings(list: unknown, what: string, nonEmpty: boolean): asserts l
   if (nonEmpty && list.length === 0) throw new TypeError(`${what} must not be empty`);
 }
 
-function checkId(n: unknown, what: string): void {
-  if (n !== undefined && (!Number.isInteger(n) || (n as number) < 0 || (n as number) > 0xfffffffe)) {
-    throw new RangeError(`${what} must be an integer in [0, 4294967294]`);
+/** RangeError unless `n` is an integer in [0, max]. */
+export function checkUint(n: unknown, what: string, max: number): asserts n is number {
+  if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > max) {
+    throw new RangeError(`${what} must be an integer in [0, ${max}]`);
   }
+}
+
+function checkId(n: unknown, what: string): void {
+  if (n !== undefined) checkUint(n, what, 0xfffffffe);
 }
 
 /** Validates the exec-specific part; throws TypeError/RangeError. */
@@ -84,9 +89,7 @@ export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
   checkId(uid, "exec.uid");
   checkId(gid, "exec.gid");
   if (mountProc !== undefined && typeof mountProc !== "boolean") throw new TypeError("exec.mountProc must be a boolean");
-  if (collectOutput !== undefined && (!Number.isInteger(collectOutput) || collectOutput < 0 || collectOutput > 0xffffffff)) {
-    throw new RangeError("exec.collectOutput must be an integer in [0, 4294967295]");
-  }
+  if (collectOutput !== undefined) checkUint(collectOutput, "exec.collectOutput", 0xffffffff);
   if (mountProc && ((spec.unshareFlags ?? 0) & cloneNewNs) === 0) {
     throw new TypeError("exec.mountProc needs CLONE_NEWNS in unshareFlags");
   }

@@ -8,7 +8,7 @@
  * per-request child through {@link runChild}.
  */
 import { NAMESPACE_KINDS } from "../../client/namespace-types";
-import { checkExec, type ExecHandle, type ExecSpec, type ProgramExit, type SpawnProgramOptions } from "./exec-spec";
+import { checkExec, checkUint, type ExecHandle, type ExecSpec, type ProgramExit, type SpawnProgramOptions } from "./exec-spec";
 import { NativeError } from "./native-error";
 import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawScanRow } from "./raw";
 
@@ -126,12 +126,6 @@ function checkPath(p: unknown, what: string): asserts p is string {
 
 function checkString(s: unknown, what: string): asserts s is string {
   if (typeof s !== "string") throw new TypeError(`${what} must be a string`);
-}
-
-function checkUint(n: unknown, what: string, max: number): asserts n is number {
-  if (!Number.isInteger(n) || (n as number) < 0 || (n as number) > max) {
-    throw new RangeError(`${what} must be an integer in [0, ${max}]`);
-  }
 }
 
 function checkNsFlags(flags: unknown, what: string, allowZero: boolean): void {

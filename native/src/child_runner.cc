@@ -359,7 +359,7 @@ class ChildRun {
   bool MakeStdio(ChildFailure* failure);
   void PrepareExec();
   int64_t ProgramTimeoutMs() const;
-  const ProgramOutput* Output(ProgramOutput* out) const;
+  const ProgramOutput* Output(ProgramOutput* out);
   void HandOverStdio(ChildResult* result);
   void CloseStdio();
   void ReleaseUnstarted();
@@ -558,20 +558,23 @@ int64_t ChildRun::ProgramTimeoutMs() const {
   return spent >= spec_.timeout_ms ? 0 : static_cast<int64_t>(spec_.timeout_ms - spent);
 }
 
-// What a ProgramWatch should read itself (collectOutput), or nullptr.
-const ProgramOutput* ChildRun::Output(ProgramOutput* out) const {
+// What a ProgramWatch should read itself (collectOutput), or nullptr. The
+// watch owns those read ends from here on, whether it starts or not.
+const ProgramOutput* ChildRun::Output(ProgramOutput* out) {
   if (!spec_.exec.collect_output) return nullptr;
-  out->fds[0] = stdio_parent_[1];
-  out->fds[1] = stdio_parent_[2];
+  for (int i = 0; i < 2; i++) {
+    out->fds[i] = stdio_parent_[i + 1];
+    stdio_parent_[i + 1] = -1;
+  }
   out->cap = spec_.exec.output_cap;
   return out;
 }
 
-// The program runs under a ProgramWatch: the daemon's pipe ends go to the
-// caller, but for stdout and stderr when the watch reads them.
+// The program runs under a ProgramWatch: the daemon's pipe ends still here
+// (all three, or stdin alone when the watch reads the output) go to the caller.
 void ChildRun::HandOverStdio(ChildResult* result) {
   for (int i = 0; i < 3; i++) {
-    if (i == 0 || !spec_.exec.collect_output) result->stdio[i] = stdio_parent_[i];
+    result->stdio[i] = stdio_parent_[i];
     stdio_parent_[i] = -1;
   }
 }
@@ -866,15 +869,11 @@ bool ChildRun::ExecedDirectly() const {
 // Has the child exited (still unreaped)? waitid(WNOHANG|WNOWAIT).
 bool ChildRun::ExitedAlready() const {
   siginfo_t info;
-  std::memset(&info, 0, sizeof info);
-  int r;
-  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, WEXITED | WNOHANG | WNOWAIT);
-  while (r < 0 && errno == EINTR);
-  return r == 0 && info.si_pid != 0;
+  return WaitPidfd(pidfd_, WNOHANG | WNOWAIT, &info);
 }
 
 // Stops and closes the handles before any fd is closed, so epoll never
-// sees a reused fd; closes the status socket.
+// sees a reused fd; closes the status socket or pipe.
 void ChildRun::StopWatching() {
   finished_ = true;
   if (pid_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&pid_poll_));
@@ -899,7 +898,6 @@ void ChildRun::HandOverProgram(bool exited) {
   ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
                                                ProgramTimeoutMs(), Output(&output), exited,
                                                &result.failure);
-  if (spec_.exec.collect_output) stdio_parent_[1] = stdio_parent_[2] = -1;  // the watch's now
   if (program != nullptr) {
     result.program_pid = pid_;
     HandOverStdio(&result);
@@ -939,10 +937,7 @@ void ChildRun::Finish(bool notify) {
       HandOverProgram(true);
       return;
     }
-    kill(-pid_, SIGKILL);  // ESRCH unless it got to setpgid
-    siginfo_t reaped;
-    while (waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &reaped, WEXITED) < 0 && errno == EINTR) {
-    }
+    KillGroupAndReap(pid_);
   }
   StopWatching();
   close(pidfd_);
@@ -975,7 +970,6 @@ void ChildRun::Finish(bool notify) {
       ProgramOutput output;
       program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
                                     ProgramTimeoutMs(), Output(&output), &result.failure);
-      if (spec_.exec.collect_output) stdio_parent_[1] = stdio_parent_[2] = -1;  // the watch's now
       if (program != nullptr) {
         result.program_pid = program_pid;
         HandOverStdio(&result);

@@ -100,9 +100,11 @@ struct ChildResult {
   int stdio[3] = {-1, -1, -1};  // stdin write end, stdout and stderr read ends
 };
 
-// Receives the outcome exactly once, on the loop thread, after the child
-// has been reaped and every handle stopped. Destroyed without being called
-// only when the runner is torn down (environment cleanup).
+// Receives the outcome exactly once, on the loop thread: after the child
+// has been reaped and every handle stopped, or, for a direct exec, once
+// the child has become the program (a ProgramWatch then watches and reaps
+// it; ProgramExited may follow in the same turn). Destroyed without being
+// called only when the runner is torn down (environment cleanup).
 class ChildCompletion {
  public:
   virtual ~ChildCompletion() = default;

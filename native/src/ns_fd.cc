@@ -2,9 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "compat.h"
 
@@ -77,4 +79,12 @@ int WriteWholeFile(const char* path, const char* data, size_t len, const char** 
 int PidfdSignal(int pidfd, int sig) {
   if (syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0) < 0) return -errno;
   return 0;
+}
+
+bool WaitPidfd(int pidfd, int options, siginfo_t* info) {
+  std::memset(info, 0, sizeof *info);
+  int r;
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd, info, WEXITED | options);
+  while (r < 0 && errno == EINTR);
+  return !(r == 0 && info->si_pid == 0);
 }

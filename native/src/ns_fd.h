@@ -4,6 +4,8 @@
 #ifndef LXNSD_NATIVE_NS_FD_H_
 #define LXNSD_NATIVE_NS_FD_H_
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -30,5 +32,8 @@ int NsOwnerUid(int fd, uint32_t* uid);
 int WriteWholeFile(const char* path, const char* data, size_t len, const char** failed);
 // pidfd_send_signal(pidfd, sig, NULL, 0).
 int PidfdSignal(int pidfd, int sig);
+// waitid(P_PIDFD, pidfd, info, WEXITED | options), retried on EINTR. False
+// when the process has not exited yet (only possible with WNOHANG).
+bool WaitPidfd(int pidfd, int options, siginfo_t* info);
 
 #endif  // LXNSD_NATIVE_NS_FD_H_

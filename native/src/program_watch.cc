@@ -13,16 +13,6 @@
 
 namespace {
 
-// waitid on the pidfd, retried on EINTR. Returns false when the program
-// has not exited yet (only possible with WNOHANG).
-bool WaitPidfd(int pidfd, int options, siginfo_t* info) {
-  std::memset(info, 0, sizeof *info);
-  int r;
-  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd, info, WEXITED | options);
-  while (r < 0 && errno == EINTR);
-  return !(r == 0 && info->si_pid == 0);
-}
-
 // Reads per wake-up of one output pipe before yielding to the loop
 // (level-triggered: the poll fires again while data is left).
 constexpr int kReadsPerWakeup = 16;
