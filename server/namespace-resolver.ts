@@ -83,7 +83,8 @@ export class NamespaceResolver {
     }
     if (ref.relation === Relation.UNSPECIFIED) return { ...resolved(base, kind), fromHandle: base.fromHandle };
     try {
-      return { ...this.follow(base, kind, ref.relation, field), fromHandle: base.fromHandle };
+      // An owner or parent is another namespace than the handle's: checked like any other.
+      return this.follow(base, kind, ref.relation, field);
     } finally {
       base.release();
     }

@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { LxnsdError, NAMESPACE_KINDS, NamespaceType, createClient } from "../../../client";
+import { LxnsdError, NAMESPACE_KINDS, NamespaceType, Relation, createClient } from "../../../client";
 import type { LxnsdClient } from "../../../client";
 import { makeCgroup } from "../../helpers/cgroup";
 import { startDaemon } from "../../helpers/daemon";
@@ -13,7 +13,7 @@ import { nsInode } from "../../helpers/proc";
 import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
 
-const tokens = { pods: newToken(), userns: newToken() };
+const tokens = { pods: newToken(), userns: newToken(), usernsAdmin: newToken() };
 
 const ref = (type: NamespaceType, pid: number) => ({ type, source: { case: "pid" as const, value: pid } });
 
@@ -38,6 +38,7 @@ describeRoot("target rules", () => {
       identities: [
         { name: "pods", scopes: ["read", "exec", "admin"], tokens: [tokenHash(tokens.pods)], targets: { "cgroup-prefixes": [cgroup.path] } },
         { name: "userns", scopes: ["read", "exec"], tokens: [tokenHash(tokens.userns)], targets: { "user-namespaces": [Number(nsInode(container.pid, "user"))] } },
+        { name: "userns-admin", scopes: ["read", "admin"], tokens: [tokenHash(tokens.usernsAdmin)], targets: { "user-namespaces": [Number(nsInode(container.pid, "user"))] } },
       ],
     });
     daemon = await startDaemon({ policyFile: policy });
@@ -84,5 +85,22 @@ describeRoot("target rules", () => {
     expect(await codeOf(userns.inspect({ ref: ref(NamespaceType.NET, outside.pid) }))).toBe("PERMISSION_DENIED");
     // the container's mount namespace is the host's here: owned by the initial user namespace
     expect(await codeOf(userns.inspect({ ref: ref(NamespaceType.MNT, container.pid) }))).toBe("PERMISSION_DENIED");
+  });
+
+  it("a handle does not lead past the rule: its owner or parent namespace is checked like any other", async () => {
+    const admin = createClient(daemon.address, { token: tokens.usernsAdmin });
+    try {
+      const user = (await admin.open({ ref: ref(NamespaceType.USER, container.pid) })).handle!.id;
+      const net = (await admin.open({ ref: ref(NamespaceType.NET, container.pid) })).handle!.id;
+      const viaHandle = (id: string, relation: Relation) => admin.inspect({ ref: { relation, source: { case: "handle", value: id } } });
+      expect((await viaHandle(net, Relation.UNSPECIFIED)).info!.nsId).toBe(nsInode(container.pid, "net"));
+      expect((await viaHandle(net, Relation.OWNER)).info!.nsId).toBe(nsInode(container.pid, "user"));
+      // The container's user namespace's parent is the host's initial one.
+      expect(await codeOf(viaHandle(user, Relation.PARENT))).toBe("PERMISSION_DENIED");
+      expect(await codeOf(viaHandle(user, Relation.OWNER))).toBe("PERMISSION_DENIED");
+      for (const id of [user, net]) await admin.close({ handle: id });
+    } finally {
+      admin.disconnect();
+    }
   });
 });
