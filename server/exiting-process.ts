@@ -1,4 +1,6 @@
 import { readFileSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import { RpcError } from "./errors";
 
 /**
  * Whether `pid` is gone or in the middle of exiting. The kernel answers
@@ -13,4 +15,9 @@ export function isExitingProcess(pid: number): boolean {
   } catch {
     return true;
   }
+}
+
+/** NOT_FOUND for a process that exited (or is exiting) while `syscall` looked at it. */
+export function processExited(pid: number, cause: unknown, syscall?: string): RpcError {
+  return new RpcError(status.NOT_FOUND, `process ${pid} exited`, "ESRCH", { errno: "ESRCH", ...(syscall ? { syscall } : {}) }, { cause });
 }

@@ -6,7 +6,7 @@ import { NAMESPACE_KINDS, kindOf } from "../client/namespace-types";
 import type { NamespaceKind } from "../client/namespace-types";
 import * as native from "../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
-import { isExitingProcess } from "./exiting-process";
+import { isExitingProcess, processExited } from "./exiting-process";
 
 /** One lsns row on the wire. */
 export type Summary = MessageInitShape<typeof NamespaceSummarySchema>;
@@ -48,7 +48,7 @@ export function namespacesOfPid(pid: number): Set<bigint> {
     try {
       stat = statSync(`/proc/${pid}/ns/${kind.name}`, { bigint: true, throwIfNoEntry: false });
     } catch (err) {
-      if (isErrnoLike(err) && err.code === "EACCES" && isExitingProcess(pid)) throw new RpcError(status.NOT_FOUND, `process ${pid} exited`, "ESRCH", { errno: "ESRCH" });
+      if (isErrnoLike(err) && err.code === "EACCES" && isExitingProcess(pid)) throw processExited(pid, err);
       throw isErrnoLike(err) ? fromErrno(err, `stat /proc/${pid}/ns/${kind.name}`) : err;
     }
     if (stat) inodes.add(stat.ino);

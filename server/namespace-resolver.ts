@@ -8,7 +8,7 @@ import * as native from "../native/lib";
 import type { Caller } from "./auth/caller";
 import { checkOwner, checkProcess, processOfPath } from "./auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
-import { isExitingProcess } from "./exiting-process";
+import { isExitingProcess, processExited } from "./exiting-process";
 import type { HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./namespace-info";
 
@@ -161,7 +161,7 @@ function openProcessFile(pid: number, file: string): Base {
     return openFile(file, `process ${pid}`);
   } catch (err) {
     if (err instanceof RpcError && err.code === status.PERMISSION_DENIED && isExitingProcess(pid)) {
-      throw new RpcError(status.NOT_FOUND, `process ${pid} exited`, "ESRCH", { errno: "ESRCH", syscall: "open" }, { cause: err });
+      throw processExited(pid, err, "open");
     }
     throw err;
   }

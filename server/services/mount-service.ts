@@ -39,7 +39,6 @@ function sourceKind(source: string): "dir" | "file" {
   }
 }
 
-
 /**
  * lxnsd.v1.MountService: lxns.mount's bind mount into another process's
  * mount namespace with the new mount API. The daemon clones the source as
