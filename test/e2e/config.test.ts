@@ -75,12 +75,16 @@ describeRoot("lxnsd configuration from flags, env and --config", () => {
     expect(d.stderr()).toMatch(/cannot read config file .*missing\.yaml/);
   });
 
-  it("refuses a --socket-group that names no group (exit 1, no socket left behind) and a relative --mount-source-root (exit 2)", async () => {
+  it("refuses a --socket-group that names no group (exit 1, no socket left behind), a relative --mount-source-root or --max-connection-idle 0 (exit 2)", async () => {
     const socket = path.join(dir, "lxnsd.sock");
     const noGroup = spawnDaemon(["--listen", `unix:${socket}`, "--socket-group", "lxnsd-no-such-group"]);
     expect(await noGroup.exited).toBe(1);
     expect(noGroup.stderr()).toContain('lxnsd: --socket-group: no group "lxnsd-no-such-group" in /etc/group');
     expect(existsSync(socket)).toBe(false);
+
+    const noIdle = spawnDaemon(["--listen", `unix:${socket}`, "--max-connection-idle", "0"]);
+    expect(await noIdle.exited).toBe(2);
+    expect(noIdle.stderr()).toContain("option '--max-connection-idle <seconds>' argument '0' is invalid. must be a positive integer");
 
     const relative = spawnDaemon(["--listen", `unix:${socket}`, "--mount-source-root", "srv/mounts"]);
     expect(await relative.exited).toBe(2);
