@@ -1,3 +1,4 @@
+import * as http from "node:http";
 import { NamespaceType, status } from "../../client";
 import { parseHostPort } from "../../server/ops/metrics-server";
 import { startDaemon } from "../helpers/daemon";
@@ -5,9 +6,22 @@ import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
 import { processState, waitFor } from "../helpers/proc";
 
-async function scrape(address: string, path = "/metrics"): Promise<{ status: number; type: string | null; text: string }> {
-  const response = await fetch(`http://${address}${path}`);
-  return { status: response.status, type: response.headers.get("content-type"), text: await response.text() };
+/**
+ * GET over a connection of its own, closed with the response (agent: false): fetch's keep-alive pool kept a
+ * socket that closed seconds later, in whichever test file ran next, and fd-counting tests there saw one fd fewer.
+ */
+function scrape(address: string, path = "/metrics"): Promise<{ status: number; type: string | null; text: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(`http://${address}${path}`, { agent: false }, (response) => {
+        let text = "";
+        response.setEncoding("utf8");
+        response.on("data", (chunk: string) => (text += chunk));
+        response.on("end", () => resolve({ status: response.statusCode ?? 0, type: response.headers["content-type"] ?? null, text }));
+        response.on("error", reject);
+      })
+      .on("error", reject);
+  });
 }
 
 /** The value of one sample line `name{labels} value` (labels in the order prom-client writes them), or undefined. */
