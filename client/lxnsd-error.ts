@@ -2,9 +2,9 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
-import { ErrorInfoSchema } from "./gen/google/rpc/error_details_pb";
-import type { ErrorInfo } from "./gen/google/rpc/error_details_pb";
-import { StatusSchema } from "./gen/google/rpc/status_pb";
+import { ErrorInfoSchema } from "../api/gen/google/rpc/error_details_pb";
+import type { ErrorInfo } from "../api/gen/google/rpc/error_details_pb";
+import { StatusSchema } from "../api/gen/google/rpc/status_pb";
 
 /**
  * A failed lxnsd call. `code` is the gRPC status; `reason` the ErrorInfo

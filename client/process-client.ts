@@ -1,12 +1,12 @@
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Client, ClientDuplexStream } from "@grpc/grpc-js";
-import { ProcessService } from "./gen/lxnsd/v1/process_service_pb";
-import type { ExecRequestSchema, ExecResponse } from "./gen/lxnsd/v1/process_service_pb";
-import type { ExecSpecSchema, ExitStatus } from "./gen/lxnsd/v1/types_pb";
+import { ProcessService } from "../api/gen/lxnsd/v1/process_service_pb";
+import type { ExecRequestSchema, ExecResponse } from "../api/gen/lxnsd/v1/process_service_pb";
+import type { ExecSpecSchema, ExitStatus } from "../api/gen/lxnsd/v1/types_pb";
 import { toLxnsdError } from "./lxnsd-error";
 import { grpcOptions, onAbort } from "./rpc/call-options";
 import type { CallOptions } from "./rpc/call-options";
-import { methodDefinition } from "./rpc/method-definitions";
+import { methodDefinition } from "../api/method-definitions";
 import { serviceClient } from "./rpc/service-client";
 
 /** What to run and where (lxnsd.v1.ExecSpec as an init object). */

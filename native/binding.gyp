@@ -3,28 +3,29 @@
     {
       "target_name": "lxnsd_native",
       "sources": [
-        "src/addon.cc",
-        "src/child_program.cc",
-        "src/child_runner.cc",
-        "src/errno_names.cc",
+        "src/js/addon.cc",
+        "src/child/child_program.cc",
+        "src/child/child_runner.cc",
+        "src/js/errno_names.cc",
         "src/mount_ops.cc",
         "src/ns_fd.cc",
         "src/ns_scan.cc",
-        "src/ns_scan_js.cc",
-        "src/pause_program.cc",
-        "src/program_watch.cc"
+        "src/js/ns_scan_js.cc",
+        "src/child/pause_program.cc",
+        "src/child/program_watch.cc"
       ],
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
       "defines": ["NAPI_VERSION=8"],
+      "include_dirs": ["src"],
       "cflags": ["-Wall", "-Wextra"],
       "cflags_cc": ["-Wall", "-Wextra", "-std=gnu++17"]
     },
     {
       "target_name": "lxnsd-pause",
       "type": "executable",
-      "sources": ["src/pause_main.c"],
+      "sources": ["src/child/pause_main.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-ffreestanding", "-fno-stack-protector",
                  "-fno-pie", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"],
       "ldflags": ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none"]

@@ -4,17 +4,17 @@ import * as native from "../native/lib";
 import { Authenticator } from "./auth/authenticator";
 import { OPEN_POLICY } from "./auth/policy";
 import type { Policy } from "./auth/policy";
-import { ChildSlots } from "./child-slots";
-import type { DaemonConfig } from "./config";
-import { HandleTable } from "./handle-table";
+import { ChildSlots } from "./programs/child-slots";
+import type { DaemonConfig } from "./config/config";
+import { HandleTable } from "./namespaces/handle-table";
 import { groupId } from "./listeners/group-id";
 import { listenTcp, tcpCredentials } from "./listeners/tcp-listener";
 import { listenUnix } from "./listeners/unix-listener";
 import type { Listener } from "./listeners/unix-listener";
 import { unixSocketPath } from "./listeners/unix-socket";
-import { NamespaceLimits } from "./namespace-limits";
-import { NamespacePins, pinDirs } from "./namespace-pins";
-import { NamespaceResolver } from "./namespace-resolver";
+import { NamespaceLimits } from "./namespaces/limits";
+import { NamespacePins, pinDirs } from "./namespaces/pins";
+import { NamespaceResolver } from "./namespaces/resolver";
 import { DaemonHealth } from "./ops/health";
 import { DaemonMetrics } from "./ops/metrics";
 import { MetricsServer } from "./ops/metrics-server";
@@ -23,9 +23,9 @@ import type { RpcHooks } from "./rpc/add-service";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
-import { MountService as MountServiceDesc } from "../client/gen/lxnsd/v1/mount_service_pb";
-import { NamespaceService as NamespaceServiceDesc } from "../client/gen/lxnsd/v1/namespace_service_pb";
-import { ProcessService as ProcessServiceDesc } from "../client/gen/lxnsd/v1/process_service_pb";
+import { MountService as MountServiceDesc } from "../api/gen/lxnsd/v1/mount_service_pb";
+import { NamespaceService as NamespaceServiceDesc } from "../api/gen/lxnsd/v1/namespace_service_pb";
+import { ProcessService as ProcessServiceDesc } from "../api/gen/lxnsd/v1/process_service_pb";
 
 /** The policy in `file`; its parser (zod, yaml) is loaded only when there is one. */
 function readPolicy(file: string): Policy {

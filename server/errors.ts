@@ -2,8 +2,8 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { anyPack } from "@bufbuild/protobuf/wkt";
 import { Metadata, status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
-import { ErrorInfoSchema } from "../client/gen/google/rpc/error_details_pb";
-import { StatusSchema } from "../client/gen/google/rpc/status_pb";
+import { ErrorInfoSchema } from "../api/gen/google/rpc/error_details_pb";
+import { StatusSchema } from "../api/gen/google/rpc/status_pb";
 
 /** The domain of every ErrorInfo lxnsd sends. */
 export const ERROR_DOMAIN = "lxnsd";

@@ -2,11 +2,11 @@
 import * as path from "node:path";
 import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
-import { defaultAddress } from "../client/default-address";
-import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config";
+import { defaultAddress } from "../api/default-address";
+import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
 import type { TlsFiles } from "./listeners/tcp-listener";
-import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "./option-sources";
+import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "./config/option-sources";
 
 function positiveInt(value: string): number {
   const parsed = Number(value);

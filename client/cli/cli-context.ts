@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { createClient } from "../create-client";
 import type { ClientOptions, LxnsdClient } from "../create-client";
 import { UsageError } from "./usage-error";
-import { defaultAddress } from "../default-address";
+import { defaultAddress } from "../../api/default-address";
 import type { CallOptions } from "../rpc/call-options";
 import { describeError, formatJson } from "./format";
 

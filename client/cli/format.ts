@@ -1,8 +1,8 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
-import type { Handle, NamespaceInfo, NamespaceType } from "../gen/lxnsd/v1/types_pb";
+import type { Handle, NamespaceInfo, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import { LxnsdError } from "../lxnsd-error";
-import { kindOf } from "../namespace-types";
+import { kindOf } from "../../api/namespace-types";
 
 /** `message` as one protobuf JSON document (canonical field names, int64 as strings), newline-terminated. */
 export function formatJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): string {

@@ -2,10 +2,10 @@ import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError } from "commander";
-import { IdMappingSchema } from "../gen/lxnsd/v1/types_pb";
-import type { IdMapping } from "../gen/lxnsd/v1/types_pb";
-import { kindNamed, NAMESPACE_KINDS } from "../namespace-types";
-import type { NamespaceKind } from "../namespace-types";
+import { IdMappingSchema } from "../../api/gen/lxnsd/v1/types_pb";
+import type { IdMapping } from "../../api/gen/lxnsd/v1/types_pb";
+import { kindNamed, NAMESPACE_KINDS } from "../../api/namespace-types";
+import type { NamespaceKind } from "../../api/namespace-types";
 
 // Option-argument parsers for commander. Each throws InvalidArgumentError,
 // which commander reports as a usage error (exit status 2).

@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { NamespaceRefSchema, NamespaceType, Relation } from "../gen/lxnsd/v1/types_pb";
-import type { NamespaceRef } from "../gen/lxnsd/v1/types_pb";
-import type { NamespaceKind } from "../namespace-types";
+import { NamespaceRefSchema, NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceKind } from "../../api/namespace-types";
 import { parseKind, parsePid } from "./parse-values";
 import { addTypeFlags, flaggedKinds } from "./type-flags";
 import { UsageError } from "./usage-error";

@@ -1,7 +1,7 @@
 import { Option } from "commander";
 import type { Command } from "commander";
-import { NAMESPACE_KINDS } from "../namespace-types";
-import type { NamespaceKind } from "../namespace-types";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
+import type { NamespaceKind } from "../../api/namespace-types";
 
 /** One namespace type's flag, as nsenter(1) and unshare(1) spell it. */
 export interface TypeFlag {

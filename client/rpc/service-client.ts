@@ -4,7 +4,7 @@ import type { Client, ClientReadableStream, ServiceError } from "@grpc/grpc-js";
 import { toLxnsdError } from "../lxnsd-error";
 import { grpcOptions, onAbort } from "./call-options";
 import type { CallOptions } from "./call-options";
-import { methodDefinition } from "./method-definitions";
+import { methodDefinition } from "../../api/method-definitions";
 
 type UnaryFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>;
 type ServerStreamFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;

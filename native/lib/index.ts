@@ -7,7 +7,6 @@
  * daemon's namespaces. Everything that needs another namespace runs in a
  * per-request child through {@link runChild}.
  */
-import { NAMESPACE_KINDS } from "../../client/namespace-types";
 import { checkExec, checkUint, type ExecHandle, type ExecSpec, type ProgramExit, type SpawnProgramOptions } from "./exec-spec";
 import { NativeError } from "./native-error";
 import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawScanRow } from "./raw";
@@ -20,14 +19,21 @@ export type NsTypeName = "user" | "cgroup" | "ipc" | "net" | "mnt" | "pid" | "ti
 
 /**
  * The ordered namespace table, in join order (USER first, because joining
- * the user namespace grants the capabilities needed to join the others):
- * the one table of client/namespace-types.ts, which follows the proto enum,
- * checked against the C++ table at load.
+ * the user namespace grants the capabilities needed to join the others).
+ * Plain names and CLONE_NEW* flags, checked against the C++ table at load;
+ * the API's table (api/namespace-types.ts) is checked against this one by
+ * the server (server/namespaces/info.ts).
  */
-export const NS_TYPES: ReadonlyArray<{ readonly name: NsTypeName; readonly flag: number }> = NAMESPACE_KINDS.map(({ name, flag }) => ({
-  name: name as NsTypeName,
-  flag,
-}));
+export const NS_TYPES: ReadonlyArray<{ readonly name: NsTypeName; readonly flag: number }> = [
+  { name: "user", flag: 0x10000000 },
+  { name: "cgroup", flag: 0x02000000 },
+  { name: "ipc", flag: 0x08000000 },
+  { name: "net", flag: 0x40000000 },
+  { name: "mnt", flag: 0x00020000 },
+  { name: "pid", flag: 0x20000000 },
+  { name: "time", flag: 0x00000080 },
+  { name: "uts", flag: 0x04000000 },
+];
 
 function flagOf(name: NsTypeName): number {
   return NS_TYPES.find((type) => type.name === name)!.flag;
@@ -67,7 +73,7 @@ export interface NsStat {
 /** A namespace to join: an nsfs fd (or a pidfd with several flags). */
 export type ChildJoin = RawChildJoin;
 
-/** What the per-request child does, in this order (see native/src/child_runner.cc). */
+/** What the per-request child does, in this order (see native/src/child/child_runner.cc). */
 export type ChildSpec = RawChildSpec;
 
 /** The outcome of a successful child. */
@@ -87,7 +93,7 @@ export interface ChildResult {
    * The init is pid 1 of the new namespace (and in the new user namespace
    * when USER was unshared in the same spec), a child of the daemon, doing
    * nothing but wait: it runs `lxnsd-pause` (built next to the addon,
-   * native/src/pause_main.c; comm and argv[0] "lxnsd-pause", a few KiB of
+   * native/src/child/pause_main.c; comm and argv[0] "lxnsd-pause", a few KiB of
    * memory), with the keepalive pipe as its only fd. When that program is
    * missing or not executable, runChild of such a spec rejects with the
    * open's code (ENOENT, EACCES), step "exec pause" and its path in the

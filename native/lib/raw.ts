@@ -19,7 +19,7 @@ export interface RawChildJoin {
   nstype: number;
 }
 
-/** What the per-request child does, in this order (see native/src/child_runner.cc); validated again by C++. */
+/** What the per-request child does, in this order (see native/src/child/child_runner.cc); validated again by C++. */
 export interface RawChildSpec {
   /** setns(fd, nstype) in this order; order them USER first (NS_TYPES order). */
   join?: RawChildJoin[];
@@ -62,7 +62,7 @@ export interface RawChildSpec {
 }
 
 /**
- * The program of an exec spec (see "Exec specs" in native/src/child_runner.cc).
+ * The program of an exec spec (see "Exec specs" in native/src/child/child_runner.cc).
  * It is always a process of its own, the daemon's child, so it runs in a
  * joined or new pid namespace (pid 1 of a new one) and in a joined or new
  * time namespace.

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
-import { NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, isErrnoLike } from "../errors";
 import type { Caller } from "./caller";

@@ -17,7 +17,7 @@ function withDependencies(file: DescFile, into: Map<string, DescFile>): void {
 /**
  * The descriptors of `services` as @grpc/reflection reads a package
  * definition: it only looks at each entry's `fileDescriptorProtos`. We give
- * it the FileDescriptorProtos compiled into client/gen (protoc-gen-es embeds
+ * it the FileDescriptorProtos compiled into api/gen (protoc-gen-es embeds
  * them), one entry per file, rather than a proto-loader definition: proto-
  * loader re-encodes files per package and loses their names and boundaries
  * (file_by_filename "lxnsd/v1/types.proto" would find nothing).

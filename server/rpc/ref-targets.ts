@@ -1,5 +1,5 @@
-import { NamespaceType, Relation } from "../../client/gen/lxnsd/v1/types_pb";
-import type { NamespaceRef } from "../../client/gen/lxnsd/v1/types_pb";
+import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 
 const MAX_TARGETS = 16;
 

@@ -1,7 +1,7 @@
 import { ScalarType, create, toBinary } from "@bufbuild/protobuf";
 import type { DescField, DescMessage, DescService, MessageShape } from "@bufbuild/protobuf";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
-import { serviceDefinition } from "../../client/rpc/method-definitions";
+import { serviceDefinition } from "../../api/method-definitions";
 
 /** Largest message encoded into the shared scratch buffer (Exec chunks are ≤ 64 KiB). */
 const SCRATCH_LIMIT = 1024 * 1024;

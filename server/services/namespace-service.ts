@@ -2,7 +2,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { NamespaceService as NamespaceServiceDesc } from "../../client/gen/lxnsd/v1/namespace_service_pb";
+import { NamespaceService as NamespaceServiceDesc } from "../../api/gen/lxnsd/v1/namespace_service_pb";
 import type {
   CloseRequest,
   GetCurrentNamespacesResponseSchema,
@@ -15,26 +15,26 @@ import type {
   UnshareRequest,
   WatchNamespacesRequest,
   WatchNamespacesResponseSchema,
-} from "../../client/gen/lxnsd/v1/namespace_service_pb";
-import { EventKind, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
-import type { HandleSchema, NamespaceInfo } from "../../client/gen/lxnsd/v1/types_pb";
-import { NAMESPACE_KINDS } from "../../client/namespace-types";
+} from "../../api/gen/lxnsd/v1/namespace_service_pb";
+import { EventKind, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import type { HandleSchema, NamespaceInfo } from "../../api/gen/lxnsd/v1/types_pb";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import * as native from "../../native/lib";
-import { durationMs } from "../durations";
+import { durationMs } from "../rpc/durations";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
-import type { HandleTable } from "../handle-table";
-import { describeNamespace } from "../namespace-info";
-import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespace-list";
-import { NamespaceWatch } from "../namespace-watch";
-import type { NamespaceLimits } from "../namespace-limits";
-import type { NamespaceResolver } from "../namespace-resolver";
+import type { HandleTable } from "../namespaces/handle-table";
+import { describeNamespace } from "../namespaces/info";
+import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespaces/list";
+import { NamespaceWatch } from "../namespaces/watch";
+import type { NamespaceLimits } from "../namespaces/limits";
+import type { NamespaceResolver } from "../namespaces/resolver";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
-import { planUnshare } from "../unshare-plan";
-import type { DaemonIds } from "../unshare-plan";
-import type { NamespacePins } from "../namespace-pins";
-import type { PinRequest, UnpinRequest } from "../../client/gen/lxnsd/v1/namespace_service_pb";
+import { planUnshare } from "../namespaces/unshare-plan";
+import type { DaemonIds } from "../namespaces/unshare-plan";
+import type { NamespacePins } from "../namespaces/pins";
+import type { PinRequest, UnpinRequest } from "../../api/gen/lxnsd/v1/namespace_service_pb";
 
 /** What the namespace service needs from the daemon. */
 export interface NamespaceServiceDeps {

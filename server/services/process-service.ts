@@ -2,19 +2,19 @@ import type { Socket } from "node:net";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
-import { ProcessService as ProcessServiceDesc } from "../../client/gen/lxnsd/v1/process_service_pb";
-import type { ExecRequest, ExecResponseSchema, RunRequest } from "../../client/gen/lxnsd/v1/process_service_pb";
+import { ProcessService as ProcessServiceDesc } from "../../api/gen/lxnsd/v1/process_service_pb";
+import type { ExecRequest, ExecResponseSchema, RunRequest } from "../../api/gen/lxnsd/v1/process_service_pb";
 import { asRpcError, invalidArgument } from "../errors";
-import { planExec } from "../exec-plan";
-import type { NamespaceResolver } from "../namespace-resolver";
-import { mergeReadables } from "../merge-readables";
-import { startProgram } from "../program-session";
-import type { ProgramSession } from "../program-session";
+import { planExec } from "../programs/exec-plan";
+import type { NamespaceResolver } from "../namespaces/resolver";
+import { mergeReadables } from "../programs/merge-readables";
+import { startProgram } from "../programs/session";
+import type { ProgramSession } from "../programs/session";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
 import { refTargets } from "../rpc/ref-targets";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
-import type { DaemonIds } from "../unshare-plan";
+import type { DaemonIds } from "../namespaces/unshare-plan";
 
 /** Output kept per stream by Run when the caller names no cap, and the most it may name. */
 const DEFAULT_MAX_OUTPUT = 1024 * 1024;

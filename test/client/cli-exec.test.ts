@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Readable } from "node:stream";
 import { status } from "@grpc/grpc-js";
-import { ErrorInfoSchema } from "../../client/gen/google/rpc/error_details_pb";
-import { InspectResponseSchema } from "../../client/gen/lxnsd/v1/namespace_service_pb";
-import { NamespaceRefSchema, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import { ErrorInfoSchema } from "../../api/gen/google/rpc/error_details_pb";
+import { InspectResponseSchema } from "../../api/gen/lxnsd/v1/namespace_service_pb";
+import { NamespaceRefSchema, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
 import { LxnsdError } from "../../client/lxnsd-error";
 import type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit } from "../../client/process-client";

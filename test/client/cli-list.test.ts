@@ -1,6 +1,6 @@
 import { create } from "@bufbuild/protobuf";
-import { EventKind, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
-import { NamespaceSummarySchema } from "../../client/gen/lxnsd/v1/types_pb";
+import { EventKind, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { NamespaceSummarySchema } from "../../api/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
 import { run } from "../../client/cli/main";
 import { captureCli } from "../helpers/cli";

@@ -3,8 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { create } from "@bufbuild/protobuf";
-import { PinResponseSchema } from "../../client/gen/lxnsd/v1/namespace_service_pb";
-import { NamespaceRefSchema, NamespaceType } from "../../client/gen/lxnsd/v1/types_pb";
+import { PinResponseSchema } from "../../api/gen/lxnsd/v1/namespace_service_pb";
+import { NamespaceRefSchema, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
 import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";

@@ -9,8 +9,8 @@ import {
   SetLimitResponseSchema,
   UnshareRequestSchema,
   UnshareResponseSchema,
-} from "../../client/gen/lxnsd/v1/namespace_service_pb";
-import { IdMappingSchema, NamespaceRefSchema, NamespaceType, Relation } from "../../client/gen/lxnsd/v1/types_pb";
+} from "../../api/gen/lxnsd/v1/namespace_service_pb";
+import { IdMappingSchema, NamespaceRefSchema, NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
 import type { LxnsdClient } from "../../client";
 import { LxnsdError } from "../../client/lxnsd-error";
 import { captureCli } from "../helpers/cli";

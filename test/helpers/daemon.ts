@@ -5,8 +5,8 @@ import pino from "pino";
 import type { Logger } from "pino";
 import { createClient } from "../../client";
 import type { LxnsdClient } from "../../client";
-import { defaultConfig } from "../../server/config";
-import type { DaemonConfig } from "../../server/config";
+import { defaultConfig } from "../../server/config/config";
+import type { DaemonConfig } from "../../server/config/config";
 import { Daemon } from "../../server/daemon";
 
 /** A daemon served from this process on a socket of its own, with a client connected to it. */

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { InvalidArgumentError, Option } from "commander";
-import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "../../server/option-sources";
+import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "../../server/config/option-sources";
 
 function positiveInt(value: string): number {
   const parsed = Number(value);

@@ -5,7 +5,7 @@ import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
 import { MountService, NamespaceService, ProcessService } from "../../client";
-import { methodPath } from "../../client/rpc/method-definitions";
+import { methodPath } from "../../api/method-definitions";
 import { describeRoot } from "../helpers/privileged";
 import { processState } from "../helpers/proc";
 import { startTarget } from "../helpers/targets";

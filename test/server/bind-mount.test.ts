@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, status } from "../../client";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import type { BindMountRequestSchema } from "../../client/gen/lxnsd/v1/mount_service_pb";
+import type { BindMountRequestSchema } from "../../api/gen/lxnsd/v1/mount_service_pb";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";

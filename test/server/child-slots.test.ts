@@ -1,5 +1,5 @@
 import { LxnsdError } from "../../client";
-import { ChildSlots } from "../../server/child-slots";
+import { ChildSlots } from "../../server/programs/child-slots";
 import { startDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
 import { childrenOf, processState, waitFor } from "../helpers/proc";

@@ -1,5 +1,5 @@
 import { readlinkSync } from "node:fs";
-import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import { startDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
 import { nsDevice, nsInode } from "../helpers/proc";

@@ -1,7 +1,7 @@
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
-import { durationMs } from "../../server/durations";
+import { durationMs } from "../../server/rpc/durations";
 
 const duration = (seconds: bigint, nanos: number) => create(DurationSchema, { seconds, nanos });
 

@@ -1,8 +1,8 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
-import { ErrorInfoSchema } from "../../client/gen/google/rpc/error_details_pb";
-import { StatusSchema } from "../../client/gen/google/rpc/status_pb";
+import { ErrorInfoSchema } from "../../api/gen/google/rpc/error_details_pb";
+import { StatusSchema } from "../../api/gen/google/rpc/status_pb";
 import { MAX_STATUS_MESSAGE, RpcError, asRpcError, fromErrno, toServiceError } from "../../server/errors";
 
 const errno = (code: string, syscall = "setns", step?: string) => Object.assign(new Error(`${syscall}: ${code}`), { code, syscall, step });

@@ -1,5 +1,5 @@
 import { NamespaceType, Relation, status } from "../../client";
-import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";

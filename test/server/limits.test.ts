@@ -1,6 +1,6 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { NamespaceType, status } from "../../client";
-import { NAMESPACE_KINDS } from "../../client/namespace-types";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { nsenterHeld } from "../helpers/held";

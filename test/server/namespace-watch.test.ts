@@ -1,6 +1,6 @@
 import type { NsScanRow } from "../../native/lib";
-import { NamespaceWatch } from "../../server/namespace-watch";
-import type { WatchEvent } from "../../server/namespace-watch";
+import { NamespaceWatch } from "../../server/namespaces/watch";
+import type { WatchEvent } from "../../server/namespaces/watch";
 
 function row(ino: number): NsScanRow {
   return { type: "net", ino: BigInt(ino), dev: 4n, nprocs: 1, pid: ino, uid: 0, command: "sleep", ownerIno: 0n };

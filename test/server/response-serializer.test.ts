@@ -1,6 +1,6 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { ExecResponseSchema, NamespaceService, ProcessService } from "../../client";
-import { serviceDefinition } from "../../client/rpc/method-definitions";
+import { serviceDefinition } from "../../api/method-definitions";
 import { serverServiceDefinition } from "../../server/rpc/response-serializer";
 
 describe("serverServiceDefinition", () => {

@@ -1,5 +1,5 @@
 import { EventKind, NamespaceType, status } from "../../client";
-import type { WatchNamespacesResponse } from "../../client/gen/lxnsd/v1/namespace_service_pb";
+import type { WatchNamespacesResponse } from "../../api/gen/lxnsd/v1/namespace_service_pb";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";

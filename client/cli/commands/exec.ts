@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { NamespaceRefSchema, NamespaceType } from "../../gen/lxnsd/v1/types_pb";
-import type { NamespaceRef } from "../../gen/lxnsd/v1/types_pb";
-import { NAMESPACE_KINDS } from "../../namespace-types";
-import type { NamespaceKind } from "../../namespace-types";
+import { NamespaceRefSchema, NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
+import { NAMESPACE_KINDS } from "../../../api/namespace-types";
+import type { NamespaceKind } from "../../../api/namespace-types";
 import type { LxnsdClient } from "../../create-client";
 import type { CallOptions } from "../../rpc/call-options";
 import type { CliContext } from "../cli-context";

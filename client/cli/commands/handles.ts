@@ -2,7 +2,7 @@ import { create } from "@bufbuild/protobuf";
 import { Option } from "commander";
 import type { Command } from "commander";
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { CloseResponseSchema, OpenResponseSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
+import { CloseResponseSchema, OpenResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import { LxnsdError } from "../../lxnsd-error";
 import type { CliContext } from "../cli-context";
 import { formatJson } from "../format";

@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { GetCurrentNamespacesResponseSchema, InspectResponseSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
+import { GetCurrentNamespacesResponseSchema, InspectResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import type { CliContext } from "../cli-context";
 import { formatInfo, formatInfoTable } from "../format";
 import { addRefOptions, refFromOptions } from "../ref-options";

@@ -1,10 +1,10 @@
 import { create } from "@bufbuild/protobuf";
 import { InvalidArgumentError, Option } from "commander";
 import type { Command } from "commander";
-import { GetLimitResponseSchema, SetLimitResponseSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
-import { NamespaceRefSchema, NamespaceType } from "../../gen/lxnsd/v1/types_pb";
-import type { NamespaceRef } from "../../gen/lxnsd/v1/types_pb";
-import type { NamespaceKind } from "../../namespace-types";
+import { GetLimitResponseSchema, SetLimitResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
+import { NamespaceRefSchema, NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
 import { parseInteger, parseKind, parsePid } from "../parse-values";
 

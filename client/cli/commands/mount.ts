@@ -1,9 +1,9 @@
 import { create } from "@bufbuild/protobuf";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { BindMountResponseSchema } from "../../gen/lxnsd/v1/mount_service_pb";
-import { NamespaceRefSchema, NamespaceType } from "../../gen/lxnsd/v1/types_pb";
-import type { NamespaceRef } from "../../gen/lxnsd/v1/types_pb";
+import { BindMountResponseSchema } from "../../../api/gen/lxnsd/v1/mount_service_pb";
+import { NamespaceRefSchema, NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { CliContext } from "../cli-context";
 import { parsePid } from "../parse-values";
 import { UsageError } from "../usage-error";

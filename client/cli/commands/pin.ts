@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { PinResponseSchema, UnpinResponseSchema } from "../../gen/lxnsd/v1/namespace_service_pb";
+import { PinResponseSchema, UnpinResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import type { CliContext } from "../cli-context";
 import { addRefOptions, refFromOptions } from "../ref-options";
 import type { RefOptions } from "../ref-options";

@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { LxnsdError, NamespaceType, createClient, status } from "../../../client";
 import type { LxnsdClient } from "../../../client";
 import pino from "pino";
-import { defaultConfig } from "../../../server/config";
+import { defaultConfig } from "../../../server/config/config";
 import { Daemon } from "../../../server/daemon";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";

@@ -2,10 +2,10 @@ import { closeSync, writeSync } from "node:fs";
 import { Socket } from "node:net";
 import { status } from "@grpc/grpc-js";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import type { ExitStatusSchema } from "../client/gen/lxnsd/v1/types_pb";
-import * as native from "../native/lib";
-import { RpcError, fromErrno, isErrnoLike } from "./errors";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import type { ExitStatusSchema } from "../../api/gen/lxnsd/v1/types_pb";
+import * as native from "../../native/lib";
+import { RpcError, fromErrno, isErrnoLike } from "../errors";
 import type { ExecPlan } from "./exec-plan";
 
 const SIGKILL = 9;

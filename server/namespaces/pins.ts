@@ -1,12 +1,12 @@
 import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, unlinkSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
-import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
-import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import * as native from "../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
-import type { Caller } from "./auth/caller";
-import type { NamespaceResolver } from "./namespace-resolver";
+import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import * as native from "../../native/lib";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import type { Caller } from "../auth/caller";
+import type { NamespaceResolver } from "./resolver";
 
 /** What a pin name may be: one path component, never "." or "..", at most 64 bytes. */
 const PIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;

@@ -1,5 +1,5 @@
 import { status } from "@grpc/grpc-js";
-import { RpcError } from "./errors";
+import { RpcError } from "../errors";
 
 /** Options of the child limiter, from the daemon's configuration. */
 export interface ChildSlotsOptions {

@@ -2,9 +2,9 @@ import { randomBytes } from "node:crypto";
 import { status } from "@grpc/grpc-js";
 import { timestampFromMs } from "@bufbuild/protobuf/wkt";
 import type { Logger } from "pino";
-import type { HandleSchema, NamespaceInfo } from "../client/gen/lxnsd/v1/types_pb";
+import type { HandleSchema, NamespaceInfo } from "../../api/gen/lxnsd/v1/types_pb";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { RpcError, invalidArgument } from "./errors";
+import { RpcError, invalidArgument } from "../errors";
 
 /** Limits of the table, from the daemon's configuration. */
 export interface HandleTableOptions {

@@ -1,16 +1,16 @@
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
-import { NamespaceType, Relation } from "../client/gen/lxnsd/v1/types_pb";
-import type { NamespaceInfo, NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
-import { kindOf } from "../client/namespace-types";
-import type { NamespaceKind } from "../client/namespace-types";
-import * as native from "../native/lib";
-import type { Caller } from "./auth/caller";
-import { checkOwner, checkProcess, processOfPath } from "./auth/target-guard";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceInfo, NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
+import { kindOf } from "../../api/namespace-types";
+import type { NamespaceKind } from "../../api/namespace-types";
+import * as native from "../../native/lib";
+import type { Caller } from "../auth/caller";
+import { checkOwner, checkProcess, processOfPath } from "../auth/target-guard";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
 import type { HandleTable } from "./handle-table";
-import { describeNamespace, statNamespace } from "./namespace-info";
+import { describeNamespace, statNamespace } from "./info";
 
 /** A namespace fd resolved for one request. Call release() when the request is done with it. */
 export interface ResolvedNamespace {

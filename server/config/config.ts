@@ -1,5 +1,5 @@
-import { defaultAddress } from "../client/default-address";
-import type { TlsFiles } from "./listeners/tcp-listener";
+import { defaultAddress } from "../../api/default-address";
+import type { TlsFiles } from "../listeners/tcp-listener";
 
 /** Everything the daemon can be told at start. */
 export interface DaemonConfig {

@@ -1,4 +1,4 @@
-#include "ns_scan_js.h"
+#include "js/ns_scan_js.h"
 
 #include <utility>
 #include <vector>

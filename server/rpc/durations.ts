@@ -1,5 +1,5 @@
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { invalidArgument } from "./errors";
+import { invalidArgument } from "../errors";
 
 /** google.protobuf.Duration's nanos: at most 999,999,999 either way. */
 const MAX_NANOS = 999_999_999;

@@ -1,4 +1,4 @@
-#include "program_watch.h"
+#include "child/program_watch.h"
 
 #include <signal.h>
 #include <sys/wait.h>
@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "child_runner.h"
+#include "child/child_runner.h"
 #include "compat.h"
 #include "ns_fd.h"
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
-import { RpcError } from "./errors";
+import { RpcError } from "../errors";
 
 /**
  * Whether `pid` is gone or in the middle of exiting. The kernel answers

@@ -1,4 +1,4 @@
-#include "pause_program.h"
+#include "child/pause_program.h"
 
 #include <dlfcn.h>
 #include <fcntl.h>

@@ -1,16 +1,16 @@
 import * as path from "node:path";
-import type { ExecSpec } from "../client/gen/lxnsd/v1/types_pb";
-import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import { NAMESPACE_KINDS } from "../client/namespace-types";
-import * as native from "../native/lib";
-import { durationMs } from "./durations";
-import { invalidArgument } from "./errors";
-import type { Caller } from "./auth/caller";
-import { checkDaemonNamespaces, isRestricted } from "./auth/target-guard";
-import { ownUserNamespaceId } from "./namespace-info";
-import type { NamespaceResolver, ResolvedNamespace } from "./namespace-resolver";
-import { planUnshare } from "./unshare-plan";
-import type { DaemonIds } from "./unshare-plan";
+import type { ExecSpec } from "../../api/gen/lxnsd/v1/types_pb";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
+import * as native from "../../native/lib";
+import { durationMs } from "../rpc/durations";
+import { invalidArgument } from "../errors";
+import type { Caller } from "../auth/caller";
+import { checkDaemonNamespaces, isRestricted } from "../auth/target-guard";
+import { ownUserNamespaceId } from "../namespaces/info";
+import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
+import { planUnshare } from "../namespaces/unshare-plan";
+import type { DaemonIds } from "../namespaces/unshare-plan";
 
 /** The environment a program gets when the caller names none. */
 export const DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"];

@@ -1,5 +1,5 @@
-import type { NsScanRow } from "../native/lib";
-import { rowKey } from "./namespace-list";
+import type { NsScanRow } from "../../native/lib";
+import { rowKey } from "./list";
 
 /** A namespace that appeared or went away between two scans. */
 export interface WatchEvent {

@@ -1,10 +1,10 @@
 import type { Duration } from "@bufbuild/protobuf/wkt";
-import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import type { IdMapping, UnshareOptions } from "../client/gen/lxnsd/v1/types_pb";
-import { kindOf } from "../client/namespace-types";
-import type { NamespaceKind } from "../client/namespace-types";
-import type { ChildSpec } from "../native/lib";
-import { invalidArgument } from "./errors";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import type { IdMapping, UnshareOptions } from "../../api/gen/lxnsd/v1/types_pb";
+import { kindOf } from "../../api/namespace-types";
+import type { NamespaceKind } from "../../api/namespace-types";
+import type { ChildSpec } from "../../native/lib";
+import { invalidArgument } from "../errors";
 
 /** The kernel's limit on lines in uid_map / gid_map. */
 const MAX_MAP_LINES = 340;

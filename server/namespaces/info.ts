@@ -1,11 +1,16 @@
 import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { NamespaceInfoSchema, NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import type { NamespaceInfo } from "../client/gen/lxnsd/v1/types_pb";
-import { kindOfFlag } from "../client/namespace-types";
-import type { NamespaceKind } from "../client/namespace-types";
-import * as native from "../native/lib";
-import { RpcError, fromErrno, isErrnoLike } from "./errors";
+import { NamespaceInfoSchema, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceInfo } from "../../api/gen/lxnsd/v1/types_pb";
+import { NAMESPACE_KINDS, kindOfFlag } from "../../api/namespace-types";
+import type { NamespaceKind } from "../../api/namespace-types";
+import * as native from "../../native/lib";
+import { RpcError, fromErrno, isErrnoLike } from "../errors";
+
+// The API's table and the addon's must name the same types in the same order with the same flags.
+if (JSON.stringify(NAMESPACE_KINDS.map(({ name, flag }) => ({ name, flag }))) !== JSON.stringify(native.NS_TYPES)) {
+  throw new Error("api/namespace-types.ts and native/lib's NS_TYPES differ");
+}
 
 /** Identity and type of the namespace behind an nsfs fd; INVALID_ARGUMENT when the fd is not a namespace. */
 export function statNamespace(fd: number, what: string): { ino: bigint; dev: bigint; kind: NamespaceKind } {

@@ -1,4 +1,4 @@
-#include "errno_names.h"
+#include "js/errno_names.h"
 
 #include <cerrno>
 

@@ -173,7 +173,7 @@
 // goes back to the pool, and the completion runs once. Failure precedence:
 // timeout/cancel, then a failed parent action, then the child's own report,
 // then its death.
-#include "child_runner.h"
+#include "child/child_runner.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -189,7 +189,7 @@
 #include "compat.h"
 #include "ns_fd.h"
 #include "ns_table.h"
-#include "raw_syscall.h"
+#include "child/raw_syscall.h"
 
 namespace {
 

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "child_program.h"
-#include "pause_program.h"
-#include "program_watch.h"
+#include "child/child_program.h"
+#include "child/pause_program.h"
+#include "child/program_watch.h"
 
 // How to create the child. kCloneAuto picks CLONE_VM unless the request
 // needs a fork-style child (see NeedsForkStyle in child_runner.cc); the

@@ -1,13 +1,13 @@
 import { readFile, writeFile } from "node:fs/promises";
 import { status } from "@grpc/grpc-js";
-import { NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import type { NamespaceRef } from "../client/gen/lxnsd/v1/types_pb";
-import { kindOf } from "../client/namespace-types";
-import * as native from "../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
-import type { Caller } from "./auth/caller";
-import { checkDaemonNamespaces } from "./auth/target-guard";
-import type { NamespaceResolver } from "./namespace-resolver";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
+import { kindOf } from "../../api/namespace-types";
+import * as native from "../../native/lib";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import type { Caller } from "../auth/caller";
+import { checkDaemonNamespaces } from "../auth/target-guard";
+import type { NamespaceResolver } from "./resolver";
 
 /** The largest value the kernel takes (the sysctl is an int bounded by INT_MAX). */
 const MAX_LIMIT = 2147483647;

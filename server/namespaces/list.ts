@@ -1,11 +1,11 @@
 import { statSync } from "node:fs";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import type { NamespaceSummarySchema, NamespaceType } from "../client/gen/lxnsd/v1/types_pb";
-import { NAMESPACE_KINDS, kindOf } from "../client/namespace-types";
-import type { NamespaceKind } from "../client/namespace-types";
-import * as native from "../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "./errors";
+import type { NamespaceSummarySchema, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { NAMESPACE_KINDS, kindOf } from "../../api/namespace-types";
+import type { NamespaceKind } from "../../api/namespace-types";
+import * as native from "../../native/lib";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
 
 /** One lsns row on the wire. */

@@ -1,7 +1,7 @@
 // The child side. Runs on its own small stack, possibly sharing the parent's
 // memory (CLONE_VM): only raw system calls, no malloc, no locks, no errno,
 // no exceptions, no library calls that could take a lock.
-#include "child_program.h"
+#include "child/child_program.h"
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -14,7 +14,7 @@
 #include <cerrno>
 
 #include "compat.h"
-#include "raw_syscall.h"
+#include "child/raw_syscall.h"
 
 const char* const kChildStepNames[kStepCount] = {
     "start",       "reset signals", "setns",      "unshare",     "make / private", "write uid_map",

@@ -7,13 +7,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "child_runner.h"
-#include "errno_names.h"
+#include "child/child_runner.h"
+#include "js/errno_names.h"
 #include "mount_ops.h"
 #include "ns_fd.h"
-#include "ns_scan_js.h"
+#include "js/ns_scan_js.h"
 #include "ns_table.h"
-#include "pause_program.h"
+#include "child/pause_program.h"
 
 namespace {
 
