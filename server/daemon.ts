@@ -5,6 +5,7 @@ import { Authenticator } from "./auth/authenticator";
 import { OPEN_POLICY } from "./auth/policy";
 import type { Policy } from "./auth/policy";
 import { ChildSlots } from "./programs/child-slots";
+import { messageLimitProblem } from "./programs/output-limits";
 import type { DaemonConfig } from "./config/config";
 import { HandleTable } from "./namespaces/handle-table";
 import { groupId } from "./listeners/group-id";
@@ -54,6 +55,8 @@ export class Daemon {
     private readonly config: DaemonConfig,
     private readonly log: Logger,
   ) {
+    const messageProblem = messageLimitProblem(config.maxMessageBytes);
+    if (messageProblem) throw new Error(messageProblem);
     this.server = new Server({
       "grpc.max_receive_message_length": config.maxMessageBytes,
       "grpc.max_send_message_length": config.maxMessageBytes,
@@ -90,7 +93,7 @@ export class Daemon {
     const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins });
     namespaces.addTo(this.server, { ...hooks, observe: observe(NamespaceServiceDesc) });
     this.endWatches = () => namespaces.watch.end();
-    new ProcessService({ resolver, ids }).addTo(this.server, { ...hooks, observe: observe(ProcessServiceDesc) });
+    new ProcessService({ resolver, ids, maxMessageBytes: config.maxMessageBytes }).addTo(this.server, { ...hooks, observe: observe(ProcessServiceDesc) });
     new MountService({ resolver, childTimeoutMs: config.childTimeoutMs, sourceRoots: config.mountSourceRoots }).addTo(this.server, {
       ...hooks,
       observe: observe(MountServiceDesc),

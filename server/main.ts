@@ -5,6 +5,7 @@ import pino from "pino";
 import { defaultAddress } from "../api/default-address";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
+import { MIN_MAX_MESSAGE_BYTES, RUN_ANSWER_OVERHEAD, messageLimitProblem } from "./programs/output-limits";
 import type { TlsFiles } from "./listeners/tcp-listener";
 import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "./config/option-sources";
 
@@ -43,7 +44,7 @@ const program = new ConfigurableCommand()
   .option("--insecure-loopback", "allow plaintext TCP listeners on 127.0.0.1/[::1] (no TLS)", false)
   .option("--policy <file>", "identities, scopes and target rules (JSON or YAML); without it whoever can open the unix socket holds every scope")
   .option("--max-handles <n>", "most namespace handles open at once", positiveInt, 1024)
-  .option("--max-handles-per-identity <n>", "most handles one identity holds", positiveInt, 1024)
+  .option("--max-handles-per-identity <n>", "most handles one identity holds (a quarter of the default --max-handles, so one identity cannot take them all)", positiveInt, 256)
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
   .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
   .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
@@ -53,7 +54,12 @@ const program = new ConfigurableCommand()
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
   .option("--max-children <n>", "most calls running a program or per-request child at once", positiveInt, 256)
   .option("--max-queue <n>", "most calls waiting for --max-children; beyond it RESOURCE_EXHAUSTED", nonNegativeInt, 1024)
-  .option("--max-message-bytes <n>", "largest gRPC message received or sent", positiveInt, 16 * 1024 * 1024)
+  .option(
+    "--max-message-bytes <n>",
+    `largest gRPC message received or sent; a Run may keep at most (n - ${RUN_ANSWER_OVERHEAD}) / 2 bytes of each of stdout and stderr (max_output_bytes), and n must be at least ${MIN_MAX_MESSAGE_BYTES} (the default 1 MiB of each)`,
+    positiveInt,
+    16 * 1024 * 1024,
+  )
   .option("--max-streams-per-connection <n>", "most concurrent calls on one connection", positiveInt, 256)
   .option("--keepalive-time <seconds>", "interval of keepalive pings to idle clients", positiveInt, 7200)
   .option("--keepalive-timeout <seconds>", "how long a keepalive ping may go unanswered before the connection is closed", positiveInt, 20)
@@ -116,6 +122,8 @@ function tlsFiles(options: DaemonFlags): TlsFiles | undefined {
 function parseOptions(): { options: DaemonFlags; tls?: TlsFiles } | number {
   try {
     const options = parseWithSources<DaemonFlags>(program);
+    const messageProblem = messageLimitProblem(options.maxMessageBytes);
+    if (messageProblem) throw new ConfigError(messageProblem);
     return { options, tls: tlsFiles(options) };
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;

@@ -8,6 +8,7 @@ import { asRpcError, invalidArgument } from "../errors";
 import { planExec } from "../programs/exec-plan";
 import type { NamespaceResolver } from "../namespaces/resolver";
 import { mergeReadables } from "../programs/merge-readables";
+import { DEFAULT_MAX_OUTPUT, largestOutputCap } from "../programs/output-limits";
 import { startProgram } from "../programs/session";
 import type { ProgramSession } from "../programs/session";
 import { addService } from "../rpc/add-service";
@@ -16,9 +17,6 @@ import { refTargets } from "../rpc/ref-targets";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import type { DaemonIds } from "../namespaces/unshare-plan";
 
-/** Output kept per stream by Run when the caller names no cap, and the most it may name. */
-const DEFAULT_MAX_OUTPUT = 1024 * 1024;
-const MAX_MAX_OUTPUT = 16 * 1024 * 1024;
 const MAX_SIGNAL = 64;
 
 type ExecResponseInit = MessageInitShape<typeof ExecResponseSchema>;
@@ -27,6 +25,8 @@ type ExecResponseInit = MessageInitShape<typeof ExecResponseSchema>;
 export interface ProcessServiceDeps {
   resolver: NamespaceResolver;
   ids: DaemonIds;
+  /** The daemon's --max-message-bytes: a Run answer (both outputs) must fit in one message. */
+  maxMessageBytes: number;
 }
 
 /** lxnsd.v1.ProcessService: nsenter and unshare running a program, over gRPC. */
@@ -40,7 +40,12 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
 
   async run(request: RunRequest, context: CallContext) {
     const cap = request.maxOutputBytes === 0 ? DEFAULT_MAX_OUTPUT : request.maxOutputBytes;
-    if (cap > MAX_MAX_OUTPUT) throw invalidArgument(`max_output_bytes: at most ${MAX_MAX_OUTPUT}`);
+    const largest = largestOutputCap(this.deps.maxMessageBytes);
+    if (cap > largest) {
+      throw invalidArgument(
+        `max_output_bytes: at most ${largest} per stream: stdout and stderr of one answer must fit in --max-message-bytes ${this.deps.maxMessageBytes}`,
+      );
+    }
     // The addon reads the output (to EOF, keeping `cap` bytes of each stream): no socket per pipe.
     const session = await this.start(request.spec, context, request.stdin, cap);
     try {

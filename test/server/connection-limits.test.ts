@@ -5,6 +5,7 @@ import { startDaemon } from "../helpers/daemon";
 import { codeOf } from "../helpers/outcome";
 import { describeRoot } from "../helpers/privileged";
 import { processState, waitFor } from "../helpers/proc";
+import { MIN_MAX_MESSAGE_BYTES } from "../../server/programs/output-limits";
 
 const selfNet = { ref: { type: NamespaceType.NET, source: { case: "pid" as const, value: process.pid } } };
 
@@ -91,9 +92,10 @@ describeRoot("connection limits", () => {
   });
 
   it("--max-message-bytes refuses a larger request with RESOURCE_EXHAUSTED and keeps serving", async () => {
-    const daemon = await startDaemon({ maxMessageBytes: 4096 });
+    // The smallest limit that carries a Run answer at the default output cap (output-limits).
+    const daemon = await startDaemon({ maxMessageBytes: MIN_MAX_MESSAGE_BYTES });
     try {
-      expect(await codeOf(daemon.client.run({ argv: ["/bin/cat"] }, { stdin: Buffer.alloc(8192) }))).toBe("RESOURCE_EXHAUSTED");
+      expect(await codeOf(daemon.client.run({ argv: ["/bin/cat"] }, { stdin: Buffer.alloc(MIN_MAX_MESSAGE_BYTES + 1) }))).toBe("RESOURCE_EXHAUSTED");
       const small = await daemon.client.run({ argv: ["/bin/cat"] }, { stdin: Buffer.from("fits") });
       expect(small.stdout.toString()).toBe("fits");
     } finally {

@@ -33,7 +33,9 @@ export type RunRequest = Message<"lxnsd.v1.RunRequest"> & {
   stdin: Uint8Array;
 
   /**
-   * Output kept per stream: 0 means 1 MiB; at most 16 MiB.
+   * Output kept per stream: 0 means 1 MiB; at most 16 MiB, and at most what
+   * fits twice in one message of the daemon ((its message limit - 1024) / 2,
+   * 8 MiB - 512 by default): a larger cap is INVALID_ARGUMENT.
    *
    * @generated from field: uint32 max_output_bytes = 3;
    */
