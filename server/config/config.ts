@@ -33,7 +33,7 @@ export interface DaemonConfig {
   /** Most calls running children at once, and most waiting for a slot. */
   maxChildren: number;
   maxQueue: number;
-  /** Most handles one identity holds. */
+  /** Most handles one identity holds (default 256, a quarter of the default maxHandles). */
   maxHandlesPerIdentity: number;
   /** Largest message received or sent, in bytes. */
   maxMessageBytes: number;
@@ -72,7 +72,8 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     insecureLoopback: false,
     maxChildren: 256,
     maxQueue: 1024,
-    maxHandlesPerIdentity: 1024,
+    // Well below maxHandles, so that one identity cannot take every handle: four such identities can fill the table.
+    maxHandlesPerIdentity: 256,
     maxMessageBytes: 16 * 1024 * 1024,
     maxStreamsPerConnection: 256,
     keepaliveTimeMs: 2 * 60 * 60 * 1000,

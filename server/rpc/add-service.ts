@@ -59,7 +59,7 @@ async function admit(call: AnyCall, facts: MethodFacts, hooks: RpcHooks, context
     throw new RpcError(status.PERMISSION_DENIED, `${caller.name} lacks the ${facts.scope} scope that ${facts.name} needs`, "SCOPE_MISSING");
   }
   if (!hooks.slots || !facts.takesChild) return () => {};
-  return hooks.slots.acquire(context.signal);
+  return hooks.slots.acquire(context.signal, caller.key);
 }
 
 /** A call's context, and `done` to call once it has answered. */
