@@ -7,6 +7,7 @@ import type { NamespaceKind } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
+import { SharedScan } from "./shared-scan";
 
 /** One lsns row on the wire. */
 export type Summary = MessageInitShape<typeof NamespaceSummarySchema>;
@@ -76,10 +77,21 @@ export function toSummary(row: native.NsScanRow): Summary {
 }
 
 /** scanNamespaces with its one failure (an unreadable /proc) as a status. */
-export async function scanRows(): Promise<native.NsScanRow[]> {
+async function scanOnce(): Promise<native.NsScanRow[]> {
   try {
     return await native.scanNamespaces();
   } catch (err) {
     throw isErrnoLike(err) ? fromErrno(err, "scan /proc") : err;
   }
+}
+
+/** The one scan in flight that every ListNamespaces call and the WatchNamespaces poller share (see SharedScan for freshness). */
+export const sharedScan = new SharedScan(scanOnce);
+
+/**
+ * Every namespace some process is in, from a scan that started after this
+ * call (shared with the calls made meanwhile). The rows are shared: never change them.
+ */
+export function scanRows(): Promise<readonly native.NsScanRow[]> {
+  return sharedScan.get();
 }

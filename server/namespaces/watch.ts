@@ -43,7 +43,7 @@ export class NamespaceWatch {
   private scanAgain = false;
   private ended = false;
 
-  constructor(private readonly scan: () => Promise<NsScanRow[]>) {}
+  constructor(private readonly scan: () => Promise<readonly NsScanRow[]>) {}
 
   /** How many watchers there are (tests, metrics). */
   get watcherCount(): number {
@@ -135,7 +135,7 @@ export class NamespaceWatch {
     this.timer = setTimeout(() => void this.poll(), intervalMs);
   }
 
-  private deliver(rows: NsScanRow[]): void {
+  private deliver(rows: readonly NsScanRow[]): void {
     if (this.watchers.size === 0) return;
     const current = new Map(rows.map((row) => [rowKey(row), row]));
     const changes: WatchEvent[] = [];
