@@ -20,6 +20,11 @@ export function cgroupPaths(pid: number | "self"): string[] {
   } catch (err) {
     throw isErrnoLike(err) ? fromErrno(err, `read /proc/${pid}/cgroup`) : err;
   }
+  return parseCgroupFile(text);
+}
+
+/** The cgroup paths in the text of a /proc/PID/cgroup file: the v2 one, or the v1 ones when there is no v2 line. */
+export function parseCgroupFile(text: string): string[] {
   const lines = text.split("\n").filter((line) => line !== "");
   const unified = lines.find((line) => line.startsWith("0::"));
   return (unified ? [unified] : lines).map((line) => line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1));
@@ -27,6 +32,11 @@ export function cgroupPaths(pid: number | "self"): string[] {
 
 function under(value: string, prefix: string): boolean {
   return value === prefix || prefix === "/" || value.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
+}
+
+/** Whether one of a process's cgroup `paths` lies under one of `prefixes`. */
+export function inCgroupPrefixes(paths: readonly string[], prefixes: readonly string[]): boolean {
+  return paths.some((value) => prefixes.some((prefix) => under(value, prefix)));
 }
 
 /** The process /proc/PID/ns/TYPE and /proc/self/ns/TYPE paths name; undefined for other paths. */
@@ -42,7 +52,7 @@ export function checkProcess(caller: Caller, pid: TargetProcess, label: string):
   if (!prefixes) return;
   if (pid === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
   const paths = cgroupPaths(pid);
-  if (!paths.some((value) => prefixes.some((prefix) => under(value, prefix)))) {
+  if (!inCgroupPrefixes(paths, prefixes)) {
     throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
   }
 }

@@ -20,8 +20,14 @@ export interface WatchSubscription {
   close(): void;
 }
 
+/** What one watcher may see of a scan (a restricted identity's rows); the whole scan when a watcher has none. */
+export type WatchView = (rows: readonly NsScanRow[]) => Promise<readonly NsScanRow[]>;
+
 interface Watcher {
   intervalMs: number;
+  view?: WatchView;
+  /** The rows of its view in the last scan it was given, by key. */
+  previous: Map<string, NsScanRow>;
   primed: boolean;
   queue: WatchEvent[][];
   error?: unknown;
@@ -31,13 +37,15 @@ interface Watcher {
 /**
  * The one poller behind every WatchNamespaces call: while at least one
  * watcher exists it scans /proc at the smallest interval any of them asked
- * for, diffs the namespace keys (type and inode, never the row contents)
- * against the previous scan, and fans the differences out. A new watcher
- * gets the whole set of the next scan, which starts at once.
+ * for, and gives each watcher the differences of the namespace keys (type
+ * and inode, never the row contents) between its view of this scan and of
+ * the previous one. A watcher's view is the whole scan, or what its
+ * identity may see (a namespace that an allowed process joins later is
+ * ADDED then). A new watcher gets its whole view of the next scan, which
+ * starts at once.
  */
 export class NamespaceWatch {
   private readonly watchers = new Set<Watcher>();
-  private previous = new Map<string, NsScanRow>();
   private timer?: NodeJS.Timeout;
   private scanning = false;
   private scanAgain = false;
@@ -55,9 +63,9 @@ export class NamespaceWatch {
     return this.timer !== undefined || this.scanning;
   }
 
-  /** Joins the poller, asking for a scan at least every `intervalMs`. */
-  subscribe(intervalMs: number): WatchSubscription {
-    const watcher: Watcher = { intervalMs, primed: false, queue: [] };
+  /** Joins the poller, asking for a scan at least every `intervalMs`; `view` narrows what it is shown of each scan. */
+  subscribe(intervalMs: number, view?: WatchView): WatchSubscription {
+    const watcher: Watcher = { intervalMs, view, previous: new Map(), primed: false, queue: [] };
     if (!this.ended) {
       this.watchers.add(watcher);
       this.scheduleNow();
@@ -75,7 +83,6 @@ export class NamespaceWatch {
     this.timer = undefined;
     const watchers = [...this.watchers];
     this.watchers.clear();
-    this.previous = new Map();
     for (const watcher of watchers) watcher.wake?.();
   }
 
@@ -105,7 +112,6 @@ export class NamespaceWatch {
     if (!this.watchers.delete(watcher) || this.watchers.size > 0) return;
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.previous = new Map();
   }
 
   private scheduleNow(): void {
@@ -121,11 +127,10 @@ export class NamespaceWatch {
     this.timer = undefined;
     this.scanning = true;
     try {
-      this.deliver(await this.scan());
+      await this.deliver(await this.scan());
     } catch (err) {
       for (const watcher of this.watchers) this.push(watcher, undefined, err);
       this.watchers.clear();
-      this.previous = new Map();
     } finally {
       this.scanning = false;
     }
@@ -135,21 +140,37 @@ export class NamespaceWatch {
     this.timer = setTimeout(() => void this.poll(), intervalMs);
   }
 
-  private deliver(rows: readonly NsScanRow[]): void {
-    if (this.watchers.size === 0) return;
+  private async deliver(rows: readonly NsScanRow[]): Promise<void> {
+    await Promise.all(
+      [...this.watchers].map(async (watcher) => {
+        let seen: readonly NsScanRow[];
+        try {
+          seen = watcher.view ? await watcher.view(rows) : rows;
+        } catch (err) {
+          this.push(watcher, undefined, err);
+          this.watchers.delete(watcher);
+          return;
+        }
+        // It may have left, or the poller ended, while its view was worked out.
+        if (!this.watchers.has(watcher)) return;
+        this.deliverTo(watcher, seen);
+      }),
+    );
+  }
+
+  private deliverTo(watcher: Watcher, rows: readonly NsScanRow[]): void {
     const current = new Map(rows.map((row) => [rowKey(row), row]));
-    const changes: WatchEvent[] = [];
-    for (const [key, row] of current) if (!this.previous.has(key)) changes.push({ kind: "added", row });
-    for (const [key, row] of this.previous) if (!current.has(key)) changes.push({ kind: "removed", row });
-    this.previous = current;
-    for (const watcher of this.watchers) {
-      if (!watcher.primed) {
-        watcher.primed = true;
-        this.push(watcher, rows.map((row) => ({ kind: "added", row })));
-      } else if (changes.length > 0) {
-        this.push(watcher, changes);
-      }
+    const previous = watcher.previous;
+    watcher.previous = current;
+    if (!watcher.primed) {
+      watcher.primed = true;
+      this.push(watcher, rows.map((row) => ({ kind: "added", row })));
+      return;
     }
+    const changes: WatchEvent[] = [];
+    for (const [key, row] of current) if (!previous.has(key)) changes.push({ kind: "added", row });
+    for (const [key, row] of previous) if (!current.has(key)) changes.push({ kind: "removed", row });
+    if (changes.length > 0) this.push(watcher, changes);
   }
 
   private push(watcher: Watcher, events: WatchEvent[] | undefined, error?: unknown): void {

@@ -26,6 +26,8 @@ import type { HandleTable } from "../namespaces/handle-table";
 import { describeNamespace } from "../namespaces/info";
 import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespaces/list";
 import { NamespaceWatch } from "../namespaces/watch";
+import { visibleRows } from "../namespaces/visible-rows";
+import { checkProcess, isRestricted } from "../auth/target-guard";
 import type { NamespaceLimits } from "../namespaces/limits";
 import type { NamespaceResolver } from "../namespaces/resolver";
 import { addService } from "../rpc/add-service";
@@ -93,11 +95,13 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     return { namespaces };
   }
 
-  async *listNamespaces(request: ListNamespacesRequest): AsyncIterable<MessageInitShape<typeof ListNamespacesResponseSchema>> {
+  async *listNamespaces(request: ListNamespacesRequest, context: CallContext): AsyncIterable<MessageInitShape<typeof ListNamespacesResponseSchema>> {
     const types = typeFilter(request.types);
+    // A restricted identity names only processes under its cgroups (a no-op without cgroup rules).
+    if (request.pid > 0) checkProcess(context.caller, request.pid, `pid ${request.pid}`);
     // namespacesOfPid refuses a negative pid; 0 means every process.
     const only = request.pid !== 0 ? namespacesOfPid(request.pid) : undefined;
-    for (const row of await scanRows()) {
+    for (const row of await visibleRows(await scanRows(), context.caller)) {
       if (types.has(row.type) && (!only || only.has(row.ino))) yield { summary: toSummary(row) };
     }
   }
@@ -108,7 +112,8 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     if (intervalMs < WATCH_INTERVAL_MS.min || intervalMs > WATCH_INTERVAL_MS.max) {
       throw invalidArgument("interval: must be between 100ms and 1h");
     }
-    const subscription = this.watch.subscribe(intervalMs);
+    const caller = context.caller;
+    const subscription = this.watch.subscribe(intervalMs, isRestricted(caller) ? (rows) => visibleRows(rows, caller) : undefined);
     try {
       for (;;) {
         const events = await subscription.next(context.signal);

@@ -1,0 +1,142 @@
+import { readFile, readdir, stat } from "node:fs/promises";
+import { NAMESPACE_KINDS } from "../../api/namespace-types";
+import * as native from "../../native/lib";
+import type { Caller } from "../auth/caller";
+import { checkOwner, inCgroupPrefixes, isRestricted, parseCgroupFile } from "../auth/target-guard";
+import { rowKey } from "./list";
+
+/**
+ * What a restricted identity may see of a /proc scan (ListNamespaces,
+ * WatchNamespaces): only namespaces it could touch, described only through
+ * processes it could touch. Command lines can hold secrets; a row that names
+ * a process outside its targets would hand them out.
+ *
+ * - cgroup rules: the namespaces some process under an allowed cgroup is in.
+ *   The row's pid, uid and command are those of the lowest such process, and
+ *   its process count counts only such processes.
+ * - user-namespace rules: the namespaces owned, at any depth, by an allowed
+ *   user namespace (and those user namespaces themselves), as Inspect checks them.
+ * - both: rows that pass both.
+ */
+export async function visibleRows(rows: readonly native.NsScanRow[], caller: Caller): Promise<readonly native.NsScanRow[]> {
+  if (!isRestricted(caller)) return rows;
+  let visible = rows;
+  const prefixes = caller.targets?.cgroupPrefixes;
+  if (prefixes) visible = await rowsOfProcessesUnder(visible, prefixes);
+  if (caller.targets?.userNamespaces) visible = rowsOwnedByAllowed(visible, rows, caller);
+  return visible;
+}
+
+/** What a row says about its process, for the lowest allowed process in each namespace. */
+interface Member {
+  pid: number;
+  uid: number;
+  command: string;
+  count: number;
+}
+
+async function rowsOfProcessesUnder(rows: readonly native.NsScanRow[], prefixes: readonly string[]): Promise<native.NsScanRow[]> {
+  const pids = (await readdir("/proc")).filter((name) => /^[1-9]\d*$/.test(name)).map(Number);
+  const members = new Map<string, Member>();
+  const found = await Promise.all(pids.map((pid) => allowedProcess(pid, prefixes)));
+  for (const process of found) {
+    if (!process) continue;
+    for (const key of process.keys) {
+      const member = members.get(key);
+      if (!member) members.set(key, { pid: process.pid, uid: process.uid, command: process.command, count: 1 });
+      else {
+        member.count += 1;
+        if (process.pid < member.pid) Object.assign(member, { pid: process.pid, uid: process.uid, command: process.command });
+      }
+    }
+  }
+  const visible: native.NsScanRow[] = [];
+  for (const row of rows) {
+    const member = members.get(rowKey(row));
+    if (member) visible.push({ ...row, pid: member.pid, uid: member.uid, command: member.command, nprocs: member.count });
+  }
+  return visible;
+}
+
+/**
+ * A process under one of `prefixes`: its namespaces (type:inode), uid (of
+ * /proc/PID, as lsns) and command; undefined for any other, or one that went
+ * away. Its start time is read before and after: a pid reused meanwhile is skipped.
+ */
+async function allowedProcess(pid: number, prefixes: readonly string[]): Promise<{ pid: number; uid: number; command: string; keys: string[] } | undefined> {
+  try {
+    const started = await startTime(pid);
+    if (!inCgroupPrefixes(parseCgroupFile(await readFile(`/proc/${pid}/cgroup`, "utf8")), prefixes)) return undefined;
+    const { uid } = await stat(`/proc/${pid}`);
+    const keys: string[] = [];
+    for (const kind of NAMESPACE_KINDS) {
+      // A zombie keeps only some of its ns files, as in the scan.
+      const ns = await stat(`/proc/${pid}/ns/${kind.name}`, { bigint: true }).catch(() => undefined);
+      if (ns) keys.push(`${kind.name}:${ns.ino}`);
+    }
+    const command = await commandOf(pid);
+    if ((await startTime(pid)) !== started) return undefined;
+    return { pid, uid, command, keys };
+  } catch {
+    return undefined; // gone
+  }
+}
+
+/** Field 22 of /proc/PID/stat: when the process started, which a reused pid does not share. */
+async function startTime(pid: number): Promise<string> {
+  const text = await readFile(`/proc/${pid}/stat`, "utf8");
+  return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
+}
+
+/** lsns COMMAND, as the scan makes it: cmdline (NULs as spaces, the last byte dropped, at most 8 KiB), or comm for kernel threads. */
+async function commandOf(pid: number): Promise<string> {
+  const read = async (name: string) => {
+    const bytes = await readFile(`/proc/${pid}/${name}`).catch(() => Buffer.alloc(0));
+    return bytes.length === 0 ? "" : bytes.subarray(0, Math.min(bytes.length, 8192) - 1).toString("utf8").replace(/\0/g, " ");
+  };
+  const cmdline = await read("cmdline");
+  return cmdline !== "" ? cmdline : read("comm");
+}
+
+/**
+ * The rows owned at any depth by one of the caller's user namespaces. The
+ * owner chains come from the scan's user namespace rows (each knows its
+ * parent); where a chain passes a user namespace no process is in, the
+ * namespace itself is opened and checked as Inspect checks it.
+ */
+function rowsOwnedByAllowed(visible: readonly native.NsScanRow[], all: readonly native.NsScanRow[], caller: Caller): native.NsScanRow[] {
+  const allowed = new Set((caller.targets?.userNamespaces ?? []).map((ino) => BigInt(ino)));
+  const parentOf = new Map<bigint, bigint | undefined>();
+  for (const row of all) if (row.type === "user") parentOf.set(row.ino, row.parentIno);
+  const owned = (row: native.NsScanRow): boolean => {
+    let current: bigint | undefined = row.type === "user" ? row.ino : row.ownerIno;
+    // User namespaces nest at most 32 deep.
+    for (let depth = 0; depth <= 33 && current !== undefined && current !== 0n; depth += 1) {
+      if (allowed.has(current)) return true;
+      if (!parentOf.has(current)) return checkedByFd(row, caller);
+      current = parentOf.get(current);
+    }
+    return false;
+  };
+  return visible.filter(owned);
+}
+
+/** The target check of Inspect on the namespace of `row`, opened through its process (confirmed by inode). */
+function checkedByFd(row: native.NsScanRow, caller: Caller): boolean {
+  const kind = NAMESPACE_KINDS.find((entry) => entry.name === row.type)!;
+  let fd: number;
+  try {
+    fd = native.openPath(`/proc/${row.pid}/ns/${row.type}`);
+  } catch {
+    return false;
+  }
+  try {
+    if (native.nsStat(fd).ino !== row.ino) return false;
+    checkOwner({ ...caller, targets: { userNamespaces: caller.targets?.userNamespaces } }, fd, kind.type, `${row.type} ${row.ino}`);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    native.close(fd);
+  }
+}
