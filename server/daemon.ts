@@ -19,6 +19,7 @@ import { NamespaceResolver } from "./namespaces/resolver";
 import { DaemonHealth } from "./ops/health";
 import { DaemonMetrics } from "./ops/metrics";
 import { MetricsServer } from "./ops/metrics-server";
+import { openAuditLog } from "./ops/audit-log";
 import { addReflection } from "./ops/reflection";
 import type { RpcHooks } from "./rpc/add-service";
 import { NamespaceService } from "./services/namespace-service";
@@ -78,7 +79,8 @@ export class Daemon {
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
     const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
-    const hooks: RpcHooks = { log, gate: new Authenticator(policy, ownerUids), slots: this.slots };
+    const audit = config.auditLog === undefined ? log : openAuditLog(config.auditLog);
+    const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is.
     const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])]);

@@ -5,6 +5,7 @@ import pino from "pino";
 import { defaultAddress } from "../api/default-address";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
+import { auditDestinationProblem } from "./ops/audit-log";
 import { MIN_MAX_MESSAGE_BYTES, RUN_ANSWER_OVERHEAD, messageLimitProblem } from "./programs/output-limits";
 import type { TlsFiles } from "./listeners/tcp-listener";
 import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "./config/option-sources";
@@ -66,7 +67,12 @@ const program = new ConfigurableCommand()
   .option("--max-connection-idle <seconds>", "close a connection that has had no call for this long (clients reconnect)", positiveInt, 300)
   .option("--shutdown-grace <seconds>", "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled and their programs killed (fractions allowed)", nonNegativeSeconds, 10)
   .option("--metrics-listen <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
-  .addOption(new Option("--log-level <level>", "log level").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
+  .addOption(new Option("--log-level <level>", "log level (audit lines are not part of the log: see --audit-log)").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
+  .option(
+    "--audit-log <destination>",
+    "where the audit lines of calls that change anything go, whatever --log-level says: stderr, off, or an absolute file path (appended to, created mode 0600)",
+    "stderr",
+  )
   .addHelpText(
     "after",
     `
@@ -108,6 +114,7 @@ interface DaemonFlags extends Record<string, unknown> {
   shutdownGrace: number;
   metricsListen?: string;
   logLevel: string;
+  auditLog: string;
 }
 
 /** The TLS files of TCP listeners; a certificate and a key go together. */
@@ -122,8 +129,8 @@ function tlsFiles(options: DaemonFlags): TlsFiles | undefined {
 function parseOptions(): { options: DaemonFlags; tls?: TlsFiles } | number {
   try {
     const options = parseWithSources<DaemonFlags>(program);
-    const messageProblem = messageLimitProblem(options.maxMessageBytes);
-    if (messageProblem) throw new ConfigError(messageProblem);
+    const problem = messageLimitProblem(options.maxMessageBytes) ?? auditDestinationProblem(options.auditLog);
+    if (problem) throw new ConfigError(problem);
     return { options, tls: tlsFiles(options) };
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
@@ -155,6 +162,7 @@ async function main(): Promise<void> {
     stateDir: options.stateDir,
     netnsDir: options.netnsDir,
     logLevel: options.logLevel,
+    auditLog: options.auditLog,
     ...(options.socketGroup !== undefined ? { socketGroup: options.socketGroup } : {}),
     ...(tls ? { tls } : {}),
     insecureLoopback: options.insecureLoopback,

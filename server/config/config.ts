@@ -22,6 +22,11 @@ export interface DaemonConfig {
   /** Where network namespaces are pinned as well, for `ip netns`; "" = nowhere else. */
   netnsDir: string;
   logLevel: string;
+  /**
+   * Where audit lines go, whatever logLevel says: "stderr", "off" or a file path (appended to).
+   * Unset: into the daemon's log (in-process daemons, tests); lxnsd's --audit-log defaults to "stderr".
+   */
+  auditLog?: string;
   /** Group of unix sockets (name or gid); unset = the daemon's group. */
   socketGroup?: string;
   /** TLS of TCP listeners; without it only --insecure-loopback plaintext on loopback. */

@@ -9,6 +9,8 @@ import type { Scope } from "../auth/scopes";
 import { CHILD_METHODS } from "../programs/child-slots";
 import type { ChildSlots } from "../programs/child-slots";
 import { RpcError, asRpcError, toServiceError } from "../errors";
+import { addDetails, auditPeer, requestDetails, responseDetails, writeAudit } from "./audit";
+import type { AuditPeer } from "./audit";
 import { refTargets } from "./ref-targets";
 import { serverServiceDefinition } from "./response-serializer";
 import type { CallContext } from "./service-impl";
@@ -28,6 +30,8 @@ export interface CallGate {
 /** What every handler is wrapped with. */
 export interface RpcHooks {
   log: Logger;
+  /** The audit stream of the calls that change anything; undefined: none (--audit-log off). */
+  audit?: Logger;
   gate: CallGate;
   observe?: CallObserver;
   /** Bounds the calls that run children (CHILD_METHODS). */
@@ -76,6 +80,8 @@ function contextFor(call: AnyCall, facts: MethodFacts, log: Logger): { context: 
   const callId = randomUUID();
   let callLog: Logger | undefined;
   const context: CallContext = {
+    callId,
+    audit: requestDetails(name, (call as { request?: unknown }).request),
     signal: controller.signal,
     metadata: call.metadata,
     peer: call.getPeer(),
@@ -99,11 +105,14 @@ function contextFor(call: AnyCall, facts: MethodFacts, log: Logger): { context: 
     if (deadline <= Date.now()) expire();
     else deadlineTimers.set(context, setTimeout(expire, deadline - Date.now()));
   }
+  if (facts.audited) peers.set(context, auditPeer(call));
   return { context, done: () => emitter.off("cancelled", abort) };
 }
 
 /** The timer enforcing each call's deadline, cleared when the call finishes. */
 const deadlineTimers = new WeakMap<CallContext, NodeJS.Timeout>();
+/** Who each call came from, for its audit line. */
+const peers = new WeakMap<CallContext, AuditPeer>();
 
 function finish(context: CallContext, facts: MethodFacts, hooks: RpcHooks, started: bigint, err?: unknown): ReturnType<typeof toServiceError> | undefined {
   clearTimeout(deadlineTimers.get(context));
@@ -111,9 +120,9 @@ function finish(context: CallContext, facts: MethodFacts, hooks: RpcHooks, start
   const rpcError = err === undefined ? undefined : context.signal.aborted ? asRpcError(context.signal.reason) : asRpcError(err);
   const code = rpcError?.code ?? status.OK;
   hooks.observe?.(context.method, code, seconds);
-  if (facts.audited) {
+  if (facts.audited && hooks.audit) {
     const identity = context.caller?.name ?? `unauthenticated ${context.peer}`;
-    context.log.info({ audit: { identity, method: facts.name, targets: context.targets, outcome: status[code] } }, "audit");
+    writeAudit(hooks.audit, context.callId, { identity, peer: peers.get(context) ?? {}, method: facts.name, targets: context.targets, ...context.audit, outcome: status[code] });
   }
   if (!rpcError) {
     context.log.debug({ seconds }, "call ok");
@@ -138,6 +147,7 @@ function unaryHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): Un
       .then(
         (response) => {
           release();
+          if (facts.audited) addDetails(context.audit, responseDetails(response));
           callback(finish(context, facts, hooks, started) ?? null, response);
           done();
         },

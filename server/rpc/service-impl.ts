@@ -3,6 +3,7 @@ import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2
 import type { Metadata } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller";
+import type { AuditDetails } from "./audit";
 
 /** What a handler knows about the call it serves. */
 export interface CallContext {
@@ -11,10 +12,14 @@ export interface CallContext {
   readonly metadata: Metadata;
   readonly peer: string;
   readonly method: string;
+  /** This call's id, in its log and audit lines. */
+  readonly callId: string;
   /** Who calls, as the policy saw it; set before the handler runs. */
   readonly caller: Caller;
   /** What the call touches, for its audit line ("net pid=123", "handle=h-…"); handlers may add to it. */
   readonly targets: string[];
+  /** The rest of what it touches for its audit line (argv, created types, bind source, pin, handles); handlers may add to it. */
+  readonly audit: AuditDetails;
   /** A logger carrying this call's id, method and caller. */
   log: Logger;
 }

@@ -13,6 +13,7 @@ import { startProgram } from "../programs/session";
 import type { ProgramSession } from "../programs/session";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
+import { addDetails, specDetails } from "../rpc/audit";
 import { refTargets } from "../rpc/ref-targets";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import type { DaemonIds } from "../namespaces/unshare-plan";
@@ -63,6 +64,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     const first = await input.next();
     if (first.done || first.value.msg.case !== "spec") throw invalidArgument("the first message must carry spec");
     context.targets.push(...refTargets(first.value.msg.value));
+    addDetails(context.audit, specDetails(first.value.msg.value));
     const session = await this.start(first.value.msg.value, context);
     pumpInput(input, session).catch((err: unknown) => session.stop(asRpcError(err)));
     try {

@@ -113,10 +113,12 @@ describeRoot("scopes, identities and audit", () => {
     await codeOf(as(newToken()).unshare({ types: [NamespaceType.UTS] }));
     await as(tokens.reader).inspect({ ref: netOf(target.pid) });
     const audits = logs.lines.filter((line) => line.audit).map((line) => line.audit);
+    const peer = { pid: process.pid, uid: 0, gid: process.getgid!() };
+    const argv = ["/usr/bin/true"];
     expect(audits).toEqual([
-      { identity: "runner", method: "ProcessService/Run", targets: [`net pid=${target.pid}`], outcome: "OK" },
-      { identity: "reader", method: "ProcessService/Run", targets: [`net pid=${target.pid}`], outcome: "PERMISSION_DENIED" },
-      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+$/), method: "NamespaceService/Unshare", targets: [], outcome: "UNAUTHENTICATED" },
+      { identity: "runner", peer, method: "ProcessService/Run", targets: [`net pid=${target.pid}`], argv, outcome: "OK" },
+      { identity: "reader", peer, method: "ProcessService/Run", targets: [`net pid=${target.pid}`], argv, outcome: "PERMISSION_DENIED" },
+      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+$/), peer, method: "NamespaceService/Unshare", targets: [], types: ["uts"], outcome: "UNAUTHENTICATED" },
     ]);
   });
 
