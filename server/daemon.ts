@@ -48,6 +48,8 @@ export class Daemon {
   private metricsServer?: MetricsServer;
   /** Ends every WatchNamespaces stream (they never finish by themselves). */
   private readonly endWatches: () => void;
+  /** Closes the audit file, if there is one. */
+  private readonly closeAudit: () => void;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
   metricsAddress?: string;
 
@@ -79,7 +81,9 @@ export class Daemon {
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
     const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
-    const audit = config.auditLog === undefined ? log : openAuditLog(config.auditLog);
+    const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
+    this.closeAudit = () => auditLog?.close();
+    const audit = config.auditLog === undefined ? log : auditLog?.log;
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is.
@@ -150,6 +154,7 @@ export class Daemon {
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
     await this.metricsServer?.close();
+    this.closeAudit();
     this.log.info("lxnsd stopped");
   }
 }

@@ -16,11 +16,14 @@ export function auditDestinationProblem(value: string): string | undefined {
  * --log-level never silences it. undefined for "off". A file is opened (created
  * mode 0600, appended to) now, so that a bad path stops the daemon at start.
  */
-export function openAuditLog(destination: AuditDestination): Logger | undefined {
+export function openAuditLog(destination: AuditDestination): { log: Logger; close(): void } | undefined {
   if (destination === "off") return undefined;
+  // Written synchronously: an audit line is on its way before the call's answer is.
   const stream =
     destination === "stderr"
       ? pino.destination({ dest: 2, sync: true })
       : pino.destination({ dest: destination, append: true, sync: true, mode: 0o600 } as Parameters<typeof pino.destination>[0]);
-  return pino({ level: "info", base: { service: "lxnsd", stream: "audit" } }, stream);
+  const log = pino({ level: "info", base: { service: "lxnsd", stream: "audit" } }, stream);
+  // fd 2 stays open: the daemon's log writes there too.
+  return { log, close: () => (destination === "stderr" ? undefined : stream.end()) };
 }
