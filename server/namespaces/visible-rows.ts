@@ -4,6 +4,7 @@ import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
 import { checkOwner, inCgroupPrefixes, isRestricted, parseCgroupFile } from "../auth/target-guard";
 import { rowKey } from "./list";
+import { SharedScan } from "./shared-scan";
 
 /**
  * What a restricted identity may see of a /proc scan (ListNamespaces,
@@ -35,7 +36,31 @@ interface Member {
   count: number;
 }
 
+/**
+ * One walk of /proc per set of cgroup prefixes at a time, shared by the calls
+ * that ask meanwhile as the namespace scan is (see SharedScan): one per
+ * identity with cgroup rules, which the policy bounds.
+ */
+const walks = new Map<string, SharedScan<Map<string, Member>>>();
+
 async function rowsOfProcessesUnder(rows: readonly native.NsScanRow[], prefixes: readonly string[]): Promise<native.NsScanRow[]> {
+  const key = JSON.stringify(prefixes);
+  let walk = walks.get(key);
+  if (!walk) {
+    walk = new SharedScan(() => membersUnder(prefixes));
+    walks.set(key, walk);
+  }
+  const members = await walk.get();
+  const visible: native.NsScanRow[] = [];
+  for (const row of rows) {
+    const member = members.get(rowKey(row));
+    if (member) visible.push({ ...row, pid: member.pid, uid: member.uid, command: member.command, nprocs: member.count });
+  }
+  return visible;
+}
+
+/** For each namespace (type:inode) some process under `prefixes` is in: the lowest such process, and how many there are. */
+async function membersUnder(prefixes: readonly string[]): Promise<Map<string, Member>> {
   const pids = (await readdir("/proc")).filter((name) => /^[1-9]\d*$/.test(name)).map(Number);
   const members = new Map<string, Member>();
   const found = await Promise.all(pids.map((pid) => allowedProcess(pid, prefixes)));
@@ -50,12 +75,7 @@ async function rowsOfProcessesUnder(rows: readonly native.NsScanRow[], prefixes:
       }
     }
   }
-  const visible: native.NsScanRow[] = [];
-  for (const row of rows) {
-    const member = members.get(rowKey(row));
-    if (member) visible.push({ ...row, pid: member.pid, uid: member.uid, command: member.command, nprocs: member.count });
-  }
-  return visible;
+  return members;
 }
 
 /**
