@@ -54,7 +54,7 @@ const program = new ConfigurableCommand()
   .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
   .option("--max-children <n>", "most calls running a program or per-request child at once", positiveInt, 256)
-  .option("--max-queue <n>", "most calls waiting for --max-children; beyond it RESOURCE_EXHAUSTED", nonNegativeInt, 1024)
+  .option("--max-queue <n>", "most calls waiting for --max-children, all identities together; beyond it RESOURCE_EXHAUSTED. Slots go round-robin between identities, and a full queue refuses the longest queue's newest waiter for an identity with fewer", nonNegativeInt, 1024)
   .option(
     "--max-message-bytes <n>",
     `largest gRPC message received or sent; a Run may keep at most (n - ${RUN_ANSWER_OVERHEAD}) / 2 bytes of each of stdout and stderr (max_output_bytes), and n must be at least ${MIN_MAX_MESSAGE_BYTES} (the default 1 MiB of each)`,
