@@ -146,11 +146,15 @@ describeRoot("native spawnProgram", () => {
   });
 
   it("collectOutput of a program already over when the daemon looks: the same answer, nothing left", async () => {
-    // Blocking the loop right after the spawn makes the daemon see the program only once it has exited.
+    // Blocking the loop right after the spawn, until the program is a zombie (our child: the per-request
+    // child became it), makes the daemon see the program only once it has exited.
     const spawnAndBlock = (script: string) => {
+      const before = new Set(childrenOf(process.pid).map((child) => child.pid));
       const p = native.spawnProgram({ exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: 100 } });
-      const until = Date.now() + 300;
-      while (Date.now() < until); // eslint-disable-line no-empty
+      const until = Date.now() + 5000;
+      while (!childrenOf(process.pid).some((child) => !before.has(child.pid) && child.state === "Z")) {
+        if (Date.now() > until) throw new Error("the program did not exit within 5 s");
+      }
       return p;
     };
     const quick = await spawnAndBlock("echo out; echo err >&2; exit 4");

@@ -10,11 +10,13 @@ import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
 import { processesWith, runMarker } from "./support/markers";
 import { Tally, runPool, statusOf } from "./support/outcomes";
 
-function killQuietly(pid: number): void {
+/** SIGKILLs `pid`; false when it was gone already. */
+function killQuietly(pid: number): boolean {
   try {
     process.kill(pid, "SIGKILL");
+    return true;
   } catch {
-    // gone already
+    return false; // gone already
   }
 }
 
@@ -85,8 +87,7 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
     const killer = (async () => {
       while (!stop) {
         for (const child of childrenOf(lxnsd.pid)) {
-          killQuietly(child.pid);
-          killed++;
+          if (killQuietly(child.pid)) killed++;
         }
         await sleep(randomInt(0, 3));
       }
@@ -119,6 +120,9 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
     await killer;
     console.log(`per-request children killed (${killed} kills):\n${tally}`);
     expect(killed).toBeGreaterThan(0);
+    // The fault landed: some call had its per-request child killed under it (ABORTED), not only programs or
+    // children that had finished their work.
+    expect(tally.count(status.ABORTED)).toBeGreaterThan(0);
     // ABORTED: a per-request child died under the daemon; FAILED_PRECONDITION: the pid namespace's keeper (its init) was killed.
     const allowed: Record<string, status[]> = {
       "Unshare user+net": [status.OK, status.ABORTED],
@@ -156,6 +160,8 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
     console.log(`targets exiting:\n${tally}`);
     for (const name of ["Inspect", "Open", "Run", "Exec", "ListNamespaces"]) {
       expect({ name, unexpected: tally.unexpected(name, [status.OK, status.NOT_FOUND]) }).toEqual({ name, unexpected: [] });
+      // The fault landed for every kind of call: some met a target already gone, some a live one.
+      expect({ name, notFound: tally.count(status.NOT_FOUND, name) > 0, ok: tally.count(status.OK, name) > 0 }).toEqual({ name, notFound: true, ok: true });
     }
   });
 });
