@@ -149,13 +149,24 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
           for await (const _row of client.listNamespaces({ pid: target.pid }));
         },
       };
-      setTimeout(() => void target.kill(), randomInt(0, 15));
-      await Promise.all(
-        Object.entries(calls).map(async ([name, call]) => {
-          for (let i = 0; i < 4; i++) tally.add(name, await statusOf(call()));
-        }),
-      );
-      await target.kill();
+      // The target exits 0-15 ms after every kind of call has had one answer from it alive, while the next ones run.
+      const firstAnswers: Promise<void>[] = [];
+      const kinds = Object.entries(calls).map(([name, call]) => {
+        let answered!: () => void;
+        firstAnswers.push(new Promise<void>((resolve) => (answered = resolve)));
+        return (async () => {
+          for (let i = 0; i < 4; i++) {
+            tally.add(name, await statusOf(call()));
+            if (i === 0) answered();
+          }
+        })();
+      });
+      const killer = Promise.all(firstAnswers).then(async () => {
+        await sleep(randomInt(0, 15));
+        await target.kill();
+      });
+      await Promise.all(kinds);
+      await killer;
     });
     console.log(`targets exiting:\n${tally}`);
     for (const name of ["Inspect", "Open", "Run", "Exec", "ListNamespaces"]) {
