@@ -5,8 +5,8 @@ import type { ExecSpecInit } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
-import { fdHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
-import { countFds, processState, readOrNull, waitFor } from "../helpers/proc";
+import { fdHoldings, newHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
+import { processState, readOrNull, waitFor } from "../helpers/proc";
 import { processesWith, runMarker } from "../reliability/support/markers";
 import { sharedMount } from "../helpers/shared-mount";
 import { startTarget } from "../helpers/targets";
@@ -133,14 +133,14 @@ describeRoot("Run", () => {
   ])("a descendant that left the process group and keeps stdout open does not outlast %s: the pipes are let go", async (_name, limits, options, code) => {
     // A sleep of 30.<unique digits> seconds: found again by its command line, to be killed at the end.
     const sleep = `sleep 30.${process.pid}${Date.now() % 100000}`;
-    const before = countFds();
+    const held = fdHoldings();
     try {
       // setsid -f: a new session, out of reach of the group kill; it holds the write ends of stdout and stderr.
       const started = Date.now();
       const err = await run({ argv: ["sh", "-c", `setsid -f ${sleep}; echo started`], ...limits }, options).catch((e) => e);
       expect(err).toMatchObject({ code });
       expect(Date.now() - started).toBeLessThan(5000);
-      await waitFor(() => countFds() === before, 2000, "the daemon's fds to come back");
+      await waitForNoNewHoldings(held, 2000, "the daemon's fds to come back");
     } finally {
       execFileSync("pkill", ["-f", `^${sleep}$`]);
     }
@@ -159,10 +159,10 @@ describeRoot("Run", () => {
     ["the same type joined twice", { argv: ["true"], join: [pidRef(NamespaceType.NET, process.pid), pidRef(NamespaceType.NET, process.pid)] }, status.INVALID_ARGUMENT],
     ["options for a type not unshared", { argv: ["true"], unshareOptions: { hostname: "x" } }, status.INVALID_ARGUMENT],
   ])("%s is an error with its status and leaks nothing", async (_name, spec, code) => {
-    const before = countFds();
+    const held = fdHoldings();
     const err = await run(spec).catch((e) => e);
     expect(err).toMatchObject({ code });
-    expect(countFds()).toBe(before);
+    expect(newHoldings(held)).toEqual([]);
   });
 
   it("names the failed step and errno when the program cannot start", async () => {
