@@ -17,7 +17,7 @@ export interface ErrnoLike {
 }
 
 /**
- * errno → gRPC status, each row with its reason (DESIGN.md, "Errors").
+ * errno → gRPC status, each row with its reason (docs/DESIGN.md, "The error model"; README, "Errors").
  * Anything not listed is INTERNAL: a syscall failed in a way the daemon did
  * not plan for, which is a bug to report, not a caller's mistake.
  */

@@ -1,4 +1,4 @@
-import { chownSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chownSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, createClient } from "../../client";
@@ -6,6 +6,7 @@ import type { LxnsdClient } from "../../client";
 import { spawnDaemon } from "../helpers/daemon-process";
 import type { DaemonProcess } from "../helpers/daemon-process";
 import { describeRoot } from "../helpers/privileged";
+import { statusField } from "../helpers/proc";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 
@@ -66,18 +67,38 @@ const NOT_EXERCISED = new Set(["CAP_CHOWN"]);
 /** Needed, but a daemon without it cannot stop what it started (the program outlives the test): not tried without. */
 const NOT_TRIED_WITHOUT = new Set(["CAP_KILL"]);
 
-/** Whether this machine lets even full root write its own user namespace's limits (some sandboxes bound CAP_SYS_RESOURCE away). */
-function ownLimitsWritable(): boolean {
-  const file = "/proc/sys/user/max_uts_namespaces";
-  try {
-    writeFileSync(file, readFileSync(file));
-    return true;
-  } catch {
-    return false;
-  }
+/** Bit numbers of the capabilities above (linux/capability.h). */
+const CAP_BITS: Record<string, number> = {
+  CAP_CHOWN: 0,
+  CAP_DAC_OVERRIDE: 1,
+  CAP_KILL: 5,
+  CAP_SETGID: 6,
+  CAP_SETUID: 7,
+  CAP_NET_ADMIN: 12,
+  CAP_SYS_CHROOT: 18,
+  CAP_SYS_PTRACE: 19,
+  CAP_SYS_ADMIN: 21,
+  CAP_SYS_RESOURCE: 24,
+  CAP_SYS_TIME: 25,
+  CAP_SETFCAP: 31,
+};
+
+/** The `Cap*:` mask of /proc/PID/status as a number. */
+function capMask(pid: number | "self", field: "CapBnd" | "CapEff" | "CapPrm"): bigint {
+  return BigInt("0x" + statusField(pid === "self" ? process.pid : pid, field));
 }
-/** What this machine cannot show either way. */
-const UNVERIFIABLE = new Set(ownLimitsWritable() ? [] : ["CAP_SYS_RESOURCE"]);
+
+/** The mask of a list of capability names. */
+function maskOf(caps: string[]): bigint {
+  return caps.reduce((mask, cap) => mask | (1n << BigInt(CAP_BITS[cap])), 0n);
+}
+
+/**
+ * Capabilities the deploy files grant that this machine's own bounding set lacks (some sandboxes bound
+ * CAP_SYS_RESOURCE away). No process here can have them, so for these the tests show the other side: a daemon
+ * given the deployed set gets them not, and their request fails exactly as it does without them.
+ */
+const MACHINE_LACKS = new Set(Object.keys(CAP_BITS).filter((cap) => (capMask("self", "CapBnd") & (1n << BigInt(CAP_BITS[cap]))) === 0n));
 
 describeRoot("the capabilities deploy/ grants", () => {
   let dir: string;
@@ -100,14 +121,14 @@ describeRoot("the capabilities deploy/ grants", () => {
   });
 
   /** lxnsd as root with only `caps` in its bounding set (so at most those, as under the unit or the pod). */
-  async function withDaemon(caps: string[], body: (f: Fixture) => Promise<void>): Promise<void> {
+  async function withDaemon(caps: string[], body: (f: Fixture, daemonPid: number) => Promise<void>): Promise<void> {
     const socket = `unix:${path.join(dir, "lxnsd.sock")}`;
     const bounding = ["-all", ...caps.map((cap) => `+${cap.replace(/^CAP_/, "").toLowerCase()}`)].join(",");
     const daemon: DaemonProcess = spawnDaemon(["--listen", socket, "--state-dir", dir, "--netns-dir", ""], { wrapper: ["setpriv", `--bounding-set=${bounding}`, "--inh-caps=-all"] });
     await daemon.ready;
     const client = createClient(socket);
     try {
-      await body({ client, mountTarget, nobodyTarget, privateDir });
+      await body({ client, mountTarget, nobodyTarget, privateDir }, daemon.proc.pid!);
     } finally {
       client.disconnect();
       expect(await daemon.stop()).toBe(0);
@@ -118,13 +139,34 @@ describeRoot("the capabilities deploy/ grants", () => {
     expect(deployedCapabilities().sort()).toEqual([...Object.keys(NEEDS), ...NOT_EXERCISED].sort());
   });
 
-  it("with exactly these, every request above succeeds", async () => {
+  it("with exactly these, every request above succeeds (one the machine itself lacks fails as without it)", async () => {
     await withDaemon(deployedCapabilities(), async (fixture) => {
-      for (const [cap, need] of Object.entries(NEEDS)) if (!UNVERIFIABLE.has(cap)) await need(fixture);
+      for (const [cap, need] of Object.entries(NEEDS)) {
+        if (MACHINE_LACKS.has(cap)) {
+          console.warn(`${cap} is not in this machine's bounding set: checked that its request fails as without it, not that it succeeds`);
+          await expect(need(fixture)).rejects.toMatchObject({ codeName: "PERMISSION_DENIED", message: expect.stringContaining(FAILS_AT[cap]) });
+        } else {
+          await need(fixture);
+        }
+      }
     });
   });
 
-  const tried = Object.keys(NEEDS).filter((cap) => !NOT_TRIED_WITHOUT.has(cap) && !UNVERIFIABLE.has(cap));
+  it("a program gets at most the daemon's capabilities: its bounding, permitted and effective sets are the daemon's", async () => {
+    const deployed = deployedCapabilities();
+    await withDaemon(deployed, async ({ client }, daemonPid) => {
+      const granted = maskOf(deployed) & capMask("self", "CapBnd");
+      expect(capMask(daemonPid, "CapBnd")).toBe(granted);
+      const result = await client.run({ argv: ["grep", "-E", "^Cap(Bnd|Prm|Eff):", "/proc/self/status"] });
+      const program = Object.fromEntries(result.stdout.toString().trim().split("\n").map((line) => line.split(/:\s+/)).map(([name, hex]) => [name, BigInt("0x" + hex)]));
+      expect(program).toEqual({ CapBnd: granted, CapPrm: granted, CapEff: granted });
+      // Not the jest process's (full root here): the daemon's set really bounds what it hands out.
+      expect(granted).not.toBe(capMask("self", "CapBnd"));
+    });
+  });
+
+  // Without a capability the machine lacks anyway, its request fails too: tried like the others.
+  const tried = Object.keys(NEEDS).filter((cap) => !NOT_TRIED_WITHOUT.has(cap));
   it.each(tried)("without %s, its request fails and the daemon keeps serving", async (cap) => {
     await withDaemon(deployedCapabilities().filter((c) => c !== cap), async (fixture) => {
       await expect(NEEDS[cap](fixture)).rejects.toMatchObject({ codeName: "PERMISSION_DENIED", message: expect.stringContaining(FAILS_AT[cap]) });

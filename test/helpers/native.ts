@@ -1,23 +1,24 @@
 import * as native from "../../native/lib";
-import { childrenOf, countFds, waitFor } from "./proc";
+import { fdHoldings, newHoldings } from "./fd-holdings";
+import { childrenOf, waitFor } from "./proc";
 
 /**
  * Registers, in the calling describe block, a leak check around each test:
- * beforeEach records how many fds are open; afterEach waits (2 s at most)
- * for native.runningChildren() to reach 0, then expects no more fds than
- * before (fewer happens: a socket of an earlier suite in this jest process
- * may close meanwhile) and no child process left. Returns the fd count recorded before the
- * running test.
+ * beforeEach records the fd holdings (nsfs, pipe and pidfd fds, see
+ * fd-holdings.ts); afterEach waits (2 s at most) for
+ * native.runningChildren() to reach 0, then expects no holding that was not
+ * there before and no child process left. Returns the holdings recorded
+ * before the running test.
  */
-export function checkNativeLeaksAfterEach(): () => number {
-  let baselineFds = 0;
+export function checkNativeLeaksAfterEach(): () => Set<string> {
+  let baseline = new Set<string>();
   beforeEach(() => {
-    baselineFds = countFds();
+    baseline = fdHoldings();
   });
   afterEach(async () => {
     await waitFor(() => native.runningChildren() === 0, 2000, "runningChildren() == 0");
-    expect(countFds()).toBeLessThanOrEqual(baselineFds);
+    expect(newHoldings(baseline)).toEqual([]);
     expect(childrenOf(process.pid)).toEqual([]);
   });
-  return () => baselineFds;
+  return () => baseline;
 }

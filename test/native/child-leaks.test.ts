@@ -2,14 +2,15 @@
 // child costs is measured in bench/native-child.ts, not here.
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
-import { childrenOf, countFds } from "../helpers/proc";
+import { fdHoldings, newHoldings } from "../helpers/fd-holdings";
+import { childrenOf } from "../helpers/proc";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWUSER } = native;
 
 describeRoot("native runChild leaks", () => {
   it("200 mixed runs (success, step failure, parent failure, timeout, cancel) leave no fd, child or zombie", async () => {
     const net = native.openPath("/proc/self/ns/net");
-    const baseline = countFds();
+    const baseline = fdHoldings();
     const specs: native.ChildSpec[] = [
       { unshareFlags: CLONE_NEWNET | CLONE_NEWUTS, hostname: "leak", loopbackUp: true, holdNs: ["net", "uts"] },
       { join: [{ fd: net, nstype: CLONE_NEWNET }], readFile: { path: "/proc/self/net/dev", maxBytes: 65536 } },
@@ -45,7 +46,7 @@ describeRoot("native runChild leaks", () => {
     expect(ok).toBeGreaterThan(50);
     expect(failed).toBeGreaterThan(50);
     expect(native.runningChildren()).toBe(0);
-    expect(countFds()).toBe(baseline);
+    expect(newHoldings(baseline)).toEqual([]);
     expect(childrenOf(process.pid)).toEqual([]);
     native.close(net);
   });

@@ -1,10 +1,10 @@
 // runChild against the real kernel: the per-request namespace child.
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
-import { childrenOf, fdPath, nsInode } from "../helpers/proc";
+import { childrenOf, fdPath, nsInode, waitFor } from "../helpers/proc";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWUSER, CLONE_NEWPID, CLONE_NEWTIME } = native;
 
@@ -24,6 +24,25 @@ async function expectRejects(p: Promise<unknown>, fields: Partial<native.NativeE
   expect(err).toBeInstanceOf(native.NativeError);
   expect(err).toMatchObject(fields);
   return err as native.NativeError;
+}
+
+/** The pid of our per-request child once it has unshared its net namespace (its next step is the debug sleep). */
+async function childPastUnshare(): Promise<number> {
+  let pid = 0;
+  await waitFor(() => {
+    const own = readlinkSync("/proc/self/ns/net");
+    pid = childrenOf(process.pid).find((child) => ![null, own].includes(netOf(child.pid)))?.pid ?? 0;
+    return pid !== 0;
+  }, 5000, "the child to unshare its net namespace");
+  return pid;
+}
+
+function netOf(pid: number): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return null;
+  }
 }
 
 describeRoot("native runChild", () => {
@@ -189,17 +208,16 @@ describeRoot("native runChild", () => {
 
     it("a child killed from outside is reported as ECHILD 'child died: signal 9'", async () => {
       const p = native.runChild({ debugSleepMs: 5000, unshareFlags: CLONE_NEWNET, holdNs: ["net"] });
-      await new Promise((resolve) => setTimeout(resolve, 50));
-      for (const { pid } of childrenOf(process.pid)) {
-        if (readFileSync(`/proc/${pid}/comm`, "utf8") === readFileSync("/proc/self/comm", "utf8")) process.kill(pid, "SIGKILL");
-      }
+      const child = await childPastUnshare();
+      process.kill(child, "SIGKILL");
       await expectRejects(p, { code: "ECHILD", step: "child died: signal 9" });
     });
 
     it("aborting kills the child: ECANCELED", async () => {
       const ac = new AbortController();
-      const p = native.runChild({ debugSleepMs: 5000 }, { signal: ac.signal });
-      setTimeout(() => ac.abort(), 20);
+      const p = native.runChild({ debugSleepMs: 5000, unshareFlags: CLONE_NEWNET }, { signal: ac.signal });
+      await childPastUnshare();
+      ac.abort();
       await expectRejects(p, { code: "ECANCELED", syscall: "runChild", step: "debug sleep" });
     });
 

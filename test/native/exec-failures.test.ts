@@ -8,7 +8,8 @@ import * as path from "node:path";
 
 import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
-import { childrenOf, countFds, waitFor } from "../helpers/proc";
+import { fdHoldings, newHoldings } from "../helpers/fd-holdings";
+import { childrenOf, waitFor } from "../helpers/proc";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWUSER } = native;
 
@@ -32,14 +33,14 @@ async function expectRejects(p: Promise<unknown>, fields: Partial<native.NativeE
 }
 
 describeRoot("native spawnProgram failures", () => {
-  let baselineFds = 0;
+  let baseline = new Set<string>();
   beforeEach(() => {
-    baselineFds = countFds();
+    baseline = fdHoldings();
   });
   afterEach(() => {
     // A rejection comes after everything was released: nothing to wait for.
     expect(native.runningChildren()).toBe(0);
-    expect(countFds()).toBe(baselineFds);
+    expect(newHoldings(baseline)).toEqual([]);
     expect(childrenOf(process.pid)).toEqual([]);
   });
 
@@ -147,7 +148,7 @@ describeRoot("native spawnProgram failures", () => {
   it("200 programs joined to net+uts (concurrency 8) leave no fd, child or zombie", async () => {
     const net = native.openPath("/proc/self/ns/net");
     const uts = native.openPath("/proc/self/ns/uts");
-    const start = countFds();
+    const start = fdHoldings();
     const join = [
       { fd: net, nstype: CLONE_NEWNET },
       { fd: uts, nstype: CLONE_NEWUTS },
@@ -162,7 +163,7 @@ describeRoot("native spawnProgram failures", () => {
     expect(exits).toHaveLength(200);
     expect(exits.every((e) => e.code === 0)).toBe(true);
     await waitFor(() => native.runningChildren() === 0, 2000, "runningChildren() == 0");
-    expect(countFds()).toBe(start);
+    expect(newHoldings(start)).toEqual([]);
     expect(childrenOf(process.pid)).toEqual([]);
     native.close(net);
     native.close(uts);

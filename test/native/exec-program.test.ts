@@ -8,6 +8,7 @@ import { checkNativeLeaksAfterEach } from "../helpers/native";
 import { describeRoot } from "../helpers/privileged";
 import { childrenOf, processState, readOrNull, waitFor } from "../helpers/proc";
 import { startTarget, type Target } from "../helpers/targets";
+import { processesWith } from "../reliability/support/markers";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWTIME } = native;
 const ENV = ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
@@ -146,11 +147,15 @@ describeRoot("native spawnProgram", () => {
   });
 
   it("collectOutput of a program already over when the daemon looks: the same answer, nothing left", async () => {
-    // Blocking the loop right after the spawn makes the daemon see the program only once it has exited.
-    const spawnAndBlock = (script: string) => {
+    // Blocking the loop right after the spawn, until the program is a zombie (our child: the per-request
+    // child became it), makes the daemon see the program only once it has exited.
+    const spawnAndBlock = (script: string, alsoUntil: () => boolean = () => true) => {
+      const before = new Set(childrenOf(process.pid).map((child) => child.pid));
       const p = native.spawnProgram({ exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: 100 } });
-      const until = Date.now() + 300;
-      while (Date.now() < until); // eslint-disable-line no-empty
+      const until = Date.now() + 5000;
+      while (!(childrenOf(process.pid).some((child) => !before.has(child.pid) && child.state === "Z") && alsoUntil())) {
+        if (Date.now() > until) throw new Error("the program did not exit within 5 s");
+      }
       return p;
     };
     const quick = await spawnAndBlock("echo out; echo err >&2; exit 4");
@@ -159,7 +164,9 @@ describeRoot("native spawnProgram", () => {
     expect({ ...exit, stdout: exit.stdout?.toString(), stderr: exit.stderr?.toString() }).toEqual({ code: 4, stdout: "out\n", stderr: "err\n", truncated: false });
     // A process that left the group (setsid) still holds stdout: its EOF comes later, and is waited for.
     const started = Date.now();
-    const held = await spawnAndBlock("setsid sh -c 'sleep 0.5; echo late' & echo early");
+    // Its sleep (a unique duration just over 0.5 s) runs once setsid has moved it out of the group.
+    const half = `0.5${process.pid}${Date.now() % 100000}`;
+    const held = await spawnAndBlock(`setsid sh -c 'sleep ${half}; echo late' & echo early`, () => processesWith(half).some((pid) => readOrNull(`/proc/${pid}/comm`) === "sleep\n"));
     native.close(held.stdin);
     const heldExit = await held.exited;
     expect(heldExit.stdout?.toString()).toBe("early\nlate\n");

@@ -9,7 +9,8 @@ import * as path from "node:path";
 import * as native from "../../native/lib";
 import { checkNativeLeaksAfterEach } from "../helpers/native";
 import { describeRoot } from "../helpers/privileged";
-import { childrenOf, countFds, fdPath, nsInode, nsPidLine, processState, readOrNull, statusField, waitFor } from "../helpers/proc";
+import { newHoldings } from "../helpers/fd-holdings";
+import { childrenOf, fdPath, nsInode, nsPidLine, processState, readOrNull, statusField, waitFor } from "../helpers/proc";
 
 const { CLONE_NEWPID, CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWTIME } = native;
 
@@ -32,13 +33,18 @@ async function sleepInside(pidNsFd: number, secs: number): Promise<{ nsenter: Ch
 
 /** Waits until the init is gone for good: no /proc entry, or (pid reused
  * meanwhile) not a child of ours; never left a zombie. */
+/** Our children that are pid 1 of a pid namespace of their own (keeper inits). */
+function initsOfOurs(): { pid: number }[] {
+  return childrenOf(process.pid).filter((c) => processState(c.pid) !== null && nsPidLine(c.pid).length === 2 && nsPidLine(c.pid)[1] === 1);
+}
+
 async function expectInitGone(pid: number): Promise<void> {
   await waitFor(() => processState(pid) === null || !childrenOf(process.pid).some((c) => c.pid === pid), 1000, `keeper init ${pid} to be reaped`);
   expect(childrenOf(process.pid).filter((c) => c.pid === pid)).toEqual([]);
 }
 
 describeRoot("native keeper init of a held pid namespace", () => {
-  const baselineFds = checkNativeLeaksAfterEach();
+  const baselineHeld = checkNativeLeaksAfterEach();
 
   it("keeps a new pid namespace alive and joinable until keeper.fd is closed", async () => {
     const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
@@ -210,7 +216,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       );
       expect(native.runningChildren()).toBe(0);
       expect(childrenOf(process.pid)).toEqual([]);
-      expect(countFds()).toBe(baselineFds());
+      expect(newHoldings(baselineHeld())).toEqual([]);
     });
 
     it("USER|PID then a failing step", async () => {
@@ -228,11 +234,10 @@ describeRoot("native keeper init of a held pid namespace", () => {
     });
 
     it("a timeout while the init exists", async () => {
-      const p = native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"], debugSleepMs: 5000, timeoutMs: 100 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      const p = native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"], debugSleepMs: 5000, timeoutMs: 1500 });
       // The init exists meanwhile: a child of ours that is pid 1 somewhere.
-      const inits = childrenOf(process.pid).filter((c) => nsPidLine(c.pid).length === 2 && nsPidLine(c.pid)[1] === 1);
-      expect(inits).toHaveLength(1);
+      let inits: { pid: number }[] = [];
+      await waitFor(() => (inits = initsOfOurs()).length === 1, 1000, "the keeper init");
       await expectRejects(p, { code: "ETIMEDOUT", step: "debug sleep" });
       expect(processState(inits[0].pid)).toBeNull();
       expect(native.runningChildren()).toBe(0);
@@ -242,15 +247,18 @@ describeRoot("native keeper init of a held pid namespace", () => {
     it("a cancel while the init exists", async () => {
       const ac = new AbortController();
       const p = native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"], debugSleepMs: 5000 }, { signal: ac.signal });
-      setTimeout(() => ac.abort(), 50);
+      await waitFor(() => initsOfOurs().length === 1, 1000, "the keeper init");
+      const [init] = initsOfOurs();
+      ac.abort();
       await expectRejects(p, { code: "ECANCELED" });
+      expect(processState(init.pid)).toBeNull();
       expect(native.runningChildren()).toBe(0);
       expect(childrenOf(process.pid)).toEqual([]);
     });
 
     it("the per-request child killed from outside after creating the init", async () => {
       const p = native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"], debugSleepMs: 5000 });
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await waitFor(() => initsOfOurs().length === 1, 1000, "the keeper init");
       const kids = childrenOf(process.pid);
       const request = kids.filter((c) => nsPidLine(c.pid).length === 1);
       expect(request).toHaveLength(1);
@@ -354,7 +362,7 @@ describeRoot("native keeper init of a held pid namespace", () => {
       native.close(r.fds[0]);
     }
     await waitFor(() => native.runningChildren() === 0, 2000, "all keepers reaped");
-    expect(countFds()).toBe(baselineFds());
+    expect(newHoldings(baselineHeld())).toEqual([]);
     expect(childrenOf(process.pid)).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { loadPolicy } from "../../server/auth/policy-file";
 import { promisify } from "node:util";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
 import { DAEMON_MAIN, spawnDaemon } from "../helpers/daemon-process";
+import { itUnless } from "../helpers/visible-skip";
 
 const DEPLOY = path.join(__dirname, "..", "..", "deploy");
 const HEALTH_PROBE = ["lxnsctl", "--address", "unix:/run/lxnsd/lxnsd.sock", "--timeout", "2000", "health"];
@@ -112,7 +113,7 @@ describe("deploy/", () => {
       return false;
     }
   })();
-  (haveSystemdAnalyze ? it : it.skip)("systemd-analyze verify finds nothing to say about the unit (lxnsd's path pointed at node)", async () => {
+  itUnless(haveSystemdAnalyze, "systemd-analyze is not installed (apt-get install systemd)")("systemd-analyze verify finds nothing to say about the unit (lxnsd's path pointed at node)", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-unit-"));
     try {
       const unit = path.join(dir, "lxnsd.service");

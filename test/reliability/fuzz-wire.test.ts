@@ -108,16 +108,22 @@ describeRoot("fuzz: malformed bytes on the socket", () => {
     const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
     await fc.assert(
       fc.asyncProperty(fc.boolean(), fc.uint8Array({ maxLength: 4096 }), async (withPreface, bytes) => {
-        await new Promise<void>((resolve) => {
+        // Whether the daemon closed the connection itself (true) or kept it open until our 5 s timer cut it.
+        const closedByDaemon = await new Promise<boolean>((resolve) => {
+          let timedOut = false;
           const socket = net.connect(socketPath, () => socket.end(withPreface ? Buffer.concat([preface, bytes]) : Buffer.from(bytes)));
-          const timer = setTimeout(() => socket.destroy(), 500);
+          const timer = setTimeout(() => {
+            timedOut = true;
+            socket.destroy();
+          }, 5000);
           socket.on("data", () => {});
           socket.on("error", () => {});
           socket.on("close", () => {
             clearTimeout(timer);
-            resolve();
+            resolve(!timedOut);
           });
         });
+        expect(closedByDaemon).toBe(true);
       }),
       { numRuns: 200 },
     );

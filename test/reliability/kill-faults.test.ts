@@ -10,11 +10,13 @@ import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
 import { processesWith, runMarker } from "./support/markers";
 import { Tally, runPool, statusOf } from "./support/outcomes";
 
-function killQuietly(pid: number): void {
+/** SIGKILLs `pid`; false when it was gone already. */
+function killQuietly(pid: number): boolean {
   try {
     process.kill(pid, "SIGKILL");
+    return true;
   } catch {
-    // gone already
+    return false; // gone already
   }
 }
 
@@ -85,8 +87,7 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
     const killer = (async () => {
       while (!stop) {
         for (const child of childrenOf(lxnsd.pid)) {
-          killQuietly(child.pid);
-          killed++;
+          if (killQuietly(child.pid)) killed++;
         }
         await sleep(randomInt(0, 3));
       }
@@ -119,6 +120,9 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
     await killer;
     console.log(`per-request children killed (${killed} kills):\n${tally}`);
     expect(killed).toBeGreaterThan(0);
+    // The fault landed: some call had its per-request child killed under it (ABORTED), not only programs or
+    // children that had finished their work.
+    expect(tally.count(status.ABORTED)).toBeGreaterThan(0);
     // ABORTED: a per-request child died under the daemon; FAILED_PRECONDITION: the pid namespace's keeper (its init) was killed.
     const allowed: Record<string, status[]> = {
       "Unshare user+net": [status.OK, status.ABORTED],
@@ -145,17 +149,30 @@ describeRoot("faults: processes killed or exiting mid-call", () => {
           for await (const _row of client.listNamespaces({ pid: target.pid }));
         },
       };
-      setTimeout(() => void target.kill(), randomInt(0, 15));
-      await Promise.all(
-        Object.entries(calls).map(async ([name, call]) => {
-          for (let i = 0; i < 4; i++) tally.add(name, await statusOf(call()));
-        }),
-      );
-      await target.kill();
+      // The target exits 0-15 ms after every kind of call has had one answer from it alive, while the next ones run.
+      const firstAnswers: Promise<void>[] = [];
+      const kinds = Object.entries(calls).map(([name, call]) => {
+        let answered!: () => void;
+        firstAnswers.push(new Promise<void>((resolve) => (answered = resolve)));
+        return (async () => {
+          for (let i = 0; i < 4; i++) {
+            tally.add(name, await statusOf(call()));
+            if (i === 0) answered();
+          }
+        })();
+      });
+      const killer = Promise.all(firstAnswers).then(async () => {
+        await sleep(randomInt(0, 15));
+        await target.kill();
+      });
+      await Promise.all(kinds);
+      await killer;
     });
     console.log(`targets exiting:\n${tally}`);
     for (const name of ["Inspect", "Open", "Run", "Exec", "ListNamespaces"]) {
       expect({ name, unexpected: tally.unexpected(name, [status.OK, status.NOT_FOUND]) }).toEqual({ name, unexpected: [] });
+      // The fault landed for every kind of call: some met a target already gone, some a live one.
+      expect({ name, notFound: tally.count(status.NOT_FOUND, name) > 0, ok: tally.count(status.OK, name) > 0 }).toEqual({ name, notFound: true, ok: true });
     }
   });
 });

@@ -2,24 +2,27 @@ import { NamespaceType, Relation, status } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
-import { countFds } from "../helpers/proc";
+import * as native from "../../native/lib";
+import { fdHoldings, newHoldings } from "../helpers/fd-holdings";
+import { waitFor } from "../helpers/proc";
 
 const MISSING_PID = 2 ** 22 + 12345; // above pid_max's default range
+const realRunChild = native.runChild;
 
 describeRoot("error statuses", () => {
   let lxnsd: TestDaemon;
-  let fdsBefore: number;
+  let heldBefore: Set<string>;
 
   beforeAll(async () => {
     lxnsd = await startDaemon();
     await lxnsd.client.getCurrentNamespaces();
   });
   beforeEach(() => {
-    fdsBefore = countFds();
+    heldBefore = fdHoldings();
   });
   afterEach(async () => {
     // Nothing leaked and the daemon still serves.
-    expect(countFds()).toBe(fdsBefore);
+    expect(newHoldings(heldBefore)).toEqual([]);
     expect((await lxnsd.client.getCurrentNamespaces()).namespaces).toHaveLength(8);
   });
   afterAll(() => lxnsd.stop());
@@ -78,11 +81,22 @@ describeRoot("error statuses", () => {
     await expect(lxnsd.client.getLimit({})).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 
-  it("a deadline that passes is DEADLINE_EXCEEDED", async () => {
-    await expect(lxnsd.client.unshare({ types: [NamespaceType.NET] }, { timeoutMs: 0 })).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
-    // Whatever the child made meanwhile is released.
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    expect(lxnsd.daemon.handles.size).toBe(0);
+  it("a deadline that passes while the per-request child runs is DEADLINE_EXCEEDED, and the child is killed", async () => {
+    // The child sleeps 5 s in its last step (the addon's debug step), so the 300 ms deadline lands while it runs.
+    const runChild = jest.spyOn(native, "runChild").mockImplementation((spec, options) => realRunChild({ ...spec, debugSleepMs: 5000 }, options));
+    try {
+      const started = Date.now();
+      const call = lxnsd.client.unshare({ types: [NamespaceType.NET] }, { timeoutMs: 300 });
+      await waitFor(() => native.runningChildren() === 1, 2000, "the per-request child to run");
+      await expect(call).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
+      expect(runChild).toHaveBeenCalledTimes(1);
+      // Killed at the deadline, not after its 5 s: nothing it made is kept.
+      await waitFor(() => native.runningChildren() === 0, 2000, "the child to be killed and reaped");
+      expect(Date.now() - started).toBeLessThan(3000);
+      expect(lxnsd.daemon.handles.size).toBe(0);
+    } finally {
+      runChild.mockRestore();
+    }
   });
 
   it("a request without its required parts is INVALID_ARGUMENT, also for Pin and BindMount", async () => {

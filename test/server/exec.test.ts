@@ -7,7 +7,9 @@ import type { ExecSession } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
-import { childrenOf, countFds, processState, waitFor } from "../helpers/proc";
+import { fdHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
+import { childrenOf, processState, waitFor } from "../helpers/proc";
+import { processesWith, runMarker } from "../reliability/support/markers";
 
 async function collect(session: ExecSession): Promise<{ stdout: string; stderr: string }> {
   const out = { stdout: "", stderr: "" };
@@ -16,6 +18,13 @@ async function collect(session: ExecSession): Promise<{ stdout: string; stderr: 
 }
 
 const gone = (pid: number) => waitFor(() => processState(pid) === null, 1000, `pid ${pid} to be gone`);
+
+/** A program that starts a background `sleep MARKER` in its process group, then runs `then` (a shell command). */
+const withBackground = (marker: string, then: string) => ["sh", "-c", `sleep ${marker} & ${then}`];
+
+/** Waits until `count` processes carry `marker` (the program and what it started run), then until none does. */
+const started = (marker: string, count: number) => waitFor(() => processesWith(marker).length === count, 5000, `${count} processes with ${marker}`);
+const allGone = (marker: string) => waitFor(() => processesWith(marker).length === 0, 2000, `every process with ${marker} to be gone (left: ${processesWith(marker)})`);
 
 describeRoot("Exec", () => {
   let lxnsd: TestDaemon;
@@ -84,30 +93,42 @@ describeRoot("Exec", () => {
     expect(await session.wait()).toEqual({ code: 0 });
   }, 60_000);
 
-  it("cancel mid-stream kills the program within a second", async () => {
-    const session = lxnsd.client.exec({ argv: ["sh", "-c", "while true; do echo tick; sleep 0.01; done"] });
+  it("cancel mid-stream kills the program and what it started within a second", async () => {
+    const marker = runMarker();
+    const session = lxnsd.client.exec({ argv: withBackground(marker, `while true; do echo tick; sleep 0.01; done # ${marker}`) });
     const pid = await session.started;
     const iterator = session.output[Symbol.asyncIterator]();
     await iterator.next();
+    await started(marker, 2);
     session.cancel();
     await expect(session.wait()).rejects.toMatchObject({ code: status.CANCELLED });
     await gone(pid);
+    await allGone(marker);
   });
 
-  it("a deadline kills the program: DEADLINE_EXCEEDED", async () => {
-    const session = lxnsd.client.exec({ argv: ["sleep", "100"] }, { timeoutMs: 500 });
+  it("a deadline kills the program and what it started: DEADLINE_EXCEEDED", async () => {
+    const marker = runMarker();
+    const session = lxnsd.client.exec({ argv: withBackground(marker, `exec sleep ${marker}`) }, { timeoutMs: 2000 });
     const pid = await session.started;
+    await started(marker, 2);
     await expect(session.wait()).rejects.toMatchObject({ code: status.DEADLINE_EXCEEDED });
     await gone(pid);
+    await allGone(marker);
   });
 
-  it("a caller that disconnects (its process killed) takes the program with it", async () => {
+  it("a caller that disconnects (its process killed) takes the program and what it started with it", async () => {
+    const marker = runMarker();
     const script = path.join(__dirname, "..", "helpers", "exec-client.js");
-    const client = spawn(process.execPath, [script, lxnsd.address, "sleep", "100"], { stdio: ["ignore", "pipe", "inherit"] });
+    const client = spawn(process.execPath, [script, lxnsd.address, ...withBackground(marker, `exec sleep ${marker}`)], { stdio: ["ignore", "pipe", "inherit"] });
     const pid = await new Promise<number>((resolve) => client.stdout!.once("data", (data: Buffer) => resolve(Number(data.toString()))));
-    expect(processState(pid)).not.toBeNull();
-    client.kill("SIGKILL");
+    try {
+      expect(processState(pid)).not.toBeNull();
+      await started(marker, 3); // the caller (the marker is on its command line too), the program and its background sleep
+    } finally {
+      client.kill("SIGKILL");
+    }
     await gone(pid);
+    await allGone(marker);
   });
 
   it("the first message must carry spec; a bad signal ends the stream with INVALID_ARGUMENT", async () => {
@@ -131,8 +152,13 @@ describeRoot("ProcessService leaves nothing behind", () => {
     const lxnsd = await startDaemon();
     try {
       await lxnsd.client.getCurrentNamespaces();
-      const fdsBefore = countFds();
+      const heldBefore = fdHoldings();
       const childrenBefore = childrenOf().length;
+      const unexpected: string[] = [];
+      const expectOutcome = async (what: string, call: Promise<unknown>, code: status) => {
+        const err = await call.then(() => undefined, (e: { code?: number }) => e);
+        if (err?.code !== code) unexpected.push(`${what}: ${err === undefined ? "OK" : (status[err.code!] ?? String(err))}`);
+      };
       const join = [
         { type: NamespaceType.NET, source: { case: "self" as const, value: true } },
         { type: NamespaceType.UTS, source: { case: "self" as const, value: true } },
@@ -145,9 +171,9 @@ describeRoot("ProcessService leaves nothing behind", () => {
             const session = lxnsd.client.exec({ join, argv: ["cat"] });
             await session.write("x");
             session.cancel();
-            await session.wait().catch(() => undefined);
+            await expectOutcome("cancelled exec", session.wait(), status.CANCELLED);
           } else if (i % 10 === 1) {
-            await lxnsd.client.run({ argv: ["/nonexistent"] }).catch(() => undefined);
+            await expectOutcome("missing program", lxnsd.client.run({ argv: ["/nonexistent"] }), status.NOT_FOUND);
           } else {
             const result = await lxnsd.client.run({ join, argv: ["true"] });
             expect(result.exit).toEqual({ code: 0 });
@@ -155,8 +181,9 @@ describeRoot("ProcessService leaves nothing behind", () => {
         }
       };
       await Promise.all(Array.from({ length: 8 }, worker));
+      expect([...new Set(unexpected)]).toEqual([]);
       await waitFor(() => childrenOf().length === childrenBefore, 3000, "every child to be reaped");
-      await waitFor(() => countFds() === fdsBefore, 3000, `fds back to ${fdsBefore}`);
+      await waitForNoNewHoldings(heldBefore, 3000, "the pipes and pidfds of the programs");
       expect(childrenOf().filter((child) => child.state === "Z")).toEqual([]);
     } finally {
       await lxnsd.stop();

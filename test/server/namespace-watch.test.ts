@@ -1,4 +1,5 @@
 import type { NsScanRow } from "../../native/lib";
+import { waitFor } from "../helpers/proc";
 import { NamespaceWatch } from "../../server/namespaces/watch";
 import type { WatchEvent } from "../../server/namespaces/watch";
 
@@ -27,14 +28,12 @@ describe("NamespaceWatch", () => {
     // Rows whose contents change but whose keys stay are not events.
     current = [{ ...row(2), nprocs: 7 }, row(3)];
     const before = scans;
-    await new Promise((resolve) => setTimeout(resolve, 60));
-    expect(scans).toBeGreaterThan(before);
+    await waitFor(() => scans > before, 2000, "another scan");
     a.close();
     b.close();
     b.close();
     expect(watch.watcherCount).toBe(0);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(watch.running).toBe(false);
+    await waitFor(() => !watch.running, 2000, "the poller to stop");
   });
 
   it("rejects a waiting next() when its signal aborts", async () => {
@@ -46,8 +45,7 @@ describe("NamespaceWatch", () => {
     controller.abort(new Error("cancelled"));
     await expect(pending).rejects.toThrow("cancelled");
     sub.close();
-    await new Promise((resolve) => setTimeout(resolve, 10));
-    expect(watch.running).toBe(false);
+    await waitFor(() => !watch.running, 2000, "the poller to stop");
   });
 
   it("end() gives every watcher null (after what was queued), waiting or not, and stops scanning", async () => {

@@ -1,14 +1,29 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync, readlinkSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { NamespaceType, status } from "../../client";
 import type { ExecSpecInit } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { describeRoot } from "../helpers/privileged";
-import { countFds, processState, waitFor } from "../helpers/proc";
+import { fdHoldings, newHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
+import { processState, readOrNull, waitFor } from "../helpers/proc";
+import { processesWith, runMarker } from "../reliability/support/markers";
 import { sharedMount } from "../helpers/shared-mount";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
+
+/** The fields of /proc/PID/stat after "(comm)", from [1]: [1] state, [2] ppid, [3] pgrp; [] when gone. */
+const statFields = (pid: number | string): string[] => {
+  const stat = readOrNull(`/proc/${pid}/stat`);
+  return stat === null ? [] : ["", ...stat.slice(stat.lastIndexOf(")") + 2).split(" ")];
+};
+
+/** Every process whose process group is `pgrp`. */
+const groupMembers = (pgrp: number): number[] =>
+  readdirSync("/proc")
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => Number(statFields(entry)[3]) === pgrp)
+    .map(Number);
 
 const pidRef = (type: NamespaceType, pid: number) => ({ type, source: { case: "pid" as const, value: pid } });
 
@@ -93,10 +108,16 @@ describeRoot("Run", () => {
   });
 
   it("kills the program at its timeout: DEADLINE_EXCEEDED, and the process group is gone", async () => {
-    const before = countFds();
-    const err = await run({ argv: ["sh", "-c", "sleep 100 & echo $!; exec sleep 101"], timeout: { nanos: 300_000_000 } }).catch((e) => e);
-    expect(err).toMatchObject({ code: status.DEADLINE_EXCEEDED });
-    expect(countFds()).toBe(before);
+    const held = fdHoldings();
+    const marker = runMarker();
+    // Both sleeps carry the marker: the program (exec'd by sh) and the one it left in its group.
+    const call = run({ argv: ["sh", "-c", `sleep ${marker} & exec sleep ${marker}`], timeout: { seconds: 2n } }).catch((e) => e);
+    await waitFor(() => processesWith(marker).length === 2, 2000, "the program and its background sleep to run");
+    const group = Number(statFields(processesWith(marker)[0])[3]); // pgrp
+    expect(processesWith(marker).map((pid) => Number(statFields(pid)[3]))).toEqual([group, group]);
+    expect(await call).toMatchObject({ code: status.DEADLINE_EXCEEDED });
+    await waitFor(() => processesWith(marker).length === 0 && groupMembers(group).length === 0, 2000, `process group ${group} to be gone`);
+    await waitForNoNewHoldings(held, 2000);
   });
 
   it("kills what a finished program left running in its process group", async () => {
@@ -112,14 +133,14 @@ describeRoot("Run", () => {
   ])("a descendant that left the process group and keeps stdout open does not outlast %s: the pipes are let go", async (_name, limits, options, code) => {
     // A sleep of 30.<unique digits> seconds: found again by its command line, to be killed at the end.
     const sleep = `sleep 30.${process.pid}${Date.now() % 100000}`;
-    const before = countFds();
+    const held = fdHoldings();
     try {
       // setsid -f: a new session, out of reach of the group kill; it holds the write ends of stdout and stderr.
       const started = Date.now();
       const err = await run({ argv: ["sh", "-c", `setsid -f ${sleep}; echo started`], ...limits }, options).catch((e) => e);
       expect(err).toMatchObject({ code });
       expect(Date.now() - started).toBeLessThan(5000);
-      await waitFor(() => countFds() === before, 2000, "the daemon's fds to come back");
+      await waitForNoNewHoldings(held, 2000, "the daemon's fds to come back");
     } finally {
       execFileSync("pkill", ["-f", `^${sleep}$`]);
     }
@@ -138,10 +159,10 @@ describeRoot("Run", () => {
     ["the same type joined twice", { argv: ["true"], join: [pidRef(NamespaceType.NET, process.pid), pidRef(NamespaceType.NET, process.pid)] }, status.INVALID_ARGUMENT],
     ["options for a type not unshared", { argv: ["true"], unshareOptions: { hostname: "x" } }, status.INVALID_ARGUMENT],
   ])("%s is an error with its status and leaks nothing", async (_name, spec, code) => {
-    const before = countFds();
+    const held = fdHoldings();
     const err = await run(spec).catch((e) => e);
     expect(err).toMatchObject({ code });
-    expect(countFds()).toBe(before);
+    expect(newHoldings(held)).toEqual([]);
   });
 
   it("names the failed step and errno when the program cannot start", async () => {

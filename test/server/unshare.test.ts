@@ -4,7 +4,8 @@ import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { heldPath, nsenterHeld } from "../helpers/held";
 import { describeRoot } from "../helpers/privileged";
-import { countFds, nsInode, waitFor } from "../helpers/proc";
+import { fdHoldings, newHoldingKinds, newHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
+import { nsInode } from "../helpers/proc";
 import { sharedMount } from "../helpers/shared-mount";
 import { readFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
@@ -19,7 +20,7 @@ describeRoot("Unshare", () => {
   afterAll(() => lxnsd.stop());
 
   it.each(NAMESPACE_KINDS.map((kind) => [kind.name, kind] as const))("of %s alone makes a new namespace, held until Close", async (name, kind) => {
-    const fdsBefore = countFds();
+    const heldBefore = fdHoldings();
     const { handles } = await lxnsd.client.unshare({ types: [kind.type] });
     expect(handles).toHaveLength(1);
     const handle = handles[0];
@@ -27,19 +28,21 @@ describeRoot("Unshare", () => {
     expect(handle.info?.nsId).not.toBe(nsInode("self", name));
     expect(heldPath(name, handle.info!.nsId)).toBeDefined();
     // A pid namespace also holds its keeper: the keepalive pipe and the pidfd that watches it.
-    expect(countFds()).toBe(fdsBefore + (kind.type === NamespaceType.PID ? 3 : 1));
+    expect(newHoldings(heldBefore)).toContainEqual(expect.stringMatching(new RegExp(` -> ${name}:\\[${handle.info!.nsId}\\]$`)));
+    expect(newHoldingKinds(heldBefore)).toEqual(kind.type === NamespaceType.PID ? ["anon_inode:[pidfd]", "pid", "pipe"] : [name]);
     const { info } = await lxnsd.client.inspect({ ref: { source: { case: "handle", value: handle.id } } });
     expect(info?.nsId).toBe(handle.info?.nsId);
     await lxnsd.client.close({ handle: handle.id });
     expect(heldPath(name, handle.info!.nsId)).toBeUndefined();
-    await waitFor(() => countFds() === fdsBefore, 2000, "every fd of the handle to close");
+    await waitForNoNewHoldings(heldBefore, 2000, "every fd of the handle to close");
   });
 
   it("of all 8 types at once gives one handle per type, in type order, the others owned by the new user namespace", async () => {
-    const fdsBefore = countFds();
+    const heldBefore = fdHoldings();
     const { handles } = await lxnsd.client.unshare({ types: [...NAMESPACE_KINDS].reverse().map((kind) => kind.type), options: { mapRoot: true } });
     expect(handles.map((handle) => handle.info?.type)).toEqual(NAMESPACE_KINDS.map((kind) => kind.type));
-    expect(countFds()).toBe(fdsBefore + 8 + 2);
+    // One fd per namespace, plus the pid namespace keeper's pipe and pidfd.
+    expect(newHoldingKinds(heldBefore)).toEqual([...NAMESPACE_KINDS.map((kind) => kind.name), "anon_inode:[pidfd]", "pipe"].sort());
     const userNs = handles[0].info!.nsId;
     handles.forEach((handle, index) => {
       expect(handle.info?.nsId).not.toBe(nsInode("self", NAMESPACE_KINDS[index].name));
@@ -49,7 +52,7 @@ describeRoot("Unshare", () => {
     expect(handles[5].info?.parentNsId).toBe(nsInode("self", "pid"));
     expect(nsenterHeld("user", "user", userNs, ["cat", "/proc/self/uid_map"]).trim().split(/\s+/)).toEqual(["0", "0", "1"]);
     for (const handle of handles) await lxnsd.client.close({ handle: handle.id });
-    await waitFor(() => countFds() === fdsBefore, 2000, "every fd of the handles to close");
+    await waitForNoNewHoldings(heldBefore, 2000, "every fd of the handles to close");
   });
 
   it("sets the hostname of a new UTS namespace and leaves the host's alone", async () => {
@@ -115,7 +118,7 @@ describeRoot("Unshare", () => {
   });
 
   it("keeps a new pid namespace alive while held: processes can join it again and again, Close ends it", async () => {
-    const fdsBefore = countFds();
+    const heldBefore = fdHoldings();
     const { handles } = await lxnsd.client.unshare({ types: [NamespaceType.PID] });
     const nsId = handles[0].info!.nsId;
     const file = heldPath("pid", nsId)!;
@@ -133,7 +136,7 @@ describeRoot("Unshare", () => {
     await lxnsd.client.close({ handle: handles[0].id });
     // Closing the handle ends the namespace's init, and with it everything inside.
     expect(await sleeperExit).toBe("SIGKILL");
-    await waitFor(() => countFds() === fdsBefore, 2000, "the keeper's fds to close");
+    await waitForNoNewHoldings(heldBefore, 2000, "the keeper's fds to close");
   });
 
   it.each([
@@ -151,9 +154,9 @@ describeRoot("Unshare", () => {
     ["loopback_up without NET", { types: [NamespaceType.UTS], options: { loopbackUp: true } }],
     ["a lease under a second", { types: [NamespaceType.UTS], lease: { nanos: 1000 } }],
   ])("refuses %s with INVALID_ARGUMENT and leaks nothing", async (_name, request) => {
-    const fdsBefore = countFds();
+    const heldBefore = fdHoldings();
     await expect(lxnsd.client.unshare(request as never)).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
-    expect(countFds()).toBe(fdsBefore);
+    expect(newHoldings(heldBefore)).toEqual([]);
     expect((await lxnsd.client.getCurrentNamespaces()).namespaces).toHaveLength(8);
   });
 });

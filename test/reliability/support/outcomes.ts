@@ -33,6 +33,12 @@ export class Tally {
     if (message !== undefined && !this.messages.has(`${kind}/${code}`)) this.messages.set(`${kind}/${code}`, message);
   }
 
+  /** How many calls of `kind` ended with `code`; without a kind, of every kind. */
+  count(code: status, kind?: string): number {
+    const kinds = kind === undefined ? [...this.counts.values()] : [this.counts.get(kind) ?? new Map<status, number>()];
+    return kinds.reduce((sum, byCode) => sum + (byCode.get(code) ?? 0), 0);
+  }
+
   /** The statuses seen for `kind` that are not in `allowed`. */
   unexpected(kind: string, allowed: readonly status[]): status[] {
     return [...(this.counts.get(kind)?.keys() ?? [])].filter((code) => !allowed.includes(code));

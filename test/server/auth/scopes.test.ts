@@ -8,7 +8,7 @@ import { defaultConfig } from "../../../server/config/config";
 import { Daemon } from "../../../server/daemon";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
-import { codeOf } from "../../helpers/outcome";
+import { codeOf, reasonOf } from "../../helpers/outcome";
 import { capturingLogger, newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
 import { childrenOf, nsInode } from "../../helpers/proc";
@@ -60,10 +60,11 @@ describeRoot("scopes, identities and audit", () => {
     const err = await reader.run({ join: [netOf(target.pid)], argv: ["/usr/bin/touch", marker] }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(LxnsdError);
     expect((err as LxnsdError).code).toBe(status.PERMISSION_DENIED);
+    expect((err as LxnsdError).reason).toBe("SCOPE_MISSING");
     expect((err as LxnsdError).message).toMatch(/reader lacks the exec scope that ProcessService\/Run needs/);
     expect(childrenOf().length).toBe(before);
     expect(existsSync(marker)).toBe(false);
-    expect(await codeOf(reader.unshare({ types: [NamespaceType.UTS] }))).toBe("PERMISSION_DENIED");
+    expect(await reasonOf(reader.unshare({ types: [NamespaceType.UTS] }))).toBe("PERMISSION_DENIED SCOPE_MISSING");
   });
 
   it("an exec token runs the program", async () => {
@@ -72,7 +73,7 @@ describeRoot("scopes, identities and audit", () => {
     expect(result.exit).toEqual({ code: 0 });
     expect(existsSync(marker)).toBe(true);
     // exec does not include admin
-    expect(await codeOf(as(tokens.runner).open({ ref: netOf(target.pid) }))).toBe("PERMISSION_DENIED");
+    expect(await reasonOf(as(tokens.runner).open({ ref: netOf(target.pid) }))).toBe("PERMISSION_DENIED SCOPE_MISSING");
   });
 
   it("an unknown or malformed token is UNAUTHENTICATED, and nothing runs", async () => {
@@ -90,9 +91,9 @@ describeRoot("scopes, identities and audit", () => {
     const other = as(tokens.other);
     const { handle } = await admin.open({ ref: netOf(target.pid) });
     const byHandle = { ref: { source: { case: "handle" as const, value: handle!.id } } };
-    expect(await codeOf(other.inspect(byHandle))).toBe("PERMISSION_DENIED");
-    expect(await codeOf(other.close({ handle: handle!.id }))).toBe("PERMISSION_DENIED");
-    expect(await codeOf(as(tokens.reader).inspect(byHandle))).toBe("PERMISSION_DENIED");
+    expect(await reasonOf(other.inspect(byHandle))).toBe("PERMISSION_DENIED HANDLE_NOT_YOURS");
+    expect(await reasonOf(other.close({ handle: handle!.id }))).toBe("PERMISSION_DENIED HANDLE_NOT_YOURS");
+    expect(await reasonOf(as(tokens.reader).inspect(byHandle))).toBe("PERMISSION_DENIED HANDLE_NOT_YOURS");
     expect((await admin.inspect(byHandle)).info!.nsId).toBe(nsInode(target.pid, "net"));
 
     const second = await admin.open({ ref: netOf(target.pid) });

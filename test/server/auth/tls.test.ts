@@ -5,7 +5,7 @@ import { makeTestPki } from "../../helpers/certificates";
 import type { TestPki } from "../../helpers/certificates";
 import { spawnDaemon } from "../../helpers/daemon-process";
 import type { DaemonProcess } from "../../helpers/daemon-process";
-import { codeOf } from "../../helpers/outcome";
+import { codeOf, reasonOf } from "../../helpers/outcome";
 import { writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
 import { nsInode } from "../../helpers/proc";
@@ -43,7 +43,7 @@ describeRoot("TCP with mutual TLS", () => {
     const client = connect({ tls: { ca: pki.read(pki.caCert), cert: pki.read(pki.clientCert), key: pki.read(pki.clientKey) } });
     expect((await client.inspect({ ref: selfNet })).info!.nsId).toBe(nsInode(process.pid, "net"));
     expect((await client.run({ argv: ["/bin/echo", "over tls"] })).stdout.toString()).toBe("over tls\n");
-    expect(await codeOf(client.unshare({ types: [NamespaceType.UTS] }))).toBe("PERMISSION_DENIED");
+    expect(await reasonOf(client.unshare({ types: [NamespaceType.UTS] }))).toBe("PERMISSION_DENIED SCOPE_MISSING");
   });
 
   it("a certificate of the CA that the policy does not name is UNAUTHENTICATED", async () => {
