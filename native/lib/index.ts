@@ -15,7 +15,7 @@ import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawChildTarge
 export type { ExecHandle, ExecProgram, ExecSpec, ProgramExit, SpawnProgramOptions } from "./exec-spec";
 export { NativeError } from "./native-error";
 export type { TargetContext } from "./target";
-export { cgroupProcsFiles, idInside } from "./target";
+export { cgroupProcsFiles, idInside, processStartTime } from "./target";
 
 /** The name of a namespace type under /proc/PID/ns/. */
 export type NsTypeName = "user" | "cgroup" | "ipc" | "net" | "mnt" | "pid" | "time" | "uts";

@@ -20,6 +20,8 @@ interface NsType {
 /** A process to run as, read while pinned. close() releases its fds. */
 export interface TargetContext {
   readonly pid: number;
+  /** Its start time (field 22 of /proc/PID/stat, clock ticks since boot): with pid, names the process for good. */
+  readonly startTime: string;
   /** The child spec's `target`: its fds stay open until close(). */
   readonly spec: RawChildTarget;
   /** The nsfs inode of each of its namespaces (/proc/PID/ns/NAME), by type name. */
@@ -97,6 +99,12 @@ export function cgroupProcsFiles(lines: readonly string[]): string[] {
   return [...new Set(files)];
 }
 
+/** Field 22 of /proc/PID/stat (starttime); the reads' errors as they are. */
+export function processStartTime(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19];
+}
+
 /**
  * Pins `pid` with a pidfd and reads its context. Throws NativeError ESRCH
  * when it has exited (before or during the reads), or the reads' errors.
@@ -111,6 +119,7 @@ export function openTarget(pid: number, pidfdOpen: (pid: number) => number, pidf
   };
   try {
     const dir = `/proc/${pid}`;
+    const startTime = processStartTime(pid);
     const status = readFileSync(`${dir}/status`, "utf8");
     const uid = Number(field(status, "Uid").split(/\s+/)[1]);
     const gid = Number(field(status, "Gid").split(/\s+/)[1]);
@@ -133,6 +142,7 @@ export function openTarget(pid: number, pidfdOpen: (pid: number) => number, pidf
     if (!pidfdAlive(pidfd)) throw new NativeError(`process ${pid} exited while it was read`, "ESRCH", 3, "pidfd_send_signal");
     return {
       pid,
+      startTime,
       spec: { pidfd, nsFlags, cgroupProcsFds: [...fds], uid, gid, groups, caps, noNewPrivs },
       namespaces,
       cgroupLines,

@@ -6,7 +6,7 @@ import { kindOf } from "../../api/namespace-types";
 import type { NamespaceKind } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
-import { checkOwner, checkProcess, processOfPath } from "../auth/target-guard";
+import { checkOwner, checkProcess, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
 import type { HandleTable } from "./handle-table";
@@ -18,6 +18,17 @@ export interface ResolvedNamespace {
   readonly kind: NamespaceKind;
   /** A short human description of the reference, for error messages. */
   readonly label: string;
+  /**
+   * The pid of the process the namespace was reached from: a pid
+   * reference, a /proc/PID/ns/TYPE path, or a handle made from a process
+   * (still that process: same start time). Undefined otherwise (self, pins,
+   * other paths, a handle made otherwise).
+   */
+  readonly origin?: number;
+  /** That process's start time (field 22 of /proc/PID/stat), read when it was resolved. */
+  readonly originStartTime?: string;
+  /** A handle made from a process that is gone (or replaced): its origin is unknown. */
+  readonly originGone?: boolean;
   describe(): NamespaceInfo;
   release(): void;
 }
@@ -36,6 +47,9 @@ interface Base {
   fromHandle?: boolean;
   /** Known without asking the kernel: /proc/PID/ns/<name> is a namespace of that type. */
   kind?: NamespaceKind;
+  origin?: number;
+  originStartTime?: string;
+  originGone?: boolean;
 }
 
 /**
@@ -66,6 +80,47 @@ export class NamespaceResolver {
     return ns;
   }
 
+  /**
+   * The process a reference names, for a target context (Unshare's
+   * target): a pid (its type ignored), /proc/PID/ns/TYPE, self (the
+   * daemon), or a handle made from a process that is still there (then with
+   * its start time, to confirm). INVALID_ARGUMENT for anything that names no
+   * process; a handle whose process is gone: PERMISSION_DENIED for a caller
+   * with target rules, NOT_FOUND for others. The rules themselves are
+   * checked on the process's context (openTargetProcess).
+   */
+  resolveProcess(ref: NamespaceRef | undefined, field: string, caller: Caller): { pid: number; startTime?: string } {
+    if (!ref) throw invalidArgument(`${field}: a process reference is required`);
+    if (ref.relation !== Relation.UNSPECIFIED) throw invalidArgument(`${field}.relation: a target is a process, not a related namespace`);
+    const source = ref.source;
+    switch (source.case) {
+      case "pid":
+        if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
+        return { pid: source.value };
+      case "self":
+        if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
+        return { pid: process.pid };
+      case "path": {
+        this.checkPath(source.value, `${field}.path`);
+        const owner = processOfPath(source.value);
+        if (owner === undefined) throw invalidArgument(`${field}.path: ${source.value} names no process (/proc/PID/ns/TYPE)`);
+        return { pid: owner === "self" ? process.pid : owner };
+      }
+      case "handle": {
+        const lent = this.handles.lend(source.value, caller.key);
+        lent.release();
+        if (!lent.origin) throw invalidArgument(`${field}.handle: handle ${source.value} was not made from a process`);
+        if (startTimeOf(lent.origin.pid) !== lent.origin.startTime) {
+          const what = `${field}.handle: the process handle ${source.value} was made from is gone`;
+          throw isRestricted(caller) ? targetForbidden(caller, what) : processExited(lent.origin.pid, new Error(what));
+        }
+        return { ...lent.origin };
+      }
+      default:
+        throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
+    }
+  }
+
   private resolveUnchecked(ref: NamespaceRef | undefined, field: string, caller: Caller, options: ResolveOptions): ResolvedNamespace & { fromHandle?: boolean } {
     if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
     const wanted = this.wantedKind(ref, field, options);
@@ -84,7 +139,7 @@ export class NamespaceResolver {
     if (ref.relation === Relation.UNSPECIFIED) return { ...resolved(base, kind), fromHandle: base.fromHandle };
     try {
       // An owner or parent is another namespace than the handle's: checked like any other.
-      return this.follow(base, kind, ref.relation, field);
+      return { ...this.follow(base, kind, ref.relation, field), origin: base.origin, originStartTime: base.originStartTime, originGone: base.originGone };
     } finally {
       base.release();
     }
@@ -107,7 +162,7 @@ export class NamespaceResolver {
       case "pid": {
         if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
         checkProcess(caller, source.value, `process ${source.value}`);
-        return { ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind };
+        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value);
       }
       case "self":
         if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
@@ -115,12 +170,17 @@ export class NamespaceResolver {
         return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace"), kind };
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
-        return { fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true };
+        const base: Base = { fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true };
+        if (!lent.origin) return base;
+        const same = startTimeOf(lent.origin.pid) === lent.origin.startTime;
+        return same ? { ...base, origin: lent.origin.pid, originStartTime: lent.origin.startTime } : { ...base, originGone: true };
       }
       case "path":
         this.checkPath(source.value, `${field}.path`);
-        checkProcess(caller, processOfPath(source.value), source.value);
-        return openFile(source.value, source.value);
+        const owner = processOfPath(source.value);
+        checkProcess(caller, owner, source.value);
+        const base = openFile(source.value, source.value);
+        return typeof owner === "number" ? withOrigin(base, owner) : base;
       default:
         throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
     }
@@ -177,12 +237,30 @@ function openFile(file: string, label: string): Base {
   return { fd, label, release: () => native.close(fd) };
 }
 
+/** The start time of process `pid`, or undefined when it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    return native.processStartTime(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now). */
+function withOrigin(base: Base, pid: number): Base {
+  const startTime = startTimeOf(pid);
+  return startTime === undefined ? { ...base, originGone: true } : { ...base, origin: pid, originStartTime: startTime };
+}
+
 function resolved(base: Base, kind: NamespaceKind): ResolvedNamespace {
   let released = false;
   return {
     fd: base.fd,
     kind,
     label: base.label,
+    origin: base.origin,
+    originStartTime: base.originStartTime,
+    originGone: base.originGone,
     describe: () => describeNamespace(base.fd),
     release: () => {
       if (released) return;
