@@ -9,7 +9,7 @@ import type { Caller } from "../auth/caller";
 import { checkOwner, checkProcess, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
-import type { HandleTable } from "./handle-table";
+import type { HandleOrigin, HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./info";
 
 /** A namespace fd resolved for one request. Call release() when the request is done with it. */
@@ -59,9 +59,11 @@ interface Base {
  * NS_GET_PARENT. Never forks and never changes the daemon's namespaces.
  */
 export class NamespaceResolver {
+  /** `originOfPath`: the process a path (a pin) was made from, if known. */
   constructor(
     private readonly handles: HandleTable,
     private readonly pathRoots: readonly string[],
+    private readonly originOfPath: (file: string) => HandleOrigin | undefined = () => undefined,
   ) {}
 
   /**
@@ -103,18 +105,13 @@ export class NamespaceResolver {
       case "path": {
         this.checkPath(source.value, `${field}.path`);
         const owner = processOfPath(source.value);
-        if (owner === undefined) throw invalidArgument(`${field}.path: ${source.value} names no process (/proc/PID/ns/TYPE)`);
-        return { pid: owner === "self" ? process.pid : owner };
+        if (owner !== undefined) return { pid: owner === "self" ? process.pid : owner };
+        return recordedProcess(this.originOfPath(source.value), `${field}.path: ${source.value}`, caller);
       }
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
         lent.release();
-        if (!lent.origin) throw invalidArgument(`${field}.handle: handle ${source.value} was not made from a process`);
-        if (startTimeOf(lent.origin.pid) !== lent.origin.startTime) {
-          const what = `${field}.handle: the process handle ${source.value} was made from is gone`;
-          throw isRestricted(caller) ? targetForbidden(caller, what) : processExited(lent.origin.pid, new Error(what));
-        }
-        return { ...lent.origin };
+        return recordedProcess(lent.origin, `${field}.handle: handle ${source.value}`, caller);
       }
       default:
         throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
@@ -170,17 +167,17 @@ export class NamespaceResolver {
         return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace"), kind };
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
-        const base: Base = { fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true };
-        if (!lent.origin) return base;
-        const same = startTimeOf(lent.origin.pid) === lent.origin.startTime;
-        return same ? { ...base, origin: lent.origin.pid, originStartTime: lent.origin.startTime } : { ...base, originGone: true };
+        return withRecordedOrigin({ fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true }, lent.origin);
       }
       case "path":
         this.checkPath(source.value, `${field}.path`);
         const owner = processOfPath(source.value);
-        checkProcess(caller, owner, source.value);
+        // A pin made from a process is checked as that process, while it runs.
+        const recorded = owner === undefined ? this.originOfPath(source.value) : undefined;
+        const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
+        checkProcess(caller, owner ?? live, source.value);
         const base = openFile(source.value, source.value);
-        return typeof owner === "number" ? withOrigin(base, owner) : base;
+        return typeof owner === "number" ? withOrigin(base, owner) : withRecordedOrigin(base, recorded);
       default:
         throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
     }
@@ -244,6 +241,23 @@ function startTimeOf(pid: number): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** `base` (a handle's or pin's fd) with the process it was made from as its origin, if that process is still there. */
+function withRecordedOrigin(base: Base, origin: HandleOrigin | undefined): Base {
+  if (!origin) return base;
+  const same = startTimeOf(origin.pid) === origin.startTime;
+  return same ? { ...base, origin: origin.pid, originStartTime: origin.startTime } : { ...base, originGone: true };
+}
+
+/** The process a handle or pin was made from, for a target: INVALID_ARGUMENT when none was recorded; gone: PERMISSION_DENIED for a restricted caller, NOT_FOUND for others. */
+function recordedProcess(origin: HandleOrigin | undefined, what: string, caller: Caller): { pid: number; startTime: string } {
+  if (!origin) throw invalidArgument(`${what} was not made from a process`);
+  if (startTimeOf(origin.pid) !== origin.startTime) {
+    const gone = `${what}: the process it was made from is gone`;
+    throw isRestricted(caller) ? targetForbidden(caller, gone) : processExited(origin.pid, new Error(gone));
+  }
+  return { ...origin };
 }
 
 /** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now). */

@@ -128,6 +128,27 @@ describeRoot("target model (issue 11): a restricted identity acts as its target 
     expect(weak.stdout.toString().split("\n").map((line) => line.replace(/\s+/g, " "))).toEqual(["65534", "CapEff: 0000000000000000", "NoNewPrivs: 1", ""]);
   });
 
+  it("a pin or handle made from a process counts as that process: a Run joining it runs as the target, an Unshare can name it", async () => {
+    const name = `tm-${randomBytes(4).toString("hex")}`;
+    const { path: pinPath } = await pods.pin({ ref: ref(NamespaceType.NET, pod.pid), name });
+    const handle = (await pods.open({ ref: ref(NamespaceType.UTS, nobody.pid) })).handle!.id;
+    try {
+      const viaPin = await pods.run({ join: [{ source: { case: "path", value: pinPath } }], argv: ["/bin/sh", "-c", "readlink /proc/self/ns/mnt /proc/self/ns/net"] });
+      expect(viaPin.stdout.toString()).toBe(`mnt:[${nsInode(pod.pid, "mnt")}]\nnet:[${nsInode(pod.pid, "net")}]\n`);
+      const viaHandle = await pods.run({ join: [handleRef(handle)], argv: ["/bin/sh", "-c", "id -u; readlink /proc/self/ns/net"] });
+      expect(viaHandle.stdout.toString()).toBe(`65534\nnet:[${nsInode(nobody.pid, "net")}]\n`);
+      const mixed = pods.run({ join: [{ source: { case: "path", value: pinPath } }, handleRef(handle)], argv: ["/bin/true"] });
+      expect(await codeOf(mixed)).toBe("INVALID_ARGUMENT");
+      const made = await pods.unshare({ types: [NamespaceType.IPC], target: { source: { case: "path", value: pinPath } } });
+      const owner = await pods.inspect({ ref: { relation: Relation.OWNER, source: { case: "handle", value: made.handles[0].id } } });
+      expect(owner.info!.nsId).toBe(nsInode(pod.pid, "user"));
+      await pods.close({ handle: made.handles[0].id });
+    } finally {
+      await pods.close({ handle });
+      await pods.unpin({ name });
+    }
+  });
+
   it("uid and gid only where the target could switch itself", async () => {
     expect(await denied(pods.run({ join: [ref(NamespaceType.NET, nobody.pid)], uid: 0, argv: ["/bin/true"] }))).toEqual({ code: "PERMISSION_DENIED", reason: "TARGET_FORBIDDEN" });
     const switched = await pods.run({ join: [ref(NamespaceType.NET, pod.pid)], uid: 1234, gid: 1234, argv: ["/bin/sh", "-c", "id -u; id -g"] });
