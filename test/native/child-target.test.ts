@@ -103,6 +103,24 @@ describeRoot("native target context", () => {
     }
   });
 
+  it("a target in a time namespace and a pid namespace with its own /proc: a fork-style child enters it, clock offsets go through the daemon's /proc", async () => {
+    const timed = await startTarget(["unshare", "--time", "--pid", "--fork", "--mount", "--mount-proc"]);
+    try {
+      const ctx = native.openTarget(timed.pid);
+      try {
+        expect(ctx.spec.nsFlags & native.CLONE_NEWTIME).toBe(native.CLONE_NEWTIME);
+        const out = await runAs(ctx.spec, "readlink /proc/self/ns/time");
+        expect(out.stdout).toBe(`time:[${nsInode(timed.pid, "time")}]\n`);
+        const held = await native.runChild({ target: ctx.spec, unshareFlags: native.CLONE_NEWTIME, timensOffsets: "boottime 86400 0\n", holdNs: ["time_for_children"] });
+        held.fds.forEach((fd) => native.close(fd));
+      } finally {
+        ctx.close();
+      }
+    } finally {
+      await timed.kill();
+    }
+  });
+
   it("openTarget refuses a process that is gone (ESRCH), leaving no fd", async () => {
     const gone = await startTarget(["unshare", "--net"]);
     const pid = gone.pid;

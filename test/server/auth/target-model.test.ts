@@ -14,7 +14,8 @@ import type { TestDaemon } from "../../helpers/daemon";
 import { codeOf } from "../../helpers/outcome";
 import { newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
-import { nsInode } from "../../helpers/proc";
+import { countFds, nsInode, waitFor } from "../../helpers/proc";
+import * as native from "../../../native/lib";
 import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
 
@@ -182,6 +183,30 @@ describeRoot("target model (issue 11): a restricted identity acts as its target 
     } finally {
       for (const id of ids) await pods.close({ handle: id });
     }
+  });
+
+  it("clock offsets of a time namespace made from a target are written (through the daemon's /proc), and a Run joining it sees them", async () => {
+    const made = await pods.unshare({ types: [NamespaceType.TIME], options: { boottimeOffset: { seconds: 86400n } }, target: { source: { case: "pid", value: pod.pid } } });
+    const id = made.handles[0].id;
+    try {
+      const result = await pods.run({ join: [handleRef(id)], argv: ["/bin/cat", "/proc/uptime"] });
+      const host = Number(readFileSync("/proc/uptime", "utf8").split(" ")[0]);
+      expect(Number(result.stdout.toString().split(" ")[0])).toBeGreaterThan(host + 86000);
+    } finally {
+      await pods.close({ handle: id });
+    }
+  });
+
+  it("no fd or process outlives a restricted request, refused or not", async () => {
+    await pods.run({ join: [ref(NamespaceType.NET, nobody.pid)], argv: ["/bin/true"] }); // warm the connection
+    const before = countFds();
+    await pods.run({ join: [ref(NamespaceType.NET, nobody.pid)], argv: ["/bin/true"] });
+    await codeOf(pods.run({ join: [ref(NamespaceType.NET, pod.pid), ref(NamespaceType.UTS, nobody.pid)], argv: ["/bin/true"] }));
+    await codeOf(pods.run({ join: [ref(NamespaceType.NET, nobody.pid)], uid: 0, argv: ["/bin/true"] }));
+    await codeOf(pods.unshare({ types: [NamespaceType.USER], options: { uidMap: [{ insideId: 0, outsideId: 0, length: 2 }] }, target: { source: { case: "pid", value: nobody.pid } } }));
+    const made = await pods.unshare({ types: [NamespaceType.NET], target: { source: { case: "pid", value: pod.pid } } });
+    await pods.close({ handle: made.handles[0].id });
+    await waitFor(() => native.runningChildren() === 0 && countFds() === before, 3000, "fds and children back to the baseline");
   });
 
   it("an unrestricted identity may still Unshare without a target, and with one", async () => {
