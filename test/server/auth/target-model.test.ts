@@ -14,7 +14,7 @@ import type { TestDaemon } from "../../helpers/daemon";
 import { codeOf } from "../../helpers/outcome";
 import { newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import { describeRoot } from "../../helpers/privileged";
-import { countFds, nsInode, waitFor } from "../../helpers/proc";
+import { countFds, nsInode, readOrNull, waitFor } from "../../helpers/proc";
 import * as native from "../../../native/lib";
 import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
@@ -147,6 +147,20 @@ describeRoot("target model (issue 11): a restricted identity acts as its target 
     } finally {
       await pods.close({ handle });
       await pods.unpin({ name });
+    }
+  });
+
+  it("a handle whose process is gone names no target: PERMISSION_DENIED for Run and Unshare", async () => {
+    const brief = await startTarget(["unshare", "--net"]);
+    cgroup.add(brief.pid);
+    const handle = (await pods.open({ ref: ref(NamespaceType.NET, brief.pid) })).handle!.id;
+    try {
+      await brief.kill();
+      await waitFor(() => readOrNull(`/proc/${brief.pid}/stat`) === null, 3000, "the target reaped");
+      expect(await denied(pods.run({ join: [handleRef(handle)], argv: ["/bin/true"] }))).toEqual({ code: "PERMISSION_DENIED", reason: "TARGET_FORBIDDEN" });
+      expect(await denied(pods.unshare({ types: [NamespaceType.UTS], target: handleRef(handle) }))).toEqual({ code: "PERMISSION_DENIED", reason: "TARGET_FORBIDDEN" });
+    } finally {
+      await pods.close({ handle });
     }
   });
 
