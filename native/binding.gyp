@@ -6,6 +6,7 @@
         "src/js/addon.cc",
         "src/child/child_program.cc",
         "src/child/child_runner.cc",
+        "src/child/child_target.cc",
         "src/js/errno_names.cc",
         "src/mount_ops.cc",
         "src/ns_fd.cc",

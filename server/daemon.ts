@@ -14,7 +14,7 @@ import { listenUnix } from "./listeners/unix-listener";
 import type { Listener } from "./listeners/unix-listener";
 import { unixSocketPath } from "./listeners/unix-socket";
 import { NamespaceLimits } from "./namespaces/limits";
-import { NamespacePins, pinDirs } from "./namespaces/pins";
+import { NamespacePins, pinDirs, pinOrigin } from "./namespaces/pins";
 import { NamespaceResolver } from "./namespaces/resolver";
 import { DaemonHealth } from "./ops/health";
 import { DaemonMetrics } from "./ops/metrics";
@@ -87,7 +87,7 @@ export class Daemon {
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is.
-    const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])]);
+    const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])], (file) => pinOrigin(dirs, file));
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };

@@ -9,10 +9,13 @@
  */
 import { checkExec, checkUint, type ExecHandle, type ExecSpec, type ProgramExit, type SpawnProgramOptions } from "./exec-spec";
 import { NativeError } from "./native-error";
-import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawScanRow } from "./raw";
+import { openTarget as readTarget, type TargetContext } from "./target";
+import { loadRawNative, type RawChildJoin, type RawChildSpec, type RawChildTarget, type RawScanRow } from "./raw";
 
 export type { ExecHandle, ExecProgram, ExecSpec, ProgramExit, SpawnProgramOptions } from "./exec-spec";
 export { NativeError } from "./native-error";
+export type { TargetContext } from "./target";
+export { cgroupProcsFiles, idInside, processStartTime } from "./target";
 
 /** The name of a namespace type under /proc/PID/ns/. */
 export type NsTypeName = "user" | "cgroup" | "ipc" | "net" | "mnt" | "pid" | "time" | "uts";
@@ -72,6 +75,9 @@ export interface NsStat {
 
 /** A namespace to join: an nsfs fd (or a pidfd with several flags). */
 export type ChildJoin = RawChildJoin;
+
+/** The process a request runs as (see RawChildTarget in ./raw.ts). */
+export type ChildTarget = RawChildTarget;
 
 /** What the per-request child does, in this order (see native/src/child/child_runner.cc). */
 export type ChildSpec = RawChildSpec;
@@ -140,9 +146,30 @@ function checkNsFlags(flags: unknown, what: string, allowZero: boolean): void {
   }
 }
 
+const MAX_U64 = (1n << 64n) - 1n;
+
+function checkTarget(target: ChildTarget): void {
+  if (typeof target !== "object" || target === null) throw new TypeError("target must be an object");
+  checkFd(target.pidfd, "target.pidfd");
+  checkNsFlags(target.nsFlags, "target.nsFlags", true);
+  if (!Array.isArray(target.cgroupProcsFds)) throw new TypeError("target.cgroupProcsFds must be an array");
+  target.cgroupProcsFds.forEach((fd, i) => checkFd(fd, `target.cgroupProcsFds[${i}]`));
+  checkUint(target.uid, "target.uid", 0xfffffffe);
+  checkUint(target.gid, "target.gid", 0xfffffffe);
+  if (!Array.isArray(target.groups) || target.groups.length > 65536) throw new TypeError("target.groups must be an array of at most 65536 ids");
+  target.groups.forEach((g, i) => checkUint(g, `target.groups[${i}]`, 0xfffffffe));
+  if (typeof target.caps !== "object" || target.caps === null) throw new TypeError("target.caps must be an object");
+  for (const set of ["bounding", "inheritable", "permitted", "effective", "ambient"] as const) {
+    const value = target.caps[set];
+    if (typeof value !== "bigint" || value < 0n || value > MAX_U64) throw new TypeError(`target.caps.${set} must be a uint64 bigint`);
+  }
+  if (typeof target.noNewPrivs !== "boolean") throw new TypeError("target.noNewPrivs must be a boolean");
+}
+
 /** Validates a ChildSpec; throws TypeError/RangeError on the first problem. */
 function checkSpec(spec: ChildSpec): void {
   if (typeof spec !== "object" || spec === null) throw new TypeError("spec must be an object");
+  if (spec.target !== undefined) checkTarget(spec.target);
   for (const [i, j] of (spec.join ?? []).entries()) {
     checkFd(j?.fd, `join[${i}].fd`);
     checkNsFlags(j.nstype, `join[${i}].nstype`, false);
@@ -195,6 +222,24 @@ export function openPath(path: string): number {
 export function pidfdOpen(pid: number): number {
   if (!Number.isInteger(pid) || pid <= 0) throw new TypeError("pid must be an integer > 0");
   return raw.pidfdOpen(pid);
+}
+
+/** Whether the process of a pidfd has not exited yet (pidfd_send_signal 0; ESRCH = false). */
+export function pidfdAlive(pidfd: number): boolean {
+  checkFd(pidfd, "pidfd");
+  return raw.pidfdAlive(pidfd);
+}
+
+/**
+ * Pins process `pid` with a pidfd and reads what a child needs to run as it
+ * (spec.target: ids, groups, capability sets, no_new_privs, its namespaces
+ * that differ from the daemon's, its cgroup.procs files opened O_WRONLY),
+ * then confirms it still runs. NativeError ESRCH when it has exited; fs
+ * errors of the reads as they are. close() releases the pidfd and fds.
+ */
+export function openTarget(pid: number): TargetContext {
+  if (!Number.isInteger(pid) || pid <= 0) throw new TypeError("pid must be an integer > 0");
+  return readTarget(pid, raw.pidfdOpen, raw.pidfdAlive, raw.close, NS_TYPES);
 }
 
 /** close(fd). Throws NativeError EBADF for a fd that is not open. */

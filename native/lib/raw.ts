@@ -19,8 +19,38 @@ export interface RawChildJoin {
   nstype: number;
 }
 
+/**
+ * The process a request runs as, as `runc exec` into it (see ChildTarget in
+ * native/src/child/child_program.h). Read by the caller from the target
+ * pinned by `pidfd`; ids and groups are kernel ids as the daemon sees them.
+ * Before the joins and unshare, the child, in named steps: writes "0" to
+ * each cgroupProcsFds ("join target cgroups"); setgroups(groups),
+ * setresgid(gid), setresuid(uid) keeping its capabilities for setns ("take
+ * target ids"); setns(pidfd, nsFlags) ("setns target"); drops the bounding
+ * set to caps.bounding, sets permitted, effective and inheritable to the
+ * target's, ambient to caps.ambient, and no_new_privs ("take target
+ * capabilities"). The caller keeps the fds open until the run completes.
+ */
+export interface RawChildTarget {
+  /** pidfd_open of the target. */
+  pidfd: number;
+  /** CLONE_NEW* types to enter (those that differ from the daemon's; never
+   * one the child is in already: setns refuses its own user namespace). */
+  nsFlags: number;
+  /** O_WRONLY fds of the target's cgroup.procs, one per hierarchy. */
+  cgroupProcsFds: number[];
+  uid: number;
+  gid: number;
+  groups: number[];
+  /** The target's capability sets, CapBnd, CapInh, CapPrm, CapEff, CapAmb. */
+  caps: { bounding: bigint; inheritable: bigint; permitted: bigint; effective: bigint; ambient: bigint };
+  noNewPrivs: boolean;
+}
+
 /** What the per-request child does, in this order (see native/src/child/child_runner.cc); validated again by C++. */
 export interface RawChildSpec {
+  /** Become this process first (see RawChildTarget). */
+  target?: RawChildTarget;
   /** setns(fd, nstype) in this order; order them USER first (NS_TYPES order). */
   join?: RawChildJoin[];
   /** unshare(flags) after joining; 0 or absent = none. */
@@ -151,6 +181,7 @@ export interface RawNative {
   init(errorClass: new (...args: never[]) => Error): void;
   openPath(path: string): number;
   pidfdOpen(pid: number): number;
+  pidfdAlive(pidfd: number): boolean;
   close(fd: number): void;
   nsStat(fd: number): { ino: bigint; dev: bigint; nstype: number };
   nsGetUserns(fd: number): number;

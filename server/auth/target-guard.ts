@@ -8,6 +8,11 @@ import type { Caller } from "./caller";
 /** The process a reference names, for cgroup rules: a pid, the daemon ("self"), or none (handles, other paths). */
 export type TargetProcess = number | "self" | undefined;
 
+/** PERMISSION_DENIED, reason TARGET_FORBIDDEN: `caller` may not touch `what`. */
+export function targetForbidden(caller: Caller, what: string): RpcError {
+  return forbidden(caller, what);
+}
+
 function forbidden(caller: Caller, what: string): RpcError {
   return new RpcError(status.PERMISSION_DENIED, `${caller.name} may not touch ${what}`, "TARGET_FORBIDDEN");
 }
@@ -25,9 +30,23 @@ export function cgroupPaths(pid: number | "self"): string[] {
 
 /** The cgroup paths in the text of a /proc/PID/cgroup file: the v2 one, or the v1 ones when there is no v2 line. */
 export function parseCgroupFile(text: string): string[] {
-  const lines = text.split("\n").filter((line) => line !== "");
+  return pathsOfLines(text.split("\n").filter((line) => line !== ""));
+}
+
+/** The v2 path of /proc/PID/cgroup lines, or the v1 paths when there is no v2 line. */
+function pathsOfLines(lines: readonly string[]): string[] {
   const unified = lines.find((line) => line.startsWith("0::"));
   return (unified ? [unified] : lines).map((line) => line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1));
+}
+
+/** PERMISSION_DENIED unless the cgroup of these /proc/PID/cgroup lines (read by the caller while the process was pinned) is under a prefix. */
+export function checkCgroupLines(caller: Caller, lines: readonly string[], label: string): void {
+  const prefixes = caller.targets?.cgroupPrefixes;
+  if (!prefixes) return;
+  const paths = pathsOfLines(lines);
+  if (!paths.some((value) => prefixes.some((prefix) => under(value, prefix)))) {
+    throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
+  }
 }
 
 function under(value: string, prefix: string): boolean {

@@ -6,6 +6,12 @@ import type { HandleSchema, NamespaceInfo } from "../../api/gen/lxnsd/v1/types_p
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { RpcError, invalidArgument } from "../errors";
 
+/** The process a handle was made from: its pid and start time (field 22 of /proc/PID/stat), which name it for good. */
+export interface HandleOrigin {
+  readonly pid: number;
+  readonly startTime: string;
+}
+
 /** Limits of the table, from the daemon's configuration. */
 export interface HandleTableOptions {
   maxHandles: number;
@@ -28,6 +34,7 @@ interface Entry {
   readonly extraFds: readonly number[];
   readonly info: NamespaceInfo;
   readonly leaseMs: number;
+  readonly origin?: HandleOrigin;
   expiresAt: number;
   /** Requests using the fd right now: the fd is closed only when this drops to 0. */
   users: number;
@@ -38,6 +45,8 @@ interface Entry {
 export interface Lent {
   readonly fd: number;
   readonly info: NamespaceInfo;
+  /** The process the handle was made from, if it was made from one. */
+  readonly origin?: HandleOrigin;
   release(): void;
 }
 
@@ -99,16 +108,17 @@ export class HandleTable {
   /**
    * Takes ownership of `fd` (and of `extraFds`, which keep the namespace
    * usable and are closed with it) and returns the new handle. On
-   * RESOURCE_EXHAUSTED they are closed.
+   * RESOURCE_EXHAUSTED they are closed. `origin`: the process it was made
+   * from (see ResolvedNamespace.origin).
    */
-  add(owner: string, fd: number, info: NamespaceInfo, leaseMs: number, extraFds: readonly number[] = []): MessageInitShape<typeof HandleSchema> {
+  add(owner: string, fd: number, info: NamespaceInfo, leaseMs: number, extraFds: readonly number[] = [], origin?: HandleOrigin): MessageInitShape<typeof HandleSchema> {
     try {
       this.reserve(1, owner);
     } catch (err) {
       [fd, ...extraFds].forEach(this.options.closeFd);
       throw err;
     }
-    const entry: Entry = { id: `h-${randomBytes(12).toString("base64url")}`, owner, fd, extraFds, info, leaseMs, expiresAt: Date.now() + leaseMs, users: 0, closed: false };
+    const entry: Entry = { id: `h-${randomBytes(12).toString("base64url")}`, owner, fd, extraFds, info, leaseMs, origin, expiresAt: Date.now() + leaseMs, users: 0, closed: false };
     this.entries.set(entry.id, entry);
     this.perOwner.set(owner, this.countOf(owner) + 1);
     return this.describe(entry);
@@ -123,6 +133,7 @@ export class HandleTable {
     return {
       fd: entry.fd,
       info: entry.info,
+      origin: entry.origin,
       release: () => {
         if (released) return;
         released = true;

@@ -6,6 +6,7 @@ import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import type { Caller } from "../auth/caller";
+import type { HandleOrigin } from "./handle-table";
 import type { NamespaceResolver } from "./resolver";
 
 /** What a pin name may be: one path component, never "." or "..", at most 64 bytes. */
@@ -19,11 +20,31 @@ export interface PinDirs {
   owners: string;
   /** Where network namespaces are pinned as well, for `ip netns`; undefined = nowhere else. */
   netns?: string;
+  /** `<state dir>/pin-origins`: per pin made from a process, "PID STARTTIME" (see ResolvedNamespace.origin). */
+  origins: string;
 }
 
 /** The pin directories of a daemon with this state dir and netns dir ("" = none). */
 export function pinDirs(stateDir: string, netnsDir: string): PinDirs {
-  return { ns: path.join(stateDir, "ns"), owners: path.join(stateDir, "pin-owners"), ...(netnsDir ? { netns: netnsDir } : {}) };
+  return { ns: path.join(stateDir, "ns"), owners: path.join(stateDir, "pin-owners"), origins: path.join(stateDir, "pin-origins"), ...(netnsDir ? { netns: netnsDir } : {}) };
+}
+
+/**
+ * The process pin `file` (`<dirs.ns>/NAME`, or its twin `<dirs.netns>/NAME`)
+ * was made from, as recorded when it was made; undefined for other paths
+ * and for pins made otherwise.
+ */
+export function pinOrigin(dirs: PinDirs, file: string): HandleOrigin | undefined {
+  const name = path.basename(file);
+  const dir = path.dirname(file);
+  if (!PIN_NAME.test(name)) return undefined;
+  if (dir !== dirs.ns && !(dir === dirs.netns && sameFile(file, path.join(dirs.ns, name)))) return undefined;
+  try {
+    const [pid, startTime] = readFileSync(path.join(dirs.origins, name), "utf8").trim().split(" ");
+    return Number(pid) > 0 && startTime ? { pid: Number(pid), startTime } : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function checkName(name: string): void {
@@ -91,6 +112,7 @@ export class NamespacePins {
       const done: string[] = [];
       try {
         this.recordOwner(name, caller);
+        this.recordOrigin(name, ns.origin, ns.originStartTime);
         for (const file of files) {
           this.prepare(path.dirname(file));
           this.mountOn(ns.fd, file);
@@ -99,6 +121,7 @@ export class NamespacePins {
       } catch (err) {
         done.forEach((file) => this.remove(file));
         unlinkQuietly(path.join(this.dirs.owners, name));
+        unlinkQuietly(path.join(this.dirs.origins, name));
         throw err;
       }
       return files[0];
@@ -127,6 +150,22 @@ export class NamespacePins {
     }
     this.remove(file);
     unlinkQuietly(path.join(this.dirs.owners, name));
+    unlinkQuietly(path.join(this.dirs.origins, name));
+  }
+
+  /** Writes `<dirs.origins>/<name>` for a pin made from a process; removes a stale one otherwise. */
+  private recordOrigin(name: string, pid: number | undefined, startTime: string | undefined): void {
+    const file = path.join(this.dirs.origins, name);
+    if (pid === undefined || startTime === undefined) {
+      unlinkQuietly(file);
+      return;
+    }
+    try {
+      mkdirSync(this.dirs.origins, { recursive: true, mode: 0o700 });
+      writeFileSync(file, `${pid} ${startTime}\n`, { mode: 0o600 });
+    } catch (err) {
+      throw asRpc(err, `record the origin of pin ${name}`);
+    }
   }
 
   /** Writes `<dirs.owners>/<name>` (replacing one a crash left behind). */

@@ -6,10 +6,10 @@ import { kindOf } from "../../api/namespace-types";
 import type { NamespaceKind } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
-import { checkOwner, checkProcess, processOfPath } from "../auth/target-guard";
+import { checkOwner, checkProcess, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
-import type { HandleTable } from "./handle-table";
+import type { HandleOrigin, HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./info";
 
 /** A namespace fd resolved for one request. Call release() when the request is done with it. */
@@ -18,6 +18,17 @@ export interface ResolvedNamespace {
   readonly kind: NamespaceKind;
   /** A short human description of the reference, for error messages. */
   readonly label: string;
+  /**
+   * The pid of the process the namespace was reached from: a pid
+   * reference, a /proc/PID/ns/TYPE path, or a handle made from a process
+   * (still that process: same start time). Undefined otherwise (self, pins,
+   * other paths, a handle made otherwise).
+   */
+  readonly origin?: number;
+  /** That process's start time (field 22 of /proc/PID/stat), read when it was resolved. */
+  readonly originStartTime?: string;
+  /** A handle made from a process that is gone (or replaced): its origin is unknown. */
+  readonly originGone?: boolean;
   describe(): NamespaceInfo;
   release(): void;
 }
@@ -36,6 +47,9 @@ interface Base {
   fromHandle?: boolean;
   /** Known without asking the kernel: /proc/PID/ns/<name> is a namespace of that type. */
   kind?: NamespaceKind;
+  origin?: number;
+  originStartTime?: string;
+  originGone?: boolean;
 }
 
 /**
@@ -45,9 +59,11 @@ interface Base {
  * NS_GET_PARENT. Never forks and never changes the daemon's namespaces.
  */
 export class NamespaceResolver {
+  /** `originOfPath`: the process a path (a pin) was made from, if known. */
   constructor(
     private readonly handles: HandleTable,
     private readonly pathRoots: readonly string[],
+    private readonly originOfPath: (file: string) => HandleOrigin | undefined = () => undefined,
   ) {}
 
   /**
@@ -64,6 +80,42 @@ export class NamespaceResolver {
       throw err;
     }
     return ns;
+  }
+
+  /**
+   * The process a reference names, for a target context (Unshare's
+   * target): a pid (its type ignored), /proc/PID/ns/TYPE, self (the
+   * daemon), or a handle made from a process that is still there (then with
+   * its start time, to confirm). INVALID_ARGUMENT for anything that names no
+   * process; a handle whose process is gone: PERMISSION_DENIED for a caller
+   * with target rules, NOT_FOUND for others. The rules themselves are
+   * checked on the process's context (openTargetProcess).
+   */
+  resolveProcess(ref: NamespaceRef | undefined, field: string, caller: Caller): { pid: number; startTime?: string } {
+    if (!ref) throw invalidArgument(`${field}: a process reference is required`);
+    if (ref.relation !== Relation.UNSPECIFIED) throw invalidArgument(`${field}.relation: a target is a process, not a related namespace`);
+    const source = ref.source;
+    switch (source.case) {
+      case "pid":
+        if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
+        return { pid: source.value };
+      case "self":
+        if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
+        return { pid: process.pid };
+      case "path": {
+        this.checkPath(source.value, `${field}.path`);
+        const owner = processOfPath(source.value);
+        if (owner !== undefined) return { pid: owner === "self" ? process.pid : owner };
+        return recordedProcess(this.originOfPath(source.value), `${field}.path: ${source.value}`, caller);
+      }
+      case "handle": {
+        const lent = this.handles.lend(source.value, caller.key);
+        lent.release();
+        return recordedProcess(lent.origin, `${field}.handle: handle ${source.value}`, caller);
+      }
+      default:
+        throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
+    }
   }
 
   private resolveUnchecked(ref: NamespaceRef | undefined, field: string, caller: Caller, options: ResolveOptions): ResolvedNamespace & { fromHandle?: boolean } {
@@ -84,7 +136,7 @@ export class NamespaceResolver {
     if (ref.relation === Relation.UNSPECIFIED) return { ...resolved(base, kind), fromHandle: base.fromHandle };
     try {
       // An owner or parent is another namespace than the handle's: checked like any other.
-      return this.follow(base, kind, ref.relation, field);
+      return { ...this.follow(base, kind, ref.relation, field), origin: base.origin, originStartTime: base.originStartTime, originGone: base.originGone };
     } finally {
       base.release();
     }
@@ -107,7 +159,7 @@ export class NamespaceResolver {
       case "pid": {
         if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
         checkProcess(caller, source.value, `process ${source.value}`);
-        return { ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind };
+        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value);
       }
       case "self":
         if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
@@ -115,12 +167,17 @@ export class NamespaceResolver {
         return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace"), kind };
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
-        return { fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true };
+        return withRecordedOrigin({ fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true }, lent.origin);
       }
       case "path":
         this.checkPath(source.value, `${field}.path`);
-        checkProcess(caller, processOfPath(source.value), source.value);
-        return openFile(source.value, source.value);
+        const owner = processOfPath(source.value);
+        // A pin made from a process is checked as that process, while it runs.
+        const recorded = owner === undefined ? this.originOfPath(source.value) : undefined;
+        const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
+        checkProcess(caller, owner ?? live, source.value);
+        const base = openFile(source.value, source.value);
+        return typeof owner === "number" ? withOrigin(base, owner) : withRecordedOrigin(base, recorded);
       default:
         throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
     }
@@ -177,12 +234,47 @@ function openFile(file: string, label: string): Base {
   return { fd, label, release: () => native.close(fd) };
 }
 
+/** The start time of process `pid`, or undefined when it is gone. */
+function startTimeOf(pid: number): string | undefined {
+  try {
+    return native.processStartTime(pid);
+  } catch {
+    return undefined;
+  }
+}
+
+/** `base` (a handle's or pin's fd) with the process it was made from as its origin, if that process is still there. */
+function withRecordedOrigin(base: Base, origin: HandleOrigin | undefined): Base {
+  if (!origin) return base;
+  const same = startTimeOf(origin.pid) === origin.startTime;
+  return same ? { ...base, origin: origin.pid, originStartTime: origin.startTime } : { ...base, originGone: true };
+}
+
+/** The process a handle or pin was made from, for a target: INVALID_ARGUMENT when none was recorded; gone: PERMISSION_DENIED for a restricted caller, NOT_FOUND for others. */
+function recordedProcess(origin: HandleOrigin | undefined, what: string, caller: Caller): { pid: number; startTime: string } {
+  if (!origin) throw invalidArgument(`${what} was not made from a process`);
+  if (startTimeOf(origin.pid) !== origin.startTime) {
+    const gone = `${what}: the process it was made from is gone`;
+    throw isRestricted(caller) ? targetForbidden(caller, gone) : processExited(origin.pid, new Error(gone));
+  }
+  return { ...origin };
+}
+
+/** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now). */
+function withOrigin(base: Base, pid: number): Base {
+  const startTime = startTimeOf(pid);
+  return startTime === undefined ? { ...base, originGone: true } : { ...base, origin: pid, originStartTime: startTime };
+}
+
 function resolved(base: Base, kind: NamespaceKind): ResolvedNamespace {
   let released = false;
   return {
     fd: base.fd,
     kind,
     label: base.label,
+    origin: base.origin,
+    originStartTime: base.originStartTime,
+    originGone: base.originGone,
     describe: () => describeNamespace(base.fd),
     release: () => {
       if (released) return;

@@ -24,6 +24,20 @@ export interface DaemonIds {
   gid: number;
 }
 
+/**
+ * A request with a target context: a new user namespace is made by the
+ * target's credentials, so map_root maps to the target's own uid and gid
+ * (as its user namespace sees them). With `forbid` (a caller with target
+ * rules) only what an unprivileged process could map is allowed: one line
+ * each, its own uid and gid, setgroups denied; anything else is the error
+ * forbid() returns.
+ */
+export interface PlanTarget {
+  uid: number;
+  gid: number;
+  forbid?: (what: string) => Error;
+}
+
 /** The request fields a plan's errors name; Exec may create no namespace at all. */
 export interface PlanFields {
   types: string;
@@ -42,6 +56,7 @@ export function planUnshare(
   options: UnshareOptions | undefined,
   ids: DaemonIds,
   fields: PlanFields = { types: "types", options: "options" },
+  target?: PlanTarget,
 ): UnsharePlan {
   const kinds = checkTypes(types, fields);
   const has = (type: NamespaceType) => kinds.some((kind) => kind.type === type);
@@ -52,8 +67,16 @@ export function planUnshare(
   const mapsGiven = options.uidMap.length > 0 || options.gidMap.length > 0;
   if ((options.mapRoot || mapsGiven) && !has(NamespaceType.USER)) throw invalidArgument(`${field}: map_root, uid_map and gid_map need NAMESPACE_TYPE_USER among ${fields.types}`);
   if (options.mapRoot && mapsGiven) throw invalidArgument(`${field}: map_root excludes uid_map and gid_map`);
-  if (options.mapRoot) {
+  if (options.mapRoot && target) {
+    spec.idMap = { uidMap: `0 ${target.uid} 1\n`, gidMap: `0 ${target.gid} 1\n`, setgroups: "deny" };
+  } else if (options.mapRoot) {
     spec.idMap = { uidMap: `0 ${ids.uid} 1\n`, gidMap: `0 ${ids.gid} 1\n`, setgroups: ids.uid === 0 ? "allow" : "deny" };
+  } else if (mapsGiven && target?.forbid) {
+    const own = (lines: readonly IdMapping[], id: number) => lines.length === 0 || (lines.length === 1 && lines[0].length === 1 && lines[0].outsideId === id);
+    if (!own(options.uidMap, target.uid) || !own(options.gidMap, target.gid)) {
+      throw target.forbid(`${field}: id maps other than one line of the target's own uid ${target.uid} and gid ${target.gid}`);
+    }
+    spec.idMap = { uidMap: mapText(options.uidMap, `${field}.uid_map`), gidMap: mapText(options.gidMap, `${field}.gid_map`), setgroups: "deny" };
   } else if (mapsGiven) {
     spec.idMap = { uidMap: mapText(options.uidMap, `${field}.uid_map`), gidMap: mapText(options.gidMap, `${field}.gid_map`), setgroups: "allow" };
   }

@@ -1,12 +1,13 @@
 import * as path from "node:path";
 import type { ExecSpec } from "../../api/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
-import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import { durationMs } from "../rpc/durations";
 import { invalidArgument } from "../errors";
 import type { Caller } from "../auth/caller";
-import { checkDaemonNamespaces, isRestricted } from "../auth/target-guard";
+import { checkTargetMaySwitch, openTargetProcess } from "../auth/target-context";
+import type { TargetProcess } from "../auth/target-context";
+import { isRestricted, targetForbidden } from "../auth/target-guard";
 import { ownUserNamespaceId } from "../namespaces/info";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
 import { planUnshare } from "../namespaces/unshare-plan";
@@ -36,6 +37,9 @@ export interface ExecPlan {
  * program with every PATH candidate for argv[0], tried in order inside the
  * joined mount namespace (raw execve does no PATH search). INVALID_ARGUMENT
  * for a malformed spec; the resolver's statuses for bad join references.
+ * For a caller with target rules the program runs as the one process its
+ * joins name (spec.target; see openJoinTarget), and only the joins that
+ * differ from that process's namespaces are left to do.
  */
 export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver, ids: DaemonIds, caller: Caller): ExecPlan {
   if (!spec) throw invalidArgument("spec: required");
@@ -53,24 +57,37 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   if (spec.uid === NO_ID || spec.gid === NO_ID) throw invalidArgument("spec.uid and spec.gid: 4294967295 is not an id");
   const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
   const env = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
-  const unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, { types: "spec.unshare", options: "spec.unshare_options", allowNone: true });
+  const fields = { types: "spec.unshare", options: "spec.unshare_options", allowNone: true };
+  let unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, fields);
   const creates = (type: NamespaceType) => unshare.kinds.some((kind) => kind.type === type);
 
   const joins = resolveJoins(spec, resolver, caller);
+  let target: TargetProcess | undefined;
   try {
-    checkStaysInDaemonNamespaces(caller, joins, unshare.kinds);
+    if (isRestricted(caller)) {
+      target = openJoinTarget(caller, joins);
+      checkTargetMaySwitch(caller, target, { uid: spec.uid, gid: spec.gid });
+      unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, fields, { uid: target.uidInside, gid: target.gidInside, forbid: (what) => targetForbidden(caller, what) });
+    }
   } catch (err) {
     joins.forEach((join) => join.release());
+    target?.close();
     throw err;
   }
-  const release = () => joins.forEach((join) => join.release());
+  const release = () => {
+    joins.forEach((join) => join.release());
+    target?.close();
+  };
+  // With a target, the child is in all of its namespaces already: only joins that differ are left to do.
+  const join = target ? joins.filter((entry) => native.nsStat(entry.fd).ino !== target!.namespaces.get(entry.kind.name)) : joins.filter((entry) => !isOwnUserNamespace(entry));
   return {
     joins,
     timeoutMs,
     release,
     spec: {
       ...unshare.spec,
-      join: joins.filter((join) => !isOwnUserNamespace(join)).map((join) => ({ fd: join.fd, nstype: join.kind.flag })),
+      ...(target ? { target: target.spec } : {}),
+      join: join.map((entry) => ({ fd: entry.fd, nstype: entry.kind.flag })),
       exec: {
         candidates: candidates(spec.argv[0], env, cwd),
         argv: spec.argv,
@@ -85,15 +102,27 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
 }
 
 /**
- * A type neither joined nor created is the daemon's own namespace: for a
- * restricted caller that is a target like any other (a program left in the
- * host's mount namespace is root on the host).
+ * A caller with target rules runs a program as exactly one process: the
+ * one its joins name (a pid, /proc/PID/ns/TYPE, a handle made from a
+ * process). Types not joined come from that process, not from the daemon.
+ * No join, or one that names no process: PERMISSION_DENIED; joins that name
+ * different processes: INVALID_ARGUMENT.
  */
-function checkStaysInDaemonNamespaces(caller: Caller, joins: readonly ResolvedNamespace[], created: readonly { type: NamespaceType }[]): void {
-  if (!isRestricted(caller)) return;
-  const covered = new Set([...joins.map((join) => join.kind.type), ...created.map((kind) => kind.type)]);
-  const kept = NAMESPACE_KINDS.filter((kind) => !covered.has(kind.type));
-  checkDaemonNamespaces(caller, kept, `the daemon's ${kept.map((kind) => kind.name).join(", ")} namespaces (neither joined nor created)`);
+function openJoinTarget(caller: Caller, joins: readonly ResolvedNamespace[]): TargetProcess {
+  if (joins.length === 0) throw targetForbidden(caller, "a program that joins no namespace of an allowed process (it needs a target to run as)");
+  for (const join of joins) {
+    if (join.originGone) throw targetForbidden(caller, `${join.label}: the process it was made from is gone`);
+    if (join.origin === undefined) throw targetForbidden(caller, `${join.label}: it names no process to run as`);
+  }
+  const pids = [...new Set(joins.map((join) => join.origin!))];
+  if (pids.length > 1) throw invalidArgument(`spec.join: the joins name processes ${pids.join(", ")}; a program runs as exactly one target process`);
+  const startTimes = new Set(joins.map((join) => join.originStartTime));
+  const target = openTargetProcess(caller, pids[0], `process ${pids[0]}`);
+  if (startTimes.size > 1 || !startTimes.has(target.startTime)) {
+    target.close();
+    throw targetForbidden(caller, `process ${pids[0]}: it exited or was replaced while the joins were resolved`);
+  }
+  return target;
 }
 
 /**

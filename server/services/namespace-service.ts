@@ -18,7 +18,7 @@ import type {
 } from "../../api/gen/lxnsd/v1/namespace_service_pb";
 import { EventKind, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import type { HandleSchema, NamespaceInfo } from "../../api/gen/lxnsd/v1/types_pb";
-import { NAMESPACE_KINDS } from "../../api/namespace-types";
+import { NAMESPACE_KINDS, kindOf } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import { durationMs } from "../rpc/durations";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
@@ -36,6 +36,9 @@ import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 import { planUnshare } from "../namespaces/unshare-plan";
 import type { DaemonIds } from "../namespaces/unshare-plan";
 import type { NamespacePins } from "../namespaces/pins";
+import { openTargetProcess } from "../auth/target-context";
+import type { TargetProcess } from "../auth/target-context";
+import { isRestricted, targetForbidden } from "../auth/target-guard";
 import type { PinRequest, UnpinRequest } from "../../api/gen/lxnsd/v1/namespace_service_pb";
 
 /** What the namespace service needs from the daemon. */
@@ -137,7 +140,8 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
       // describe() opens fds of its own (NS_GET_USERNS, NS_GET_PARENT) and may fail with EMFILE: before the handle's fd exists.
       const info = ns.describe();
       // The handle owns a fd of its own, independent of how the ref was reached.
-      return { handle: this.deps.handles.add(owner, native.openPath(`/proc/self/fd/${ns.fd}`), info, leaseMs) };
+      const origin = ns.origin !== undefined && ns.originStartTime !== undefined ? { pid: ns.origin, startTime: ns.originStartTime } : undefined;
+      return { handle: this.deps.handles.add(owner, native.openPath(`/proc/self/fd/${ns.fd}`), info, leaseMs, [], origin) };
     } finally {
       ns.release();
     }
@@ -150,16 +154,24 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
 
   async unshare(request: UnshareRequest, context: CallContext) {
     const leaseMs = this.deps.handles.leaseMs(durationMs(request.lease, "lease"));
-    const plan = planUnshare(request.types, request.options, this.deps.ids);
-    const owner = context.caller.key;
-    this.deps.handles.reserve(plan.kinds.length, owner);
+    const caller = context.caller;
+    planUnshare(request.types, request.options, this.deps.ids); // INVALID_ARGUMENT before anything is opened
+    const owner = caller.key;
+    const target = this.openUnshareTarget(request, caller);
     let result: native.ChildResult;
+    let plan: ReturnType<typeof planUnshare>;
     try {
+      const forbid = isRestricted(caller) ? (what: string) => targetForbidden(caller, what) : undefined;
+      plan = planUnshare(request.types, request.options, this.deps.ids, undefined, target && { uid: target.uidInside, gid: target.gidInside, forbid });
+      this.deps.handles.reserve(plan.kinds.length, owner);
       const holdNs = plan.kinds.map((kind) => kind.heldAs);
-      result = await native.runChild({ ...plan.spec, holdNs, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
+      result = await native.runChild({ ...plan.spec, ...(target ? { target: target.spec } : {}), holdNs, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
     } catch (err) {
-      throw isErrnoLike(err) ? fromErrno(err, `unshare ${plan.kinds.map((kind) => kind.name).join("+")}`, UNSHARE_OVERRIDES) : err;
+      throw isErrnoLike(err) ? fromErrno(err, `unshare ${request.types.map((type) => kindOf(type)?.name ?? type).join("+")}`, UNSHARE_OVERRIDES) : err;
+    } finally {
+      target?.close();
     }
+    const origin = target ? { pid: target.pid, startTime: target.startTime } : undefined;
     // A new pid namespace lives only while its init (the keeper) does: the keeper goes with the pid handle.
     const extraFds = plan.kinds.map((kind) => (kind.type === NamespaceType.PID && result.keeper ? [result.keeper.fd] : []));
     const release = () => [...result.fds, ...extraFds.flat()].forEach((fd) => native.close(fd));
@@ -176,7 +188,7 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     }
     const handles: MessageInitShape<typeof HandleSchema>[] = [];
     try {
-      result.fds.forEach((fd, index) => handles.push(this.deps.handles.add(owner, fd, infos[index], leaseMs, extraFds[index])));
+      result.fds.forEach((fd, index) => handles.push(this.deps.handles.add(owner, fd, infos[index], leaseMs, extraFds[index], origin)));
     } catch (err) {
       // add() closed the fds it refused; release the ones before and after them.
       handles.forEach((handle) => this.deps.handles.close(handle.id as string, owner));
@@ -186,6 +198,24 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     }
     context.log.info({ handles: handles.map((handle) => handle.id), types: plan.kinds.map((kind) => kind.name) }, "unshared namespaces");
     return { handles };
+  }
+
+  /**
+   * Unshare's target: the process the new namespaces start from (see
+   * UnshareRequest.target). Required for a caller with target rules.
+   */
+  private openUnshareTarget(request: UnshareRequest, caller: CallContext["caller"]): TargetProcess | undefined {
+    if (!request.target) {
+      if (isRestricted(caller)) throw targetForbidden(caller, "new namespaces without a target (UnshareRequest.target names the process they start from)");
+      return undefined;
+    }
+    const { pid, startTime } = this.deps.resolver.resolveProcess(request.target, "target", caller);
+    const target = openTargetProcess(caller, pid, `process ${pid}`);
+    if (startTime !== undefined && startTime !== target.startTime) {
+      target.close();
+      throw isRestricted(caller) ? targetForbidden(caller, `target: process ${pid} was replaced`) : invalidArgument(`target: process ${pid} was replaced`);
+    }
+    return target;
   }
 
   async getLimit(request: GetLimitRequest, context: CallContext) {

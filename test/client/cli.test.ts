@@ -201,6 +201,16 @@ describe("lxnsctl unshare: flags → UnshareRequest", () => {
     );
   });
 
+  it("--target PID names the process the namespaces are created as (not with a command)", async () => {
+    const result = await cli(["unshare", "-n", "--target", "4242"], fake());
+    expect(result.calls[0].request).toEqual(
+      create(UnshareRequestSchema, { types: [NamespaceType.NET], options: {}, target: { source: { case: "pid", value: 4242 } } }),
+    );
+    const withCommand = await cli(["unshare", "-n", "--target", "4242", "--", "true"], fake());
+    expect(withCommand.code).toBe(2);
+    expect(withCommand.calls).toEqual([]);
+  });
+
   it("--map-users implies --user, as in util-linux", async () => {
     const result = await cli(["unshare", "-n", "--map-users", "0:1000:1"], fake());
     expect((result.calls[0].request as { types: NamespaceType[] }).types).toEqual([NamespaceType.USER, NamespaceType.NET]);

@@ -13,7 +13,7 @@ import { formatHandles } from "../format";
 import { addProgramOptions, programSpec } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
-import { collect, parseIdMapping, parseNonNegativeSeconds, parseSeconds } from "../parse-values";
+import { collect, parseIdMapping, parseNonNegativeSeconds, parsePid, parseSeconds } from "../parse-values";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
 import { UsageError } from "../usage-error";
 
@@ -27,6 +27,7 @@ export interface UnshareOptionsFlags {
   boottime?: Duration;
   loopbackUp?: boolean;
   lease?: Duration;
+  target?: number;
   fork?: boolean;
   mountProc?: boolean;
   [typeFlag: string]: unknown;
@@ -68,12 +69,14 @@ export function unshareTypesAndOptions(flags: UnshareOptionsFlags): { types: Nam
 export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
   if (flags.mountProc) throw new UsageError("--mount-proc needs a program to run (-- CMD): held namespaces get no /proc");
   const { types, options } = unshareTypesAndOptions(flags);
-  return create(UnshareRequestSchema, { types, options, lease: flags.lease });
+  const target = flags.target !== undefined ? { source: { case: "pid" as const, value: flags.target } } : undefined;
+  return create(UnshareRequestSchema, { types, options, lease: flags.lease, target });
 }
 
 /** The ExecSpec of `unshare ... -- CMD`: the program in new namespaces. */
 export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, env: Record<string, string | undefined>): ExecSpecInit {
   if (flags.lease !== undefined) throw new UsageError("--lease is for held namespaces; a program's namespaces go with it");
+  if (flags.target !== undefined) throw new UsageError("--target is for held namespaces; a program runs as the process its joins name (lxnsctl exec)");
   const { types, options } = unshareTypesAndOptions(flags);
   return { ...programSpec(argv, flags, env), unshare: types, unshareOptions: options };
 }
@@ -90,7 +93,7 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .usage("[options] [-- command [args...]]")
     .argument("[command...]", "a program to run in the new namespaces, and its arguments (after --)");
   addTypeFlags(command, (kind) => `new ${kind.name} namespace`)
-    .addOption(new Option("-r, --map-root-user", "map uid/gid 0 inside to the daemon's uid/gid (implies --user)"))
+    .addOption(new Option("-r, --map-root-user", "map uid/gid 0 inside to the daemon's uid/gid, with --target to the target's (implies --user)"))
     .addOption(new Option("--map-users <inner:outer:count>", "uid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
     .addOption(new Option("--map-groups <inner:outer:count>", "gid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
     .addOption(new Option("--hostname <name>", "hostname of the new uts namespace"))
@@ -98,6 +101,7 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--loopback-up", "bring lo up in the new net namespace"))
     .addOption(new Option("--lease <seconds>", "lease of every handle (default: the daemon's; not with a command)").argParser(parseNonNegativeSeconds))
+    .addOption(new Option("--target <pid>", "create them as process PID: from its namespaces, with its credentials (required for an identity with target rules; not with a command)").argParser(parsePid))
     .addOption(new Option("-f, --fork", "accepted for util-linux compatibility; the daemon always forks the program into a new pid namespace"))
     .addOption(new Option("--mount-proc", "with a command: a fresh /proc for the new pid namespace (implies --mount, needs --pid; the daemon does this whenever both are new)"));
   addProgramOptions(command)

@@ -17,7 +17,9 @@
 #include "child/raw_syscall.h"
 
 const char* const kChildStepNames[kStepCount] = {
-    "start",       "reset signals", "setns",      "unshare",     "make / private", "write uid_map",
+    "start",       "reset signals",
+    "join target cgroups", "take target ids", "setns target", "take target capabilities",
+    "setns",      "unshare",     "make / private", "write uid_map",
     "write timens_offsets",         "start pid init",
     "exec pause",  "sethostname",   "loopback up", "write file", "read file",
     "create target", "move_mount",
@@ -59,6 +61,14 @@ const char* const kChildSyscallNames[kSysCount] = {
     "move_mount",
     "mkdir",
     "fcntl(F_SETFL)",
+    "setresgid",
+    "setresuid",
+    "capset",
+    "prctl(PR_CAPBSET_DROP)",
+    "prctl(PR_SET_KEEPCAPS)",
+    "prctl(PR_CAP_AMBIENT)",
+    "prctl(PR_SET_NO_NEW_PRIVS)",
+    "capget",
 };
 
 namespace {
@@ -96,9 +106,13 @@ long OpenAt(const char* path, int flags) {
   return r;
 }
 
-// Writes all of data to path with one open; loops over short writes.
-void WritePath(ChildControl* ctl, const char* path, const char* data, size_t len) {
-  long fd = OpenAt(path, O_WRONLY | O_CLOEXEC);
+// Writes all of data to path (relative to dir) with one open; loops over
+// short writes.
+void WritePath(ChildControl* ctl, const char* path, const char* data, size_t len,
+               int dir = AT_FDCWD) {
+  long fd;
+  do fd = RawSyscall(SYS_openat, dir, reinterpret_cast<long>(path), O_WRONLY | O_CLOEXEC, 0);
+  while (fd == -EINTR);
   Check(ctl, kSysOpen, fd);
   size_t done = 0;
   while (done < len) {
@@ -279,7 +293,11 @@ void StartKeeperInit(const ChildProgram* p) {
   if (p->set_gid || p->set_uid) {
     // Raw setuid changes only this thread: fine, the program has one.
     EnterStep(ctl, kStepCredentials);
-    Check(ctl, kSysSetgroups, RawSyscall(SYS_setgroups, 0, 0));
+    // With a target, a uid alone keeps the target's groups (dropping them
+    // would need CAP_SETGID, which the caller was not checked for).
+    if (p->target.pidfd < 0 || p->set_gid) {
+      Check(ctl, kSysSetgroups, RawSyscall(SYS_setgroups, 0, 0));
+    }
     if (p->set_gid) Check(ctl, kSysSetgid, RawSyscall(SYS_setgid, p->gid));
     if (p->set_uid) Check(ctl, kSysSetuid, RawSyscall(SYS_setuid, p->uid));
   }
@@ -357,6 +375,8 @@ int ChildMain(void* arg) {
   EnterStep(ctl, kStepSignals);
   ResetSignals(p);
 
+  if (p->target.pidfd >= 0 && !EnterTarget(&p->target, ctl)) Exit(1);
+
   EnterStep(ctl, kStepSetns);
   for (size_t i = 0; i < p->join_count; i++) {
     ctl->step_index = static_cast<int32_t>(i);
@@ -379,7 +399,11 @@ int ChildMain(void* arg) {
   }
   if (p->timens != nullptr) {
     EnterStep(ctl, kStepTimens);
-    WritePath(ctl, "/proc/self/timens_offsets", p->timens, p->timens_len);
+    if (p->target.pidfd >= 0) {  // the target's /proc may not show us
+      WritePath(ctl, "self/timens_offsets", p->timens, p->timens_len, p->target.proc_fd);
+    } else {
+      WritePath(ctl, "/proc/self/timens_offsets", p->timens, p->timens_len);
+    }
   }
   if (p->pid_init) {
     EnterStep(ctl, kStepPidInit);

@@ -11,6 +11,14 @@
 enum ChildStep : int32_t {
   kStepStart = 0,
   kStepSignals,       // PDEATHSIG, reset dispositions, unblock signals
+  // A target context (ChildTarget), as `runc exec` into it: its cgroups
+  // (while still privileged), its ids, all its namespaces at once through
+  // its pidfd, then its capability sets and no_new_privs; the joins and
+  // unshare below run with those credentials.
+  kStepTargetCgroup,  // write "0" to each cgroup.procs fd; step_index = which
+  kStepTargetIds,     // setgroups, setresgid, setresuid (keeping caps for setns)
+  kStepTargetSetns,   // setns(pidfd, ns_flags)
+  kStepTargetCaps,    // bounding set, capset, ambient, no_new_privs
   kStepSetns,         // ChildControl::step_index = index into join
   kStepUnshare,
   kStepMountPrivate,  // a new mount namespace: make / rprivate, as unshare(1) does
@@ -77,6 +85,14 @@ enum ChildSyscall : int32_t {
   kSysMoveMount,
   kSysMkdir,
   kSysFcntl,
+  kSysSetresgid,
+  kSysSetresuid,
+  kSysCapset,
+  kSysCapbsetDrop,
+  kSysKeepCaps,
+  kSysAmbient,
+  kSysNoNewPrivs,
+  kSysCapget,
   kSysCount,
 };
 
@@ -116,6 +132,31 @@ struct ChildJoin {
   int nstype;
 };
 
+// The process a request runs as (see kStepTargetCgroup and the following
+// steps). Every value was read by the parent from the target pinned by
+// `pidfd`, in the daemon's view (ids are kernel ids as the daemon sees
+// them: set before entering the target's user namespace, so no
+// translation is needed). pidfd < 0 = no target.
+struct ChildTarget {
+  int pidfd;
+  int ns_flags;               // CLONE_NEW* types that differ from the daemon's
+  const int* cgroup_fds;      // cgroup.procs of each hierarchy, O_WRONLY
+  size_t cgroup_count;
+  uint32_t uid;
+  uint32_t gid;
+  const uint32_t* groups;     // setgroups(groups) before setns
+  size_t group_count;
+  uint64_t cap_bnd, cap_inh, cap_prm, cap_eff, cap_amb;
+  int cap_last;               // /proc/sys/kernel/cap_last_cap
+  bool no_new_privs;
+  int proc_fd;                // the daemon's /proc (O_PATH dir) for timens_offsets: the
+                              // target's /proc may belong to another pid namespace
+};
+
+// Runs the target steps before setns/unshare. False after recording the
+// failure (step, syscall, errno) in ctl. Raw syscalls only.
+bool EnterTarget(const ChildTarget* t, ChildControl* ctl);
+
 // Prepared by the parent before clone; read-only for the child. Every
 // pointer refers to memory that outlives the child (freed after reaping).
 struct ChildProgram {
@@ -128,6 +169,7 @@ struct ChildProgram {
   size_t join_count;
   int unshare_flags;
   bool wait_idmap;
+  ChildTarget target;
   const char* timens;  // nullptr = skip
   size_t timens_len;
   const char* hostname;  // nullptr = skip

@@ -213,6 +213,7 @@ size_t RoundUp(size_t n) { return (n + kPage - 1) / kPage * kPage; }
 // A fork-style child copies the daemon's page tables (slower), so it is
 // used only where it is needed.
 bool NeedsForkStyle(const ChildSpec& spec) {
+  if (spec.target.has && (spec.target.ns_flags & CLONE_NEWTIME)) return true;
   for (const ChildJoin& j : spec.join) {
     if (j.nstype & CLONE_NEWTIME) return true;
   }
@@ -285,6 +286,7 @@ void KillAndReapKeeper(int pid) {
 bool ExecsDirectly(const ChildSpec& spec) {
   constexpr int kForChildren = CLONE_NEWPID | CLONE_NEWTIME;
   if (!spec.has_exec || (spec.unshare_flags & kForChildren) != 0) return false;
+  if (spec.target.has && (spec.target.ns_flags & kForChildren) != 0) return false;
   for (const ChildJoin& j : spec.join) {
     if (j.nstype & kForChildren) return false;
   }
@@ -358,6 +360,7 @@ class ChildRun {
   bool Watch(ChildFailure* failure);
   bool MakeStdio(ChildFailure* failure);
   void PrepareExec();
+  void PrepareTarget();
   int64_t ProgramTimeoutMs() const;
   const ProgramOutput* Output(ProgramOutput* out);
   void HandOverStdio(ChildResult* result);
@@ -394,6 +397,7 @@ class ChildRun {
   int child_status_fd_ = -1;  // child's end, closed in the parent after clone
   int keeper_read_ = -1;      // keepalive pipe: the init's end, closed after clone
   int keeper_write_ = -1;     // the daemon's end, handed to the caller on success
+  int proc_fd_ = -1;          // target: the daemon's /proc (O_PATH), closed after clone
   int stdio_parent_[3] = {-1, -1, -1};  // exec: the daemon's pipe ends, handed over on success
   int stdio_child_[3] = {-1, -1, -1};   // exec: the program's ends, closed after clone
   std::vector<const char*> candidate_ptrs_;  // exec: arrays over spec_.exec's strings
@@ -478,6 +482,7 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   p.join_count = spec_.join.size();
   p.unshare_flags = spec_.unshare_flags;
   p.wait_idmap = spec_.has_idmap;
+  PrepareTarget();
   if (spec_.has_timens) {
     p.timens = spec_.timens.data();
     p.timens_len = spec_.timens.size();
@@ -509,6 +514,43 @@ void ChildRun::PrepareProgram(uint64_t reset_signals) {
   p.wait_hold = !spec_.hold_ns.empty();
   p.exec_direct = direct_;
   if (spec_.has_exec) PrepareExec();
+}
+
+// The highest capability number this kernel knows (cap_last_cap).
+static int CapLast() {
+  static int cached = -1;
+  if (cached >= 0) return cached;
+  int fd = open("/proc/sys/kernel/cap_last_cap", O_RDONLY | O_CLOEXEC);
+  char buf[16] = {};
+  ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+  if (fd >= 0) close(fd);
+  int value = n > 0 ? std::atoi(buf) : 0;
+  cached = value > 0 && value < 64 ? value : 40;
+  return cached;
+}
+
+void ChildRun::PrepareTarget() {
+  ChildTarget& t = program_.target;
+  const TargetSpec& s = spec_.target;
+  t.pidfd = -1;
+  t.proc_fd = -1;
+  if (!s.has) return;
+  t.pidfd = s.pidfd;
+  t.ns_flags = s.ns_flags;
+  t.cgroup_fds = s.cgroup_fds.data();
+  t.cgroup_count = s.cgroup_fds.size();
+  t.uid = s.uid;
+  t.gid = s.gid;
+  t.groups = s.groups.data();
+  t.group_count = s.groups.size();
+  t.cap_bnd = s.cap_bnd;
+  t.cap_inh = s.cap_inh;
+  t.cap_prm = s.cap_prm;
+  t.cap_eff = s.cap_eff;
+  t.cap_amb = s.cap_amb;
+  t.cap_last = CapLast();
+  t.no_new_privs = s.no_new_privs;
+  t.proc_fd = proc_fd_;
 }
 
 void ChildRun::PrepareExec() {
@@ -612,6 +654,10 @@ bool ChildRun::Clone(ChildFailure* failure) {
     close(keeper_read_);
     keeper_read_ = -1;
   }
+  if (proc_fd_ >= 0) {
+    close(proc_fd_);
+    proc_fd_ = -1;
+  }
   for (int& fd : stdio_child_) {
     if (fd >= 0) close(fd);
     fd = -1;
@@ -701,6 +747,14 @@ int ChildRun::Start(ChildFailure* failure) {
     keeper_read_ = pfd[0];
     keeper_write_ = pfd[1];
   }
+  if (spec_.target.has) {
+    proc_fd_ = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd_ < 0) {
+      *failure = {errno, "open", "/proc", "", ""};
+      ReleaseUnstarted();
+      return -1;
+    }
+  }
   PrepareProgram(SignalsToReset());
   if (!Clone(failure)) {
     ReleaseUnstarted();
@@ -726,6 +780,7 @@ void ChildRun::ReleaseUnstarted() {
   if (child_status_fd_ >= 0) close(child_status_fd_);
   if (keeper_read_ >= 0) close(keeper_read_);
   if (keeper_write_ >= 0) close(keeper_write_);
+  if (proc_fd_ >= 0) close(proc_fd_);
   CloseStdio();
   FreeRegion();
   delete this;
@@ -820,6 +875,14 @@ ChildFailure ChildRun::ChildReportedFailure() const {
       break;
     case kStepTimens:
       f.target = "/proc/self/timens_offsets";
+      break;
+    case kStepTargetCgroup: {
+      size_t i = static_cast<size_t>(ctl_->step_index);
+      f.target = "cgroup.procs #" + std::to_string(i);
+      break;
+    }
+    case kStepTargetSetns:
+      f.target = NsNames(spec_.target.ns_flags);
       break;
     case kStepWriteFile:
       f.target = spec_.write_path;

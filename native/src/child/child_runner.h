@@ -42,8 +42,23 @@ struct ExecSpec {
   bool lifetime_timeout = false;
 };
 
+// The target context (see ChildTarget in child_program.h). The fds belong
+// to the caller, who keeps them open until the run completes.
+struct TargetSpec {
+  bool has = false;
+  int pidfd = -1;
+  int ns_flags = 0;
+  std::vector<int> cgroup_fds;
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  std::vector<uint32_t> groups;
+  uint64_t cap_bnd = 0, cap_inh = 0, cap_prm = 0, cap_eff = 0, cap_amb = 0;
+  bool no_new_privs = false;
+};
+
 // One request, in plain C++ types (the addon converts the JS spec).
 struct ChildSpec {
+  TargetSpec target;
   std::vector<ChildJoin> join;  // setns in this order
   int unshare_flags = 0;
   bool has_idmap = false;

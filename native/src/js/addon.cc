@@ -77,6 +77,60 @@ void ParseJoin(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
   }
 }
 
+uint64_t GetUint64(Napi::Env env, const Napi::Object& o, const char* key) {
+  Napi::Value v = o.Get(key);
+  if (!v.IsBigInt()) ThrowType(env, std::string(key) + " must be a bigint");
+  bool lossless = false;
+  uint64_t value = v.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) ThrowType(env, std::string(key) + " must be a uint64");
+  return value;
+}
+
+int GetFd(Napi::Env env, const Napi::Object& o, const char* key) {
+  uint32_t fd = GetUint32(env, o, key);
+  if (fd > 2147483647u) ThrowType(env, std::string(key) + " must be an fd");
+  return static_cast<int>(fd);
+}
+
+// spec.target (see RawChildTarget in native/lib/raw.ts).
+void ParseTarget(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
+  if (!IsSet(spec, "target")) return;
+  if (!spec.Get("target").IsObject()) ThrowType(env, "target must be an object");
+  Napi::Object t = spec.Get("target").As<Napi::Object>();
+  TargetSpec& x = out->target;
+  x.has = true;
+  x.pidfd = GetFd(env, t, "pidfd");
+  x.ns_flags = static_cast<int>(GetUint32(env, t, "nsFlags"));
+  if ((x.ns_flags & ~kAllNsFlags) != 0) ThrowType(env, "target.nsFlags must be CLONE_NEW* flags");
+  if (!t.Get("cgroupProcsFds").IsArray()) ThrowType(env, "target.cgroupProcsFds must be an array");
+  Napi::Array fds = t.Get("cgroupProcsFds").As<Napi::Array>();
+  for (uint32_t i = 0; i < fds.Length(); i++) {
+    Napi::Value v = fds.Get(i);
+    if (!v.IsNumber()) ThrowType(env, "target.cgroupProcsFds must hold fds");
+    double d = v.As<Napi::Number>().DoubleValue();
+    if (d < 0 || d > 2147483647.0 || d != static_cast<int>(d)) ThrowType(env, "target.cgroupProcsFds must hold fds");
+    x.cgroup_fds.push_back(static_cast<int>(d));
+  }
+  x.uid = GetUint32(env, t, "uid");
+  x.gid = GetUint32(env, t, "gid");
+  if (!t.Get("groups").IsArray()) ThrowType(env, "target.groups must be an array");
+  Napi::Array groups = t.Get("groups").As<Napi::Array>();
+  if (groups.Length() > 65536) ThrowType(env, "target.groups: at most 65536");
+  for (uint32_t i = 0; i < groups.Length(); i++) {
+    Napi::Object holder = Napi::Object::New(env);
+    holder.Set("g", groups.Get(i));
+    x.groups.push_back(GetUint32(env, holder, "g"));
+  }
+  if (!t.Get("caps").IsObject()) ThrowType(env, "target.caps must be an object");
+  Napi::Object caps = t.Get("caps").As<Napi::Object>();
+  x.cap_bnd = GetUint64(env, caps, "bounding");
+  x.cap_inh = GetUint64(env, caps, "inheritable");
+  x.cap_prm = GetUint64(env, caps, "permitted");
+  x.cap_eff = GetUint64(env, caps, "effective");
+  x.cap_amb = GetUint64(env, caps, "ambient");
+  x.no_new_privs = IsSet(t, "noNewPrivs") && t.Get("noNewPrivs").ToBoolean().Value();
+}
+
 void ParseIdMap(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
   if (!IsSet(spec, "idMap")) return;
   Napi::Object m = spec.Get("idMap").As<Napi::Object>();
@@ -176,6 +230,7 @@ ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
   if (!value.IsObject()) ThrowType(env, "spec must be an object");
   Napi::Object spec = value.As<Napi::Object>();
   ChildSpec out;
+  ParseTarget(env, spec, &out);
   ParseJoin(env, spec, &out);
   if (IsSet(spec, "unshareFlags")) {
     out.unshare_flags = static_cast<int>(GetUint32(env, spec, "unshareFlags"));
@@ -253,6 +308,7 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("init", &LxnsAddon::InitJs),
         InstanceMethod("openPath", &LxnsAddon::OpenPath),
         InstanceMethod("pidfdOpen", &LxnsAddon::PidfdOpenJs),
+        InstanceMethod("pidfdAlive", &LxnsAddon::PidfdAliveJs),
         InstanceMethod("close", &LxnsAddon::Close),
         InstanceMethod("nsStat", &LxnsAddon::NsStatJs),
         InstanceMethod("nsGetUserns", &LxnsAddon::NsGetUserns),
@@ -346,6 +402,14 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     int fd = PidfdOpen(pid);
     if (fd < 0) Throw(info.Env(), fd, "pidfd_open", std::to_string(pid));
     return Napi::Number::New(info.Env(), fd);
+  }
+
+  // pidfd_send_signal(pidfd, 0): false once the process has exited (ESRCH).
+  Napi::Value PidfdAliveJs(const Napi::CallbackInfo& info) {
+    int fd = FdArg(info, 0);
+    int r = PidfdSignal(fd, 0);
+    if (r < 0 && r != -ESRCH) Throw(info.Env(), r, "pidfd_send_signal", std::to_string(fd));
+    return Napi::Boolean::New(info.Env(), r == 0);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

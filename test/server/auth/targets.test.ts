@@ -67,12 +67,16 @@ describeRoot("target rules", () => {
     expect(await codeOf(pods.open({ ref: ref(NamespaceType.NET, outside.pid) }))).toBe("PERMISSION_DENIED");
   });
 
-  it("a program must be put wholly in allowed namespaces: joining one and keeping the daemon's others is refused, and nothing runs", async () => {
+  it("a program runs in all of its target's namespaces: the types it does not join come from the target, not the daemon; with no target nothing runs", async () => {
     const marker = path.join(scratch, "ran");
-    const partial = await pods.run({ join: [ref(NamespaceType.NET, inside.pid)], argv: ["/usr/bin/touch", marker] }).catch((e: unknown) => e);
-    expect((partial as LxnsdError).codeName).toBe("PERMISSION_DENIED");
-    expect((partial as LxnsdError).message).toMatch(/the daemon's .*namespaces \(neither joined nor created\)/);
+    const none = await pods.run({ argv: ["/usr/bin/touch", marker] }).catch((e: unknown) => e);
+    expect((none as LxnsdError).codeName).toBe("PERMISSION_DENIED");
+    expect((none as LxnsdError).reason).toBe("TARGET_FORBIDDEN");
     expect(existsSync(marker)).toBe(false);
+    const script = "for n in net uts ipc mnt; do readlink /proc/self/ns/$n; done";
+    const partial = await pods.run({ join: [ref(NamespaceType.NET, inside.pid)], argv: ["/bin/sh", "-c", script] });
+    const expected = ["net", "uts", "ipc", "mnt"].map((name) => `${name}:[${nsInode(inside.pid, name)}]`);
+    expect(partial.stdout.toString().trim().split("\n")).toEqual(expected);
     const join = NAMESPACE_KINDS.map((kind) => ref(kind.type, inside.pid));
     const whole = await pods.run({ join, argv: ["/bin/sh", "-c", "readlink /proc/self/ns/net; hostname"] });
     expect(whole.exit).toEqual({ code: 0 });

@@ -344,7 +344,10 @@ export const UnshareOptionsSchema: GenMessage<UnshareOptions> = /*@__PURE__*/
  */
 export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
   /**
-   * Joined in NamespaceType order (user first); at most one per type.
+   * Joined in NamespaceType order (user first); at most one per type. For an
+   * identity with target rules they name exactly one process, the target:
+   * the program first enters all of its namespaces and takes its
+   * credentials (as runc exec does); types not joined are the target's.
    *
    * @generated from field: repeated lxnsd.v1.NamespaceRef join = 1;
    */

@@ -1,0 +1,59 @@
+import * as native from "../../native/lib";
+import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { fromErrno, isErrnoLike } from "../errors";
+import type { Caller } from "./caller";
+import { checkCgroupLines, checkOwner, targetForbidden } from "./target-guard";
+
+/** CAP_SETGID and CAP_SETUID (linux/capability.h). */
+const CAP_SETGID = 6n;
+const CAP_SETUID = 7n;
+
+/**
+ * The process a request runs as (runc exec's model), read while pinned by
+ * a pidfd (native.openTarget) and checked against the caller's target
+ * rules on exactly what was read. close() releases its fds.
+ */
+export type TargetProcess = native.TargetContext;
+
+/**
+ * Opens the context of process `pid` for `caller`: PERMISSION_DENIED
+ * (TARGET_FORBIDDEN) unless the process is one the caller may touch (its
+ * cgroup under a prefix, its user namespace allowed); NOT_FOUND when it has
+ * exited. `label` names it in messages.
+ */
+export function openTargetProcess(caller: Caller, pid: number, label: string): TargetProcess {
+  let target: TargetProcess;
+  try {
+    target = native.openTarget(pid);
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `read ${label}`) : err;
+  }
+  try {
+    checkCgroupLines(caller, target.cgroupLines, label);
+    if (caller.targets?.userNamespaces) {
+      // The user namespace it was in while pinned: the fd is trusted only if it is that one.
+      const fd = native.openPath(`/proc/${pid}/ns/user`);
+      try {
+        if (native.nsStat(fd).ino !== target.namespaces.get("user")) throw targetForbidden(caller, `${label}: it changed while it was read`);
+        checkOwner(caller, fd, NamespaceType.USER, label);
+      } finally {
+        native.close(fd);
+      }
+    }
+    return target;
+  } catch (err) {
+    target.close();
+    throw isErrnoLike(err) ? fromErrno(err, `read ${label}`) : err;
+  }
+}
+
+/** PERMISSION_DENIED unless the target itself could take `uid` / `gid` (CAP_SETUID / CAP_SETGID in its effective set). */
+export function checkTargetMaySwitch(caller: Caller, target: TargetProcess, ids: { uid?: number; gid?: number }): void {
+  const has = (cap: bigint) => ((target.spec.caps.effective >> cap) & 1n) === 1n;
+  if (ids.uid !== undefined && !has(CAP_SETUID)) {
+    throw targetForbidden(caller, `uid ${ids.uid}: its target (process ${target.pid}) cannot change its uid (no CAP_SETUID)`);
+  }
+  if (ids.gid !== undefined && !has(CAP_SETGID)) {
+    throw targetForbidden(caller, `gid ${ids.gid}: its target (process ${target.pid}) cannot change its gid (no CAP_SETGID)`);
+  }
+}
