@@ -27,7 +27,7 @@ import { describeNamespace } from "../namespaces/info";
 import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespaces/list";
 import { NamespaceWatch } from "../namespaces/watch";
 import { visibleRows } from "../namespaces/visible-rows";
-import { checkProcess, isRestricted } from "../auth/target-guard";
+import { checkProcess, isRestricted, targetForbidden } from "../auth/target-guard";
 import type { NamespaceLimits } from "../namespaces/limits";
 import type { NamespaceResolver } from "../namespaces/resolver";
 import { addService } from "../rpc/add-service";
@@ -38,7 +38,6 @@ import type { DaemonIds } from "../namespaces/unshare-plan";
 import type { NamespacePins } from "../namespaces/pins";
 import { openTargetProcess } from "../auth/target-context";
 import type { TargetProcess } from "../auth/target-context";
-import { isRestricted, targetForbidden } from "../auth/target-guard";
 import type { PinRequest, UnpinRequest } from "../../api/gen/lxnsd/v1/namespace_service_pb";
 
 /** What the namespace service needs from the daemon. */
