@@ -43,6 +43,8 @@ export class Daemon {
   /** Prometheus metrics; served over HTTP only with `metricsListen`. */
   readonly metrics: DaemonMetrics;
   private readonly listeners: Listener[] = [];
+  /** Held for the daemon's life: its user-namespace rules keep their namespaces open. */
+  private readonly policy: Policy;
   private metricsServer?: MetricsServer;
   /** Ends every WatchNamespaces stream (they never finish by themselves). */
   private readonly endWatches: () => void;
@@ -74,11 +76,12 @@ export class Daemon {
     });
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
     const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
+    this.policy = policy;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     const hooks: RpcHooks = { log, gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
-    // Pins may always be named by path, wherever the state dir is.
-    const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])]);
+    // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
+    const resolver = new NamespaceResolver(this.handles, [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])]);
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
@@ -145,6 +148,7 @@ export class Daemon {
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
     await this.metricsServer?.close();
+    this.policy.close?.();
     this.log.info("lxnsd stopped");
   }
 }

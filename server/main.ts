@@ -46,8 +46,12 @@ const program = new ConfigurableCommand()
   .option("--max-handles-per-identity <n>", "most handles one identity holds", positiveInt, 1024)
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
   .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
-  .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
-  .option("--mount-source-root <dir>", "a directory BindMount sources must be in; repeatable (default: / = anywhere)", collectAbsolute)
+  .option(
+    "--ns-path-root <dir>",
+    `a directory whose entries (DIR/NAME) NamespaceRef.path may name, besides /proc/PID/ns/TYPE and the pin directories; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`,
+    collectAbsolute,
+  )
+  .option("--mount-source-root <dir>", "a directory BindMount sources must be beneath (resolved once, openat2 RESOLVE_BENEATH); repeatable (default: / = anywhere)", collectAbsolute)
   .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
   .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)

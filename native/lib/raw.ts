@@ -150,7 +150,11 @@ export interface RawNative {
   NS_TYPES: RawNsType[];
   init(errorClass: new (...args: never[]) => Error): void;
   openPath(path: string): number;
+  openNsPath(path: string, noFollow: boolean): number;
   pidfdOpen(pid: number): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  openBeneath(root: string, relative: string): number;
+  openTreeFd(fd: number, recursive: boolean, readOnly: boolean): number;
   close(fd: number): void;
   nsStat(fd: number): { ino: bigint; dev: bigint; nstype: number };
   nsGetUserns(fd: number): number;
