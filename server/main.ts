@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { defaultAddress } from "../api/default-address";
+import { PolicyError } from "./auth/policy";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
 import type { TlsFiles } from "./listeners/tcp-listener";
@@ -169,10 +170,10 @@ async function main(): Promise<void> {
   try {
     daemon = new Daemon(config, log);
   } catch (err) {
-    // A configuration it cannot serve, e.g. an invalid policy file.
+    // A configuration it cannot serve: an invalid policy file is a configuration error (2), like a bad flag.
     log.fatal({ err }, (err as Error).message);
     process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
-    process.exit(1);
+    process.exit(err instanceof PolicyError ? 2 : 1);
   }
   const started = daemon.start();
   // Handled from the start: a SIGTERM right after "lxnsd serving" must not kill the process outright.

@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import * as native from "../../native/lib";
+import { PolicyError } from "./policy";
 import type { HeldNamespace, Policy } from "./policy";
 import { SCOPES } from "./scopes";
 import type { Scope } from "./scopes";
@@ -78,7 +79,7 @@ const policySchema = z
  */
 export function parsePolicy(document: unknown, source: string): Policy {
   const result = policySchema.safeParse(document ?? {});
-  const fail = (lines: string[]) => new Error(`invalid policy ${source}:\n${lines.join("\n")}`);
+  const fail = (lines: string[]) => new PolicyError(`invalid policy ${source}:\n${lines.join("\n")}`);
   if (!result.success) {
     throw fail(result.error.issues.map((issue) => `  ${issue.path.length > 0 ? issue.path.join(".") : "(top level)"}: ${issue.message}`));
   }
@@ -135,13 +136,13 @@ export function loadPolicy(file: string): Policy {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
+    throw new PolicyError(`cannot read policy ${file}: ${(err as Error).message}`);
   }
   let document: unknown;
   try {
     document = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Error(`invalid policy ${file}: ${(err as Error).message}`);
+    throw new PolicyError(`invalid policy ${file}: ${(err as Error).message}`);
   }
   return parsePolicy(document, file);
 }

@@ -46,3 +46,8 @@ export interface Policy {
 
 /** Without a policy file: whoever may open the unix socket holds every scope; nobody else is known. */
 export const OPEN_POLICY: Policy = { open: true, unixOwnerScopes: new Set(SCOPES), identities: [] };
+
+/** A policy file that cannot be read or is invalid: a configuration error (lxnsd exits 2, as for a bad flag). */
+export class PolicyError extends Error {
+  override readonly name = "PolicyError";
+}
