@@ -229,10 +229,14 @@ export function openTreeFd(fd: number, options: { recursive?: boolean; readOnly?
   return raw.openTreeFd(fd, options.recursive === true, options.readOnly === true);
 }
 
-/** pidfd_open(pid, 0): a pidfd, immune to pid reuse. Throws NativeError (ESRCH, ...). */
-export function pidfdOpen(pid: number): number {
+/**
+ * pidfd_open(pid, 0): a pidfd, immune to pid reuse. With `thread`,
+ * PIDFD_THREAD (Linux 6.9+): any thread id, not only a process's (EINVAL
+ * on older kernels). Throws NativeError (ESRCH, ...).
+ */
+export function pidfdOpen(pid: number, options: { thread?: boolean } = {}): number {
   if (!Number.isInteger(pid) || pid <= 0) throw new TypeError("pid must be an integer > 0");
-  return raw.pidfdOpen(pid);
+  return raw.pidfdOpen(pid, options.thread === true);
 }
 
 /** close(fd). Throws NativeError EBADF for a fd that is not open. */

@@ -151,7 +151,7 @@ export interface RawNative {
   init(errorClass: new (...args: never[]) => Error): void;
   openPath(path: string): number;
   openNsPath(path: string, noFollow: boolean): number;
-  pidfdOpen(pid: number): number;
+  pidfdOpen(pid: number, thread?: boolean): number;
   pidfdSendSignal(pidfd: number, signal: number): void;
   openBeneath(root: string, relative: string): number;
   openTreeFd(fd: number, recursive: boolean, readOnly: boolean): number;

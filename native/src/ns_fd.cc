@@ -39,8 +39,10 @@ int OpenNsPath(const char* path, bool no_follow, const char** failed) {
   return fd < 0 ? -err : fd;
 }
 
-int PidfdOpen(int pid) {
-  long fd = syscall(SYS_pidfd_open, pid, 0);
+int PidfdOpen(int pid) { return PidfdOpenFlags(pid, 0); }
+
+int PidfdOpenFlags(int pid, unsigned int flags) {
+  long fd = syscall(SYS_pidfd_open, pid, flags);
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 

@@ -25,6 +25,8 @@ int OpenReadOnly(const char* path);
 int OpenNsPath(const char* path, bool no_follow, const char** failed);
 // pidfd_open(pid, 0); pidfds are always close-on-exec.
 int PidfdOpen(int pid);
+// pidfd_open(pid, flags), e.g. PIDFD_THREAD (O_EXCL) for any thread.
+int PidfdOpenFlags(int pid, unsigned int flags);
 // close(fd); -EBADF for a fd that is not open.
 int CloseFd(int fd);
 // fstat + ioctl(NS_GET_NSTYPE). A file not on nsfs fails with -ENOTTY.

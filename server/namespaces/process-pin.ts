@@ -15,11 +15,22 @@ export interface ProcessPin {
   release(): void;
 }
 
-/** pidfd_open(pid): NOT_FOUND for a process that does not exist. */
+/** A thread pidfd where the kernel has them (6.9+), else a process pidfd. */
+function openPidfd(pid: number): number {
+  try {
+    return native.pidfdOpen(pid, { thread: true });
+  } catch (err) {
+    if (isErrnoLike(err) && err.code === "EINVAL") return native.pidfdOpen(pid);
+    throw err;
+  }
+}
+
+/** pidfd_open(pid): NOT_FOUND for a process or thread that does not exist. */
 export function pinProcess(pid: number): ProcessPin {
   let fd: number;
   try {
-    fd = native.pidfdOpen(pid);
+    // /proc/PID/ns also names threads (each may have setns'd on its own): pin the thread itself.
+    fd = openPidfd(pid);
   } catch (err) {
     throw isErrnoLike(err) ? fromErrno(err, `process ${pid}`) : err;
   }

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import * as native from "../../native/lib";
 import { pinProcess, whilePinned } from "../../server/namespaces/process-pin";
 import { RpcError } from "../../server/errors";
@@ -27,6 +27,17 @@ function killAndReap(pid: number): void {
 describeRoot("process pins", () => {
   it("a pid that does not exist is NOT_FOUND (ESRCH) at once", () => {
     expect(() => pinProcess(0x3ffffff0)).toThrow(expect.objectContaining({ code: status.NOT_FOUND, reason: "ESRCH" }));
+  });
+
+  it("a thread id is pinned too: /proc/TID/ns names a thread (which may have namespaces of its own)", () => {
+    const tid = readdirSync("/proc/self/task").map(Number).find((id) => id !== process.pid)!;
+    expect(tid).toBeGreaterThan(0);
+    const pin = pinProcess(tid);
+    try {
+      expect(() => pin.confirm()).not.toThrow();
+    } finally {
+      pin.release();
+    }
   });
 
   it("what was opened through a pid is given back only if the process was not reaped meanwhile", () => {

@@ -386,7 +386,9 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
 
   Napi::Value PidfdOpenJs(const Napi::CallbackInfo& info) {
     int pid = FdArg(info, 0);
-    int fd = PidfdOpen(pid);
+    bool thread = info.Length() > 1 && info[1].ToBoolean().Value();
+    // PIDFD_THREAD (O_EXCL, Linux 6.9): a pidfd of any thread, not only a thread-group leader.
+    int fd = thread ? PidfdOpenFlags(pid, O_EXCL) : PidfdOpen(pid);
     if (fd < 0) Throw(info.Env(), fd, "pidfd_open", std::to_string(pid));
     return Napi::Number::New(info.Env(), fd);
   }
