@@ -197,7 +197,7 @@ export function openPath(path: string): number {
  * `noFollow`), fstatfs must say NSFS_MAGIC, then a real open of
  * /proc/self/fd/N for the NS_GET_* ioctls. Not nsfs (a FIFO, a device, a
  * regular file, a symlink with `noFollow`): NativeError ENOTTY with syscall
- * "fstatfs"; otherwise the open's errno (syscall "open(O_PATH)" or "open").
+ * "fstatfs"; otherwise the errno of either open (syscall "open").
  */
 export function openNsPath(path: string, options: { noFollow?: boolean } = {}): number {
   checkPath(path, "path");

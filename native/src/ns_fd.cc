@@ -18,7 +18,7 @@ int OpenReadOnly(const char* path) {
 }
 
 int OpenNsPath(const char* path, bool no_follow, const char** failed) {
-  *failed = "open(O_PATH)";
+  *failed = "open";
   int flags = O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);
   int loc = open(path, flags);
   if (loc < 0) return -errno;

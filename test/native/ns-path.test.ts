@@ -42,7 +42,7 @@ describeRoot("paths opened without blocking or racing", () => {
     for (const file of [fifo, path.join(dir, "file"), dir, "/dev/zero"]) expect(nativeError(() => native.openNsPath(file))).toMatchObject({ code: "ENOTTY", syscall: "fstatfs" });
     expect(nativeError(() => native.openNsPath(path.join(dir, "link"), { noFollow: true }))).toMatchObject({ code: "ENOTTY", syscall: "fstatfs" });
     expect(Date.now() - started).toBeLessThan(500);
-    expect(nativeError(() => native.openNsPath(path.join(dir, "missing")))).toMatchObject({ code: "ENOENT", syscall: "open(O_PATH)" });
+    expect(nativeError(() => native.openNsPath(path.join(dir, "missing")))).toMatchObject({ code: "ENOENT", syscall: "open" });
     expect(countFds()).toBe(fds);
   });
 
