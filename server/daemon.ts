@@ -45,6 +45,8 @@ export class Daemon {
   /** Prometheus metrics; served over HTTP only with `metricsListen`. */
   readonly metrics: DaemonMetrics;
   private readonly listeners: Listener[] = [];
+  /** Held for the daemon's life: its user-namespace rules keep their namespaces open. */
+  private readonly policy: Policy;
   private metricsServer?: MetricsServer;
   /** Ends every WatchNamespaces stream (they never finish by themselves). */
   private readonly endWatches: () => void;
@@ -80,14 +82,15 @@ export class Daemon {
     });
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
     const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
+    this.policy = policy;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
     this.closeAudit = () => auditLog?.close();
     const audit = config.auditLog === undefined ? log : auditLog?.log;
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: new Authenticator(policy, ownerUids), slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
-    // Pins may always be named by path, wherever the state dir is.
-    const resolver = new NamespaceResolver(this.handles, [...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])], (file) => pinOrigin(dirs, file));
+    // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
+    const resolver = new NamespaceResolver(this.handles, [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])], (file) => pinOrigin(dirs, file));
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
@@ -155,6 +158,7 @@ export class Daemon {
     native.killAllChildren();
     await this.metricsServer?.close();
     this.closeAudit();
+    this.policy.close?.();
     this.log.info("lxnsd stopped");
   }
 }

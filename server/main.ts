@@ -3,6 +3,7 @@ import * as path from "node:path";
 import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { defaultAddress } from "../api/default-address";
+import { PolicyError } from "./auth/policy";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
 import { auditDestinationProblem } from "./ops/audit-log";
@@ -48,8 +49,12 @@ const program = new ConfigurableCommand()
   .option("--max-handles-per-identity <n>", "most handles one identity holds (a quarter of the default --max-handles, so one identity cannot take them all)", positiveInt, 256)
   .option("--handle-lease <seconds>", "lease of a handle when the caller names none", positiveInt, 600)
   .option("--max-handle-lease <seconds>", "longest lease a caller may ask for", positiveInt, 86400)
-  .option("--ns-path-root <dir>", `a root under which NamespaceRef.path may point; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`, collect)
-  .option("--mount-source-root <dir>", "a directory BindMount sources must be in; repeatable (default: / = anywhere)", collectAbsolute)
+  .option(
+    "--ns-path-root <dir>",
+    `a directory whose entries (DIR/NAME) NamespaceRef.path may name, besides /proc/PID/ns/TYPE and the pin directories; repeatable (default: ${DEFAULT_PATH_ROOTS.join(", ")})`,
+    collectAbsolute,
+  )
+  .option("--mount-source-root <dir>", "a directory BindMount sources must be beneath (resolved once, openat2 RESOLVE_BENEATH); repeatable (default: / = anywhere)", collectAbsolute)
   .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
   .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
@@ -181,10 +186,10 @@ async function main(): Promise<void> {
   try {
     daemon = new Daemon(config, log);
   } catch (err) {
-    // A configuration it cannot serve, e.g. an invalid policy file.
+    // A configuration it cannot serve: an invalid policy file is a configuration error (2), like a bad flag.
     log.fatal({ err }, (err as Error).message);
     process.stderr.write(`lxnsd: ${(err as Error).message}\n`);
-    process.exit(1);
+    process.exit(err instanceof PolicyError ? 2 : 1);
   }
   const started = daemon.start();
   // Handled from the start: a SIGTERM right after "lxnsd serving" must not kill the process outright.

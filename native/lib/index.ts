@@ -218,10 +218,52 @@ export function openPath(path: string): number {
   return raw.openPath(path);
 }
 
-/** pidfd_open(pid, 0): a pidfd, immune to pid reuse. Throws NativeError (ESRCH, ...). */
-export function pidfdOpen(pid: number): number {
+/**
+ * Opens a namespace file a caller named, in a way that can never block or
+ * read anything but nsfs: open(O_PATH|O_CLOEXEC, plus O_NOFOLLOW with
+ * `noFollow`), fstatfs must say NSFS_MAGIC, then a real open of
+ * /proc/self/fd/N for the NS_GET_* ioctls. Not nsfs (a FIFO, a device, a
+ * regular file, a symlink with `noFollow`): NativeError ENOTTY with syscall
+ * "fstatfs"; otherwise the errno of either open (syscall "open").
+ */
+export function openNsPath(path: string, options: { noFollow?: boolean } = {}): number {
+  checkPath(path, "path");
+  return raw.openNsPath(path, options.noFollow === true);
+}
+
+/** pidfd_send_signal(pidfd, signal); signal 0 only checks that the process is still there (ESRCH once reaped). */
+export function pidfdSendSignal(pidfd: number, signal: number): void {
+  checkFd(pidfd, "pidfd");
+  checkUint(signal, "signal", 64);
+  raw.pidfdSendSignal(pidfd, signal);
+}
+
+/**
+ * Resolves `relative` beneath the directory `root` once, race-free:
+ * openat2(RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS) to an O_PATH fd. A path
+ * whose "..", absolute symlink or relative symlink leaves the root is
+ * NativeError EXDEV, a magic link ELOOP (syscall "openat2"). Pass "." for the root itself.
+ */
+export function openBeneath(root: string, relative: string): number {
+  checkPath(root, "root");
+  checkPath(relative, "relative");
+  return raw.openBeneath(root, relative);
+}
+
+/** As openTree, of the mount at an O_PATH fd (open_tree(fd, "", AT_EMPTY_PATH|…)): the path is never looked up again. */
+export function openTreeFd(fd: number, options: { recursive?: boolean; readOnly?: boolean } = {}): number {
+  checkFd(fd);
+  return raw.openTreeFd(fd, options.recursive === true, options.readOnly === true);
+}
+
+/**
+ * pidfd_open(pid, 0): a pidfd, immune to pid reuse. With `thread`,
+ * PIDFD_THREAD (Linux 6.9+): any thread id, not only a process's (EINVAL
+ * on older kernels). Throws NativeError (ESRCH, ...).
+ */
+export function pidfdOpen(pid: number, options: { thread?: boolean } = {}): number {
   if (!Number.isInteger(pid) || pid <= 0) throw new TypeError("pid must be an integer > 0");
-  return raw.pidfdOpen(pid);
+  return raw.pidfdOpen(pid, options.thread === true);
 }
 
 /** Whether the process of a pidfd has not exited yet (pidfd_send_signal 0; ESRCH = false). */

@@ -182,6 +182,11 @@ export interface RawNative {
   openPath(path: string): number;
   pidfdOpen(pid: number): number;
   pidfdAlive(pidfd: number): boolean;
+  openNsPath(path: string, noFollow: boolean): number;
+  pidfdOpen(pid: number, thread?: boolean): number;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  openBeneath(root: string, relative: string): number;
+  openTreeFd(fd: number, recursive: boolean, readOnly: boolean): number;
   close(fd: number): void;
   nsStat(fd: number): { ino: bigint; dev: bigint; nstype: number };
   nsGetUserns(fd: number): number;

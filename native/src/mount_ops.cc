@@ -39,10 +39,33 @@ int UnmountDetach(const char* path) {
   return umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0 ? -errno : 0;
 }
 
+// struct open_how of <linux/openat2.h> (5.6+).
+struct OpenHow {
+  uint64_t flags;
+  uint64_t mode;
+  uint64_t resolve;
+};
+
+int OpenBeneath(const char* root, const char* relative, const char** failed) {
+  *failed = "open";
+  int dir = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dir < 0) return -errno;
+  OpenHow how = {O_PATH | O_CLOEXEC, 0, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS};
+  *failed = "openat2";
+  long fd = syscall(SYS_openat2, dir, relative, &how, sizeof how);
+  int err = errno;
+  close(dir);
+  return fd < 0 ? -err : static_cast<int>(fd);
+}
+
 int OpenTreeClone(const char* path, bool recursive, bool read_only, const char** failed) {
+  return OpenTreeCloneAt(AT_FDCWD, path, 0, recursive, read_only, failed);
+}
+
+int OpenTreeCloneAt(int dirfd, const char* path, unsigned int at_flags, bool recursive, bool read_only, const char** failed) {
   unsigned int rec = recursive ? AT_RECURSIVE : 0;
   *failed = "open_tree";
-  long fd = syscall(SYS_open_tree, AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec);
+  long fd = syscall(SYS_open_tree, dirfd, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec | at_flags);
   if (fd < 0) return -errno;
   if (read_only) {
     MountAttr attr = {MOUNT_ATTR_RDONLY, 0, 0, 0};

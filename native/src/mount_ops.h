@@ -21,5 +21,13 @@ int UnmountDetach(const char* path);
 // (recursively with `recursive`). The fd is the tree: closing it before it
 // is attached somewhere (move_mount) dissolves it.
 int OpenTreeClone(const char* path, bool recursive, bool read_only, const char** failed);
+// The same on dirfd + path with extra AT_* flags: open_tree(fd, "",
+// AT_EMPTY_PATH) clones the mount of a path resolved once before.
+int OpenTreeCloneAt(int dirfd, const char* path, unsigned int at_flags, bool recursive, bool read_only, const char** failed);
+// A path resolved once and race-free beneath a root: open(root,
+// O_PATH|O_DIRECTORY), then openat2(dir, relative, O_PATH|O_CLOEXEC,
+// RESOLVE_BENEATH|RESOLVE_NO_MAGICLINKS): EXDEV when the path (its ".."
+// or a symlink in it) leaves the root, ELOOP for a magic link.
+int OpenBeneath(const char* root, const char* relative, const char** failed);
 
 #endif  // LXNSD_NATIVE_MOUNT_OPS_H_

@@ -2,10 +2,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 
 #include "compat.h"
@@ -15,8 +17,32 @@ int OpenReadOnly(const char* path) {
   return fd < 0 ? -errno : fd;
 }
 
-int PidfdOpen(int pid) {
-  long fd = syscall(SYS_pidfd_open, pid, 0);
+int OpenNsPath(const char* path, bool no_follow, const char** failed) {
+  *failed = "open";
+  int flags = O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);
+  int loc = open(path, flags);
+  if (loc < 0) return -errno;
+  struct statfs fs;
+  int bad = fstatfs(loc, &fs) < 0 ? errno : (fs.f_type != static_cast<decltype(fs.f_type)>(NSFS_MAGIC) ? ENOTTY : 0);
+  if (bad != 0) {
+    close(loc);
+    *failed = "fstatfs";
+    return -bad;
+  }
+  // NS_GET_* ioctls need a real open; an nsfs file opens without blocking.
+  char self[64];
+  snprintf(self, sizeof self, "/proc/self/fd/%d", loc);
+  *failed = "open";
+  int fd = open(self, O_RDONLY | O_CLOEXEC);
+  int err = errno;
+  close(loc);
+  return fd < 0 ? -err : fd;
+}
+
+int PidfdOpen(int pid) { return PidfdOpenFlags(pid, 0); }
+
+int PidfdOpenFlags(int pid, unsigned int flags) {
+  long fd = syscall(SYS_pidfd_open, pid, flags);
   return fd < 0 ? -errno : static_cast<int>(fd);
 }
 

@@ -17,8 +17,16 @@ struct NsStatInfo {
 
 // open(path, O_RDONLY|O_CLOEXEC).
 int OpenReadOnly(const char* path);
+// A namespace file named by a caller, opened so that it can never block or
+// touch anything but nsfs: open(path, O_PATH|O_CLOEXEC [|O_NOFOLLOW]), then
+// fstatfs must say NSFS_MAGIC (else -ENOTTY, *failed "fstatfs"), and only
+// then a real open of /proc/self/fd/N (ioctls need one). A FIFO, device or
+// symlink (with no_follow) is never opened for I/O.
+int OpenNsPath(const char* path, bool no_follow, const char** failed);
 // pidfd_open(pid, 0); pidfds are always close-on-exec.
 int PidfdOpen(int pid);
+// pidfd_open(pid, flags), e.g. PIDFD_THREAD (O_EXCL) for any thread.
+int PidfdOpenFlags(int pid, unsigned int flags);
 // close(fd); -EBADF for a fd that is not open.
 int CloseFd(int fd);
 // fstat + ioctl(NS_GET_NSTYPE). A file not on nsfs fails with -ENOTTY.

@@ -2,7 +2,9 @@ import { readFileSync } from "node:fs";
 import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import type { Policy } from "./policy";
+import * as native from "../../native/lib";
+import { PolicyError } from "./policy";
+import type { HeldNamespace, Policy } from "./policy";
 import { SCOPES } from "./scopes";
 import type { Scope } from "./scopes";
 
@@ -17,10 +19,23 @@ const certificate = z
   .regex(/^([A-Za-z]+=.+|(DNS|URI|email|IP Address):.+)$/, 'must be a subject attribute ("CN=name") or a subjectAltName ("DNS:host", "URI:spiffe://…", "email:…", "IP Address:…")');
 const absolute = z.string().refine((value) => path.isAbsolute(value) && path.posix.normalize(value) === value, "must be an absolute, normalized path");
 
+// An inode number is given to the next new namespace once its namespace is freed: a rule must name
+// a user namespace by a path the daemon opens at start and holds, so that it cannot be reused.
+const userNamespace = z.union([z.number(), z.string()]).superRefine((value, ctx) => {
+  if (typeof value === "number") {
+    ctx.addIssue({
+      code: "custom",
+      message: "a number (inode) may name another namespace once this one is freed: name the user namespace by a path the daemon holds from start, e.g. a pin /run/lxnsd/ns/tenant-a or /proc/PID/ns/user",
+    });
+  } else if (!(path.isAbsolute(value) && path.posix.normalize(value) === value)) {
+    ctx.addIssue({ code: "custom", message: "must be an absolute, normalized path (a pin or /proc/PID/ns/user)" });
+  }
+});
+
 const targets = z
   .object({
     "cgroup-prefixes": z.array(absolute).min(1).optional(),
-    "user-namespaces": z.array(z.number().int().positive()).min(1).optional(),
+    "user-namespaces": z.array(userNamespace).min(1).optional(),
   })
   .strict();
 
@@ -33,6 +48,7 @@ const identity = z
     "unix-uids": z.array(id).optional(),
     "unix-gids": z.array(id).optional(),
     targets: targets.optional(),
+    "mount-sources": z.array(absolute).min(1).optional(),
   })
   .strict()
   .refine((value) => [value.tokens, value.certificates, value["unix-uids"], value["unix-gids"]].some((list) => list && list.length > 0), {
@@ -57,28 +73,61 @@ const policySchema = z
     });
   });
 
-/** Validates a parsed policy document; errors name the file and the key path. */
+/**
+ * Validates a parsed policy document and opens the user namespaces its
+ * rules name (held until policy.close()); errors name the file and the key path.
+ */
 export function parsePolicy(document: unknown, source: string): Policy {
   const result = policySchema.safeParse(document ?? {});
+  const fail = (lines: string[]) => new PolicyError(`invalid policy ${source}:\n${lines.join("\n")}`);
   if (!result.success) {
-    const lines = result.error.issues.map((issue) => `  ${issue.path.length > 0 ? issue.path.join(".") : "(top level)"}: ${issue.message}`);
-    throw new Error(`invalid policy ${source}:\n${lines.join("\n")}`);
+    throw fail(result.error.issues.map((issue) => `  ${issue.path.length > 0 ? issue.path.join(".") : "(top level)"}: ${issue.message}`));
   }
   const value = result.data;
-  return {
-    unixOwnerScopes: new Set(value["unix-owner-scopes"] ?? SCOPES),
-    identities: value.identities.map((entry) => ({
+  const held = new UserNamespaceHolder();
+  const identities = value.identities.map((entry, index) => {
+    const userNamespaces = entry.targets?.["user-namespaces"]?.map((file, at) => held.hold(String(file), `identities.${index}.targets.user-namespaces.${at}`));
+    const rules = { cgroupPrefixes: entry.targets?.["cgroup-prefixes"], userNamespaces, mountSources: entry["mount-sources"] };
+    return {
       name: entry.name,
       scopes: new Set(entry.scopes),
       tokenHashes: entry.tokens ?? [],
       certificates: entry.certificates ?? [],
       unixUids: entry["unix-uids"] ?? [],
       unixGids: entry["unix-gids"] ?? [],
-      ...(entry.targets
-        ? { targets: { cgroupPrefixes: entry.targets["cgroup-prefixes"], userNamespaces: entry.targets["user-namespaces"] } }
-        : {}),
-    })),
-  };
+      ...(Object.values(rules).some((rule) => rule !== undefined) ? { targets: rules } : {}),
+    };
+  });
+  if (held.errors.length > 0) {
+    held.close();
+    throw fail(held.errors);
+  }
+  return { unixOwnerScopes: new Set(value["unix-owner-scopes"] ?? SCOPES), identities, close: () => held.close() };
+}
+
+/** Opens the user namespaces a policy names and keeps their fds, so that their (dev, ino) stay theirs. */
+class UserNamespaceHolder {
+  readonly errors: string[] = [];
+  private readonly fds: number[] = [];
+
+  hold(file: string, key: string): HeldNamespace {
+    let fd: number;
+    try {
+      fd = native.openNsPath(file);
+    } catch (err) {
+      const reason = (err as { syscall?: string }).syscall === "fstatfs" ? "not a namespace file" : (err as Error).message;
+      this.errors.push(`  ${key}: ${file}: ${reason}`);
+      return { path: file, dev: -1n, ino: -1n };
+    }
+    this.fds.push(fd);
+    const { dev, ino, nstype } = native.nsStat(fd);
+    if (nstype !== native.CLONE_NEWUSER) this.errors.push(`  ${key}: ${file} is not a user namespace`);
+    return { path: file, dev, ino };
+  }
+
+  close(): void {
+    this.fds.splice(0).forEach((fd) => native.close(fd));
+  }
 }
 
 /** Reads and validates a policy file: JSON for *.json, YAML otherwise (YAML also reads JSON). */
@@ -87,13 +136,13 @@ export function loadPolicy(file: string): Policy {
   try {
     text = readFileSync(file, "utf8");
   } catch (err) {
-    throw new Error(`cannot read policy ${file}: ${(err as Error).message}`);
+    throw new PolicyError(`cannot read policy ${file}: ${(err as Error).message}`);
   }
   let document: unknown;
   try {
     document = file.endsWith(".json") ? JSON.parse(text) : parseYaml(text);
   } catch (err) {
-    throw new Error(`invalid policy ${file}: ${(err as Error).message}`);
+    throw new PolicyError(`invalid policy ${file}: ${(err as Error).message}`);
   }
   return parsePolicy(document, file);
 }

@@ -5,8 +5,22 @@ import { SCOPES } from "./scopes";
 export interface TargetRules {
   /** cgroup v2 paths a target process must be inside. */
   readonly cgroupPrefixes?: readonly string[];
-  /** Inodes of user namespaces a target namespace must be owned by (at any depth). */
-  readonly userNamespaces?: readonly number[];
+  /** User namespaces a target namespace must be owned by (at any depth), held open by the daemon. */
+  readonly userNamespaces?: readonly HeldNamespace[];
+  /** Directories BindMount sources must be beneath; for a restricted identity, none = it may mount nothing. */
+  readonly mountSources?: readonly string[];
+}
+
+/**
+ * A namespace the policy names by path, opened once at start and held for
+ * the daemon's life: its (dev, ino) cannot be given to another namespace
+ * while the fd is open, as a bare inode number in the policy could.
+ */
+export interface HeldNamespace {
+  /** The path as the policy names it, for messages. */
+  readonly path: string;
+  readonly dev: bigint;
+  readonly ino: bigint;
 }
 
 export interface PolicyIdentity {
@@ -26,7 +40,14 @@ export interface Policy {
   /** Scopes of root and of the daemon's own uid over the unix socket, unless an identity names their uid. */
   readonly unixOwnerScopes: ReadonlySet<Scope>;
   readonly identities: readonly PolicyIdentity[];
+  /** Releases what the policy holds open (the user namespaces its rules name). */
+  close?(): void;
 }
 
 /** Without a policy file: whoever may open the unix socket holds every scope; nobody else is known. */
 export const OPEN_POLICY: Policy = { open: true, unixOwnerScopes: new Set(SCOPES), identities: [] };
+
+/** A policy file that cannot be read or is invalid: a configuration error (lxnsd exits 2, as for a bad flag). */
+export class PolicyError extends Error {
+  override readonly name = "PolicyError";
+}

@@ -58,11 +58,11 @@ export function inCgroupPrefixes(paths: readonly string[], prefixes: readonly st
   return paths.some((value) => prefixes.some((prefix) => under(value, prefix)));
 }
 
-/** The process /proc/PID/ns/TYPE and /proc/self/ns/TYPE paths name; undefined for other paths. */
+/** The process /proc/PID/ns/TYPE, /proc/self/ns/TYPE and /proc/thread-self/ns/TYPE paths name; undefined for other paths. */
 export function processOfPath(file: string): TargetProcess {
-  const match = /^\/proc\/(\d+|self)\/ns\/[a-z_]+$/.exec(file);
+  const match = /^\/proc\/(\d+|self|thread-self)\/ns\/[a-z_]+$/.exec(file);
   if (!match) return undefined;
-  return match[1] === "self" ? "self" : Number(match[1]);
+  return match[1] === "self" || match[1] === "thread-self" ? "self" : Number(match[1]);
 }
 
 /** PERMISSION_DENIED unless `pid` lives under one of the caller's cgroup prefixes. */
@@ -88,7 +88,9 @@ export function checkOwner(caller: Caller, fd: number, type: NamespaceType, labe
   try {
     for (;;) {
       if (current === -1) throw forbidden(caller, `${label}: not owned by an allowed user namespace`);
-      if (allowed.includes(Number(native.nsStat(current).ino))) return;
+      const { dev, ino } = native.nsStat(current);
+      // The allowed ones are held open by the daemon: their (dev, ino) cannot name another namespace.
+      if (allowed.some((held) => held.ino === ino && held.dev === dev)) return;
       const parent = related(() => native.nsGetParent(current), label);
       native.close(current);
       current = parent;
@@ -96,6 +98,33 @@ export function checkOwner(caller: Caller, fd: number, type: NamespaceType, labe
   } finally {
     if (current !== -1) native.close(current);
   }
+}
+
+/**
+ * For a cgroup rule, PERMISSION_DENIED unless the namespace behind `fd`,
+ * reached through OWNER or PARENT, is itself one of the namespaces of
+ * `origin`, the process the reference named (the same file as
+ * /proc/ORIGIN/ns/<name>): an allowed target's owner or parent is not
+ * allowed because the target is. A reference with no process (a handle
+ * without a known origin, a pin) cannot be checked and is refused. The
+ * caller holds a pidfd of `origin` across this check and confirms it after.
+ */
+export function checkRelated(caller: Caller, fd: number, name: string, origin: TargetProcess, label: string): void {
+  if (!caller.targets?.cgroupPrefixes) return;
+  if (origin === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
+  const own = native.nsStat(fd);
+  let theirs: { dev: bigint; ino: bigint };
+  try {
+    const file = native.openNsPath(`/proc/${origin}/ns/${name}`);
+    try {
+      theirs = native.nsStat(file);
+    } finally {
+      native.close(file);
+    }
+  } catch (err) {
+    throw isErrnoLike(err) ? fromErrno(err, `open /proc/${origin}/ns/${name}`) : err;
+  }
+  if (own.dev !== theirs.dev || own.ino !== theirs.ino) throw forbidden(caller, `${label}: not a namespace of process ${origin}`);
 }
 
 /** An NS_GET_* fd, or -1 past the root of the daemon's view (EPERM). */

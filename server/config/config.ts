@@ -11,7 +11,10 @@ export interface DaemonConfig {
   defaultLeaseMs: number;
   /** Longest lease a caller may ask for, in ms. */
   maxLeaseMs: number;
-  /** Roots under which NamespaceRef.path may point. */
+  /**
+   * Directories whose entries (DIR/NAME, one level) NamespaceRef.path may name, besides
+   * /proc/PID/ns/TYPE and the pin directories (`<stateDir>/ns`, netnsDir), which it always may.
+   */
   pathRoots: string[];
   /** Directories BindMount sources must be in; ["/"] = anywhere. */
   mountSourceRoots: string[];
@@ -58,8 +61,8 @@ export interface DaemonConfig {
   metricsListen: string;
 }
 
-/** The roots NamespaceRef.path may point under unless configured otherwise. */
-export const DEFAULT_PATH_ROOTS = ["/proc", "/run/netns", "/var/run/netns", "/run/lxnsd"];
+/** The directories whose entries NamespaceRef.path may name unless configured otherwise (ip netns's). */
+export const DEFAULT_PATH_ROOTS = ["/run/netns", "/var/run/netns"];
 
 /** A configuration with every default filled in, `overrides` applied. */
 export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConfig {

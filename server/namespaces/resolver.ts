@@ -6,11 +6,13 @@ import { kindOf } from "../../api/namespace-types";
 import type { NamespaceKind } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
-import { checkOwner, checkProcess, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
+import { checkOwner, checkProcess, checkRelated, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
+import type { TargetProcess } from "../auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
 import type { HandleOrigin, HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./info";
+import { whilePinned } from "./process-pin";
 
 /** A namespace fd resolved for one request. Call release() when the request is done with it. */
 export interface ResolvedNamespace {
@@ -20,14 +22,14 @@ export interface ResolvedNamespace {
   readonly label: string;
   /**
    * The pid of the process the namespace was reached from: a pid
-   * reference, a /proc/PID/ns/TYPE path, or a handle made from a process
-   * (still that process: same start time). Undefined otherwise (self, pins,
-   * other paths, a handle made otherwise).
+   * reference, a /proc/PID/ns/TYPE path, or a handle or pin made from a
+   * process (still that process: same start time). Undefined otherwise
+   * (self, other paths, a handle made otherwise).
    */
   readonly origin?: number;
   /** That process's start time (field 22 of /proc/PID/stat), read when it was resolved. */
   readonly originStartTime?: string;
-  /** A handle made from a process that is gone (or replaced): its origin is unknown. */
+  /** A handle or pin made from a process that is gone (or replaced): its origin is unknown. */
   readonly originGone?: boolean;
   describe(): NamespaceInfo;
   release(): void;
@@ -52,34 +54,51 @@ interface Base {
   originGone?: boolean;
 }
 
+/** The namespace files of a process: /proc/PID/ns/TYPE, /proc/self/ns/TYPE, /proc/thread-self/ns/TYPE. */
+const PROC_NS_PATH = /^\/proc\/([1-9][0-9]{0,9}|self|thread-self)\/ns\/(user|cgroup|ipc|net|mnt|pid|time|uts|pid_for_children|time_for_children)$/;
+/** A pin: one name directly inside a pin directory. */
+const PIN_ENTRY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
+
 /**
  * Turns a NamespaceRef into an nsfs fd held by the daemon: opening
- * /proc/PID/ns/TYPE, lending a handle's fd, or opening a path under the
- * allowed roots; then following the relation with NS_GET_USERNS /
- * NS_GET_PARENT. Never forks and never changes the daemon's namespaces.
+ * /proc/PID/ns/TYPE, lending a handle's fd, or opening a path (a process's
+ * namespace file or a pin); then following the relation with NS_GET_USERNS
+ * / NS_GET_PARENT. Never forks, never blocks (paths are opened O_PATH and
+ * must be nsfs before anything else) and never changes the daemon's
+ * namespaces. A process named by pid is held by a pidfd from before its
+ * cgroup is read until after its namespace files are opened and compared.
  */
 export class NamespaceResolver {
+  /**
+   * @param pinDirs directories whose entries (DIR/NAME, one level) a path
+   *   may name: the state dir's ns/, the netns dir, --ns-path-root.
+   */
+  private readonly pinDirs: readonly string[];
+
   /** `originOfPath`: the process a path (a pin) was made from, if known. */
   constructor(
     private readonly handles: HandleTable,
-    private readonly pathRoots: readonly string[],
+    pinDirs: readonly string[],
     private readonly originOfPath: (file: string) => HandleOrigin | undefined = () => undefined,
-  ) {}
+  ) {
+    this.pinDirs = pinDirs.map((dir) => path.posix.resolve(dir));
+  }
 
   /**
    * Resolves `ref` for `caller`: a handle only for its owner, anything else
-   * only within the caller's target rules (PERMISSION_DENIED otherwise).
+   * only within the caller's target rules (PERMISSION_DENIED otherwise). An
+   * OWNER or PARENT answer is checked too, handles' included: against the
+   * user-namespace rules, and for cgroup rules it must be a namespace of
+   * the process the reference named.
    */
   resolve(ref: NamespaceRef | undefined, field: string, caller: Caller, options: ResolveOptions = {}): ResolvedNamespace {
-    const ns = this.resolveUnchecked(ref, field, caller, options);
-    if (ns.fromHandle) return ns;
-    try {
-      checkOwner(caller, ns.fd, ns.kind.type, ns.label);
-    } catch (err) {
-      ns.release();
-      throw err;
-    }
-    return ns;
+    if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
+    const wanted = this.wantedKind(ref, field, options);
+    if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
+    const origin = this.originOf(ref, field);
+    const run = () => this.resolveFrom(ref, field, caller, wanted, origin);
+    // The pid is trusted (cgroup read, ns files opened and compared) only while pinned by a pidfd.
+    return typeof origin === "number" ? whilePinned(origin, run, (ns) => ns.release()) : run();
   }
 
   /**
@@ -118,10 +137,7 @@ export class NamespaceResolver {
     }
   }
 
-  private resolveUnchecked(ref: NamespaceRef | undefined, field: string, caller: Caller, options: ResolveOptions): ResolvedNamespace & { fromHandle?: boolean } {
-    if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
-    const wanted = this.wantedKind(ref, field, options);
-    if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
+  private resolveFrom(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, origin: TargetProcess): ResolvedNamespace {
     const base = this.openSource(ref, field, wanted, caller);
     let kind: NamespaceKind;
     try {
@@ -129,17 +145,28 @@ export class NamespaceResolver {
       if (wanted && wanted !== kind) {
         throw new RpcError(status.FAILED_PRECONDITION, `${base.label} is a ${kind.name} namespace, not ${wanted.name}`, "WRONG_NAMESPACE_TYPE");
       }
+      // A handle's own namespace was checked when it was made.
+      if (!base.fromHandle) checkOwner(caller, base.fd, kind.type, base.label);
     } catch (err) {
       base.release();
       throw err;
     }
-    if (ref.relation === Relation.UNSPECIFIED) return { ...resolved(base, kind), fromHandle: base.fromHandle };
+    if (ref.relation === Relation.UNSPECIFIED) return resolved(base, kind);
+    let related: ResolvedNamespace;
     try {
-      // An owner or parent is another namespace than the handle's: checked like any other.
-      return { ...this.follow(base, kind, ref.relation, field), origin: base.origin, originStartTime: base.originStartTime, originGone: base.originGone };
+      related = this.follow(base, kind, ref.relation, field);
     } finally {
       base.release();
     }
+    try {
+      // An owner or parent is another namespace than the one named: checked like any other.
+      checkRelated(caller, related.fd, related.kind.name, origin ?? base.origin, related.label);
+      checkOwner(caller, related.fd, related.kind.type, related.label);
+    } catch (err) {
+      related.release();
+      throw err;
+    }
+    return { ...related, origin: base.origin, originStartTime: base.originStartTime, originGone: base.originGone };
   }
 
   private wantedKind(ref: NamespaceRef, field: string, options: ResolveOptions): NamespaceKind | undefined {
@@ -153,43 +180,65 @@ export class NamespaceResolver {
     return kind;
   }
 
-  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller): Base {
+  /** The process a reference names (validating the source); undefined for handles and pins. */
+  private originOf(ref: NamespaceRef, field: string): TargetProcess {
     const source = ref.source;
     switch (source.case) {
-      case "pid": {
+      case "pid":
         if (source.value <= 0) throw invalidArgument(`${field}.pid: must be > 0, got ${source.value}`);
-        checkProcess(caller, source.value, `process ${source.value}`);
-        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value);
-      }
+        return source.value;
       case "self":
         if (!source.value) throw invalidArgument(`${field}.self: must be true when set`);
-        checkProcess(caller, "self", "the daemon's namespaces");
-        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace"), kind };
-      case "handle": {
-        const lent = this.handles.lend(source.value, caller.key);
-        return withRecordedOrigin({ fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true }, lent.origin);
-      }
+        return "self";
+      case "handle":
+        // Its recorded origin, if any, is read when it is lent (openSource).
+        return undefined;
       case "path":
         this.checkPath(source.value, `${field}.path`);
-        const owner = processOfPath(source.value);
-        // A pin made from a process is checked as that process, while it runs.
-        const recorded = owner === undefined ? this.originOfPath(source.value) : undefined;
-        const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
-        checkProcess(caller, owner ?? live, source.value);
-        const base = openFile(source.value, source.value);
-        return typeof owner === "number" ? withOrigin(base, owner) : withRecordedOrigin(base, recorded);
+        return processOfPath(source.value);
       default:
         throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
     }
   }
 
+  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller): Base {
+    const source = ref.source;
+    switch (source.case) {
+      case "pid": {
+        checkProcess(caller, source.value, `process ${source.value}`);
+        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value);
+      }
+      case "self":
+        checkProcess(caller, "self", "the daemon's namespaces");
+        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace", false), kind };
+      case "handle": {
+        const lent = this.handles.lend(source.value, caller.key);
+        return withRecordedOrigin({ fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true }, lent.origin);
+      }
+      case "path": {
+        const pid = processOfPath(source.value);
+        // A pin made from a process is checked as that process, while it runs.
+        const recorded = pid === undefined ? this.originOfPath(source.value) : undefined;
+        const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
+        checkProcess(caller, pid ?? live, source.value);
+        // A process's ns files are magic links to follow; a pin is the nsfs file itself, and a symlink there is refused.
+        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value), pid);
+        return withRecordedOrigin(openFile(source.value, source.value, pid === undefined), recorded);
+      }
+      default:
+        throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
+    }
+  }
+
+  /** INVALID_ARGUMENT unless `value` is a process's namespace file or an entry of a pin directory; nothing is opened. */
   private checkPath(value: string, field: string): void {
     if (value.includes("\0")) throw invalidArgument(`${field}: contains a NUL byte`);
     if (!path.isAbsolute(value) || path.posix.normalize(value) !== value || value.length > 4096) {
       throw invalidArgument(`${field}: must be an absolute, normalized path`);
     }
-    const allowed = this.pathRoots.some((root) => value === root || value.startsWith(root.endsWith("/") ? root : `${root}/`));
-    if (!allowed) throw invalidArgument(`${field}: ${value} is outside the allowed roots (${this.pathRoots.join(", ")})`);
+    if (PROC_NS_PATH.test(value)) return;
+    if (PIN_ENTRY.test(path.posix.basename(value)) && this.pinDirs.includes(path.posix.dirname(value))) return;
+    throw invalidArgument(`${field}: must be /proc/PID/ns/TYPE or a pin (NAME directly in ${this.pinDirs.join(", ")})`);
   }
 
   private follow(base: Base, kind: NamespaceKind, relation: Relation, field: string): ResolvedNamespace {
@@ -215,7 +264,7 @@ export class NamespaceResolver {
 /** openFile of /proc/PID/ns/TYPE; EACCES from a process in the middle of exiting is NOT_FOUND like an exited one. */
 function openProcessFile(pid: number, file: string): Base {
   try {
-    return openFile(file, `process ${pid}`);
+    return openFile(file, `process ${pid}`, false);
   } catch (err) {
     if (err instanceof RpcError && err.code === status.PERMISSION_DENIED && isExitingProcess(pid)) {
       throw processExited(pid, err, "open");
@@ -224,11 +273,19 @@ function openProcessFile(pid: number, file: string): Base {
   }
 }
 
-function openFile(file: string, label: string): Base {
+/**
+ * openNsPath: O_PATH (with `noFollow`, O_NOFOLLOW), nsfs confirmed by
+ * fstatfs, then a real open. Anything else is INVALID_ARGUMENT "not a
+ * namespace file", the same whatever the file is.
+ */
+function openFile(file: string, label: string, noFollow: boolean): Base {
   let fd: number;
   try {
-    fd = native.openPath(file);
+    fd = native.openNsPath(file, { noFollow });
   } catch (err) {
+    if (isErrnoLike(err) && err.syscall === "fstatfs" && err.code === "ENOTTY") {
+      throw new RpcError(status.INVALID_ARGUMENT, `${file}: not a namespace file`, "NOT_A_NAMESPACE", { errno: "ENOTTY", syscall: "fstatfs" }, { cause: err });
+    }
     throw isErrnoLike(err) ? fromErrno(err, `open ${file}`) : err;
   }
   return { fd, label, release: () => native.close(fd) };

@@ -125,7 +125,7 @@ async function commandOf(pid: number): Promise<string> {
  * namespace itself is opened and checked as Inspect checks it.
  */
 function rowsOwnedByAllowed(visible: readonly native.NsScanRow[], all: readonly native.NsScanRow[], caller: Caller): native.NsScanRow[] {
-  const allowed = new Set((caller.targets?.userNamespaces ?? []).map((ino) => BigInt(ino)));
+  const allowed = new Set((caller.targets?.userNamespaces ?? []).map((held) => held.ino));
   const parentOf = new Map<bigint, bigint | undefined>();
   for (const row of all) if (row.type === "user") parentOf.set(row.ino, row.parentIno);
   const owned = (row: native.NsScanRow): boolean => {

@@ -1,18 +1,31 @@
-import { realpathSync, statSync } from "node:fs";
+import { fstatSync, openSync } from "node:fs";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import { MountService as MountServiceDesc } from "../../api/gen/lxnsd/v1/mount_service_pb";
 import type { BindMountRequest } from "../../api/gen/lxnsd/v1/mount_service_pb";
-import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
+import type { Caller } from "../auth/caller";
+import { isRestricted } from "../auth/target-guard";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { ownUserNamespaceId, statNamespace } from "../namespaces/info";
-import type { NamespaceResolver } from "../namespaces/resolver";
+import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
+
+const O_PATH = 0o10000000;
+
+/** open(path, O_PATH|O_CLOEXEC) (libuv adds O_CLOEXEC): one lookup, never blocks. */
+function openPathOnly(file: string): number {
+  return openSync(file, O_PATH);
+}
+
+function forbiddenSource(caller: Caller, source: string): RpcError {
+  return new RpcError(status.PERMISSION_DENIED, `${caller.name} may not mount ${source}: not beneath its mount-sources`, "TARGET_FORBIDDEN");
+}
 
 /** What the mount service needs from the daemon. */
 export interface MountServiceDeps {
@@ -30,13 +43,23 @@ function checkPath(value: string, field: string): void {
   }
 }
 
-/** What create_target_path makes for `source`: a directory for a directory, an empty file otherwise. */
-function sourceKind(source: string): "dir" | "file" {
+/** What create_target_path makes for the source at `fd`: a directory for a directory, an empty file otherwise. */
+function sourceKind(fd: number, source: string): "dir" | "file" {
   try {
-    return statSync(source).isDirectory() ? "dir" : "file";
+    return fstatSync(fd).isDirectory() ? "dir" : "file";
   } catch (err) {
     throw isErrnoLike(err) ? fromErrno(err, `stat ${source}`) : err;
   }
+}
+
+/** Whether `value` is `dir` or lexically beneath it. */
+function beneath(value: string, dir: string): boolean {
+  return dir === "/" || value === dir || value.startsWith(`${dir}/`);
+}
+
+/** The deepest of `dirs` that `value` is lexically beneath. */
+function deepest(value: string, dirs: readonly string[]): string | undefined {
+  return dirs.filter((dir) => beneath(value, dir)).sort((a, b) => b.length - a.length)[0];
 }
 
 /**
@@ -67,22 +90,25 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
    */
   async bindMount(request: BindMountRequest, context: CallContext) {
     checkPath(request.source, "source");
-    this.checkSourceRoot(request.source);
     checkPath(request.targetPath, "target_path");
-    const mnt = this.deps.resolver.resolve(request.target, "target", context.caller, { defaultType: NamespaceType.MNT });
+    const caller = context.caller;
     const fds: number[] = [];
+    const mnt = this.deps.resolver.resolve(request.target, "target", caller, { defaultType: NamespaceType.MNT });
     try {
       if (mnt.kind.type !== NamespaceType.MNT) {
         throw new RpcError(status.FAILED_PRECONDITION, `target: ${mnt.label} is a ${mnt.kind.name} namespace, not mnt`, "WRONG_NAMESPACE_TYPE");
       }
+      const source = this.openSource(request.source, caller);
+      fds.push(source);
       const join: native.ChildJoin[] = [];
-      const owner = this.call(() => native.nsGetUserns(mnt.fd), `owning user namespace of ${mnt.label}`);
-      fds.push(owner);
+      fds.push(this.ownerOf(mnt, request, caller));
+      const owner = fds[fds.length - 1];
       if (statNamespace(owner, mnt.label).ino !== this.userNsId) join.push({ fd: owner, nstype: native.CLONE_NEWUSER });
       join.push({ fd: mnt.fd, nstype: native.CLONE_NEWNS });
-      const tree = this.call(() => native.openTree(request.source, { recursive: request.recursive, readOnly: request.readOnly }), `clone ${request.source}`);
+      // The very file checked against the roots: open_tree of the fd, the path is not looked up again.
+      const tree = this.call(() => native.openTreeFd(source, { recursive: request.recursive, readOnly: request.readOnly }), `clone ${request.source}`);
       fds.push(tree);
-      const moveMount = { fd: tree, targetPath: request.targetPath, ...(request.createTargetPath ? { create: sourceKind(request.source) } : {}) };
+      const moveMount = { fd: tree, targetPath: request.targetPath, ...(request.createTargetPath ? { create: sourceKind(source, request.source) } : {}) };
       try {
         await native.runChild({ join, moveMount, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
       } catch (err) {
@@ -96,13 +122,54 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
     }
   }
 
-  /** INVALID_ARGUMENT unless `source`, symlinks resolved, is under one of the source roots. */
-  private checkSourceRoot(source: string): void {
-    const roots = this.deps.sourceRoots;
-    if (roots.includes("/")) return;
-    const real = this.call(() => realpathSync(source), `resolve ${source}`);
-    if (!roots.some((root) => real === root || real.startsWith(`${root}/`))) {
-      throw invalidArgument(`source: ${source}${real !== source ? ` (${real})` : ""} is outside the allowed roots (${roots.join(", ")})`);
+  /**
+   * The user namespace the child joins before the target's mount namespace:
+   * the mount namespace's owner. For a restricted caller it is resolved as
+   * a reference of its own (relation OWNER of the target), checked like
+   * any other; an owner that is not the target's is refused.
+   */
+  private ownerOf(mnt: ResolvedNamespace, request: BindMountRequest, caller: Caller): number {
+    if (!isRestricted(caller)) return this.call(() => native.nsGetUserns(mnt.fd), `owning user namespace of ${mnt.label}`);
+    const owner = this.deps.resolver.resolve({ ...request.target!, type: NamespaceType.MNT, relation: Relation.OWNER }, "target", caller);
+    try {
+      return native.openPath(`/proc/self/fd/${owner.fd}`);
+    } finally {
+      owner.release();
+    }
+  }
+
+  /**
+   * `source` resolved once, race-free, to an O_PATH fd beneath the deepest
+   * root that contains it: the --mount-source-root roots and, for a caller
+   * with `mount-sources`, those. openat2 RESOLVE_BENEATH refuses "..",
+   * symlinks that leave the root and magic links; the fd is then what is
+   * mounted. A restricted caller without mount-sources may mount nothing.
+   * Outside the daemon's roots: INVALID_ARGUMENT; outside the caller's:
+   * PERMISSION_DENIED (TARGET_FORBIDDEN).
+   */
+  private openSource(source: string, caller: Caller): number {
+    const own = caller.targets?.mountSources;
+    if (isRestricted(caller) && !own) {
+      throw new RpcError(status.PERMISSION_DENIED, `${caller.name} may not mount anything (no mount-sources in its policy)`, "TARGET_FORBIDDEN");
+    }
+    const roots = this.deps.sourceRoots.includes("/") ? ["/"] : this.deps.sourceRoots;
+    const daemonRoot = deepest(source, roots);
+    if (daemonRoot === undefined) throw invalidArgument(`source: ${source} is outside the allowed roots (${roots.join(", ")})`);
+    const callerRoot = own ? deepest(source, own) : undefined;
+    if (own && callerRoot === undefined) throw forbiddenSource(caller, source);
+    // Both contain source, so one contains the other: resolve beneath the deeper.
+    const root = callerRoot !== undefined && callerRoot.length > daemonRoot.length ? callerRoot : daemonRoot;
+    const byCaller = root === callerRoot;
+    if (root === "/" && !byCaller) return this.call(() => openPathOnly(source), `open ${source}`);
+    const relative = source === root ? "." : source.slice(root === "/" ? 1 : root.length + 1);
+    try {
+      return native.openBeneath(root, relative);
+    } catch (err) {
+      if (isErrnoLike(err) && err.syscall === "openat2" && (err.code === "EXDEV" || err.code === "ELOOP")) {
+        if (byCaller) throw forbiddenSource(caller, source);
+        throw invalidArgument(`source: ${source} leaves the allowed root ${root} (through ".." or a symlink)`);
+      }
+      throw isErrnoLike(err) ? fromErrno(err, `resolve ${source}`) : err;
     }
   }
 

@@ -75,7 +75,7 @@ describeRoot("lxnsd configuration from flags, env and --config", () => {
     expect(d.stderr()).toMatch(/cannot read config file .*missing\.yaml/);
   });
 
-  it("refuses a --socket-group that names no group (exit 1, no socket left behind), a relative --mount-source-root or --max-connection-idle 0 (exit 2)", async () => {
+  it("refuses a --socket-group that names no group (exit 1, no socket left behind), a relative --mount-source-root, --max-connection-idle 0 or a policy naming a user namespace by number (exit 2)", async () => {
     const socket = path.join(dir, "lxnsd.sock");
     const noGroup = spawnDaemon(["--listen", `unix:${socket}`, "--socket-group", "lxnsd-no-such-group"]);
     expect(await noGroup.exited).toBe(1);
@@ -85,6 +85,13 @@ describeRoot("lxnsd configuration from flags, env and --config", () => {
     const noIdle = spawnDaemon(["--listen", `unix:${socket}`, "--max-connection-idle", "0"]);
     expect(await noIdle.exited).toBe(2);
     expect(noIdle.stderr()).toContain("option '--max-connection-idle <seconds>' argument '0' is invalid. must be a positive integer");
+
+    const numbered = configFile("policy.json", JSON.stringify({ identities: [{ name: "t", scopes: ["read"], "unix-uids": [2000], targets: { "user-namespaces": [4026531837] } }] }));
+    const inode = spawnDaemon(["--listen", `unix:${socket}`, "--policy", numbered]);
+    expect(await inode.exited).toBe(2);
+    expect(inode.stderr()).toContain(`lxnsd: invalid policy ${numbered}:\n  identities.0.targets.user-namespaces.0: a number (inode) may name another namespace`);
+    expect(inode.stderr()).toContain("by a path the daemon holds from start");
+    expect(existsSync(socket)).toBe(false);
 
     const relative = spawnDaemon(["--listen", `unix:${socket}`, "--mount-source-root", "srv/mounts"]);
     expect(await relative.exited).toBe(2);

@@ -117,7 +117,7 @@ describeInterop("a Python client built from proto/ (grpcio, protoc --python_out)
   it("got the documented status codes, each with an lxnsd ErrorInfo", () => {
     const codes = Object.fromEntries(Object.entries(report.errors).map(([name, f]) => [name, [f.code, f.domain, f.reason]]));
     expect(codes).toEqual({
-      no_such_pid: ["NOT_FOUND", "lxnsd", "ENOENT"],
+      no_such_pid: ["NOT_FOUND", "lxnsd", "ESRCH"], // pidfd_open, before anything is read about it
       missing_type: ["INVALID_ARGUMENT", "lxnsd", "INVALID_ARGUMENT"],
       unknown_handle: ["NOT_FOUND", "lxnsd", "HANDLE_UNKNOWN"],
       no_such_program: ["NOT_FOUND", "lxnsd", "ENOENT"],

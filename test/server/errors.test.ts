@@ -51,8 +51,9 @@ describeRoot("error statuses", () => {
 
   it("a pid that does not exist is NOT_FOUND, naming errno and syscall", async () => {
     const err = await lxnsd.client.inspect({ ref: { type: NamespaceType.NET, source: pid(MISSING_PID) } }).catch((e) => e);
-    expect(err).toMatchObject({ code: status.NOT_FOUND, errno: "ENOENT", syscall: "open", reason: "ENOENT" });
-    expect(err.message).toContain("ENOENT");
+    // The process is pinned by a pidfd before anything is read about it.
+    expect(err).toMatchObject({ code: status.NOT_FOUND, errno: "ESRCH", syscall: "pidfd_open", reason: "ESRCH" });
+    expect(err.message).toContain("ESRCH");
   });
 
   it("a missing namespace file under an allowed root is NOT_FOUND", async () => {

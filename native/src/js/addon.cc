@@ -2,6 +2,7 @@
 // turns failures into the NativeError class handed over by init().
 #include <napi.h>
 
+#include <fcntl.h>
 #include <sys/socket.h>
 
 #include <cerrno>
@@ -307,8 +308,12 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     DefineAddon(exports, {
         InstanceMethod("init", &LxnsAddon::InitJs),
         InstanceMethod("openPath", &LxnsAddon::OpenPath),
+        InstanceMethod("openNsPath", &LxnsAddon::OpenNsPathJs),
         InstanceMethod("pidfdOpen", &LxnsAddon::PidfdOpenJs),
         InstanceMethod("pidfdAlive", &LxnsAddon::PidfdAliveJs),
+        InstanceMethod("pidfdSendSignal", &LxnsAddon::PidfdSendSignalJs),
+        InstanceMethod("openBeneath", &LxnsAddon::OpenBeneathJs),
+        InstanceMethod("openTreeFd", &LxnsAddon::OpenTreeFdJs),
         InstanceMethod("close", &LxnsAddon::Close),
         InstanceMethod("nsStat", &LxnsAddon::NsStatJs),
         InstanceMethod("nsGetUserns", &LxnsAddon::NsGetUserns),
@@ -397,9 +402,49 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     return Napi::Number::New(info.Env(), fd);
   }
 
+  // openNsPath(path, noFollow): a real fd of an nsfs file, never blocking (ns_fd.h).
+  Napi::Value OpenNsPathJs(const Napi::CallbackInfo& info) {
+    std::string path = PathArg(info, 0);
+    bool no_follow = info.Length() > 1 && info[1].ToBoolean().Value();
+    const char* failed = "";
+    int fd = OpenNsPath(path.c_str(), no_follow, &failed);
+    if (fd < 0) Throw(info.Env(), fd, failed, path);
+    return Napi::Number::New(info.Env(), fd);
+  }
+
+  // pidfdSendSignal(pidfd, sig): sig 0 checks the process is still there (alive or a zombie).
+  Napi::Value PidfdSendSignalJs(const Napi::CallbackInfo& info) {
+    int r = PidfdSignal(FdArg(info, 0), FdArg(info, 1));
+    if (r < 0) Throw(info.Env(), r, "pidfd_send_signal", "");
+    return info.Env().Undefined();
+  }
+
+  // openBeneath(root, relative): an O_PATH fd resolved beneath root (mount_ops.h).
+  Napi::Value OpenBeneathJs(const Napi::CallbackInfo& info) {
+    std::string root = PathArg(info, 0);
+    std::string relative = PathArg(info, 1);
+    const char* failed = "";
+    int fd = OpenBeneath(root.c_str(), relative.c_str(), &failed);
+    if (fd < 0) Throw(info.Env(), fd, failed, root + " + " + relative);
+    return Napi::Number::New(info.Env(), fd);
+  }
+
+  // openTreeFd(fd, recursive, readOnly): a detached clone of the mount at an O_PATH fd.
+  Napi::Value OpenTreeFdJs(const Napi::CallbackInfo& info) {
+    int at = FdArg(info, 0);
+    bool recursive = info.Length() > 1 && info[1].ToBoolean().Value();
+    bool read_only = info.Length() > 2 && info[2].ToBoolean().Value();
+    const char* failed = "";
+    int fd = OpenTreeCloneAt(at, "", AT_EMPTY_PATH, recursive, read_only, &failed);
+    if (fd < 0) Throw(info.Env(), fd, failed, "fd " + std::to_string(at));
+    return Napi::Number::New(info.Env(), fd);
+  }
+
   Napi::Value PidfdOpenJs(const Napi::CallbackInfo& info) {
     int pid = FdArg(info, 0);
-    int fd = PidfdOpen(pid);
+    bool thread = info.Length() > 1 && info[1].ToBoolean().Value();
+    // PIDFD_THREAD (O_EXCL, Linux 6.9): a pidfd of any thread, not only a thread-group leader.
+    int fd = thread ? PidfdOpenFlags(pid, O_EXCL) : PidfdOpen(pid);
     if (fd < 0) Throw(info.Env(), fd, "pidfd_open", std::to_string(pid));
     return Napi::Number::New(info.Env(), fd);
   }

@@ -23,7 +23,7 @@ export interface DaemonUnderTest {
   proc: DaemonProcess;
   pid: number;
   address: string;
-  /** The temp dir holding the socket, `state/` (pins), `roots/` (the only --ns-path-root) and `scratch/`. */
+  /** The temp dir holding the socket, `state/` (pins), `roots/` (the only --ns-path-root: its entries may be named by path) and `scratch/`. */
   dir: string;
   client: LxnsdClient;
   holdings(): Holdings;
@@ -59,7 +59,7 @@ export function holdingsOf(pid: number): Holdings {
 /**
  * Spawns `dist/server/main.js` (optionally under `wrapper`, e.g. prlimit) with
  * everything that could touch the host pointed at a temp dir: pins under
- * `dir/state`, no `ip netns` twin, paths only under `dir/roots`.
+ * `dir/state`, no `ip netns` twin, paths only /proc/PID/ns/TYPE, pins and entries of `dir/roots`.
  */
 export async function startDaemonUnderTest(options: { args?: string[]; wrapper?: string[] } = {}): Promise<DaemonUnderTest> {
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-rel-"));

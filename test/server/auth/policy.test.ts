@@ -1,5 +1,6 @@
 import { loadPolicy, parsePolicy } from "../../../server/auth/policy-file";
 import { tokenHash, writePolicy } from "../../helpers/policy";
+import { countFds, nsDevice, nsInode } from "../../helpers/proc";
 
 describe("policy files", () => {
   it("reads YAML and JSON into identities with scopes, credentials and target rules", () => {
@@ -14,7 +15,8 @@ describe("policy files", () => {
         "    unix-gids: [1000]",
         "    targets:",
         '      cgroup-prefixes: ["/kubepods.slice"]',
-        "      user-namespaces: [4026531837]",
+        "      user-namespaces: [/proc/self/ns/user]",
+        '    mount-sources: ["/srv/shared"]',
         "",
       ].join("\n"),
       "policy.yaml",
@@ -29,13 +31,42 @@ describe("policy files", () => {
         certificates: ["CN=ci", "URI:spiffe://cluster/ci"],
         unixUids: [],
         unixGids: [1000],
-        targets: { cgroupPrefixes: ["/kubepods.slice"], userNamespaces: [4026531837] },
+        targets: {
+          cgroupPrefixes: ["/kubepods.slice"],
+          userNamespaces: [{ path: "/proc/self/ns/user", dev: nsDevice("self", "user"), ino: nsInode("self", "user") }],
+          mountSources: ["/srv/shared"],
+        },
       },
     ]);
+    policy.close?.();
     const json = writePolicy({ identities: [{ name: "a", scopes: ["admin"], "unix-uids": [0] }] });
     expect(loadPolicy(json).identities[0].unixUids).toEqual([0]);
     expect([...loadPolicy(json).unixOwnerScopes]).toEqual(["read", "exec", "admin"]);
     expect(loadPolicy(json).open).toBeUndefined();
+  });
+
+  it("names user namespaces by a path held from start, never by a number", () => {
+    const numbered = writePolicy({ identities: [{ name: "t", scopes: ["read"], "unix-uids": [2000], targets: { "user-namespaces": [4026531837] } }] });
+    expect(() => loadPolicy(numbered)).toThrow(/identities\.0\.targets\.user-namespaces\.0: a number \(inode\) may name another namespace .*by a path/);
+    const fds = countFds();
+    const wrong = writePolicy({
+      identities: [{ name: "t", scopes: ["read"], "unix-uids": [2000], targets: { "user-namespaces": ["/proc/self/ns/user", "/proc/self/ns/net", "/etc/passwd", "/nonexistent/x", "relative"] } }],
+    });
+    expect(() => loadPolicy(wrong)).toThrow(
+      /identities\.0\.targets\.user-namespaces\.4: must be an absolute/,
+    );
+    const unusable = writePolicy({
+      identities: [{ name: "t", scopes: ["read"], "unix-uids": [2000], targets: { "user-namespaces": ["/proc/self/ns/user", "/proc/self/ns/net", "/etc/passwd", "/nonexistent/x"] } }],
+    });
+    expect(() => loadPolicy(unusable)).toThrow(
+      /user-namespaces\.1: \/proc\/self\/ns\/net is not a user namespace\n.*user-namespaces\.2: \/etc\/passwd: not a namespace file\n.*user-namespaces\.3: \/nonexistent\/x: .*ENOENT/,
+    );
+    // A refused policy holds nothing; an accepted one holds one fd per namespace until close().
+    expect(countFds()).toBe(fds);
+    const policy = loadPolicy(writePolicy({ identities: [{ name: "t", scopes: ["read"], "unix-uids": [2000], targets: { "user-namespaces": ["/proc/self/ns/user"] } }] }));
+    expect(countFds()).toBe(fds + 1);
+    policy.close?.();
+    expect(countFds()).toBe(fds);
   });
 
   it("names the file and the key of every mistake", () => {

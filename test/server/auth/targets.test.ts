@@ -37,8 +37,8 @@ describeRoot("target rules", () => {
     const policy = writePolicy({
       identities: [
         { name: "pods", scopes: ["read", "exec", "admin"], tokens: [tokenHash(tokens.pods)], targets: { "cgroup-prefixes": [cgroup.path] } },
-        { name: "userns", scopes: ["read", "exec"], tokens: [tokenHash(tokens.userns)], targets: { "user-namespaces": [Number(nsInode(container.pid, "user"))] } },
-        { name: "userns-admin", scopes: ["read", "admin"], tokens: [tokenHash(tokens.usernsAdmin)], targets: { "user-namespaces": [Number(nsInode(container.pid, "user"))] } },
+        { name: "userns", scopes: ["read", "exec"], tokens: [tokenHash(tokens.userns)], targets: { "user-namespaces": [`/proc/${container.pid}/ns/user`] } },
+        { name: "userns-admin", scopes: ["read", "admin"], tokens: [tokenHash(tokens.usernsAdmin)], targets: { "user-namespaces": [`/proc/${container.pid}/ns/user`] } },
       ],
     });
     daemon = await startDaemon({ policyFile: policy });

@@ -46,7 +46,7 @@ describeRoot("ListNamespaces and WatchNamespaces of a restricted identity", () =
     const policy = writePolicy({
       identities: [
         { name: "pods", scopes: ["read"], tokens: [tokenHash(tokens.pods)], targets: { "cgroup-prefixes": [cgroup.path] } },
-        { name: "userns", scopes: ["read"], tokens: [tokenHash(tokens.userns)], targets: { "user-namespaces": [Number(nsInode(container.pid, "user"))] } },
+        { name: "userns", scopes: ["read"], tokens: [tokenHash(tokens.userns)], targets: { "user-namespaces": [`/proc/${container.pid}/ns/user`] } },
         { name: "all", scopes: ["read"], tokens: [tokenHash(tokens.all)] },
       ],
     });

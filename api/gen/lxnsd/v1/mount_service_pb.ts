@@ -22,7 +22,12 @@ export const file_lxnsd_v1_mount_service: GenFile = /*@__PURE__*/
 export type BindMountRequest = Message<"lxnsd.v1.BindMountRequest"> & {
   /**
    * A path in the daemon's own mount namespace: absolute, normalized, no NUL
-   * (else INVALID_ARGUMENT).
+   * (else INVALID_ARGUMENT). Resolved once (openat2 RESOLVE_BENEATH from the
+   * deepest --mount-source-root containing it, and from the caller's
+   * mount-sources for a restricted identity), and that very file is cloned:
+   * "..", symlinks or magic links leaving the root are refused. Outside the
+   * daemon's roots: INVALID_ARGUMENT; outside the caller's mount-sources, or
+   * a restricted identity with none: PERMISSION_DENIED (TARGET_FORBIDDEN).
    *
    * @generated from field: string source = 1;
    */

@@ -59,7 +59,12 @@ export type NamespaceRef = Message<"lxnsd.v1.NamespaceRef"> & {
     case: "handle";
   } | {
     /**
-     * An nsfs file (a /proc/PID/ns/TYPE link or a pin), under an allowed root.
+     * An nsfs file: /proc/PID/ns/TYPE (also /proc/self/..., /proc/thread-self/...)
+     * or a pin, NAME directly inside a pin directory (the daemon's
+     * <state dir>/ns, its netns dir, --ns-path-root). Any other path is
+     * INVALID_ARGUMENT without being opened; a file there that is not on
+     * nsfs is INVALID_ARGUMENT "not a namespace file" (opened O_PATH,
+     * never for I/O: a FIFO cannot block the daemon).
      *
      * @generated from field: string path = 5;
      */
@@ -474,6 +479,11 @@ export const NamespaceTypeSchema: GenEnum<NamespaceType> = /*@__PURE__*/
 
 /**
  * Which namespace a NamespaceRef names, relative to the one its source points at.
+ * For an identity with target rules the answer is checked like any other
+ * reference (a handle's too): against user-namespace rules, and for cgroup
+ * rules it must itself be a namespace of the process the reference named,
+ * so an allowed target's parent pid namespace or the host's user namespace
+ * is PERMISSION_DENIED (TARGET_FORBIDDEN).
  *
  * @generated from enum lxnsd.v1.Relation
  */
