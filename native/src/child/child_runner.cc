@@ -176,6 +176,7 @@
 #include "child/child_runner.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
@@ -318,6 +319,9 @@ int StdioPipe(int fds[2]) {
   return 0;
 }
 
+// The clone3 child's entry (RawClone3OnStack); ChildMain never returns.
+void ChildEntry(const void* arg) { ChildMain(const_cast<void*>(arg)); }
+
 std::string NsNames(int flags) {
   std::string out;
   for (const NsTypeInfo& t : kNsTypes) {
@@ -345,10 +349,10 @@ class ChildRun {
   ChildRun(ChildRunner* runner, ChildSpec&& spec, std::unique_ptr<ChildCompletion> done)
       : runner_(runner), spec_(std::move(spec)), done_(std::move(done)) {}
 
-  int Start(ChildFailure* failure);
+  uint64_t Start(ChildFailure* failure);
   void Kill(const ChildFailure& why);
   void Finish(bool notify);
-  int pid() const { return pid_; }
+  uint64_t id() const { return id_; }
 
  private:
   bool AllocateRegion(ChildFailure* failure);
@@ -359,6 +363,8 @@ class ChildRun {
   bool MakeStdio(ChildFailure* failure);
   void PrepareExec();
   int64_t ProgramTimeoutMs() const;
+  ProgramSetup Setup(ProgramOutput* output);
+  void DropCgroup();
   const ProgramOutput* Output(ProgramOutput* out);
   void HandOverStdio(ChildResult* result);
   void CloseStdio();
@@ -381,6 +387,8 @@ class ChildRun {
   static void OnClosed(uv_handle_t* h);
 
   ChildRunner* runner_;
+  uint64_t id_ = 0;
+  ProgramCgroup* cgroup_ = nullptr;  // exec.cgroup_parent: until a ProgramWatch takes it
   ChildSpec spec_;
   std::unique_ptr<ChildCompletion> done_;
   ChildProgram program_ = {};
@@ -555,7 +563,31 @@ bool ChildRun::MakeStdio(ChildFailure* failure) {
 int64_t ChildRun::ProgramTimeoutMs() const {
   if (!spec_.exec.lifetime_timeout) return -1;
   uint64_t spent = uv_now(runner_->loop_) - started_ms_;
-  return spent >= spec_.timeout_ms ? 0 : static_cast<int64_t>(spec_.timeout_ms - spent);
+  uint32_t limit = spec_.exec.lifetime_ms;
+  return spent >= limit ? 0 : static_cast<int64_t>(limit - spent);
+}
+
+// What a ProgramWatch needs; the cgroup and the collected read ends go to
+// it from here on, whether it starts or not.
+ProgramSetup ChildRun::Setup(ProgramOutput* output) {
+  ProgramSetup setup;
+  setup.id = id_;
+  setup.timeout_ms = ProgramTimeoutMs();
+  setup.output = Output(output);
+  setup.cgroup = cgroup_;
+  setup.cgroups = &runner_->cgroups_;
+  cgroup_ = nullptr;
+  return setup;
+}
+
+// No program to hand the cgroup to: whatever is in it is killed, and it is
+// removed once empty (at once, in the usual case: nothing but the reaped
+// child was ever in it).
+void ChildRun::DropCgroup() {
+  if (cgroup_ == nullptr) return;
+  ProgramCgroup* cg = cgroup_;
+  cgroup_ = nullptr;
+  cg->Remove(runner_->loop_, &runner_->cgroups_, nullptr);
 }
 
 // What a ProgramWatch should read itself (collectOutput), or nullptr. The
@@ -601,8 +633,25 @@ bool ChildRun::Clone(ChildFailure* failure) {
   // both modes: a fork-style child then runs on its copy of the region, and
   // no C++ frame ever "returns twice".
   int pidfd = -1;
-  int pid = clone(ChildMain, stack_ + kStackRegionSize, flags, &program_, &pidfd);
-  int err = errno;
+  int pid;
+  int err = 0;
+  if (cgroup_ != nullptr) {
+    // Born in the program's cgroup: so are the program and all it starts.
+    struct clone_args args;
+    std::memset(&args, 0, sizeof args);
+    args.flags = static_cast<uint64_t>(flags & ~CSIGNAL) | CLONE_INTO_CGROUP;
+    args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    args.stack = reinterpret_cast<uintptr_t>(stack_ + kPage + kInitStackSize + kPage);
+    args.stack_size = kStackSize;
+    args.cgroup = static_cast<uint64_t>(cgroup_->dir_fd());
+    long r = RawClone3OnStack(&args, sizeof args, ChildEntry, &program_);
+    pid = r < 0 ? -1 : static_cast<int>(r);
+    err = r < 0 ? static_cast<int>(-r) : 0;
+  } else {
+    pid = clone(ChildMain, stack_ + kStackRegionSize, flags, &program_, &pidfd);
+    err = errno;
+  }
   RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&old), 0, 8);
   if (child_status_fd_ >= 0) {
     close(child_status_fd_);
@@ -617,7 +666,7 @@ bool ChildRun::Clone(ChildFailure* failure) {
     fd = -1;
   }
   if (pid < 0) {
-    *failure = {err, "clone", "", "", ""};
+    *failure = {err, cgroup_ != nullptr ? "clone3" : "clone", "", "", ""};
     return false;
   }
   pid_ = pid;
@@ -646,18 +695,30 @@ bool ChildRun::Watch(ChildFailure* failure) {
     if (r == 0) {
       timer_.data = this;
       timer_open_ = true;
-      r = uv_timer_start(&timer_, OnTimeout, spec_.timeout_ms, 0);
+      // exec.timeoutMs bounds the steps before execve too.
+      uint32_t ms = spec_.timeout_ms;
+      if (spec_.exec.lifetime_timeout && spec_.exec.lifetime_ms < ms) ms = spec_.exec.lifetime_ms;
+      r = uv_timer_start(&timer_, OnTimeout, ms, 0);
     }
   }
   if (r != 0) *failure = {-r, "uv_poll_start", "", "", ""};
   return r == 0;
 }
 
-int ChildRun::Start(ChildFailure* failure) {
+uint64_t ChildRun::Start(ChildFailure* failure) {
   started_ms_ = uv_now(runner_->loop_);
+  id_ = runner_->next_id_++;
   if (!AllocateRegion(failure) || (spec_.has_exec && !MakeStdio(failure))) {
     ReleaseUnstarted();
-    return -1;
+    return 0;
+  }
+  if (spec_.has_exec && !spec_.exec.cgroup_parent.empty()) {
+    std::string name = "program-" + std::to_string(getpid()) + "-" + std::to_string(id_);
+    cgroup_ = ProgramCgroup::Create(spec_.exec.cgroup_parent, name, failure);
+    if (cgroup_ == nullptr) {
+      ReleaseUnstarted();
+      return 0;
+    }
   }
   direct_ = ExecsDirectly(spec_);
   if (spec_.has_idmap || !spec_.hold_ns.empty()) {
@@ -665,7 +726,7 @@ int ChildRun::Start(ChildFailure* failure) {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
       *failure = {errno, "socketpair", "", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     status_fd_ = sv[0];
     child_status_fd_ = sv[1];
@@ -677,7 +738,7 @@ int ChildRun::Start(ChildFailure* failure) {
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
       *failure = {errno, "pipe2", "status", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     status_fd_ = fds[0];
     child_status_fd_ = fds[1];
@@ -690,13 +751,13 @@ int ChildRun::Start(ChildFailure* failure) {
                       "; lxnsd-pause, the keeper of a held pid namespace, is built with the "
                       "addon (node-gyp rebuild --directory native)"};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0) {
       *failure = {errno, "pipe2", "keeper", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     keeper_read_ = pfd[0];
     keeper_write_ = pfd[1];
@@ -704,7 +765,7 @@ int ChildRun::Start(ChildFailure* failure) {
   PrepareProgram(SignalsToReset());
   if (!Clone(failure)) {
     ReleaseUnstarted();
-    return -1;
+    return 0;
   }
   runner_->runs_.push_back(this);
   if (!Watch(failure)) {
@@ -715,13 +776,15 @@ int ChildRun::Start(ChildFailure* failure) {
     PidfdSignal(pidfd_, SIGKILL);
     Finish(false);
     *failure = saved;
-    return -1;
+    return 0;
   }
-  return pid_;
+  return id_;
 }
 
 // Only before clone succeeded (no handles yet): free everything now.
 void ChildRun::ReleaseUnstarted() {
+  if (cgroup_ != nullptr) cgroup_->RemoveNow();  // empty: nothing was cloned into it
+  cgroup_ = nullptr;
   if (status_fd_ >= 0) close(status_fd_);
   if (child_status_fd_ >= 0) close(child_status_fd_);
   if (keeper_read_ >= 0) close(keeper_read_);
@@ -741,19 +804,21 @@ bool ChildRun::WriteIdMaps() {
   struct File {
     const char* name;
     const std::string* data;
+    ParentStep step;
   };
   std::string setgroups = spec_.setgroups_deny ? "deny" : "allow";
   // setgroups must precede gid_map (the kernel freezes it afterwards).
-  const File files[] = {{"setgroups", spec_.gid_map.empty() ? nullptr : &setgroups},
-                        {"uid_map", spec_.uid_map.empty() ? nullptr : &spec_.uid_map},
-                        {"gid_map", spec_.gid_map.empty() ? nullptr : &spec_.gid_map}};
+  const File files[] = {
+      {"setgroups", spec_.gid_map.empty() ? nullptr : &setgroups, kParentStepWriteSetgroups},
+      {"uid_map", spec_.uid_map.empty() ? nullptr : &spec_.uid_map, kParentStepWriteUidMap},
+      {"gid_map", spec_.gid_map.empty() ? nullptr : &spec_.gid_map, kParentStepWriteGidMap}};
   for (const File& f : files) {
     if (f.data == nullptr) continue;
     std::string path = proc + f.name;
     const char* failed = "";
     int r = WriteWholeFile(path.c_str(), f.data->data(), f.data->size(), &failed);
     if (r < 0) {
-      Kill({-r, std::string(failed) + "(" + f.name + ")", "", std::string("write ") + f.name, ""});
+      Kill({-r, std::string(failed) + "(" + f.name + ")", "", kParentStepNames[f.step], ""});
       return false;
     }
   }
@@ -766,7 +831,7 @@ bool ChildRun::OpenHeldNamespaces() {
     std::string path = dir + name;
     int fd = OpenReadOnly(path.c_str());
     if (fd < 0) {
-      Kill({-fd, "open", path, "open ns", ""});
+      Kill({-fd, "open", path, kParentStepNames[kParentStepOpenNs], ""});
       return false;
     }
     held_fds_.push_back(fd);
@@ -895,11 +960,12 @@ void ChildRun::HandOverProgram(bool exited) {
   int pidfd = pidfd_;
   pidfd_ = -1;
   ProgramOutput output;
+  std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
   ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
-                                               ProgramTimeoutMs(), Output(&output), exited,
-                                               &result.failure);
+                                               Setup(&output), exited, &result.failure);
   if (program != nullptr) {
     result.program_pid = pid_;
+    result.cgroup_path = cgroup_path;
     HandOverStdio(&result);
   }
   CloseStdio();
@@ -937,6 +1003,7 @@ void ChildRun::Finish(bool notify) {
       HandOverProgram(true);
       return;
     }
+    if (cgroup_ != nullptr) cgroup_->Kill();  // it may have exec'd and started others
     KillGroupAndReap(pid_);
   }
   StopWatching();
@@ -968,10 +1035,12 @@ void ChildRun::Finish(bool notify) {
     } else if (spec_.has_exec && notify && done_) {
       // The program has exec'd: from here on it is watched on its own.
       ProgramOutput output;
+      std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
       program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
-                                    ProgramTimeoutMs(), Output(&output), &result.failure);
+                                    Setup(&output), &result.failure);
       if (program != nullptr) {
         result.program_pid = program_pid;
+        result.cgroup_path = cgroup_path;
         HandOverStdio(&result);
       }
       program_pid = 0;  // watched, or already killed and reaped by Start
@@ -1000,7 +1069,9 @@ void ChildRun::Finish(bool notify) {
   if (init_pid > 0) KillAndReapKeeper(init_pid);
   // Likewise a program not handed to a ProgramWatch (it may have exec'd
   // when the child was killed right after: its group goes too).
+  if (cgroup_ != nullptr) cgroup_->Kill();
   if (program_pid > 0) KillGroupAndReap(program_pid);
+  DropCgroup();
   CloseStdio();
   if (keeper_write_ >= 0) close(keeper_write_);
   keeper_write_ = -1;
@@ -1058,16 +1129,16 @@ ChildRunner::~ChildRunner() {
   for (char* page : spare_pages_) munmap(page, kPage);
 }
 
-int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
-                       ChildFailure* failure) {
+uint64_t ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
+                            ChildFailure* failure) {
   ChildRun* run = new ChildRun(this, std::move(spec), std::move(done));
   return run->Start(failure);  // on failure the run has deleted itself
 }
 
-bool ChildRunner::SignalProgram(int pid, int sig) {
+bool ChildRunner::SignalProgram(uint64_t id, int sig) {
   ProgramWatch* collecting = nullptr;  // reaped, its output still being read
   for (ProgramWatch* w : programs_) {
-    if (w->pid() != pid) continue;
+    if (w->id() != id) continue;
     if (w->reaped()) {
       collecting = w;
       continue;
@@ -1079,13 +1150,14 @@ bool ChildRunner::SignalProgram(int pid, int sig) {
   // descendant outside the program's group keeps open; other signals have
   // no one left to reach.
   if (collecting == nullptr || sig != SIGKILL) return false;
+  collecting->Signal(SIGKILL);  // its cgroup, if it is still being emptied
   collecting->StopCollecting();
   return true;
 }
 
-bool ChildRunner::Cancel(int pid) {
+bool ChildRunner::Cancel(uint64_t id) {
   for (ChildRun* run : runs_) {
-    if (run->pid() != pid) continue;
+    if (run->id() != id) continue;
     std::string step = run->StepName(run->ctl_->step, run->ctl_->step_index);
     run->Kill({ECANCELED, "runChild", "", step, "cancelled in step " + step});
     return true;
@@ -1110,6 +1182,7 @@ void ChildRunner::KillAll() {
     ReleaseKeeper(k);
   }
   while (!programs_.empty()) programs_.front()->KillAndReap();  // removes itself
+  while (!cgroups_.empty()) cgroups_.front()->RemoveNow();     // likewise
 }
 
 bool ChildRunner::AdoptKeeper(int pid, ChildFailure* failure) {
