@@ -19,6 +19,8 @@ const DEFAULT_PATH = DEFAULT_ENV[0].slice("PATH=".length);
 const MAX_ARGS = 4096;
 const MAX_ARG_BYTES = 256 * 1024;
 const NO_ID = 0xffffffff;
+/** The longest spec.timeout, in ms: what the addon's timer takes (about 24.8 days). */
+const MAX_TIMEOUT_MS = 0x7fffffff;
 
 /** A validated ExecSpec: the namespaces to join (held until the program started) and the native spec. */
 export interface ExecPlan {
@@ -52,6 +54,7 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   if (!path.isAbsolute(cwd) || cwd.includes("\0")) throw invalidArgument("spec.cwd: must be an absolute path");
   if (spec.uid === NO_ID || spec.gid === NO_ID) throw invalidArgument("spec.uid and spec.gid: 4294967295 is not an id");
   const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
+  if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`spec.timeout: at most ${MAX_TIMEOUT_MS} ms (the addon's timer)`);
   const env = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
   const unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, { types: "spec.unshare", options: "spec.unshare_options", allowNone: true });
   const creates = (type: NamespaceType) => unshare.kinds.some((kind) => kind.type === type);

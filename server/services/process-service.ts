@@ -9,7 +9,7 @@ import { planExec } from "../programs/exec-plan";
 import type { NamespaceResolver } from "../namespaces/resolver";
 import { mergeReadables } from "../programs/merge-readables";
 import { startProgram } from "../programs/session";
-import type { ProgramSession } from "../programs/session";
+import type { ProgramOptions, ProgramSession } from "../programs/session";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
 import { refTargets } from "../rpc/ref-targets";
@@ -27,6 +27,8 @@ type ExecResponseInit = MessageInitShape<typeof ExecResponseSchema>;
 export interface ProcessServiceDeps {
   resolver: NamespaceResolver;
   ids: DaemonIds;
+  /** --child-timeout, the programs' cgroup parent. */
+  programs: ProgramOptions;
 }
 
 /** lxnsd.v1.ProcessService: nsenter and unshare running a program, over gRPC. */
@@ -73,7 +75,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
 
   private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array, collectOutput?: number): Promise<ProgramSession> {
     const plan = planExec(spec, this.deps.resolver, this.deps.ids, context.caller);
-    const session = await startProgram(plan, context.signal, stdin, collectOutput);
+    const session = await startProgram(plan, this.deps.programs, context.signal, stdin, collectOutput);
     context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
     return session;
   }
