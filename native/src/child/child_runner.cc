@@ -164,6 +164,27 @@
 //   is reaped and both pipes are at EOF, with the output. A reaped watch
 //   still reading is never signalled (its pid may be someone else's).
 //
+// Program cgroup (exec.cgroup_parent; program_cgroup.h): before clone,
+// mkdir <parent>/program-<daemon pid>-<run id> and open it, its cgroup.kill
+// and cgroup.events (a failure: step "create cgroup", nothing started). The
+// child is created with clone3(CLONE_INTO_CGROUP) on the same stack (the
+// only difference from the clone() path), so its pre-exec steps, the
+// program (direct or of its own: cloned by the child, it inherits the
+// cgroup) and everything the program starts are in it from birth; setsid
+// leaves the process group, never the cgroup. The ProgramWatch owns it from
+// the hand-over: SIGKILL (timeout, kill(9), abort) also writes cgroup.kill;
+// after the program is reaped, cgroup.kill, then a uv_poll (UV_PRIORITIZED:
+// kernfs signals EPOLLPRI on change) on cgroup.events until "populated 0",
+// then rmdir; only then is the watch Done() and ProgramExited() called. A
+// run that ends without a program hands it to the runner (cgroups_), which
+// kills, waits the same way and removes it; teardown (KillAll) waits for at
+// most ~1 s per cgroup, blocking. running() counts cgroups being removed.
+//
+// Ids: every run gets a counter id (never reused, unlike a pid); Cancel and
+// SignalProgram name runs and programs by it, so a program reaped while its
+// output is still being read can never be confused with a new process that
+// got its pid.
+//
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
 // poll is the single place a run ends (but for a direct exec's hand-over,
