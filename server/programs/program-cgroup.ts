@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import type { Logger } from "pino";
 
@@ -56,6 +56,7 @@ export function programCgroupParent(configured: string | undefined, log: Logger)
     if (!existsSync(path.join(path.dirname(dir), "cgroup.procs"))) throw new Error(`${path.dirname(dir)} is not a cgroup directory`);
     mkdirSync(dir, { recursive: true });
     if (!existsSync(path.join(dir, "cgroup.kill"))) throw new Error(`${dir} has no cgroup.kill: not cgroup v2, or Linux < 5.14`);
+    sweepOrphans(dir, log);
     return dir;
   } catch (err) {
     if (configured !== undefined) throw new Error(`--program-cgroup: ${(err as Error).message}`, { cause: err });
@@ -65,4 +66,26 @@ export function programCgroupParent(configured: string | undefined, log: Logger)
     );
     return undefined;
   }
+}
+
+/**
+ * A daemon killed outright (SIGKILL, a crash) leaves its programs' cgroups
+ * behind, with whatever its programs started still in them (PDEATHSIG ends
+ * the programs only). Those of a daemon pid that no longer runs are killed
+ * (cgroup.kill) and removed when already empty; best effort, at start.
+ */
+function sweepOrphans(dir: string, log: Logger): void {
+  let swept = 0;
+  for (const name of readdirSync(dir)) {
+    const owner = /^program-(\d+)-\d+$/.exec(name)?.[1];
+    if (owner === undefined || existsSync(`/proc/${owner}`)) continue;
+    try {
+      writeFileSync(path.join(dir, name, "cgroup.kill"), "1");
+      rmdirSync(path.join(dir, name));
+    } catch {
+      // still emptying (EBUSY) or gone: the next start tries again
+    }
+    swept++;
+  }
+  if (swept > 0) log.warn({ programCgroup: dir, swept }, "killed the programs' cgroups of a daemon that is gone");
 }
