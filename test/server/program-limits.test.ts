@@ -55,6 +55,7 @@ describeRoot("Run/Exec: the steps before execve are bounded", () => {
       const started = Date.now();
       const err = await errorOf(other.client.run({ argv: ["true"], timeout: { nanos: 200_000_000 } }));
       expect(err.code).toBe(status.DEADLINE_EXCEEDED);
+      expect(err.message).toContain("timed out after 200 ms in step debug sleep");
       expect(Date.now() - started).toBeLessThan(3000);
     } finally {
       await other.stop();

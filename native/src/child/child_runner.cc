@@ -429,6 +429,7 @@ class ChildRun {
   std::vector<char*> argv_ptrs_;
   std::vector<char*> env_ptrs_;
   uint64_t started_ms_ = 0;  // uv_now at Start, for the program's lifetime timeout
+  uint32_t timer_ms_ = 0;    // the run's timer: timeout_ms, or exec.timeoutMs when shorter
   uv_poll_t pid_poll_;
   uv_poll_t status_poll_;
   uv_timer_t timer_;
@@ -717,9 +718,9 @@ bool ChildRun::Watch(ChildFailure* failure) {
       timer_.data = this;
       timer_open_ = true;
       // exec.timeoutMs bounds the steps before execve too.
-      uint32_t ms = spec_.timeout_ms;
-      if (spec_.exec.lifetime_timeout && spec_.exec.lifetime_ms < ms) ms = spec_.exec.lifetime_ms;
-      r = uv_timer_start(&timer_, OnTimeout, ms, 0);
+      timer_ms_ = spec_.timeout_ms;
+      if (spec_.exec.lifetime_timeout && spec_.exec.lifetime_ms < timer_ms_) timer_ms_ = spec_.exec.lifetime_ms;
+      r = uv_timer_start(&timer_, OnTimeout, timer_ms_, 0);
     }
   }
   if (r != 0) *failure = {-r, "uv_poll_start", "", "", ""};
@@ -1135,7 +1136,7 @@ void ChildRun::OnTimeout(uv_timer_t* h) {
   ChildRun* run = static_cast<ChildRun*>(h->data);
   std::string step = run->StepName(run->ctl_->step, run->ctl_->step_index);
   run->Kill({ETIMEDOUT, "runChild", "", step,
-             "timed out after " + std::to_string(run->spec_.timeout_ms) + " ms in step " + step});
+             "timed out after " + std::to_string(run->timer_ms_) + " ms in step " + step});
 }
 
 void ChildRun::OnClosed(uv_handle_t* h) {
