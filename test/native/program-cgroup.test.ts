@@ -110,7 +110,7 @@ describeRoot("spawnProgram: limits owned by the addon", () => {
     await waitFor(() => processState(a.pid) === null, 5000, "A reaped");
     // B gets A's pid: ns_last_pid makes the kernel hand it out next (others on the machine may race: retry).
     let b: native.ExecHandle | undefined;
-    for (let attempt = 0; attempt < 20 && b === undefined; attempt++) {
+    for (let attempt = 0; attempt < 100 && b === undefined; attempt++) {
       writeFileSync("/proc/sys/kernel/ns_last_pid", String(a.pid - 1));
       const candidate = await native.spawnProgram({ exec: sh(`sleep ${marker}`, marker) });
       if (candidate.pid === a.pid) b = candidate;
@@ -124,8 +124,8 @@ describeRoot("spawnProgram: limits owned by the addon", () => {
     a.kill(9); // stops A's collecting; must not reach B
     const exitA = await a.exited;
     expect(exitA).toMatchObject({ code: 0, truncated: true });
-    expect(processState(b.pid)).not.toBeNull();
-    expect(["S", "R"]).toContain(processState(b.pid));
+    // B runs on: not gone, not a zombie (killed).
+    expect([null, "Z"]).not.toContain(processState(b.pid));
     b.kill(9);
     [b.stdin, b.stdout, b.stderr].forEach((fd) => native.close(fd));
     expect(await b.exited).toEqual({ signal: 9 });
