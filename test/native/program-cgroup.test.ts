@@ -124,7 +124,9 @@ describeRoot("spawnProgram: limits owned by the addon", () => {
     a.kill(9); // stops A's collecting; must not reach B
     const exitA = await a.exited;
     expect(exitA).toMatchObject({ code: 0, truncated: true });
-    // B runs on: not gone, not a zombie (killed).
+    // B runs on: its exit does not come (a SIGKILL that reached it would end it within ms).
+    const bEnded = await Promise.race([b.exited.then(() => "B ended"), new Promise((resolve) => setTimeout(() => resolve("B runs"), 500))]);
+    expect(bEnded).toBe("B runs");
     expect([null, "Z"]).not.toContain(processState(b.pid));
     b.kill(9);
     [b.stdin, b.stdout, b.stderr].forEach((fd) => native.close(fd));
