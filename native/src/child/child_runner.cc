@@ -204,6 +204,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -729,7 +730,10 @@ bool ChildRun::Watch(ChildFailure* failure) {
 
 uint64_t ChildRun::Start(ChildFailure* failure) {
   started_ms_ = uv_now(runner_->loop_);
-  id_ = runner_->next_id_++;
+  // One counter for the process: addon instances of worker threads share
+  // the pid, so a per-runner counter would repeat cgroup names.
+  static std::atomic<uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   if (!AllocateRegion(failure) || (spec_.has_exec && !MakeStdio(failure))) {
     ReleaseUnstarted();
     return 0;

@@ -137,8 +137,8 @@ class ChildRunner {
   ChildRunner& operator=(const ChildRunner&) = delete;
 
   // Creates the child and starts watching it. Returns the run's id (a
-  // counter from 1, never reused: it names the request's child and then
-  // its program), or 0 with *failure set when nothing was started (then
+  // counter from 1 shared by every runner of the process, never reused: it
+  // names the request's child and then its program, and its cgroup), or 0 with *failure set when nothing was started (then
   // `done` is never called); a spec that needs a keeper init fails here
   // when lxnsd-pause could not be opened at load (the open's errno, step
   // "exec pause"), one with exec.cgroup_parent when its cgroup cannot be
@@ -181,7 +181,6 @@ class ChildRunner {
   std::list<Keeper*> keepers_;
   std::list<ProgramWatch*> programs_;
   std::list<ProgramCgroup*> cgroups_;  // being emptied and removed
-  uint64_t next_id_ = 1;
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUNNER_H_
