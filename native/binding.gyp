@@ -13,6 +13,7 @@
         "src/ns_scan.cc",
         "src/js/ns_scan_js.cc",
         "src/child/pause_program.cc",
+        "src/child/program_cgroup.cc",
         "src/child/program_watch.cc"
       ],
       "dependencies": [

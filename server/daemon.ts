@@ -25,6 +25,7 @@ import type { RpcHooks } from "./rpc/add-service";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
+import { programCgroupParent } from "./programs/program-cgroup";
 import { MountService as MountServiceDesc } from "../api/gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService as NamespaceServiceDesc } from "../api/gen/lxnsd/v1/namespace_service_pb";
 import { ProcessService as ProcessServiceDesc } from "../api/gen/lxnsd/v1/process_service_pb";
@@ -102,7 +103,12 @@ export class Daemon {
     const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins });
     namespaces.addTo(this.server, { ...hooks, observe: observe(NamespaceServiceDesc) });
     this.endWatches = () => namespaces.watch.end();
-    new ProcessService({ resolver, ids, maxMessageBytes: config.maxMessageBytes }).addTo(this.server, { ...hooks, observe: observe(ProcessServiceDesc) });
+    const programs = {
+      childTimeoutMs: config.childTimeoutMs,
+      cgroupParent: programCgroupParent(config.programCgroup, log),
+      ...(config.testPreExecSleepMs !== undefined ? { testPreExecSleepMs: config.testPreExecSleepMs } : {}),
+    };
+    new ProcessService({ resolver, ids, programs, maxMessageBytes: config.maxMessageBytes }).addTo(this.server, { ...hooks, observe: observe(ProcessServiceDesc) });
     new MountService({ resolver, childTimeoutMs: config.childTimeoutMs, sourceRoots: config.mountSourceRoots }).addTo(this.server, {
       ...hooks,
       observe: observe(MountServiceDesc),

@@ -4,6 +4,7 @@ import { Metadata, status } from "@grpc/grpc-js";
 import type { ServiceError } from "@grpc/grpc-js";
 import { ErrorInfoSchema } from "../api/gen/google/rpc/error_details_pb";
 import { StatusSchema } from "../api/gen/google/rpc/status_pb";
+import { STEP } from "../native/lib";
 
 /** The domain of every ErrorInfo lxnsd sends. */
 export const ERROR_DOMAIN = "lxnsd";
@@ -91,7 +92,7 @@ export function fromErrno(err: ErrnoLike, what: string, overrides: Readonly<Reco
 }
 
 /** The daemon's own steps on a per-request child, through /proc/CHILD: ESRCH or ENOENT there means the child is gone. */
-const STEPS_ON_THE_CHILD = new Set(["write setgroups", "write uid_map", "write gid_map", "open ns"]);
+const STEPS_ON_THE_CHILD = new Set<string>([STEP.writeSetgroups, STEP.writeUidMap, STEP.writeGidMap, STEP.openNs]);
 
 /**
  * Whether a per-request child died under the daemon's feet (killed from

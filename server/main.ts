@@ -57,7 +57,8 @@ const program = new ConfigurableCommand()
   .option("--mount-source-root <dir>", "a directory BindMount sources must be beneath (resolved once, openat2 RESOLVE_BENEATH); repeatable (default: / = anywhere)", collectAbsolute)
   .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
   .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
-  .option("--child-timeout <ms>", "how long a per-request child may run before it is killed", positiveInt, 10000)
+  .option("--child-timeout <ms>", "how long a per-request child may run before it is killed (Run/Exec: the steps before execve)", positiveInt, 10000)
+  .option("--program-cgroup <dir>", "cgroup v2 directory under which each Run/Exec program gets a cgroup of its own, ended with cgroup.kill (default: <the daemon's own cgroup v2>/lxnsd-programs)")
   .option("--max-children <n>", "most calls running a program or per-request child at once", positiveInt, 256)
   .option("--max-queue <n>", "most calls waiting for --max-children, all identities together; beyond it RESOURCE_EXHAUSTED. Slots go round-robin between identities, and a full queue refuses the longest queue's newest waiter for an identity with fewer", nonNegativeInt, 1024)
   .option(
@@ -109,6 +110,7 @@ interface DaemonFlags extends Record<string, unknown> {
   stateDir: string;
   netnsDir: string;
   childTimeout: number;
+  programCgroup?: string;
   maxChildren: number;
   maxQueue: number;
   maxMessageBytes: number;
@@ -164,6 +166,7 @@ async function main(): Promise<void> {
     defaultLeaseMs: options.handleLease * 1000,
     maxLeaseMs: options.maxHandleLease * 1000,
     childTimeoutMs: options.childTimeout,
+    ...(options.programCgroup !== undefined ? { programCgroup: options.programCgroup } : {}),
     stateDir: options.stateDir,
     netnsDir: options.netnsDir,
     logLevel: options.logLevel,

@@ -8,11 +8,12 @@ import type { RawExecProgram, RawExecSpec, RawProgramExit } from "./raw";
  * A per-request child spec that ends in a program: the child joins,
  * unshares (idMap written by the daemon, timens offsets, hostname, lo up)
  * exactly as for runChild, then starts `exec`. `holdNs`, `readFile` and
- * `writeFile` are refused (TypeError). `timeoutMs`, when given, bounds the
- * program's whole lifetime (counted from the call): at expiry the program's
- * process group is SIGKILLed and `exited` resolves `{ signal: 9 }`; before
- * the program runs it rejects ETIMEDOUT. Without it, only the steps before
- * execve are bounded (10 s).
+ * `writeFile` are refused (TypeError). `timeoutMs` bounds the steps before
+ * execve (as for runChild, default 10 s: ETIMEDOUT); `exec.timeoutMs`, when
+ * given, bounds the program's whole lifetime (counted from the call): at
+ * expiry the program's cgroup (or process group) is SIGKILLed and `exited`
+ * resolves `{ signal: 9, timedOut: true }`; before the program runs it
+ * rejects ETIMEDOUT.
  */
 export type ExecSpec = RawExecSpec;
 
@@ -25,6 +26,10 @@ export type ProgramExit = RawProgramExit;
 
 /** A program that has exec'd. The three fds belong to the caller. */
 export interface ExecHandle {
+  /** The addon's name for this program (a counter, never reused): kill() uses it, never the pid. */
+  id: number;
+  /** Its own cgroup's path (exec.cgroupParent given). */
+  cgroup?: string;
   /** The program's pid in the daemon's pid namespace. */
   pid: number;
   /** Its process group (= pid): the program and what it starts. */
@@ -39,12 +44,13 @@ export interface ExecHandle {
    * Resolves once the program is reaped, with its exit code or the signal
    * that killed it (with exec.collectOutput: once both pipes are also at
    * EOF, with what they carried). Never rejects. When the program exits,
-   * whatever is left in its process group is SIGKILLed (nothing outlives
-   * the request).
+   * whatever is left in its cgroup (exec.cgroupParent; else its process
+   * group) is SIGKILLed, and with a cgroup `exited` waits until it is empty
+   * and removed (nothing outlives the request).
    */
   exited: Promise<ProgramExit>;
   /** Sends `signal` to the process group (and to the program if it left
-   * it); a no-op once the program has been reaped. */
+   * it; SIGKILL also to its whole cgroup); a no-op once the program is over. */
   kill(signal: number): void;
 }
 
@@ -78,7 +84,7 @@ export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
   if (spec.holdNs !== undefined || spec.readFile !== undefined || spec.writeFile !== undefined) {
     throw new TypeError("exec cannot be combined with holdNs, readFile or writeFile");
   }
-  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput } = spec.exec;
+  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput, timeoutMs, cgroupParent } = spec.exec;
   checkStrings(candidates, "exec.candidates", true);
   if (candidates.some((c) => !c.startsWith("/"))) throw new TypeError("exec.candidates must be absolute paths");
   checkStrings(argv, "exec.argv", true);
@@ -90,6 +96,10 @@ export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
   checkId(gid, "exec.gid");
   if (mountProc !== undefined && typeof mountProc !== "boolean") throw new TypeError("exec.mountProc must be a boolean");
   if (collectOutput !== undefined) checkUint(collectOutput, "exec.collectOutput", 0xffffffff);
+  if (timeoutMs !== undefined) checkUint(timeoutMs, "exec.timeoutMs", 0x7fffffff);
+  if (cgroupParent !== undefined && (typeof cgroupParent !== "string" || !cgroupParent.startsWith("/") || cgroupParent.includes("\0"))) {
+    throw new TypeError("exec.cgroupParent must be an absolute path without NUL");
+  }
   if (mountProc && ((spec.unshareFlags ?? 0) & cloneNewNs) === 0) {
     throw new TypeError("exec.mountProc needs CLONE_NEWNS in unshareFlags");
   }

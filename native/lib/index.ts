@@ -63,6 +63,58 @@ if (JSON.stringify(raw.NS_TYPES) !== JSON.stringify(NS_TYPES)) {
   throw new Error("lxnsd_native: the addon's namespace table differs from native/lib/index.ts");
 }
 
+/**
+ * The step names a NativeError's `step` carries (the addon's STEP_NAMES:
+ * the child's steps, then the daemon's own on a child), for comparing
+ * without string literals. A failed join is `setns <type>` (STEP.setns,
+ * a space and the NS_TYPES name).
+ */
+export const STEP = {
+  start: "start",
+  resetSignals: "reset signals",
+  joinTargetCgroups: "join target cgroups",
+  takeTargetIds: "take target ids",
+  setnsTarget: "setns target",
+  takeTargetCapabilities: "take target capabilities",
+  setns: "setns",
+  unshare: "unshare",
+  makePrivate: "make / private",
+  writeUidMap: "write uid_map",
+  writeTimensOffsets: "write timens_offsets",
+  startPidInit: "start pid init",
+  execPause: "exec pause",
+  sethostname: "sethostname",
+  loopbackUp: "loopback up",
+  writeFile: "write file",
+  readFile: "read file",
+  createTarget: "create target",
+  moveMount: "move_mount",
+  debugSleep: "debug sleep",
+  openNs: "open ns",
+  startProgram: "start program",
+  setpgid: "setpgid",
+  mountProc: "mount proc",
+  chdir: "chdir",
+  setCredentials: "set credentials",
+  stdio: "stdio",
+  execve: "execve",
+  done: "done",
+  writeSetgroups: "write setgroups",
+  writeGidMap: "write gid_map",
+  createCgroup: "create cgroup",
+} as const;
+
+/** One of the step names (setns failures add " <type>"). */
+export type StepName = (typeof STEP)[keyof typeof STEP];
+
+{
+  const ours = [...new Set(Object.values(STEP))].sort();
+  const theirs = [...new Set(raw.STEP_NAMES)].sort();
+  if (JSON.stringify(ours) !== JSON.stringify(theirs)) {
+    throw new Error(`lxnsd_native: the addon's step names differ from native/lib/index.ts: ${JSON.stringify(theirs)}`);
+  }
+}
+
 /** The identity and type of a namespace fd. */
 export interface NsStat {
   /** nsfs inode: the namespace id (lsns NS, lxns ns_id). */
@@ -379,14 +431,14 @@ export function runChild(spec: ChildSpec, options: RunChildOptions = {}): Promis
     return Promise.reject(new NativeError("runChild: ECANCELED (aborted before start)", "ECANCELED", 125, "runChild"));
   }
   return new Promise<ChildResult>((resolve, reject) => {
-    let pid = 0;
-    const onAbort = (): void => void raw.cancelChild(pid);
-    pid = raw.runChild(spec, (err, result) => {
+    let id = 0;
+    const onAbort = (): void => void raw.cancelChild(id);
+    id = raw.runChild(spec, (err, result) => {
       signal?.removeEventListener("abort", onAbort);
       if (err) reject(err);
       else {
         resolve({
-          pid,
+          pid: result!.childPid,
           fds: result!.fds,
           ...(result!.data !== undefined ? { data: result!.data } : {}),
           ...(result!.keeper !== undefined ? { keeper: result!.keeper } : {}),
@@ -409,12 +461,14 @@ export function runningChildren(): number {
  * `net.Socket({ fd })`; with exec.collectOutput stdout and stderr are -1:
  * the addon reads them). Rejects with NativeError when any step up to and
  * including execve failed (`step` "setns pid", "chdir", "set credentials",
- * "execve", …; "ETIMEDOUT"/"ECANCELED" before the program ran); then no fd,
- * child or program is left. After exec, abort, timeoutMs and kill(9)
- * SIGKILL the process group and `exited` resolves `{ signal: 9 }`; once the
- * program has exited but its collected output is still open (held by a
- * descendant that left the group), they stop the reading instead: `exited`
- * resolves with its exit status and the output so far, `truncated` set.
+ * "execve", …, see STEP; "ETIMEDOUT"/"ECANCELED" before the program ran);
+ * then no fd, child or program is left. After exec, abort, exec.timeoutMs
+ * and kill(9) SIGKILL the program's cgroup (exec.cgroupParent) or process
+ * group and `exited` resolves `{ signal: 9 }` (`timedOut` for the timeout);
+ * once the program has exited but its collected output is still open (held
+ * by a descendant that left the group), they stop the reading instead:
+ * `exited` resolves with its exit status and the output so far, `truncated`
+ * set. The addon owns all these limits: the caller keeps no timer.
  */
 export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}): Promise<ExecHandle> {
   checkSpec(spec);
@@ -424,31 +478,33 @@ export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}):
     return Promise.reject(new NativeError("spawnProgram: ECANCELED (aborted before start)", "ECANCELED", 125, "runChild"));
   }
   return new Promise<ExecHandle>((resolve, reject) => {
-    let child = 0;
-    let program = 0;
+    let id = 0;
+    let started = false;
     let onExit: (status: ProgramExit) => void = () => {};
     const exited = new Promise<ProgramExit>((r) => (onExit = r));
-    const onAbort = (): void => void (program === 0 ? raw.cancelChild(child) : raw.killProgram(program, 9));
-    child = raw.spawnProgram(
+    const onAbort = (): void => void (started ? raw.killProgram(id, 9) : raw.cancelChild(id));
+    id = raw.spawnProgram(
       spec,
-      (err, started) => {
+      (err, result) => {
         if (err) {
           signal?.removeEventListener("abort", onAbort);
           reject(err);
           return;
         }
-        const { pid, stdin, stdout, stderr } = started!;
-        program = pid;
+        const { pid, stdin, stdout, stderr, cgroup } = result!;
+        started = true;
         resolve({
+          id,
           pid,
           pgid: pid,
+          ...(cgroup !== undefined ? { cgroup } : {}),
           stdin,
           stdout,
           stderr,
           exited,
           kill: (sig: number) => {
             checkUint(sig, "signal", 64);
-            raw.killProgram(pid, sig);
+            raw.killProgram(id, sig);
           },
         });
       },

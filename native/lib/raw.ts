@@ -83,7 +83,8 @@ export interface RawChildSpec {
     /** Create targetPath first when it is missing (a directory or an empty file); removed again if move_mount fails. */
     create?: "dir" | "file";
   };
-  /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000. */
+  /** Kill the child after this long: NativeError "ETIMEDOUT". Default 10000.
+   * For an exec spec: the steps before execve only (see exec.timeoutMs). */
   timeoutMs?: number;
   /** Test only: the child sleeps this long before holdNs and exit. */
   debugSleepMs?: number;
@@ -118,6 +119,19 @@ export interface RawExecProgram {
    * many bytes of each for the exit status; the started callback then gets
    * -1 for both fds. */
   collectOutput?: number;
+  /** Bounds the program's whole lifetime in ms, counted from the call, the
+   * steps before execve included (those stop at spec.timeoutMs too, the
+   * earlier wins): at expiry the program's cgroup (or process group) is
+   * SIGKILLed and the exit status says timedOut; before execve the call
+   * rejects ETIMEDOUT. */
+  timeoutMs?: number;
+  /** An absolute path of a cgroup v2 directory: the program gets a cgroup
+   * of its own below it ("program-<daemon pid>-<id>"), created before the
+   * per-request child is cloned into it (clone3 CLONE_INTO_CGROUP), so the
+   * program and all it starts, setsid or not, are in it. It is ended with
+   * cgroup.kill (at exit, timeout, kill(9), abort, killAll) and removed
+   * once empty; `exited` comes only after that. Absent: its process group only. */
+  cgroupParent?: string;
 }
 
 /** A child spec that ends in a program; never with holdNs, readFile, writeFile. */
@@ -128,7 +142,11 @@ export interface RawExecSpec extends RawChildSpec {
 /** The program has exec'd: its pid (= pgid) and the daemon's pipe ends. */
 export interface RawProgramStarted {
   fds: number[];
+  /** The per-request child's pid (the program's own, for a direct exec). */
+  childPid: number;
   pid: number;
+  /** Its own cgroup's path, with exec.cgroupParent. */
+  cgroup?: string;
   stdin: number;
   stdout: number;
   stderr: number;
@@ -143,9 +161,13 @@ export interface RawProgramExit {
   stdout?: Buffer;
   stderr?: Buffer;
   truncated?: boolean;
+  /** Killed by exec.timeoutMs. */
+  timedOut?: boolean;
 }
 
 export interface RawChildResult {
+  /** The child's pid (reaped). */
+  childPid: number;
   fds: number[];
   data?: Buffer;
   /** Present when a new pid namespace was unshared and pid_for_children held. */
@@ -178,6 +200,8 @@ export type RawChildDone = (err: NativeError | null, result?: RawChildResult) =>
 
 export interface RawNative {
   NS_TYPES: RawNsType[];
+  /** Every step name a failure's `step` can carry (the child's, then the daemon's own); "setns" comes as "setns <type>". */
+  STEP_NAMES: string[];
   init(errorClass: new (...args: never[]) => Error): void;
   openPath(path: string): number;
   pidfdOpen(pid: number): number;
@@ -197,16 +221,18 @@ export interface RawNative {
   makeSharedMountPoint(dir: string): void;
   unmountDetach(path: string): void;
   openTree(path: string, recursive: boolean, readOnly: boolean): number;
+  /** Returns the run's id: a counter from 1, never reused (cancelChild). */
   runChild(spec: RawChildSpec, done: RawChildDone): number;
-  cancelChild(pid: number): boolean;
-  /** Returns the per-request child's pid (for cancelChild until `started`). */
+  /** Kills the running child of run `id` (rejects ECANCELED); false when it has none. */
+  cancelChild(id: number): boolean;
+  /** Returns the run's id (cancelChild until `started`, killProgram after). */
   spawnProgram(
     spec: RawExecSpec,
     started: (err: NativeError | null, result?: RawProgramStarted) => void,
     exited: (status: RawProgramExit) => void,
   ): number;
-  /** Signals a running program's process group; false once reaped or unknown. */
-  killProgram(pid: number, signal: number): boolean;
+  /** Signals the program of run `id` (its process group; SIGKILL: its whole cgroup); false once over or unknown. */
+  killProgram(id: number, signal: number): boolean;
   /** Kills and reaps every child, keeper init and program group, synchronously; calls no callback. */
   killAll(): void;
   runningChildren(): number;

@@ -33,6 +33,8 @@ export interface TargetContext {
   readonly gidInside: number;
   /** Whether its user namespace is the daemon's. */
   readonly sameUserNamespace: boolean;
+  /** Its cgroup v2 directory and that directory's cgroup.procs fd (one of spec.cgroupProcsFds), where v2 is mounted. */
+  readonly cgroupV2?: { readonly dir: string; readonly fd: number };
   close(): void;
 }
 
@@ -137,7 +139,14 @@ export function openTarget(pid: number, pidfdOpen: (pid: number) => number, pidf
     const sameUserNamespace = namespaces.get("user") === statSync("/proc/self/ns/user", { bigint: true }).ino;
     const uidInside = idInside(readFileSync(`${dir}/uid_map`, "utf8"), uid);
     const gidInside = idInside(readFileSync(`${dir}/gid_map`, "utf8"), gid);
-    for (const file of cgroupProcsFiles(cgroupLines)) fds.push(openSync(file, constants.O_WRONLY));
+    const v2Line = cgroupLines.find((line) => line.startsWith("0::"));
+    const v2File = v2Line === undefined ? undefined : cgroupProcsFiles([v2Line])[0];
+    let cgroupV2: { dir: string; fd: number } | undefined;
+    for (const file of cgroupProcsFiles(cgroupLines)) {
+      const fd = openSync(file, constants.O_WRONLY);
+      fds.push(fd);
+      if (file === v2File) cgroupV2 = { dir: path.posix.dirname(file), fd };
+    }
     // Everything above belongs to the pinned process only if it still runs now.
     if (!pidfdAlive(pidfd)) throw new NativeError(`process ${pid} exited while it was read`, "ESRCH", 3, "pidfd_send_signal");
     return {
@@ -149,6 +158,7 @@ export function openTarget(pid: number, pidfdOpen: (pid: number) => number, pidf
       uidInside,
       gidInside,
       sameUserNamespace,
+      ...(cgroupV2 ? { cgroupV2 } : {}),
       close,
     };
   } catch (err) {

@@ -26,18 +26,18 @@ export class NamespaceLimits {
     private readonly childTimeoutMs: number,
   ) {}
 
-  /** The limit of `type` in `userNamespace` (unset: the daemon's own). */
-  async get(type: NamespaceType, userNamespace: NamespaceRef | undefined, caller: Caller): Promise<bigint> {
+  /** The limit of `type` in `userNamespace` (unset: the daemon's own); `signal` (the call's) kills the child. */
+  async get(type: NamespaceType, userNamespace: NamespaceRef | undefined, caller: Caller, signal?: AbortSignal): Promise<bigint> {
     const file = limitFile(type);
     if (!userNamespace) {
       checkOwnUserNamespace(caller);
       return parseLimit(await readOwn(file), file);
     }
-    return this.inUserNamespace(userNamespace, file, undefined, caller);
+    return this.inUserNamespace(userNamespace, file, undefined, caller, signal);
   }
 
-  /** Sets the limit and returns the value then in force. */
-  async set(type: NamespaceType, value: bigint, userNamespace: NamespaceRef | undefined, caller: Caller): Promise<bigint> {
+  /** Sets the limit and returns the value then in force; `signal` (the call's) kills the child. */
+  async set(type: NamespaceType, value: bigint, userNamespace: NamespaceRef | undefined, caller: Caller, signal?: AbortSignal): Promise<bigint> {
     const file = limitFile(type);
     if (value < 0n || value > BigInt(MAX_LIMIT)) throw invalidArgument(`value: must be between 0 and ${MAX_LIMIT}, got ${value}`);
     if (!userNamespace) {
@@ -49,21 +49,24 @@ export class NamespaceLimits {
       }
       return parseLimit(await readOwn(file), file);
     }
-    return this.inUserNamespace(userNamespace, file, `${value}\n`, caller);
+    return this.inUserNamespace(userNamespace, file, `${value}\n`, caller, signal);
   }
 
-  private async inUserNamespace(ref: NamespaceRef, file: string, write: string | undefined, caller: Caller): Promise<bigint> {
+  private async inUserNamespace(ref: NamespaceRef, file: string, write: string | undefined, caller: Caller, signal: AbortSignal | undefined): Promise<bigint> {
     const userns = this.resolver.resolve(ref, "user_namespace", caller, { defaultType: NamespaceType.USER });
     try {
       if (userns.kind.type !== NamespaceType.USER) {
         throw new RpcError(status.FAILED_PRECONDITION, `user_namespace: ${userns.label} is a ${userns.kind.name} namespace, not user`, "WRONG_NAMESPACE_TYPE");
       }
-      const result = await native.runChild({
-        join: [{ fd: userns.fd, nstype: userns.kind.flag }],
-        writeFile: write === undefined ? undefined : { path: file, data: write },
-        readFile: { path: file, maxBytes: 64 },
-        timeoutMs: this.childTimeoutMs,
-      });
+      const result = await native.runChild(
+        {
+          join: [{ fd: userns.fd, nstype: userns.kind.flag }],
+          writeFile: write === undefined ? undefined : { path: file, data: write },
+          readFile: { path: file, maxBytes: 64 },
+          timeoutMs: this.childTimeoutMs,
+        },
+        { signal },
+      );
       return parseLimit(result.data?.toString() ?? "", file);
     } catch (err) {
       throw isErrnoLike(err) ? fromErrno(err, `${write === undefined ? "read" : "write"} ${file} in ${userns.label}`, WRITE_OVERRIDES) : err;

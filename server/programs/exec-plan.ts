@@ -20,6 +20,8 @@ const DEFAULT_PATH = DEFAULT_ENV[0].slice("PATH=".length);
 const MAX_ARGS = 4096;
 const MAX_ARG_BYTES = 256 * 1024;
 const NO_ID = 0xffffffff;
+/** The longest spec.timeout, in ms: what the addon's timer takes (about 24.8 days). */
+const MAX_TIMEOUT_MS = 0x7fffffff;
 
 /** A validated ExecSpec: the namespaces to join (held until the program started) and the native spec. */
 export interface ExecPlan {
@@ -56,6 +58,7 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   if (!path.isAbsolute(cwd) || cwd.includes("\0")) throw invalidArgument("spec.cwd: must be an absolute path");
   if (spec.uid === NO_ID || spec.gid === NO_ID) throw invalidArgument("spec.uid and spec.gid: 4294967295 is not an id");
   const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
+  if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`spec.timeout: at most ${MAX_TIMEOUT_MS} ms (the addon's timer)`);
   const env = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
   const fields = { types: "spec.unshare", options: "spec.unshare_options", allowNone: true };
   let unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, fields);
@@ -86,7 +89,7 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
     release,
     spec: {
       ...unshare.spec,
-      ...(target ? { target: target.spec } : {}),
+      ...(target ? { target: programTarget(target) } : {}),
       join: join.map((entry) => ({ fd: entry.fd, nstype: entry.kind.flag })),
       exec: {
         candidates: candidates(spec.argv[0], env, cwd),
@@ -96,9 +99,17 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
         uid: spec.uid,
         gid: spec.gid,
         mountProc: creates(NamespaceType.PID) && creates(NamespaceType.MNT),
+        // A target's program gets its own cgroup below the target's: it counts against the target's limits, and cgroup.kill ends it alone.
+        ...(target?.cgroupV2 ? { cgroupParent: target.cgroupV2.dir } : {}),
       },
     },
   };
+}
+
+/** The target's child spec, less its v2 cgroup: the program is cloned into a cgroup of its own below that one instead. */
+function programTarget(target: TargetProcess): native.ChildSpec["target"] {
+  const v2 = target.cgroupV2;
+  return v2 ? { ...target.spec, cgroupProcsFds: target.spec.cgroupProcsFds.filter((fd) => fd !== v2.fd) } : target.spec;
 }
 
 /**

@@ -11,8 +11,16 @@ import type { ExecPlan } from "./exec-plan";
 const SIGKILL = 9;
 /** What an empty pipe takes without blocking (Linux's default pipe size). */
 const PIPE_CAPACITY = 64 * 1024;
-/** The addon's own limit stays out of the way: the daemon enforces spec.timeout itself. */
-const NO_NATIVE_TIMEOUT = 0x7fffffff;
+
+/** What the daemon gives every program, whoever asks. */
+export interface ProgramOptions {
+  /** Bounds the steps before execve (--child-timeout); spec.timeout bounds them too, the earlier wins. */
+  childTimeoutMs: number;
+  /** The cgroup v2 directory under which each program gets a cgroup of its own (unless its plan names another); undefined = its process group only. */
+  cgroupParent?: string;
+  /** Test only: a pre-exec step that hangs this long (the addon's debugSleepMs). */
+  testPreExecSleepMs?: number;
+}
 
 /** What a program wrote, as collected by the addon (startProgram's collectOutput). */
 export interface CollectedOutput {
@@ -37,9 +45,9 @@ export interface ProgramSession {
   readonly output: Promise<CollectedOutput> | undefined;
   /** Sends `signal` to the program's process group (no-op once it ended). */
   signal(signal: number): void;
-  /** Kills the process group; checkStopped() will throw `why` (the first reason given wins). */
+  /** Kills the program (its cgroup, or process group); checkStopped() will throw `why` (the first reason given wins). */
   stop(why: RpcError): void;
-  /** Throws DEADLINE_EXCEEDED / CANCELLED (or what stop() was given) when the program was stopped early. */
+  /** Throws what stop() was given, or DEADLINE_EXCEEDED (spec.timeout) / CANCELLED (the call's signal), when the program was stopped early. */
   checkStopped(): void;
   /** Kills the process group if it still runs and closes the pipes. */
   dispose(): void;
@@ -47,21 +55,42 @@ export interface ProgramSession {
 
 /**
  * Starts the program of `plan` in its namespaces and resolves once it has
- * been exec'd. A spec.timeout or the call's abort kills its whole process
- * group; so does its own exit, for what it left behind (the addon kills the
- * group before it reaps the program). Rejects with the status of the failed step (execve ENOENT →
- * NOT_FOUND, setns EINVAL → FAILED_PRECONDITION, …) with nothing left behind.
- * With `collectOutput` (bytes kept per stream), the addon reads stdout and
- * stderr itself to EOF (no socket per pipe): `output` instead of the sockets.
+ * been exec'd. Its limits belong to the addon, which this only maps onto:
+ * --child-timeout bounds the steps before execve, spec.timeout the whole
+ * lifetime, the call's signal (registered with the addon alone) cancels;
+ * each kills the program's cgroup (or, without one, its process group), as
+ * does its own exit, for what it left behind. Rejects with the status of
+ * the failed step (execve ENOENT → NOT_FOUND, setns EINVAL →
+ * FAILED_PRECONDITION, a step past its time → DEADLINE_EXCEEDED, …) with
+ * nothing left behind. With `collectOutput` (bytes kept per stream), the
+ * addon reads stdout and stderr itself to EOF (no socket per pipe):
+ * `output` instead of the sockets.
  */
-export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdinBytes?: Uint8Array, collectOutput?: number): Promise<ProgramSession> {
+export async function startProgram(
+  plan: ExecPlan,
+  options: ProgramOptions,
+  callSignal: AbortSignal,
+  stdinBytes?: Uint8Array,
+  collectOutput?: number,
+): Promise<ProgramSession> {
   let handle: native.ExecHandle;
-  const spec = collectOutput === undefined ? plan.spec : { ...plan.spec, exec: { ...plan.spec.exec, collectOutput } };
+  const cgroupParent = plan.spec.exec.cgroupParent ?? options.cgroupParent;
+  const spec: native.ExecSpec = {
+    ...plan.spec,
+    timeoutMs: options.childTimeoutMs,
+    ...(options.testPreExecSleepMs !== undefined ? { debugSleepMs: options.testPreExecSleepMs } : {}),
+    exec: {
+      ...plan.spec.exec,
+      ...(collectOutput !== undefined ? { collectOutput } : {}),
+      ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
+      ...(cgroupParent !== undefined ? { cgroupParent } : {}),
+    },
+  };
   try {
-    handle = await native.spawnProgram({ ...spec, timeoutMs: NO_NATIVE_TIMEOUT }, { signal: callSignal });
+    handle = await native.spawnProgram(spec, { signal: callSignal });
   } catch (err) {
     if (!isErrnoLike(err)) throw err;
-    if (err.code === "ENOMEM" && err.step === "start program" && plan.joins.some((join) => join.kind.type === NamespaceType.PID)) {
+    if (err.code === "ENOMEM" && err.step === native.STEP.startProgram && plan.joins.some((join) => join.kind.type === NamespaceType.PID)) {
       // clone(2): ENOMEM when the pid namespace's init has exited; nothing can be started in it any more.
       throw new RpcError(status.FAILED_PRECONDITION, `start ${JSON.stringify(plan.spec.exec.argv[0])}: the joined pid namespace has no init left (it exited)`, "PID_NAMESPACE_DEAD", {
         errno: err.code,
@@ -80,20 +109,14 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
 
   let stoppedBy: RpcError | undefined;
   let ended = false;
+  let timedOut = false;
   const stop = (why: RpcError) => {
     stoppedBy ??= why;
     if (!ended) handle.kill(SIGKILL);
   };
-  const onAbort = () => stop(new RpcError(status.CANCELLED, "the call was cancelled; the program was killed"));
-  callSignal.addEventListener("abort", onAbort, { once: true });
-  const timer =
-    plan.timeoutMs === undefined
-      ? undefined
-      : setTimeout(() => stop(new RpcError(status.DEADLINE_EXCEEDED, `the program ran past its timeout of ${plan.timeoutMs} ms and was killed`)), plan.timeoutMs);
   const ending = handle.exited.then((exit) => {
     ended = true;
-    clearTimeout(timer);
-    callSignal.removeEventListener("abort", onAbort);
+    timedOut = exit.timedOut === true;
     return exit;
   });
   const exited = ending.then((exit) =>
@@ -103,7 +126,6 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
     collectOutput === undefined
       ? undefined
       : ending.then((exit) => ({ stdout: exit.stdout ?? Buffer.alloc(0), stderr: exit.stderr ?? Buffer.alloc(0), truncated: exit.truncated ?? false }));
-  if (callSignal.aborted) onAbort();
 
   return {
     pid: handle.pid,
@@ -118,6 +140,8 @@ export async function startProgram(plan: ExecPlan, callSignal: AbortSignal, stdi
     stop,
     checkStopped: () => {
       if (stoppedBy) throw stoppedBy;
+      if (timedOut) throw new RpcError(status.DEADLINE_EXCEEDED, `the program ran past its timeout of ${plan.timeoutMs} ms and was killed`);
+      if (callSignal.aborted) throw new RpcError(status.CANCELLED, "the call was cancelled; the program was killed");
     },
     dispose: () => {
       if (!ended) stop(new RpcError(status.CANCELLED, "the call ended before the program"));

@@ -218,11 +218,11 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
   }
 
   async getLimit(request: GetLimitRequest, context: CallContext) {
-    return { value: await this.deps.limits.get(request.type, request.userNamespace, context.caller) };
+    return { value: await this.deps.limits.get(request.type, request.userNamespace, context.caller, context.signal) };
   }
 
   async setLimit(request: SetLimitRequest, context: CallContext) {
-    const value = await this.deps.limits.set(request.type, request.value, request.userNamespace, context.caller);
+    const value = await this.deps.limits.set(request.type, request.value, request.userNamespace, context.caller, context.signal);
     context.log.info({ type: request.type, value: value.toString() }, "namespace limit set");
     return { value };
   }

@@ -10,7 +10,7 @@ import type { NamespaceResolver } from "../namespaces/resolver";
 import { mergeReadables } from "../programs/merge-readables";
 import { DEFAULT_MAX_OUTPUT, largestOutputCap } from "../programs/output-limits";
 import { startProgram } from "../programs/session";
-import type { ProgramSession } from "../programs/session";
+import type { ProgramOptions, ProgramSession } from "../programs/session";
 import { addService } from "../rpc/add-service";
 import type { RpcHooks } from "../rpc/add-service";
 import { addDetails, specDetails } from "../rpc/audit";
@@ -28,6 +28,8 @@ export interface ProcessServiceDeps {
   ids: DaemonIds;
   /** The daemon's --max-message-bytes: a Run answer (both outputs) must fit in one message. */
   maxMessageBytes: number;
+  /** --child-timeout, the programs' cgroup parent. */
+  programs: ProgramOptions;
 }
 
 /** lxnsd.v1.ProcessService: nsenter and unshare running a program, over gRPC. */
@@ -80,7 +82,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
 
   private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array, collectOutput?: number): Promise<ProgramSession> {
     const plan = planExec(spec, this.deps.resolver, this.deps.ids, context.caller);
-    const session = await startProgram(plan, context.signal, stdin, collectOutput);
+    const session = await startProgram(plan, this.deps.programs, context.signal, stdin, collectOutput);
     context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
     return session;
   }

@@ -240,11 +240,11 @@ describeRoot("native spawnProgram", () => {
       expect(await h.exited).toEqual({ signal: 15 });
     });
 
-    it("timeoutMs bounds its lifetime: SIGKILL, {signal: 9}", async () => {
+    it("exec.timeoutMs bounds its lifetime: SIGKILL, {signal: 9, timedOut: true}", async () => {
       const started = Date.now();
-      const h = await native.spawnProgram({ exec: sleep100, timeoutMs: 200 });
+      const h = await native.spawnProgram({ exec: { ...sleep100, timeoutMs: 200 } });
       closeAll(h);
-      expect(await h.exited).toEqual({ signal: 9 });
+      expect(await h.exited).toEqual({ signal: 9, timedOut: true });
       const elapsed = Date.now() - started;
       expect(elapsed).toBeGreaterThanOrEqual(150);
       expect(elapsed).toBeLessThan(3000);

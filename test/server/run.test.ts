@@ -1,4 +1,4 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { NamespaceType, status } from "../../client";
 import type { ExecSpecInit } from "../../client";
@@ -136,13 +136,14 @@ describeRoot("Run", () => {
     const held = fdHoldings();
     try {
       // setsid -f: a new session, out of reach of the group kill; it holds the write ends of stdout and stderr.
+      // (The program's cgroup ends it too, where there is one: test/server/program-cgroup.test.ts.)
       const started = Date.now();
-      const err = await run({ argv: ["sh", "-c", `setsid -f ${sleep}; echo started`], ...limits }, options).catch((e) => e);
+      const err = await run({ argv: ["sh", "-c", `setsid -f ${sleep}; echo started; exec ${sleep}`], ...limits }, options).catch((e) => e);
       expect(err).toMatchObject({ code });
       expect(Date.now() - started).toBeLessThan(5000);
       await waitForNoNewHoldings(held, 2000, "the daemon's fds to come back");
     } finally {
-      execFileSync("pkill", ["-f", `^${sleep}$`]);
+      spawnSync("pkill", ["-f", `^${sleep}$`]); // none left, with a cgroup for the program
     }
   });
 

@@ -28,6 +28,10 @@ const char* const kChildStepNames[kStepCount] = {
     "execve",      "done",
 };
 
+const char* const kParentStepNames[kParentStepCount] = {
+    "write setgroups", "write uid_map", "write gid_map", "open ns", "create cgroup",
+};
+
 const char* const kChildSyscallNames[kSysCount] = {
     "",
     "prctl(PR_SET_PDEATHSIG)",

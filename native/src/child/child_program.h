@@ -97,6 +97,20 @@ enum ChildSyscall : int32_t {
 };
 
 extern const char* const kChildStepNames[kStepCount];
+
+// Steps the daemon runs itself for a child (child_runner.cc,
+// program_cgroup.cc). With kChildStepNames, every step name a failure can
+// carry ("setns" comes as "setns <type>"); the addon exports both tables
+// (STEP_NAMES) so that the server names steps by constant.
+enum ParentStep : int32_t {
+  kParentStepWriteSetgroups = 0,
+  kParentStepWriteUidMap,
+  kParentStepWriteGidMap,
+  kParentStepOpenNs,
+  kParentStepCreateCgroup,
+  kParentStepCount,
+};
+extern const char* const kParentStepNames[kParentStepCount];
 extern const char* const kChildSyscallNames[kSysCount];
 
 // Child -> parent message on the status socket (SOCK_SEQPACKET).

@@ -164,6 +164,27 @@
 //   is reaped and both pipes are at EOF, with the output. A reaped watch
 //   still reading is never signalled (its pid may be someone else's).
 //
+// Program cgroup (exec.cgroup_parent; program_cgroup.h): before clone,
+// mkdir <parent>/program-<daemon pid>-<run id> and open it, its cgroup.kill
+// and cgroup.events (a failure: step "create cgroup", nothing started). The
+// child is created with clone3(CLONE_INTO_CGROUP) on the same stack (the
+// only difference from the clone() path), so its pre-exec steps, the
+// program (direct or of its own: cloned by the child, it inherits the
+// cgroup) and everything the program starts are in it from birth; setsid
+// leaves the process group, never the cgroup. The ProgramWatch owns it from
+// the hand-over: SIGKILL (timeout, kill(9), abort) also writes cgroup.kill;
+// after the program is reaped, cgroup.kill, then a uv_poll (UV_PRIORITIZED:
+// kernfs signals EPOLLPRI on change) on cgroup.events until "populated 0",
+// then rmdir; only then is the watch Done() and ProgramExited() called. A
+// run that ends without a program hands it to the runner (cgroups_), which
+// kills, waits the same way and removes it; teardown (KillAll) waits for at
+// most ~1 s per cgroup, blocking. running() counts cgroups being removed.
+//
+// Ids: every run gets a counter id (never reused, unlike a pid); Cancel and
+// SignalProgram name runs and programs by it, so a program reaped while its
+// output is still being read can never be confused with a new process that
+// got its pid.
+//
 // Watching: uv_poll_t on the pidfd (readable = exited) and on the status
 // socket, a uv_timer_t for the timeout; nothing blocks the loop. The pidfd
 // poll is the single place a run ends (but for a direct exec's hand-over,
@@ -176,12 +197,14 @@
 #include "child/child_runner.h"
 
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -320,6 +343,9 @@ int StdioPipe(int fds[2]) {
   return 0;
 }
 
+// The clone3 child's entry (RawClone3OnStack); ChildMain never returns.
+void ChildEntry(const void* arg) { ChildMain(const_cast<void*>(arg)); }
+
 std::string NsNames(int flags) {
   std::string out;
   for (const NsTypeInfo& t : kNsTypes) {
@@ -347,10 +373,10 @@ class ChildRun {
   ChildRun(ChildRunner* runner, ChildSpec&& spec, std::unique_ptr<ChildCompletion> done)
       : runner_(runner), spec_(std::move(spec)), done_(std::move(done)) {}
 
-  int Start(ChildFailure* failure);
+  uint64_t Start(ChildFailure* failure);
   void Kill(const ChildFailure& why);
   void Finish(bool notify);
-  int pid() const { return pid_; }
+  uint64_t id() const { return id_; }
 
  private:
   bool AllocateRegion(ChildFailure* failure);
@@ -362,6 +388,8 @@ class ChildRun {
   void PrepareExec();
   void PrepareTarget();
   int64_t ProgramTimeoutMs() const;
+  ProgramSetup Setup(ProgramOutput* output);
+  void DropCgroup();
   const ProgramOutput* Output(ProgramOutput* out);
   void HandOverStdio(ChildResult* result);
   void CloseStdio();
@@ -384,6 +412,8 @@ class ChildRun {
   static void OnClosed(uv_handle_t* h);
 
   ChildRunner* runner_;
+  uint64_t id_ = 0;
+  ProgramCgroup* cgroup_ = nullptr;  // exec.cgroup_parent: until a ProgramWatch takes it
   ChildSpec spec_;
   std::unique_ptr<ChildCompletion> done_;
   ChildProgram program_ = {};
@@ -404,6 +434,7 @@ class ChildRun {
   std::vector<char*> argv_ptrs_;
   std::vector<char*> env_ptrs_;
   uint64_t started_ms_ = 0;  // uv_now at Start, for the program's lifetime timeout
+  uint32_t timer_ms_ = 0;    // the run's timer: timeout_ms, or exec.timeoutMs when shorter
   uv_poll_t pid_poll_;
   uv_poll_t status_poll_;
   uv_timer_t timer_;
@@ -597,7 +628,31 @@ bool ChildRun::MakeStdio(ChildFailure* failure) {
 int64_t ChildRun::ProgramTimeoutMs() const {
   if (!spec_.exec.lifetime_timeout) return -1;
   uint64_t spent = uv_now(runner_->loop_) - started_ms_;
-  return spent >= spec_.timeout_ms ? 0 : static_cast<int64_t>(spec_.timeout_ms - spent);
+  uint32_t limit = spec_.exec.lifetime_ms;
+  return spent >= limit ? 0 : static_cast<int64_t>(limit - spent);
+}
+
+// What a ProgramWatch needs; the cgroup and the collected read ends go to
+// it from here on, whether it starts or not.
+ProgramSetup ChildRun::Setup(ProgramOutput* output) {
+  ProgramSetup setup;
+  setup.id = id_;
+  setup.timeout_ms = ProgramTimeoutMs();
+  setup.output = Output(output);
+  setup.cgroup = cgroup_;
+  setup.cgroups = &runner_->cgroups_;
+  cgroup_ = nullptr;
+  return setup;
+}
+
+// No program to hand the cgroup to: whatever is in it is killed, and it is
+// removed once empty (at once, in the usual case: nothing but the reaped
+// child was ever in it).
+void ChildRun::DropCgroup() {
+  if (cgroup_ == nullptr) return;
+  ProgramCgroup* cg = cgroup_;
+  cgroup_ = nullptr;
+  cg->Remove(runner_->loop_, &runner_->cgroups_, nullptr);
 }
 
 // What a ProgramWatch should read itself (collectOutput), or nullptr. The
@@ -643,8 +698,25 @@ bool ChildRun::Clone(ChildFailure* failure) {
   // both modes: a fork-style child then runs on its copy of the region, and
   // no C++ frame ever "returns twice".
   int pidfd = -1;
-  int pid = clone(ChildMain, stack_ + kStackRegionSize, flags, &program_, &pidfd);
-  int err = errno;
+  int pid;
+  int err = 0;
+  if (cgroup_ != nullptr) {
+    // Born in the program's cgroup: so are the program and all it starts.
+    struct clone_args args;
+    std::memset(&args, 0, sizeof args);
+    args.flags = static_cast<uint64_t>(flags & ~CSIGNAL) | CLONE_INTO_CGROUP;
+    args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    args.stack = reinterpret_cast<uintptr_t>(stack_ + kPage + kInitStackSize + kPage);
+    args.stack_size = kStackSize;
+    args.cgroup = static_cast<uint64_t>(cgroup_->dir_fd());
+    long r = RawClone3OnStack(&args, sizeof args, ChildEntry, &program_);
+    pid = r < 0 ? -1 : static_cast<int>(r);
+    err = r < 0 ? static_cast<int>(-r) : 0;
+  } else {
+    pid = clone(ChildMain, stack_ + kStackRegionSize, flags, &program_, &pidfd);
+    err = errno;
+  }
   RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&old), 0, 8);
   if (child_status_fd_ >= 0) {
     close(child_status_fd_);
@@ -663,7 +735,7 @@ bool ChildRun::Clone(ChildFailure* failure) {
     fd = -1;
   }
   if (pid < 0) {
-    *failure = {err, "clone", "", "", ""};
+    *failure = {err, cgroup_ != nullptr ? "clone3" : "clone", "", "", ""};
     return false;
   }
   pid_ = pid;
@@ -692,18 +764,33 @@ bool ChildRun::Watch(ChildFailure* failure) {
     if (r == 0) {
       timer_.data = this;
       timer_open_ = true;
-      r = uv_timer_start(&timer_, OnTimeout, spec_.timeout_ms, 0);
+      // exec.timeoutMs bounds the steps before execve too.
+      timer_ms_ = spec_.timeout_ms;
+      if (spec_.exec.lifetime_timeout && spec_.exec.lifetime_ms < timer_ms_) timer_ms_ = spec_.exec.lifetime_ms;
+      r = uv_timer_start(&timer_, OnTimeout, timer_ms_, 0);
     }
   }
   if (r != 0) *failure = {-r, "uv_poll_start", "", "", ""};
   return r == 0;
 }
 
-int ChildRun::Start(ChildFailure* failure) {
+uint64_t ChildRun::Start(ChildFailure* failure) {
   started_ms_ = uv_now(runner_->loop_);
+  // One counter for the process: addon instances of worker threads share
+  // the pid, so a per-runner counter would repeat cgroup names.
+  static std::atomic<uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   if (!AllocateRegion(failure) || (spec_.has_exec && !MakeStdio(failure))) {
     ReleaseUnstarted();
-    return -1;
+    return 0;
+  }
+  if (spec_.has_exec && !spec_.exec.cgroup_parent.empty()) {
+    std::string name = "program-" + std::to_string(getpid()) + "-" + std::to_string(id_);
+    cgroup_ = ProgramCgroup::Create(spec_.exec.cgroup_parent, name, failure);
+    if (cgroup_ == nullptr) {
+      ReleaseUnstarted();
+      return 0;
+    }
   }
   direct_ = ExecsDirectly(spec_);
   if (spec_.has_idmap || !spec_.hold_ns.empty()) {
@@ -711,7 +798,7 @@ int ChildRun::Start(ChildFailure* failure) {
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
       *failure = {errno, "socketpair", "", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     status_fd_ = sv[0];
     child_status_fd_ = sv[1];
@@ -723,7 +810,7 @@ int ChildRun::Start(ChildFailure* failure) {
     if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
       *failure = {errno, "pipe2", "status", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     status_fd_ = fds[0];
     child_status_fd_ = fds[1];
@@ -736,13 +823,13 @@ int ChildRun::Start(ChildFailure* failure) {
                       "; lxnsd-pause, the keeper of a held pid namespace, is built with the "
                       "addon (node-gyp rebuild --directory native)"};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) < 0) {
       *failure = {errno, "pipe2", "keeper", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
     keeper_read_ = pfd[0];
     keeper_write_ = pfd[1];
@@ -758,7 +845,7 @@ int ChildRun::Start(ChildFailure* failure) {
   PrepareProgram(SignalsToReset());
   if (!Clone(failure)) {
     ReleaseUnstarted();
-    return -1;
+    return 0;
   }
   runner_->runs_.push_back(this);
   if (!Watch(failure)) {
@@ -769,13 +856,15 @@ int ChildRun::Start(ChildFailure* failure) {
     PidfdSignal(pidfd_, SIGKILL);
     Finish(false);
     *failure = saved;
-    return -1;
+    return 0;
   }
-  return pid_;
+  return id_;
 }
 
 // Only before clone succeeded (no handles yet): free everything now.
 void ChildRun::ReleaseUnstarted() {
+  if (cgroup_ != nullptr) cgroup_->RemoveNow();  // empty: nothing was cloned into it
+  cgroup_ = nullptr;
   if (status_fd_ >= 0) close(status_fd_);
   if (child_status_fd_ >= 0) close(child_status_fd_);
   if (keeper_read_ >= 0) close(keeper_read_);
@@ -796,19 +885,21 @@ bool ChildRun::WriteIdMaps() {
   struct File {
     const char* name;
     const std::string* data;
+    ParentStep step;
   };
   std::string setgroups = spec_.setgroups_deny ? "deny" : "allow";
   // setgroups must precede gid_map (the kernel freezes it afterwards).
-  const File files[] = {{"setgroups", spec_.gid_map.empty() ? nullptr : &setgroups},
-                        {"uid_map", spec_.uid_map.empty() ? nullptr : &spec_.uid_map},
-                        {"gid_map", spec_.gid_map.empty() ? nullptr : &spec_.gid_map}};
+  const File files[] = {
+      {"setgroups", spec_.gid_map.empty() ? nullptr : &setgroups, kParentStepWriteSetgroups},
+      {"uid_map", spec_.uid_map.empty() ? nullptr : &spec_.uid_map, kParentStepWriteUidMap},
+      {"gid_map", spec_.gid_map.empty() ? nullptr : &spec_.gid_map, kParentStepWriteGidMap}};
   for (const File& f : files) {
     if (f.data == nullptr) continue;
     std::string path = proc + f.name;
     const char* failed = "";
     int r = WriteWholeFile(path.c_str(), f.data->data(), f.data->size(), &failed);
     if (r < 0) {
-      Kill({-r, std::string(failed) + "(" + f.name + ")", "", std::string("write ") + f.name, ""});
+      Kill({-r, std::string(failed) + "(" + f.name + ")", "", kParentStepNames[f.step], ""});
       return false;
     }
   }
@@ -821,7 +912,7 @@ bool ChildRun::OpenHeldNamespaces() {
     std::string path = dir + name;
     int fd = OpenReadOnly(path.c_str());
     if (fd < 0) {
-      Kill({-fd, "open", path, "open ns", ""});
+      Kill({-fd, "open", path, kParentStepNames[kParentStepOpenNs], ""});
       return false;
     }
     held_fds_.push_back(fd);
@@ -958,11 +1049,12 @@ void ChildRun::HandOverProgram(bool exited) {
   int pidfd = pidfd_;
   pidfd_ = -1;
   ProgramOutput output;
+  std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
   ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
-                                               ProgramTimeoutMs(), Output(&output), exited,
-                                               &result.failure);
+                                               Setup(&output), exited, &result.failure);
   if (program != nullptr) {
     result.program_pid = pid_;
+    result.cgroup_path = cgroup_path;
     HandOverStdio(&result);
   }
   CloseStdio();
@@ -1000,6 +1092,7 @@ void ChildRun::Finish(bool notify) {
       HandOverProgram(true);
       return;
     }
+    if (cgroup_ != nullptr) cgroup_->Kill();  // it may have exec'd and started others
     KillGroupAndReap(pid_);
   }
   StopWatching();
@@ -1031,10 +1124,12 @@ void ChildRun::Finish(bool notify) {
     } else if (spec_.has_exec && notify && done_) {
       // The program has exec'd: from here on it is watched on its own.
       ProgramOutput output;
+      std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
       program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
-                                    ProgramTimeoutMs(), Output(&output), &result.failure);
+                                    Setup(&output), &result.failure);
       if (program != nullptr) {
         result.program_pid = program_pid;
+        result.cgroup_path = cgroup_path;
         HandOverStdio(&result);
       }
       program_pid = 0;  // watched, or already killed and reaped by Start
@@ -1063,7 +1158,9 @@ void ChildRun::Finish(bool notify) {
   if (init_pid > 0) KillAndReapKeeper(init_pid);
   // Likewise a program not handed to a ProgramWatch (it may have exec'd
   // when the child was killed right after: its group goes too).
+  if (cgroup_ != nullptr) cgroup_->Kill();
   if (program_pid > 0) KillGroupAndReap(program_pid);
+  DropCgroup();
   CloseStdio();
   if (keeper_write_ >= 0) close(keeper_write_);
   keeper_write_ = -1;
@@ -1106,7 +1203,7 @@ void ChildRun::OnTimeout(uv_timer_t* h) {
   ChildRun* run = static_cast<ChildRun*>(h->data);
   std::string step = run->StepName(run->ctl_->step, run->ctl_->step_index);
   run->Kill({ETIMEDOUT, "runChild", "", step,
-             "timed out after " + std::to_string(run->spec_.timeout_ms) + " ms in step " + step});
+             "timed out after " + std::to_string(run->timer_ms_) + " ms in step " + step});
 }
 
 void ChildRun::OnClosed(uv_handle_t* h) {
@@ -1121,16 +1218,16 @@ ChildRunner::~ChildRunner() {
   for (char* page : spare_pages_) munmap(page, kPage);
 }
 
-int ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
-                       ChildFailure* failure) {
+uint64_t ChildRunner::Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done,
+                            ChildFailure* failure) {
   ChildRun* run = new ChildRun(this, std::move(spec), std::move(done));
   return run->Start(failure);  // on failure the run has deleted itself
 }
 
-bool ChildRunner::SignalProgram(int pid, int sig) {
+bool ChildRunner::SignalProgram(uint64_t id, int sig) {
   ProgramWatch* collecting = nullptr;  // reaped, its output still being read
   for (ProgramWatch* w : programs_) {
-    if (w->pid() != pid) continue;
+    if (w->id() != id) continue;
     if (w->reaped()) {
       collecting = w;
       continue;
@@ -1142,13 +1239,14 @@ bool ChildRunner::SignalProgram(int pid, int sig) {
   // descendant outside the program's group keeps open; other signals have
   // no one left to reach.
   if (collecting == nullptr || sig != SIGKILL) return false;
+  collecting->Signal(SIGKILL);  // its cgroup, if it is still being emptied
   collecting->StopCollecting();
   return true;
 }
 
-bool ChildRunner::Cancel(int pid) {
+bool ChildRunner::Cancel(uint64_t id) {
   for (ChildRun* run : runs_) {
-    if (run->pid() != pid) continue;
+    if (run->id() != id) continue;
     std::string step = run->StepName(run->ctl_->step, run->ctl_->step_index);
     run->Kill({ECANCELED, "runChild", "", step, "cancelled in step " + step});
     return true;
@@ -1173,6 +1271,7 @@ void ChildRunner::KillAll() {
     ReleaseKeeper(k);
   }
   while (!programs_.empty()) programs_.front()->KillAndReap();  // removes itself
+  while (!cgroups_.empty()) cgroups_.front()->RemoveNow();     // likewise
 }
 
 bool ChildRunner::AdoptKeeper(int pid, ChildFailure* failure) {

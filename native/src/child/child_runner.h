@@ -13,6 +13,7 @@
 
 #include "child/child_program.h"
 #include "child/pause_program.h"
+#include "child/program_cgroup.h"
 #include "child/program_watch.h"
 
 // How to create the child. kCloneAuto picks CLONE_VM unless the request
@@ -37,9 +38,16 @@ struct ExecSpec {
   // daemon's read ends to the caller.
   bool collect_output = false;
   size_t output_cap = 0;
-  // timeout_ms was given: it bounds the program's whole lifetime (from
-  // Start), not only the steps before execve.
+  // exec.timeoutMs was given: lifetime_ms bounds the program's whole
+  // lifetime (from Start), the steps before execve included; at expiry its
+  // cgroup (or process group) is SIGKILLed and ProgramExit::timed_out set.
   bool lifetime_timeout = false;
+  uint32_t lifetime_ms = 0;
+  // Not empty: a cgroup v2 directory under which the program gets a cgroup
+  // of its own (see program_cgroup.h); the per-request child is cloned into
+  // it, so the program and all it starts are in it. Empty: its process
+  // group only.
+  std::string cgroup_parent;
 };
 
 // The target context (see ChildTarget in child_program.h). The fds belong
@@ -113,6 +121,8 @@ struct ChildResult {
   // stderr when the addon collects them).
   int program_pid = 0;
   int stdio[3] = {-1, -1, -1};  // stdin write end, stdout and stderr read ends
+  // The path of the program's own cgroup (exec.cgroup_parent given).
+  std::string cgroup_path;
 };
 
 // Receives the outcome exactly once, on the loop thread: after the child
@@ -141,25 +151,30 @@ class ChildRunner {
   ChildRunner(const ChildRunner&) = delete;
   ChildRunner& operator=(const ChildRunner&) = delete;
 
-  // Creates the child and starts watching it. Returns its pid, or -1 with
-  // *failure set when nothing was started (then `done` is never called);
-  // a spec that needs a keeper init fails here when lxnsd-pause could not
-  // be opened at load (the open's errno, step "exec pause").
-  int Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done, ChildFailure* failure);
-  // Kills a running child; it completes with ECANCELED. False if unknown.
-  bool Cancel(int pid);
-  // Sends `sig` to the process group of a running program (by its pid).
-  // SIGKILL to a program already reaped whose output is still collected
-  // stops the collecting (ProgramWatch::StopCollecting). False if unknown
-  // (never started, or over).
-  bool SignalProgram(int pid, int sig);
+  // Creates the child and starts watching it. Returns the run's id (a
+  // counter from 1 shared by every runner of the process, never reused: it
+  // names the request's child and then its program, and its cgroup), or 0 with *failure set when nothing was started (then
+  // `done` is never called); a spec that needs a keeper init fails here
+  // when lxnsd-pause could not be opened at load (the open's errno, step
+  // "exec pause"), one with exec.cgroup_parent when its cgroup cannot be
+  // created (step "create cgroup").
+  uint64_t Start(ChildSpec&& spec, std::unique_ptr<ChildCompletion> done, ChildFailure* failure);
+  // Kills the running child of run `id`; it completes with ECANCELED.
+  // False if unknown (over, or its program runs).
+  bool Cancel(uint64_t id);
+  // Sends `sig` to the program of run `id`: its process group (SIGKILL: its
+  // whole cgroup). SIGKILL to a program already reaped whose output is
+  // still collected stops the collecting (ProgramWatch::StopCollecting).
+  // False if unknown (never started, or over).
+  bool SignalProgram(uint64_t id, int sig);
   // Kills and reaps every child synchronously, closes everything, calls no
   // completion. For environment teardown.
   // Also kills and reaps every keeper init (their write ends belong to the
   // callers and are left alone), and every program's process group.
   void KillAll();
-  // Running children plus live keeper inits and programs.
-  size_t running() const { return runs_.size() + keepers_.size() + programs_.size(); }
+  // Running children plus live keeper inits and programs, and program
+  // cgroups not yet empty and removed.
+  size_t running() const { return runs_.size() + keepers_.size() + programs_.size() + cgroups_.size(); }
 
  private:
   friend class ChildRun;
@@ -180,6 +195,7 @@ class ChildRunner {
   std::list<ChildRun*> runs_;
   std::list<Keeper*> keepers_;
   std::list<ProgramWatch*> programs_;
+  std::list<ProgramCgroup*> cgroups_;  // being emptied and removed
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUNNER_H_

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "child/child_runner.h"
+#include "child/program_cgroup.h"
 #include "compat.h"
 #include "ns_fd.h"
 
@@ -29,26 +30,29 @@ void KillGroupAndReap(int pid) {
 }
 
 ProgramWatch* ProgramWatch::Start(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid,
-                                  int64_t timeout_ms, const ProgramOutput* output,
-                                  ChildFailure* failure) {
+                                  const ProgramSetup& setup, ChildFailure* failure) {
   // Safe against pid reuse: `pid` is our child and nobody else reaps it.
   int pidfd = PidfdOpen(pid);
   if (pidfd < 0) {
+    if (setup.cgroup != nullptr) setup.cgroup->Kill();
     KillGroupAndReap(pid);
-    if (output != nullptr) {
-      for (int fd : output->fds) close(fd);
+    if (setup.cgroup != nullptr) setup.cgroup->RemoveNow();
+    if (setup.output != nullptr) {
+      for (int fd : setup.output->fds) close(fd);
     }
     *failure = {-pidfd, "pidfd_open", "program " + std::to_string(pid), "", ""};
     return nullptr;
   }
-  return Adopt(loop, list, pid, pidfd, timeout_ms, output, false, failure);
+  return Adopt(loop, list, pid, pidfd, setup, false, failure);
 }
 
 ProgramWatch* ProgramWatch::Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
-                                  int64_t timeout_ms, const ProgramOutput* output, bool exited,
-                                  ChildFailure* failure) {
-  ProgramWatch* w = new ProgramWatch(list, pid, pidfd);
+                                  const ProgramSetup& setup, bool exited, ChildFailure* failure) {
+  ProgramWatch* w = new ProgramWatch(list, pid, pidfd, setup);
+  w->loop_ = loop;
   list->push_back(w);
+  int64_t timeout_ms = setup.timeout_ms;
+  const ProgramOutput* output = setup.output;
   int r = 0;
   if (exited) {
     w->ReapExited();
@@ -104,6 +108,7 @@ bool ProgramWatch::StartOutput(uv_loop_t* loop, const ProgramOutput& output, boo
 void ProgramWatch::SetCompletion(std::unique_ptr<ChildCompletion> done) { done_ = std::move(done); }
 
 void ProgramWatch::Signal(int sig) {
+  if (sig == SIGKILL && cgroup_ != nullptr) cgroup_->Kill();
   if (reaped_) return;  // its pid and group id may be someone else's now
   kill(-pid_, sig);
   // getpgid works on our unreaped child, zombie or not.
@@ -125,6 +130,11 @@ void ProgramWatch::KillAndReap() {
     siginfo_t info;
     WaitPidfd(pidfd_, 0, &info);
     reaped_ = true;
+  }
+  if (cgroup_ != nullptr) {
+    ProgramCgroup* cg = cgroup_;
+    cgroup_ = nullptr;
+    cg->RemoveNow();  // also when a Remove was under way: its callback is dropped
   }
   Release();
 }
@@ -154,6 +164,21 @@ void ProgramWatch::ReapExited() {
   exit_.signaled = info.si_code == CLD_KILLED || info.si_code == CLD_DUMPED;
   exit_.value = info.si_status;
   StopProcess();
+  RemoveCgroup();
+}
+
+// The program is reaped: what it left in its cgroup (setsid or not) is
+// killed; the watch is done once the cgroup is empty and removed.
+void ProgramWatch::RemoveCgroup() {
+  if (cgroup_ == nullptr || removing_) return;
+  removing_ = true;
+  // Empty already: done within Remove; the caller checks Done() itself.
+  in_remove_ = true;
+  cgroup_->Remove(loop_, cgroups_, [this]() {
+    cgroup_ = nullptr;
+    if (!in_remove_) MaybeComplete();
+  });
+  in_remove_ = false;
 }
 
 void ProgramWatch::OnOutput(uv_poll_t* h, int status, int) {
@@ -187,6 +212,7 @@ void ProgramWatch::ReadStream(int i, bool failed) {
 
 void ProgramWatch::OnTimeout(uv_timer_t* h) {
   ProgramWatch* w = static_cast<ProgramWatch*>(h->data);
+  w->exit_.timed_out = true;
   w->Signal(SIGKILL);
   PidfdSignal(w->pidfd_, SIGKILL);
 }

@@ -15,6 +15,7 @@
 #include <string>
 
 class ChildCompletion;
+class ProgramCgroup;
 struct ChildFailure;
 
 // How the program ended, from waitid: exit code, or the signal that
@@ -25,6 +26,7 @@ struct ProgramExit {
   bool collected = false;
   std::string output[2];   // stdout, stderr: the first `cap` bytes of each
   bool truncated = false;  // either stream had more than `cap` bytes
+  bool timed_out = false;  // killed by its lifetime timeout (exec.timeoutMs)
 };
 
 // The daemon's read ends of stdout and stderr (O_NONBLOCK) and how much of
@@ -35,6 +37,18 @@ struct ProgramOutput {
   size_t cap = 0;
 };
 
+// How to watch a program: its run id, what is left of its lifetime
+// (< 0: no limit), the output to collect (nullptr: none), its own cgroup
+// (nullptr: none; owned by the watch from Start/Adopt on, failure
+// included) and the runner's list of cgroups being removed.
+struct ProgramSetup {
+  uint64_t id = 0;
+  int64_t timeout_ms = -1;
+  const ProgramOutput* output = nullptr;
+  ProgramCgroup* cgroup = nullptr;
+  std::list<ProgramCgroup*>* cgroups = nullptr;
+};
+
 // SIGKILLs process group `pid` and the process `pid` (our unreaped child,
 // so neither number can have been reused), then reaps it, blocking. For
 // the paths where the program may not have exec'd, or must die now.
@@ -43,12 +57,14 @@ void KillGroupAndReap(int pid);
 class ProgramWatch {
  public:
   // Watches `pid` (our unreaped child, already exec'd) and adds itself to
-  // `list`; after `timeout_ms` (< 0: never) SIGKILLs its group. With
-  // `output`, it owns and reads those fds (closed by it on failure too).
+  // `list`; after setup.timeout_ms SIGKILLs its group (and cgroup). With
+  // setup.output, it owns and reads those fds (closed by it on failure
+  // too). With setup.cgroup, the program is over only once that cgroup is
+  // empty and removed (after its exit, cgroup.kill ends what it left).
   // Returns nullptr when it cannot watch: then it has killed and reaped the
   // program and set *failure.
   static ProgramWatch* Start(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid,
-                             int64_t timeout_ms, const ProgramOutput* output, ChildFailure* failure);
+                             const ProgramSetup& setup, ChildFailure* failure);
   // The same with a pidfd of `pid` the caller already has: owned by the
   // watch from here on (closed by it on failure too). It may already be
   // readable (the program has exited), but no other poll may watch it.
@@ -56,10 +72,10 @@ class ProgramWatch {
   // (its group SIGKILLed first) and what the pipes hold is read at once, so
   // a short program can be Done() before Adopt returns: no poll at all.
   static ProgramWatch* Adopt(uv_loop_t* loop, std::list<ProgramWatch*>* list, int pid, int pidfd,
-                             int64_t timeout_ms, const ProgramOutput* output, bool exited,
-                             ChildFailure* failure);
-  // Reaped and its output (if collected) read to EOF: nothing left to watch.
-  bool Done() const { return reaped_ && !out_[0].open && !out_[1].open; }
+                             const ProgramSetup& setup, bool exited, ChildFailure* failure);
+  // Reaped, its output (if collected) read to EOF, its cgroup (if any)
+  // empty and removed: nothing left to watch.
+  bool Done() const { return reaped_ && !out_[0].open && !out_[1].open && cgroup_ == nullptr; }
   // For a Done() watch that has no completion: its exit status (and output);
   // releases the watch (`this` is gone afterwards).
   ProgramExit TakeExit();
@@ -68,10 +84,12 @@ class ProgramWatch {
   // KillAndReap.
   void SetCompletion(std::unique_ptr<ChildCompletion> done);
   int pid() const { return pid_; }
+  uint64_t id() const { return id_; }
   // Reaped (its pid may belong to another process now), output still open.
   bool reaped() const { return reaped_; }
   // Sends `sig` to the program's process group, and to the program itself
-  // when it has left that group. A no-op once it has been reaped.
+  // when it has left that group; SIGKILL also to its whole cgroup. A no-op
+  // once it has been reaped (but for the cgroup.kill).
   void Signal(int sig);
   // A reaped program whose output is still being read: a descendant that
   // left its process group (setsid) holds the pipes. Stops reading, as
@@ -91,11 +109,12 @@ class ProgramWatch {
     bool polled = false;  // poll initialized (closed with the stream)
   };
 
-  ProgramWatch(std::list<ProgramWatch*>* list, int pid, int pidfd)
-      : list_(list), pid_(pid), pidfd_(pidfd) {}
+  ProgramWatch(std::list<ProgramWatch*>* list, int pid, int pidfd, const ProgramSetup& setup)
+      : list_(list), pid_(pid), pidfd_(pidfd), id_(setup.id), cgroup_(setup.cgroup), cgroups_(setup.cgroups) {}
   ~ProgramWatch();
   bool StartOutput(uv_loop_t* loop, const ProgramOutput& output, bool drain);
   void ReapExited();
+  void RemoveCgroup();
   bool Drain(int i);
   void CloseHandle(uv_handle_t* h);
   void StopProcess();
@@ -111,6 +130,11 @@ class ProgramWatch {
   std::list<ProgramWatch*>* list_;
   int pid_;
   int pidfd_;
+  uint64_t id_;
+  ProgramCgroup* cgroup_;  // until empty and removed
+  std::list<ProgramCgroup*>* cgroups_;
+  bool removing_ = false;  // cgroup_->Remove under way
+  bool in_remove_ = false;  // inside cgroup_->Remove
   uv_poll_t poll_;
   uv_timer_t timer_;
   bool poll_open_ = false;
@@ -118,6 +142,7 @@ class ProgramWatch {
   Stream out_[2];
   size_t cap_ = 0;
   bool reaped_ = false;
+  uv_loop_t* loop_ = nullptr;
   bool released_ = false;  // nothing left to do: deleted once closing_ is 0
   int closing_ = 0;        // handles in uv_close
   ProgramExit exit_;

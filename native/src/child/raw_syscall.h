@@ -92,4 +92,52 @@ inline long RawCloneOnStack(unsigned long flags, char* stack_top, volatile int* 
 #endif
 }
 
+// clone3(args, size): as RawCloneOnStack, the new process starting on the
+// stack that args describes (the kernel sets its stack pointer to
+// stack + stack_size, which must be 16-byte aligned) and running fn(arg),
+// which must never return. For what only clone3 has (CLONE_INTO_CGROUP).
+// Returns the pid in the caller, or -errno.
+inline long RawClone3OnStack(const void* args, unsigned long size, void (*fn)(const void*),
+                             const void* arg) {
+#if defined(__x86_64__)
+  long ret;
+  register void (*r12)(const void*) __asm__("r12") = fn;  // preserved by syscall
+  register const void* r13 __asm__("r13") = arg;
+  __asm__ volatile(
+      "syscall\n\t"
+      "test %%rax, %%rax\n\t"
+      "jnz 1f\n\t"
+      "xor %%ebp, %%ebp\n\t"  // child: on the new stack
+      "mov %%r13, %%rdi\n\t"
+      "call *%%r12\n\t"
+      "hlt\n\t"
+      "1:\n\t"
+      : "=a"(ret)
+      : "a"(SYS_clone3), "D"(args), "S"(size), "r"(r12), "r"(r13)
+      : "rcx", "r11", "memory");
+  return ret;
+#elif defined(__aarch64__)
+  register long x8 __asm__("x8") = SYS_clone3;
+  register long x0 __asm__("x0") = reinterpret_cast<long>(args);
+  register unsigned long x1 __asm__("x1") = size;
+  register void (*x19)(const void*) __asm__("x19") = fn;  // preserved by svc
+  register const void* x20 __asm__("x20") = arg;
+  __asm__ volatile(
+      "svc 0\n\t"
+      "cbnz x0, 1f\n\t"
+      "mov x29, xzr\n\t"  // child: on the new stack
+      "mov x30, xzr\n\t"
+      "mov x0, x20\n\t"
+      "blr x19\n\t"
+      "brk #0\n\t"
+      "1:\n\t"
+      : "+r"(x0)
+      : "r"(x8), "r"(x1), "r"(x19), "r"(x20)
+      : "x30", "memory");
+  return x0;
+#else
+#error "RawClone3OnStack: add this architecture"
+#endif
+}
+
 #endif  // LXNSD_NATIVE_RAW_SYSCALL_H_

@@ -224,7 +224,14 @@ void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
     x.collect_output = true;
     x.output_cap = GetUint32(env, e, "collectOutput");
   }
-  x.lifetime_timeout = IsSet(spec, "timeoutMs");
+  if (IsSet(e, "timeoutMs")) {
+    x.lifetime_timeout = true;
+    x.lifetime_ms = GetUint32(env, e, "timeoutMs");
+  }
+  if (IsSet(e, "cgroupParent")) {
+    x.cgroup_parent = GetString(env, e, "cgroupParent", true);
+    if (x.cgroup_parent[0] != '/') ThrowType(env, "exec.cgroupParent must be an absolute path");
+  }
 }
 
 ChildSpec ParseSpec(Napi::Env env, const Napi::Value& value) {
@@ -332,6 +339,7 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
         InstanceMethod("scanNamespaces", &LxnsAddon::ScanNamespacesJs),
         InstanceValue("NS_TYPES", NsTypesArray(env), napi_enumerable),
+        InstanceValue("STEP_NAMES", StepNamesArray(env), napi_enumerable),
     });
     napi_add_env_cleanup_hook(env, &LxnsAddon::Cleanup, this);
     env_ = env;
@@ -374,6 +382,25 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
       a.Set(i++, row);
     }
     return a;
+  }
+
+  // Every step name a failure can carry: the child's, then the daemon's own.
+  static Napi::Array StepNamesArray(Napi::Env env) {
+    Napi::Array a = Napi::Array::New(env);
+    uint32_t i = 0;
+    for (const char* name : kChildStepNames) a.Set(i++, name);
+    for (const char* name : kParentStepNames) a.Set(i++, name);
+    return a;
+  }
+
+  // Run ids are counters: exact in a JS number up to 2^53.
+  static uint64_t IdArg(const Napi::CallbackInfo& info, size_t i) {
+    if (info.Length() <= i || !info[i].IsNumber()) ThrowType(info.Env(), "id must be a number");
+    double d = info[i].As<Napi::Number>().DoubleValue();
+    if (!(d >= 1 && d <= 9007199254740991.0) || d != static_cast<double>(static_cast<uint64_t>(d))) {
+      ThrowType(info.Env(), "id must be an integer >= 1");
+    }
+    return static_cast<uint64_t>(d);
   }
 
   // Environment teardown: no child may outlive the daemon.
@@ -556,13 +583,14 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     if (info.Length() < 2 || !info[1].IsFunction()) ThrowType(env, "done must be a function");
     ChildFailure failure;
     auto done = std::make_unique<JsCompletion>(this, info[1].As<Napi::Function>(), "lxnsd:runChild");
-    int pid = runner_.Start(std::move(spec), std::move(done), &failure);
-    if (pid < 0) throw Napi::Error(env, MakeError(env, failure));
-    return Napi::Number::New(env, pid);
+    uint64_t id = runner_.Start(std::move(spec), std::move(done), &failure);
+    if (id == 0) throw Napi::Error(env, MakeError(env, failure));
+    return Napi::Number::New(env, static_cast<double>(id));
   }
 
-  // spawnProgram(spec, started(err, {pid, stdin, stdout, stderr}), exited({code}|{signal})):
-  // returns the per-request child's pid (for cancelChild until started).
+  // spawnProgram(spec, started(err, {pid, stdin, stdout, stderr, cgroup?}),
+  // exited({code}|{signal}, timedOut?)): returns the run's id (cancelChild
+  // until started, killProgram after).
   Napi::Value SpawnProgram(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     ChildSpec spec = ParseSpec(env, info.Length() > 0 ? info[0] : env.Undefined());
@@ -572,9 +600,9 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     }
     ChildFailure failure;
     auto done = std::make_unique<JsCompletion>(this, info[1].As<Napi::Function>(), info[2].As<Napi::Function>());
-    int pid = runner_.Start(std::move(spec), std::move(done), &failure);
-    if (pid < 0) throw Napi::Error(env, MakeError(env, failure));
-    return Napi::Number::New(env, pid);
+    uint64_t id = runner_.Start(std::move(spec), std::move(done), &failure);
+    if (id == 0) throw Napi::Error(env, MakeError(env, failure));
+    return Napi::Number::New(env, static_cast<double>(id));
   }
 
   // killAll(): what the cleanup hook does, for a daemon about to exit.
@@ -583,16 +611,17 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     return info.Env().Undefined();
   }
 
-  // killProgram(pid, signal): false when no such program is running.
+  // killProgram(id, signal): false when no such program is running.
   Napi::Value KillProgram(const Napi::CallbackInfo& info) {
-    int pid = FdArg(info, 0);
+    uint64_t id = IdArg(info, 0);
     int sig = FdArg(info, 1);
     if (sig > 64) ThrowType(info.Env(), "signal must be in [0, 64]");
-    return Napi::Boolean::New(info.Env(), runner_.SignalProgram(pid, sig));
+    return Napi::Boolean::New(info.Env(), runner_.SignalProgram(id, sig));
   }
 
+  // cancelChild(id): false when run `id` has no running child.
   Napi::Value CancelChild(const Napi::CallbackInfo& info) {
-    return Napi::Boolean::New(info.Env(), runner_.Cancel(FdArg(info, 0)));
+    return Napi::Boolean::New(info.Env(), runner_.Cancel(IdArg(info, 0)));
   }
 
   // scanNamespaces(): Promise<RawScanRow[]>, the /proc walk on the libuv pool (ns_scan.cc).
@@ -621,6 +650,7 @@ void JsCompletion::Complete(ChildResult&& result) {
       err = addon_->MakeError(env_, result.failure);
     } else {
       Napi::Object out = Napi::Object::New(env_);
+      out.Set("childPid", result.pid);
       Napi::Array fds = Napi::Array::New(env_, result.fds.size());
       for (uint32_t i = 0; i < result.fds.size(); i++) fds.Set(i, result.fds[i]);
       out.Set("fds", fds);
@@ -638,6 +668,7 @@ void JsCompletion::Complete(ChildResult&& result) {
         out.Set("stdin", result.stdio[0]);
         out.Set("stdout", result.stdio[1]);
         out.Set("stderr", result.stdio[2]);
+        if (!result.cgroup_path.empty()) out.Set("cgroup", result.cgroup_path);
       }
       value = out;
     }
@@ -658,6 +689,7 @@ void JsCompletion::ProgramExited(const ProgramExit& exit) {
     status.Set("stderr", Napi::Buffer<char>::Copy(env_, exit.output[1].data(), exit.output[1].size()));
     status.Set("truncated", exit.truncated);
   }
+  if (exit.timed_out) status.Set("timedOut", true);
   Call(exited_, {status});
 }
 

@@ -1,0 +1,133 @@
+#include "child/program_cgroup.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "child/child_runner.h"
+#include "child/child_program.h"
+
+ProgramCgroup* ProgramCgroup::Create(const std::string& parent, const std::string& name, ChildFailure* failure) {
+  std::string path = parent + "/" + name;
+  if (mkdir(path.c_str(), 0755) < 0) {
+    *failure = {errno, "mkdir", path, kParentStepNames[kParentStepCreateCgroup], ""};
+    return nullptr;
+  }
+  ProgramCgroup* cg = new ProgramCgroup();
+  cg->path_ = path;
+  const char* failed = "open";
+  cg->dir_fd_ = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (cg->dir_fd_ >= 0) cg->kill_fd_ = openat(cg->dir_fd_, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+  if (cg->kill_fd_ >= 0) cg->events_fd_ = openat(cg->dir_fd_, "cgroup.events", O_RDONLY | O_CLOEXEC);
+  if (cg->events_fd_ < 0) {
+    int err = errno;
+    delete cg;  // closes what was opened and removes the (empty) directory
+    *failure = {err, failed, path, kParentStepNames[kParentStepCreateCgroup],
+                err == ENOENT ? "no cgroup.kill or cgroup.events: not a cgroup v2 of Linux >= 5.14" : ""};
+    return nullptr;
+  }
+  return cg;
+}
+
+void ProgramCgroup::Kill() {
+  if (kill_fd_ < 0) return;
+  ssize_t r;
+  do r = pwrite(kill_fd_, "1", 1, 0);
+  while (r < 0 && errno == EINTR);
+}
+
+// "populated 0" in cgroup.events (read from the start each time: kernfs
+// re-arms the EPOLLPRI notification on each read).
+bool ProgramCgroup::Empty() const {
+  char buf[256];
+  ssize_t n;
+  do n = pread(events_fd_, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return true;  // cannot read: gone, nothing to wait for
+  buf[n] = '\0';
+  const char* line = std::strstr(buf, "populated ");
+  return line == nullptr || line[10] == '0';
+}
+
+void ProgramCgroup::Remove(uv_loop_t* loop, std::list<ProgramCgroup*>* pending,
+                           std::function<void()> done) {
+  done_ = std::move(done);
+  pending_ = pending;
+  pending_->push_back(this);
+  Kill();
+  if (Empty()) {
+    Finish();
+    return;
+  }
+  int r = uv_poll_init(loop, &poll_, events_fd_);
+  if (r == 0) {
+    poll_.data = this;
+    polled_ = true;
+    r = uv_poll_start(&poll_, UV_PRIORITIZED, OnEvents);
+  }
+  // Cannot watch it: wait here instead (processes SIGKILLed exit quickly).
+  if (r != 0) RemoveNow();
+}
+
+void ProgramCgroup::OnEvents(uv_poll_t* h, int status, int) {
+  ProgramCgroup* cg = static_cast<ProgramCgroup*>(h->data);
+  if (status < 0) {
+    cg->RemoveNow();
+    return;
+  }
+  if (cg->Empty()) cg->Finish();
+}
+
+// Empty: removes the directory, calls done, deletes itself (once the poll
+// has closed).
+void ProgramCgroup::Finish() {
+  std::function<void()> done = std::move(done_);
+  done_ = nullptr;
+  if (pending_ != nullptr) pending_->remove(this);
+  pending_ = nullptr;
+  bool polled = polled_;
+  polled_ = false;
+  // uv_close takes the fd out of epoll at once: the fds may close after it.
+  if (polled) {
+    uv_close(reinterpret_cast<uv_handle_t*>(&poll_),
+             [](uv_handle_t* h) { delete static_cast<ProgramCgroup*>(h->data); });
+  }
+  CloseFds();
+  rmdir(path_.c_str());  // EBUSY only if something got in meanwhile: left behind
+  path_.clear();
+  if (!polled) delete this;
+  if (done) done();
+}
+
+void ProgramCgroup::RemoveNow() {
+  done_ = nullptr;
+  Kill();
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (!Empty()) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    long spent = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+    if (spent >= 1000) break;
+    struct pollfd p = {events_fd_, POLLPRI, 0};
+    poll(&p, 1, static_cast<int>(1000 - spent));
+  }
+  Finish();
+}
+
+void ProgramCgroup::CloseFds() {
+  for (int* fd : {&events_fd_, &kill_fd_, &dir_fd_}) {
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+  }
+}
+
+ProgramCgroup::~ProgramCgroup() {
+  CloseFds();
+  if (!path_.empty()) rmdir(path_.c_str());  // Create's failure path: still empty
+}

@@ -1,0 +1,56 @@
+// A program's own cgroup v2: created before the program's per-request
+// child is cloned into it (clone3 CLONE_INTO_CGROUP), so the program and
+// everything it starts, setsid or not, are in it; ended with cgroup.kill,
+// watched through cgroup.events until empty (on the event loop), then
+// removed. No N-API here.
+#ifndef LXNSD_NATIVE_PROGRAM_CGROUP_H_
+#define LXNSD_NATIVE_PROGRAM_CGROUP_H_
+
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <list>
+#include <string>
+
+struct ChildFailure;
+
+class ProgramCgroup {
+ public:
+  // mkdir <parent>/<name>, then opens it and its cgroup.kill and
+  // cgroup.events. nullptr with *failure set (step "create cgroup") when
+  // any of that fails; nothing is left behind then.
+  static ProgramCgroup* Create(const std::string& parent, const std::string& name, ChildFailure* failure);
+  // The cgroup's directory fd, for CLONE_INTO_CGROUP.
+  int dir_fd() const { return dir_fd_; }
+  const std::string& path() const { return path_; }
+  // SIGKILLs every process in it (writes "1" to cgroup.kill).
+  void Kill();
+  // Kills, then waits on `loop` until the cgroup is empty (cgroup.events
+  // "populated 0", polled for EPOLLPRI: never a blocking wait), removes it
+  // and calls `done` (nothing when empty). Joins `pending` meanwhile;
+  // `this` is deleted afterwards, perhaps before Remove returns.
+  void Remove(uv_loop_t* loop, std::list<ProgramCgroup*>* pending, std::function<void()> done);
+  // Teardown: kills, waits (blocking, at most ~1 s) until empty, removes
+  // it, deletes `this`; never calls `done`.
+  void RemoveNow();
+
+ private:
+  ProgramCgroup() = default;
+  ~ProgramCgroup();
+  bool Empty() const;
+  void Finish();
+  void CloseFds();
+  static void OnEvents(uv_poll_t* h, int status, int events);
+
+  std::string path_;
+  int dir_fd_ = -1;
+  int kill_fd_ = -1;
+  int events_fd_ = -1;
+  uv_poll_t poll_;
+  bool polled_ = false;
+  std::list<ProgramCgroup*>* pending_ = nullptr;
+  std::function<void()> done_;
+};
+
+#endif  // LXNSD_NATIVE_PROGRAM_CGROUP_H_
