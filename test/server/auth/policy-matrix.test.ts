@@ -68,10 +68,11 @@ describeRoot("policy matrix", () => {
     { kind: "OWNER of the container's user ns (the host's)", ref: () => pid(NamespaceType.USER, () => container, Relation.OWNER)(), expect: { unrestricted: OK, cgroup: DENIED, userns: DENIED } },
     { kind: "PARENT of the container's pid ns (the host's)", ref: () => pid(NamespaceType.PID, () => container, Relation.PARENT)(), expect: { unrestricted: OK, cgroup: DENIED, userns: DENIED } },
     { kind: "PARENT of the pod's pid ns (the host's)", ref: () => pid(NamespaceType.PID, () => pod, Relation.PARENT)(), expect: { unrestricted: OK, cgroup: DENIED, userns: DENIED } },
-    // A handle has no process to compare with under cgroup rules (until handles record the process they were made from).
-    { kind: "OWNER of its own handle", ref: handle("net", "own", Relation.OWNER), expect: { unrestricted: OK, cgroup: DENIED, userns: OK } },
+    // A handle records the process it was made from: its OWNER is allowed under cgroup rules when it is a namespace of that process; PARENT (the host's) is not.
+    { kind: "OWNER of its own handle", ref: handle("net", "own", Relation.OWNER), expect: { unrestricted: OK, cgroup: OK, userns: OK } },
     { kind: "PARENT of its own handle", ref: handle("pid", "own", Relation.PARENT), expect: { unrestricted: OK, cgroup: DENIED, userns: DENIED } },
-    { kind: "pin: the container's net", ref: () => file(() => path.join(stateDir, "ns", pins.container))(), expect: { unrestricted: OK, cgroup: DENIED, userns: OK } },
+    // A pin is checked as the process it was made from while that process runs.
+    { kind: "pin: the container's net", ref: () => file(() => path.join(stateDir, "ns", pins.container))(), expect: { unrestricted: OK, cgroup: OK, userns: OK } },
     { kind: "pin: the host's net", ref: () => file(() => path.join(stateDir, "ns", pins.host))(), expect: { unrestricted: OK, cgroup: DENIED, userns: DENIED } },
   ];
 
