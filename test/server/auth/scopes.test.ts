@@ -116,7 +116,7 @@ describeRoot("scopes, identities and audit", () => {
     expect(audits).toEqual([
       { identity: "runner", method: "ProcessService/Run", targets: [`net pid=${target.pid}`], outcome: "OK" },
       { identity: "reader", method: "ProcessService/Run", targets: [`net pid=${target.pid}`], outcome: "PERMISSION_DENIED" },
-      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+$/), method: "NamespaceService/Unshare", targets: [], outcome: "UNAUTHENTICATED" },
+      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+,groups=[\d+]*$/), method: "NamespaceService/Unshare", targets: [], outcome: "UNAUTHENTICATED" },
     ]);
   });
 
