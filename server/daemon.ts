@@ -134,7 +134,7 @@ export class Daemon {
       const socketPath = unixSocketPath(address);
       const listener = socketPath
         ? await listenUnix(this.server, socketPath, gid, { knows: (peer) => this.authenticator.admitsUnixPeer(peer), limits: this.connections }, this.log)
-        : await listenTcp(this.server, address, tcpCredentials(address, this.config.tls, this.config.insecureLoopback));
+        : await listenTcp(this.server, address, tcpCredentials(address, this.config.tls, this.config.insecureLoopback), this.connections);
       this.listeners.push(listener);
     }
     const bound = this.listeners.map((listener) => listener.address);

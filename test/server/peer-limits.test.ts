@@ -1,5 +1,8 @@
 import * as http2 from "node:http2";
 import * as net from "node:net";
+import pino from "pino";
+import { defaultConfig } from "../../server/config/config";
+import { Daemon } from "../../server/daemon";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { capturingLogger, newToken, tokenHash, writePolicy } from "../helpers/policy";
@@ -7,7 +10,9 @@ import { describeRoot } from "../helpers/privileged";
 
 /** An HTTP/2 connection to the daemon's socket: the session once the daemon's SETTINGS arrived, null if it was closed first. */
 function connect(address: string): Promise<http2.ClientHttp2Session | null> {
-  const session = http2.connect("http://lxnsd", { createConnection: () => net.connect(address.replace(/^unix:/, "")) });
+  const session = address.startsWith("unix:")
+    ? http2.connect("http://lxnsd", { createConnection: () => net.connect(address.slice("unix:".length)) })
+    : http2.connect(`http://${address}`);
   return new Promise((resolve) => {
     session.on("error", () => resolve(null));
     session.once("close", () => resolve(null));
@@ -49,6 +54,19 @@ describeRoot("peers at accept and at a call's headers", () => {
     const opened = await open(daemon.address, 4);
     expect(opened.filter((session) => session !== null)).toHaveLength(2);
     expect(daemon.daemon.connections.size).toBe(2);
+  });
+
+  it("TCP listeners count their connections too, per client address", async () => {
+    const tcp = new Daemon(defaultConfig({ listen: ["127.0.0.1:0"], insecureLoopback: true, maxConnectionsPerPeer: 2 }), pino({ level: "silent" }));
+    const [address] = await tcp.start();
+    try {
+      const opened = await open(address, 3);
+      expect(opened.filter((session) => session !== null)).toHaveLength(2);
+      expect(tcp.connections.size).toBe(2);
+    } finally {
+      sessions.splice(0).forEach((session) => session.destroy());
+      await tcp.stop(0);
+    }
   });
 
   it("a call that names nobody is UNAUTHENTICATED at its headers, before its (half-sent, 16 MiB) message is read", async () => {
