@@ -1,7 +1,8 @@
 // An attacking peer for the peer-limits reliability suite (plain JS: it runs as another uid under setpriv).
 // Opens CONNECTIONS HTTP/2 connections to the unix socket SOCKET, and on each STREAMS gRPC calls whose one
 // message announces BYTES bytes and sends all but the last one, then holds everything open until stdin ends.
-// Prints one JSON line when done sending: {connected, refused, streams, sentBytes}.
+// Prints one JSON line when done sending: {connected, refused, alive, streams, sentBytes, statuses}
+// (statuses: how many streams were answered with each grpc-status).
 const http2 = require("node:http2");
 const net = require("node:net");
 
@@ -14,6 +15,7 @@ const CHUNK = Buffer.alloc(64 * 1024, 0x41);
 
 let sentBytes = 0;
 let streams = 0;
+const statuses = {};
 
 function connectOne() {
   return new Promise((resolve) => {
@@ -44,7 +46,10 @@ function halfSend(session) {
     streams++;
     stream.on("error", () => {});
     stream.on("close", () => resolve());
-    stream.on("response", () => {});
+    stream.on("response", (headers) => {
+      const code = headers["grpc-status"];
+      if (code !== undefined) statuses[code] = (statuses[code] || 0) + 1;
+    });
     const header = Buffer.alloc(5);
     header.writeUInt32BE(BYTES, 1);
     stream.write(header);
@@ -80,7 +85,7 @@ async function main() {
   }
   await Promise.all(sessions.map((session) => Promise.all(Array.from({ length: STREAMS }, () => halfSend(session)))));
   const alive = sessions.filter((session) => !session.closed && !session.destroyed).length;
-  process.stdout.write(`${JSON.stringify({ connected: sessions.length, refused, alive, streams, sentBytes })}\n`);
+  process.stdout.write(`${JSON.stringify({ connected: sessions.length, refused, alive, streams, sentBytes, statuses })}\n`);
   process.stdin.resume();
   process.stdin.on("end", () => {
     for (const session of sessions) session.destroy();
