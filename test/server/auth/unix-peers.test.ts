@@ -16,8 +16,9 @@ const REGROUP_CLIENT = path.join(__dirname, "..", "..", "helpers", "regroup-clie
 const NOBODY = 65534;
 
 /** Runs the inspect client as uid/gid 65534 (nobody/nogroup) and returns what it printed. */
-async function inspectAsNobody(address: string): Promise<{ code: string; nsId?: string; message?: string }> {
-  const { stdout } = await run("setpriv", ["--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", process.execPath, CLIENT, address]);
+async function inspectAsNobody(address: string, groups: number[] = []): Promise<{ code: string; nsId?: string; message?: string }> {
+  const groupArgs = groups.length > 0 ? ["--groups", groups.join(",")] : ["--clear-groups"];
+  const { stdout } = await run("setpriv", ["--reuid", String(NOBODY), "--regid", String(NOBODY), ...groupArgs, process.execPath, CLIENT, address]);
   return JSON.parse(stdout) as { code: string; nsId?: string };
 }
 
@@ -51,6 +52,13 @@ describeRoot("unix socket peers", () => {
     expect((await inspectAsNobody(withTokens.address)).code).toBe("UNAUTHENTICATED");
     const byGroup = await start({ identities: [{ name: "nogroup-readers", scopes: ["read"], "unix-gids": [NOBODY] }] }, "nogroup");
     expect((await inspectAsNobody(byGroup.address)).code).toBe("OK");
+  });
+
+  it("a supplementary group the peer had when it connected names it (SO_PEERGROUPS)", async () => {
+    const group = 40000 + Math.floor(Math.random() * 20000);
+    const daemon = await start({ identities: [{ name: "group-readers", scopes: ["read"], "unix-gids": [group] }] }, "nogroup");
+    expect((await inspectAsNobody(daemon.address, [group + 1])).code).toBe("UNAVAILABLE");
+    expect((await inspectAsNobody(daemon.address, [group + 1, group])).code).toBe("OK");
   });
 
   it("groups are the peer's at connect (SO_PEERGROUPS): a process that gains a group afterwards does not gain its identity", async () => {
