@@ -1,13 +1,15 @@
-import { Server } from "@grpc/grpc-js";
+import { Server, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as native from "../native/lib";
 import { Authenticator } from "./auth/authenticator";
 import { OPEN_POLICY } from "./auth/policy";
+import { changesState } from "./auth/scopes";
 import type { Policy } from "./auth/policy";
 import { ChildSlots } from "./programs/child-slots";
 import { messageLimitProblem } from "./programs/output-limits";
 import type { DaemonConfig } from "./config/config";
 import { HandleTable } from "./namespaces/handle-table";
+import { ConnectionLimits } from "./listeners/connection-limits";
 import { groupId } from "./listeners/group-id";
 import { listenTcp, tcpCredentials } from "./listeners/tcp-listener";
 import { listenUnix } from "./listeners/unix-listener";
@@ -22,6 +24,8 @@ import { MetricsServer } from "./ops/metrics-server";
 import { openAuditLog } from "./ops/audit-log";
 import { addReflection } from "./ops/reflection";
 import type { RpcHooks } from "./rpc/add-service";
+import { identifyFirst } from "./rpc/identify-first";
+import type { EarlyRefusal } from "./rpc/identify-first";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
@@ -48,6 +52,9 @@ export class Daemon {
   private readonly listeners: Listener[] = [];
   /** Held for the daemon's life: its user-namespace rules keep their namespaces open. */
   private readonly policy: Policy;
+  private readonly authenticator: Authenticator;
+  /** Connections of every listener, in total and per peer. */
+  readonly connections: ConnectionLimits;
   private metricsServer?: MetricsServer;
   /** Ends every WatchNamespaces stream (they never finish by themselves). */
   private readonly endWatches: () => void;
@@ -63,6 +70,11 @@ export class Daemon {
   ) {
     const messageProblem = messageLimitProblem(config.maxMessageBytes);
     if (messageProblem) throw new Error(messageProblem);
+    const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
+    this.policy = policy;
+    const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
+    this.authenticator = new Authenticator(policy, ownerUids);
+    this.connections = new ConnectionLimits({ maxTotal: config.maxConnections, maxPerPeer: config.maxConnectionsPerPeer }, log);
     this.server = new Server({
       "grpc.max_receive_message_length": config.maxMessageBytes,
       "grpc.max_send_message_length": config.maxMessageBytes,
@@ -70,6 +82,11 @@ export class Daemon {
       "grpc.keepalive_time_ms": config.keepaliveTimeMs,
       "grpc.keepalive_timeout_ms": config.keepaliveTimeoutMs,
       "grpc.max_connection_idle_ms": config.maxConnectionIdleMs,
+      // node's HTTP/2 maxSessionMemory (MB): what nghttp2 holds per connection (header tables, output queued for a
+      // peer that does not read, streams); past it new streams are refused. Messages being received are not in it:
+      // those are bounded by identifyFirst (none for an unknown caller) and by streams x message size.
+      "grpc-node.max_session_memory": config.maxConnectionMemoryMb,
+      interceptors: [identifyFirst(this.authenticator, (path, peer, error) => this.refusedEarly(path, peer, error))],
       // channelz stays on: grpc-js 1.14's forceShutdown() destroys only the sessions channelz
       // tracks, so without it a stream still open past the shutdown grace kept its connection.
     });
@@ -82,13 +99,10 @@ export class Daemon {
       log,
     });
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
-    const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
-    this.policy = policy;
-    const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
     this.closeAudit = () => auditLog?.close();
     const audit = config.auditLog === undefined ? log : auditLog?.log;
-    const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: new Authenticator(policy, ownerUids), slots: this.slots };
+    const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: this.authenticator, slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
     const resolver = new NamespaceResolver(this.handles, [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])], (file) => pinOrigin(dirs, file));
@@ -119,14 +133,26 @@ export class Daemon {
     addReflection(this.server, services);
   }
 
+  /** A call answered at its headers (identifyFirst): logged, counted and audited as the call wrapper would. */
+  private readonly refusedEarly: EarlyRefusal = (path, peer, error) => {
+    const [service = "", method = ""] = path.slice(1).split("/");
+    const name = `${service.split(".").pop()}/${method}`;
+    const code = status[error.code];
+    if (service.startsWith("lxnsd.v1.")) {
+      this.metrics.observerFor(service)(method, error.code, 0);
+      if (changesState(name)) this.log.info({ audit: { identity: `unauthenticated ${peer}`, method: name, targets: [], outcome: code } }, "audit");
+    }
+    this.log.info({ method: name, peer, code, reason: error.reason }, error.message);
+  };
+
   /** Binds every listener and starts serving; resolves to the bound addresses (a TCP port 0 replaced by the real one). */
   async start(): Promise<string[]> {
     const gid = this.config.socketGroup !== undefined ? groupId(this.config.socketGroup) : undefined;
     for (const address of new Set(this.config.listen)) {
       const socketPath = unixSocketPath(address);
       const listener = socketPath
-        ? await listenUnix(this.server, socketPath, gid, this.log)
-        : await listenTcp(this.server, address, tcpCredentials(address, this.config.tls, this.config.insecureLoopback));
+        ? await listenUnix(this.server, socketPath, gid, { knows: (peer) => this.authenticator.admitsUnixPeer(peer), limits: this.connections }, this.log)
+        : await listenTcp(this.server, address, tcpCredentials(address, this.config.tls, this.config.insecureLoopback), this.connections);
       this.listeners.push(listener);
     }
     const bound = this.listeners.map((listener) => listener.address);

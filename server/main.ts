@@ -68,6 +68,9 @@ const program = new ConfigurableCommand()
     16 * 1024 * 1024,
   )
   .option("--max-streams-per-connection <n>", "most concurrent calls on one connection", positiveInt, 256)
+  .option("--max-connections <n>", "most connections open at once, over every listener; past it a new one is closed at accept", positiveInt, 1024)
+  .option("--max-connections-per-peer <n>", "most connections of one peer (a unix uid, a TCP client address); past it a new one is closed at accept", positiveInt, 64)
+  .option("--max-connection-memory <MB>", "HTTP/2 memory one connection may hold in nghttp2 (node's maxSessionMemory: header tables, queued output); past it new streams are refused", positiveInt, 64)
   .option("--keepalive-time <seconds>", "interval of keepalive pings to idle clients", positiveInt, 7200)
   .option("--keepalive-timeout <seconds>", "how long a keepalive ping may go unanswered before the connection is closed", positiveInt, 20)
   .option("--max-connection-idle <seconds>", "close a connection that has had no call for this long (clients reconnect)", positiveInt, 300)
@@ -115,6 +118,9 @@ interface DaemonFlags extends Record<string, unknown> {
   maxQueue: number;
   maxMessageBytes: number;
   maxStreamsPerConnection: number;
+  maxConnections: number;
+  maxConnectionsPerPeer: number;
+  maxConnectionMemory: number;
   keepaliveTime: number;
   keepaliveTimeout: number;
   maxConnectionIdle: number;
@@ -179,6 +185,9 @@ async function main(): Promise<void> {
     maxQueue: options.maxQueue,
     maxMessageBytes: options.maxMessageBytes,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
+    maxConnections: options.maxConnections,
+    maxConnectionsPerPeer: options.maxConnectionsPerPeer,
+    maxConnectionMemoryMb: options.maxConnectionMemory,
     keepaliveTimeMs: options.keepaliveTime * 1000,
     keepaliveTimeoutMs: options.keepaliveTimeout * 1000,
     maxConnectionIdleMs: options.maxConnectionIdle * 1000,

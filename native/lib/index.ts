@@ -375,6 +375,16 @@ export function peerCredentials(fd: number): { pid: number; uid: number; gid: nu
 }
 
 /**
+ * getsockopt(SO_PEERGROUPS) of a connected unix socket fd: the supplementary
+ * groups the connecting process had at connect(), fixed for the connection's
+ * life (unlike /proc/PID/status of its pid, which may be another process by now).
+ */
+export function peerGroups(fd: number): number[] {
+  checkFd(fd);
+  return raw.peerGroups(fd);
+}
+
+/**
  * mount(source, target, NULL, MS_BIND) in the daemon's own mount namespace
  * (a mount, not a namespace change). With source "/proc/self/fd/N" of an
  * nsfs fd this pins the namespace at target, as `ip netns add` does.

@@ -217,6 +217,7 @@ export interface RawNative {
   nsGetParent(fd: number): number;
   nsGetOwnerUid(fd: number): number;
   peerCredentials(fd: number): { pid: number; uid: number; gid: number };
+  peerGroups(fd: number): number[];
   bindMountPath(source: string, target: string): void;
   makeSharedMountPoint(dir: string): void;
   unmountDetach(path: string): void;

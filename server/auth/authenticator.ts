@@ -1,11 +1,11 @@
 import { createHash } from "node:crypto";
-import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import { RpcError } from "../errors";
-import type { AnyCall, CallGate } from "../rpc/add-service";
+import type { CallCredentials, CallGate } from "../rpc/add-service";
 import type { Caller } from "./caller";
 import { parseUnixPeer } from "./unix-peer";
+import type { UnixPeer } from "./unix-peer";
 import type { Policy, PolicyIdentity } from "./policy";
 import { SCOPES } from "./scopes";
 
@@ -27,18 +27,6 @@ function certificateNames(cert: PeerCertificate): Set<string> {
   return names;
 }
 
-/** Supplementary and primary groups of a process (its /proc/PID/status), for unix-gids rules. */
-function groupsOf(pid: number, gid: number): Set<number> {
-  const groups = new Set([gid]);
-  try {
-    const line = readFileSync(`/proc/${pid}/status`, "utf8").split("\n").find((entry) => entry.startsWith("Groups:"));
-    for (const value of line?.slice("Groups:".length).trim().split(/\s+/) ?? []) if (value !== "") groups.add(Number(value));
-  } catch {
-    // The peer exited: only its primary group counts.
-  }
-  return groups;
-}
-
 /**
  * Identifies callers by bearer token, client certificate or unix peer
  * credentials (in that order). Credentials that name no identity of the
@@ -47,7 +35,7 @@ function groupsOf(pid: number, gid: number): Set<number> {
 export class Authenticator implements CallGate {
   private readonly byToken = new Map<string, Caller>();
   private readonly callers = new Map<PolicyIdentity, Caller>();
-  private readonly usesGroups: boolean;
+  private readonly hasTokens: boolean;
 
   constructor(
     private readonly policy: Policy,
@@ -59,17 +47,28 @@ export class Authenticator implements CallGate {
       this.callers.set(identity, caller);
       for (const hash of identity.tokenHashes) this.byToken.set(hash.slice("sha256:".length), caller);
     }
-    this.usesGroups = policy.identities.some((identity) => identity.unixGids.length > 0);
+    this.hasTokens = this.byToken.size > 0;
   }
 
-  identify(call: AnyCall): Caller {
+  /**
+   * Whether a unix peer may keep its connection, decided at accept before any byte is read: when the
+   * policy names it (uid, primary or supplementary group), it is an owner with unix-owner-scopes, there
+   * is no policy, or the policy has token identities (a peer may present a token on its calls; such a
+   * peer's calls without a known token are refused at their headers, before their message is read).
+   */
+  admitsUnixPeer(peer: UnixPeer): boolean {
+    if (this.policy.open || this.hasTokens) return true;
+    return this.unixIdentity(peer) !== undefined || this.isOwner(peer.uid);
+  }
+
+  identify(call: CallCredentials): Caller {
     const authorization = call.metadata.get("authorization");
     if (authorization.length > 0) return this.byBearer(authorization);
     const cert = call.getAuthContext?.().sslPeerCertificate;
     if (cert) return this.byCertificate(cert);
     const peer = call.getPeer();
     const unix = parseUnixPeer(peer);
-    if (unix) return this.byUnixPeer(unix.pid, unix.uid, unix.gid);
+    if (unix) return this.byUnixPeer(unix);
     // A plaintext TCP listener exists only with --insecure-loopback.
     if (this.policy.open) return { name: `loopback ${peer}`, key: "loopback", scopes: new Set(SCOPES) };
     throw unauthenticated("no credentials: send a bearer token or a client certificate the policy knows");
@@ -90,14 +89,22 @@ export class Authenticator implements CallGate {
     return this.callers.get(identity)!;
   }
 
-  private byUnixPeer(pid: number, uid: number, gid: number): Caller {
+  private unixIdentity(peer: UnixPeer): PolicyIdentity | undefined {
+    const groups = new Set([peer.gid, ...peer.groups]);
+    return this.policy.identities.find((entry) => entry.unixUids.includes(peer.uid) || entry.unixGids.some((id) => groups.has(id)));
+  }
+
+  private isOwner(uid: number): boolean {
+    return this.ownerUids.includes(uid) && this.policy.unixOwnerScopes.size > 0;
+  }
+
+  /** By the uid and groups the peer had when it connected (SO_PEERCRED, SO_PEERGROUPS), never by /proc of its pid. */
+  private byUnixPeer(peer: UnixPeer): Caller {
+    const { uid } = peer;
     if (this.policy.open) return { name: `unix uid ${uid}`, key: `unix-uid:${uid}`, scopes: new Set(SCOPES) };
-    const groups = this.usesGroups ? groupsOf(pid, gid) : new Set([gid]);
-    const identity = this.policy.identities.find((entry) => entry.unixUids.includes(uid) || entry.unixGids.some((id) => groups.has(id)));
+    const identity = this.unixIdentity(peer);
     if (identity) return this.callers.get(identity)!;
-    if (this.ownerUids.includes(uid) && this.policy.unixOwnerScopes.size > 0) {
-      return { name: `unix uid ${uid}`, key: `unix-uid:${uid}`, scopes: this.policy.unixOwnerScopes };
-    }
+    if (this.isOwner(uid)) return { name: `unix uid ${uid}`, key: `unix-uid:${uid}`, scopes: this.policy.unixOwnerScopes };
     throw unauthenticated(`unix peer uid ${uid} is not an identity of the policy`);
   }
 }

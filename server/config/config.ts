@@ -51,6 +51,12 @@ export interface DaemonConfig {
   maxMessageBytes: number;
   /** Most concurrent calls on one connection (HTTP/2 streams). */
   maxStreamsPerConnection: number;
+  /** Most connections open at once, over every listener; past it a new one is closed at accept. */
+  maxConnections: number;
+  /** Most connections of one peer (a unix uid, a TCP client address); past it a new one is closed at accept. */
+  maxConnectionsPerPeer: number;
+  /** grpc-js's grpc-node.max_session_memory: node's HTTP/2 maxSessionMemory of each connection, in MB. */
+  maxConnectionMemoryMb: number;
   /** Server keepalive ping interval and how long to wait for its answer, in ms. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -88,6 +94,9 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxHandlesPerIdentity: 256,
     maxMessageBytes: 16 * 1024 * 1024,
     maxStreamsPerConnection: 256,
+    maxConnections: 1024,
+    maxConnectionsPerPeer: 64,
+    maxConnectionMemoryMb: 64,
     keepaliveTimeMs: 2 * 60 * 60 * 1000,
     keepaliveTimeoutMs: 20_000,
     maxConnectionIdleMs: 5 * 60 * 1000,

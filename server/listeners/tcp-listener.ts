@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
+import { createServer } from "node:net";
 import { ServerCredentials } from "@grpc/grpc-js";
 import type { Server } from "@grpc/grpc-js";
+import type { ConnectionLimits } from "./connection-limits";
 import type { Listener } from "./unix-listener";
 
 /** The TLS files of TCP listeners (PEM). */
@@ -50,12 +52,29 @@ export function tcpCredentials(address: string, tls: TlsFiles | undefined, insec
   return ServerCredentials.createInsecure();
 }
 
-/** Binds `address` (HOST:PORT) with `credentials`. */
-export async function listenTcp(server: Server, address: string, credentials: ServerCredentials): Promise<Listener> {
-  const port = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(address, credentials, (err, value) => (err ? reject(new Error(`cannot listen on ${address}: ${err.message}`)) : resolve(value))),
-  );
-  const bound = `${hostOf(address)}:${port}`;
-  // grpc-js unbinds by the bound port (it refuses "port 0").
-  return { address: bound, close: () => server.unbind(bound) };
+/**
+ * Binds `address` (HOST:PORT) with `credentials`. lxnsd accepts the connections
+ * itself, so that one over `limits` (its peer: the client's address) is closed
+ * before TLS or HTTP/2 starts; grpc-js gets the rest through a connection
+ * injector, which does the TLS handshake (mutual TLS) itself.
+ */
+export async function listenTcp(server: Server, address: string, credentials: ServerCredentials, limits: ConnectionLimits): Promise<Listener> {
+  const injector = server.createConnectionInjector(credentials);
+  const netServer = createServer((socket) => {
+    if (!limits.admit(`tcp ${socket.remoteAddress}`, socket)) {
+      socket.destroy();
+      return;
+    }
+    injector.injectConnection(socket);
+  });
+  const host = hostOf(address).replace(/^\[(.*)\]$/, "$1");
+  const port = Number(address.slice(address.lastIndexOf(":") + 1));
+  await new Promise<void>((resolve, reject) => {
+    netServer.once("error", (err) => reject(new Error(`cannot listen on ${address}: ${err.message}`)));
+    netServer.listen(port, host, () => resolve());
+  });
+  const bound = netServer.address();
+  const boundPort = typeof bound === "object" && bound ? bound.port : port;
+  // Stops accepting; the connections already made drain with the grpc-js server's shutdown.
+  return { address: `${hostOf(address)}:${boundPort}`, close: () => netServer.close() };
 }

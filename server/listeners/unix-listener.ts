@@ -6,6 +6,8 @@ import type { Server } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as native from "../../native/lib";
 import { unixPeerString } from "../auth/unix-peer";
+import type { UnixPeer } from "../auth/unix-peer";
+import type { ConnectionLimits } from "./connection-limits";
 import { prepareUnixSocket, removeSocket, restrictSocket } from "./unix-socket";
 
 /** A listener the daemon closes at shutdown: close() stops accepting connections. */
@@ -19,26 +21,46 @@ function socketFd(socket: Socket): number | undefined {
   return (socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
 }
 
+/** Who may connect to a unix listener, and how many connections each may hold. */
+export interface UnixAdmission {
+  /** Whether the policy knows this peer (or it may still name itself by a token); others are closed at accept. */
+  knows(peer: UnixPeer): boolean;
+  limits: ConnectionLimits;
+}
+
 /**
- * Serves `server` on a unix socket that lxnsd accepts itself, so that every
- * connection is tagged with its peer's SO_PEERCRED (the policy's unix
- * identities) before grpc-js sees it. The socket is created mode 0660
- * (umask around bind, so it is never wider), group `gid` when given.
+ * Serves `server` on a unix socket that lxnsd accepts itself: every connection
+ * is tagged with its peer's uid, gid and groups as the kernel recorded them at
+ * connect (SO_PEERCRED, SO_PEERGROUPS; the policy's unix identities), and a
+ * peer the policy does not know, or one over the connection limits, is closed
+ * before grpc-js reads a byte. The socket is created mode 0660 (umask around
+ * bind, so it is never wider), group `gid` when given.
  */
-export async function listenUnix(server: Server, socketPath: string, gid: number | undefined, log: Logger): Promise<Listener> {
+export async function listenUnix(server: Server, socketPath: string, gid: number | undefined, admission: UnixAdmission, log: Logger): Promise<Listener> {
   await prepareUnixSocket(socketPath);
   const injector = server.createConnectionInjector(ServerCredentials.createInsecure());
   const netServer: NetServer = createServer((socket) => {
-    let peer: string;
+    let peer: UnixPeer;
     try {
-      peer = unixPeerString(native.peerCredentials(socketFd(socket) ?? -1));
+      const fd = socketFd(socket) ?? -1;
+      peer = { ...native.peerCredentials(fd), groups: native.peerGroups(fd) };
     } catch (err) {
       log.warn({ err }, "refusing a unix connection whose peer credentials cannot be read");
       socket.destroy();
       return;
     }
+    const key = `unix uid ${peer.uid}`;
+    if (!admission.knows(peer)) {
+      admission.limits.refused(key, "no identity of the policy names this peer");
+      socket.destroy();
+      return;
+    }
+    if (!admission.limits.admit(key, socket)) {
+      socket.destroy();
+      return;
+    }
     // grpc-js names a call's peer after its socket's remoteAddress.
-    Object.defineProperty(socket, "remoteAddress", { value: peer, configurable: true });
+    Object.defineProperty(socket, "remoteAddress", { value: unixPeerString(peer), configurable: true });
     injector.injectConnection(socket);
   });
   await new Promise<void>((resolve, reject) => {

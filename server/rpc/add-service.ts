@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import type { Server, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { Metadata, Server, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { PeerCertificate } from "node:tls";
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller";
 import { changesState, scopeOf } from "../auth/scopes";
@@ -21,10 +22,17 @@ type AnyHandler = (input: unknown, context: CallContext) => unknown;
 /** Observes every finished call: the metrics and the access log hang here. */
 export type CallObserver = (method: string, code: status, seconds: number) => void;
 
+/** What a call says about who makes it: its metadata (a bearer token), its connection's peer and TLS certificate. */
+export interface CallCredentials {
+  readonly metadata: Metadata;
+  getPeer(): string;
+  getAuthContext?(): { sslPeerCertificate?: PeerCertificate };
+}
+
 /** Decides who a call comes from, before anything runs. */
 export interface CallGate {
   /** The caller of `call`; throws UNAUTHENTICATED when its credentials name nobody. */
-  identify(call: AnyCall): Caller;
+  identify(call: CallCredentials): Caller;
 }
 
 /** What every handler is wrapped with. */

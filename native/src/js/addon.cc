@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <vector>
 
 #include "child/child_runner.h"
 #include "js/errno_names.h"
@@ -327,6 +328,7 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
         InstanceMethod("nsGetParent", &LxnsAddon::NsGetParent),
         InstanceMethod("nsGetOwnerUid", &LxnsAddon::NsGetOwnerUid),
         InstanceMethod("peerCredentials", &LxnsAddon::PeerCredentials),
+        InstanceMethod("peerGroups", &LxnsAddon::PeerGroups),
         InstanceMethod("bindMountPath", &LxnsAddon::BindMountPathJs),
         InstanceMethod("makeSharedMountPoint", &LxnsAddon::MakeSharedMountPointJs),
         InstanceMethod("unmountDetach", &LxnsAddon::UnmountDetachJs),
@@ -532,6 +534,26 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
     out.Set("pid", cred.pid);
     out.Set("uid", cred.uid);
     out.Set("gid", cred.gid);
+    return out;
+  }
+
+  // getsockopt(SO_PEERGROUPS) of a connected unix socket: the supplementary groups the peer had when it
+  // connected (the kernel's copy, taken at connect(); unlike /proc/PID/status it cannot change afterwards).
+  // ERANGE says how large the list is: grow and ask again.
+  Napi::Value PeerGroups(const Napi::CallbackInfo& info) {
+    int fd = FdArg(info, 0);
+    std::vector<gid_t> groups(32);
+    for (;;) {
+      socklen_t len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+      if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) == 0) {
+        groups.resize(len / sizeof(gid_t));
+        break;
+      }
+      if (errno != ERANGE || len / sizeof(gid_t) <= groups.size()) Throw(info.Env(), -errno, "getsockopt(SO_PEERGROUPS)", "");
+      groups.resize(len / sizeof(gid_t));
+    }
+    Napi::Array out = Napi::Array::New(info.Env(), groups.size());
+    for (size_t i = 0; i < groups.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(info.Env(), groups[i]));
     return out;
   }
 

@@ -114,12 +114,12 @@ describeRoot("scopes, identities and audit", () => {
     await codeOf(as(newToken()).unshare({ types: [NamespaceType.UTS] }));
     await as(tokens.reader).inspect({ ref: netOf(target.pid) });
     const audits = logs.lines.filter((line) => line.audit).map((line) => line.audit);
-    const peer = { pid: process.pid, uid: 0, gid: process.getgid!() };
+    const peer = { pid: process.pid, uid: 0, gid: process.getgid!(), groups: expect.any(Array) };
     const argv = ["/usr/bin/true"];
     expect(audits).toEqual([
       { identity: "runner", peer, method: "ProcessService/Run", targets: [`net pid=${target.pid}`], argv, outcome: "OK" },
       { identity: "reader", peer, method: "ProcessService/Run", targets: [`net pid=${target.pid}`], argv, outcome: "PERMISSION_DENIED" },
-      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+$/), peer, method: "NamespaceService/Unshare", targets: [], types: ["uts"], outcome: "UNAUTHENTICATED" },
+      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+,groups=[\d+]*$/), peer, method: "NamespaceService/Unshare", targets: [], types: ["uts"], outcome: "UNAUTHENTICATED" },
     ]);
   });
 
