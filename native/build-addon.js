@@ -2,12 +2,13 @@
 // Builds the addon (native/binding.gyp) with node-gyp, offline, against the
 // headers of the Node.js that runs this script.
 //
-// The headers of an official Node.js build (the registry's node-linux-<arch>
-// package, nodejs.org's tarballs) and of a distribution's node with its -dev
-// package (/usr/bin/node, /usr/include/node) sit in include/node next to
-// bin/node. Handing node-gyp that directory as --nodedir means it never
-// downloads headers from nodejs.org. A node without headers beside it falls
-// back to node-gyp's own lookup (npm's `nodedir`, its cache, a download).
+// npm's scripts find `node` in node_modules/.bin first: the Node.js LTS this
+// project depends on (the registry's node-linux-<arch> package), which ships
+// its headers in include/node next to bin/node. Handing node-gyp that
+// directory as --nodedir means it never downloads headers from nodejs.org.
+// A Node.js without headers beside it (a distribution's /usr/bin/node without
+// its -dev package) falls back to node-gyp's own lookup (npm's `nodedir`, or
+// its cache and download).
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
