@@ -31,6 +31,12 @@
       "cflags": ["-Wall", "-Wextra", "-O2", "-ffreestanding", "-fno-stack-protector",
                  "-fno-pie", "-fno-asynchronous-unwind-tables", "-fno-unwind-tables"],
       "ldflags": ["-nostdlib", "-static", "-no-pie", "-Wl,--build-id=none"]
+    },
+    {
+      "target_name": "lxnsd-spawn-floor",
+      "type": "executable",
+      "sources": ["src/bench/spawn_floor.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -26,6 +26,7 @@ import { addReflection } from "./ops/reflection";
 import type { RpcHooks } from "./rpc/add-service";
 import { identifyFirst } from "./rpc/identify-first";
 import type { EarlyRefusal } from "./rpc/identify-first";
+import { openSessions, sessionsClosed } from "./rpc/server-sessions";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
@@ -175,14 +176,18 @@ export class Daemon {
     this.health.set(false);
     this.endWatches();
     this.listeners.forEach((listener) => listener.close());
+    const sessions = openSessions(this.server);
     await new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.server.forceShutdown();
         resolve();
       }, graceMs);
+      // tryShutdown's own callback may come while calls are still in flight (server-sessions.ts): wait for the sessions.
       this.server.tryShutdown(() => {
-        clearTimeout(timer);
-        resolve();
+        void sessionsClosed(sessions).then(() => {
+          clearTimeout(timer);
+          resolve();
+        });
       });
     });
     this.handles.closeAll();

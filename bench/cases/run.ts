@@ -1,12 +1,14 @@
 // Run of /usr/bin/true joined to the target's net+uts namespaces, against
 // child_process.execFile('nsenter', …) doing the same from the bench process,
-// and against the floor of Run (the addon's spawn behind an empty grpc-js call).
+// against the floor of Run (the addon's spawn behind an empty grpc-js call),
+// and the physical floor (a C loop doing the same spawn: physical-floor.ts).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { measure } from "../measure";
 import type { CaseResult } from "../results";
 import { scaled } from "../scale";
 import { joinNetUts } from "./context";
+import { physicalFloorCase } from "./physical-floor";
 import type { BenchContext } from "./context";
 
 const execFileAsync = promisify(execFile);
@@ -20,7 +22,7 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
   const nsenter = () => execFileAsync("nsenter", ["-t", String(ctx.targetPid), "-n", "-u", "/usr/bin/true"]);
   // 100 warm-up rounds, as for the unary cases: these are the first calls a fresh daemon serves, and its code should
   // be optimized by the time it is timed, as a running daemon's is.
-  return measure(
+  const cases = await measure(
     [
       { id: "run-true", label: "Run /usr/bin/true in net+uts", side: "lxnsd", unit: "ops/s", op: () => run },
       { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter, forks: true },
@@ -28,4 +30,5 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
     ],
     { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
   );
+  return [...cases, await physicalFloorCase(ctx)];
 }

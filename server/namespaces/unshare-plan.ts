@@ -5,6 +5,8 @@ import { kindOf } from "../../api/namespace-types";
 import type { NamespaceKind } from "../../api/namespace-types";
 import type { ChildSpec } from "../../native/lib";
 import { invalidArgument } from "../errors";
+import { offsetRefusal } from "./time-offsets";
+import type { OffsetClock } from "./time-offsets";
 
 /** The kernel's limit on lines in uid_map / gid_map. */
 const MAX_MAP_LINES = 340;
@@ -127,8 +129,12 @@ function mapText(lines: readonly IdMapping[], field: string): string {
     .join("");
 }
 
-/** A timens_offsets line ("boottime SECS NANOS"), nanoseconds normalized to [0, 1e9). */
-function offsetLine(field: string, clock: string, offset: Duration | undefined): string {
+/**
+ * A timens_offsets line ("boottime SECS NANOS"), nanoseconds normalized to
+ * [0, 1e9), checked as the kernel will check it: an offset it would refuse
+ * (ERANGE) is INVALID_ARGUMENT before any child runs.
+ */
+function offsetLine(field: string, clock: OffsetClock, offset: Duration | undefined): string {
   if (!offset || (offset.seconds === 0n && offset.nanos === 0)) return "";
   if (offset.nanos <= -1e9 || offset.nanos >= 1e9) throw invalidArgument(`${field}: nanos out of range`);
   let seconds = offset.seconds;
@@ -137,5 +143,7 @@ function offsetLine(field: string, clock: string, offset: Duration | undefined):
     seconds -= 1n;
     nanos += 1e9;
   }
+  const refusal = offsetRefusal(clock, seconds, nanos);
+  if (refusal) throw invalidArgument(`${field}: ${refusal}`);
   return `${clock} ${seconds} ${nanos}\n`;
 }

@@ -67,7 +67,7 @@ describeRoot("bench cases at BENCH_SCALE=0.01", () => {
   });
 
   it("times Run and nsenter, Unshare+Close and unshare(1)", async () => {
-    expectSane(await runCases(ctx), ["run-true", "nsenter-true", "floor-run"]);
+    expectSane(await runCases(ctx), ["run-true", "nsenter-true", "floor-run", "physical-floor"]);
     expectSane(await unshareCases(ctx), ["unshare-close", "unshare-true"]);
     expect(lxnsd.daemon.handles.size).toBe(0);
   });

@@ -17,9 +17,10 @@ const CASES: CaseResult[] = [
   row("floor", 0.25, 9000, "baseline"),
   row("inspect", 0.375, 6000), // 1.5× the floor: met
   row("open-close", 0.7, 3000),
-  row("run-true", 2, 450), // 2/9 of nsenter: met; 450/100 = 4.5×: met
+  row("run-true", 2, 450), // 2/1.8 = 1.11× the floor of Run: met; 450/480 = 0.94× its rate: met
   row("nsenter-true", 9, 100, "baseline"),
-  row("floor-run", 1.5, 600, "baseline"),
+  row("floor-run", 1.8, 480, "baseline"),
+  row("physical-floor", 0.5, 2000, "baseline"), // floor of Run ÷ (0.5 + 0.25) = 2.4×
   row("exec-stream", 300, 900),
   row("nsenter-stream", 150, 1200, "baseline"),
   row("list", 80, 20), // 80/50 = 1.6×: missed
@@ -115,16 +116,20 @@ describe("bench checks", () => {
     const byId = new Map(RESULTS.checks.map((c) => [c.id, c]));
     expect(byId.get("inspect-p50")).toMatchObject({ value: 1.5, met: true, speedupGoal: 0.5 });
     expect(byId.get("inspect-p50")!.speedup).toBeCloseTo(1 / 1.5, 9);
-    expect(byId.get("run-true-p50")).toMatchObject({ met: true });
+    expect(byId.get("run-true-p50")!.met).toBeUndefined();
     expect(byId.get("run-true-p50")!.value).toBeCloseTo(2 / 9, 9);
-    expect(byId.get("run-true-rate-8")).toMatchObject({ value: 4.5, met: true, speedup: 4.5 });
-    expect(byId.get("run-true-floor-p50")!.value).toBeCloseTo(2 / 1.5, 9);
-    expect(byId.get("floor-run-p50")!.value).toBeCloseTo(1.5 / 9, 9);
+    expect(byId.get("run-true-rate-8")).toMatchObject({ value: 4.5, speedup: 4.5 });
+    expect(byId.get("run-true-floor-p50")).toMatchObject({ met: true, goal: { op: "<=", value: 1.15 } });
+    expect(byId.get("run-true-floor-p50")!.value).toBeCloseTo(2 / 1.8, 9);
+    expect(byId.get("run-true-floor-rate-8")).toMatchObject({ value: 450 / 480, met: true, goal: { op: ">=", value: 0.9 } });
+    expect(byId.get("floor-run-p50")!.value).toBeCloseTo(1.8 / 9, 9);
+    expect(byId.get("floor-run-physical-p50")!.value).toBeCloseTo(1.8 / (0.5 + 0.25), 9);
+    expect(byId.get("floor-run-physical-p50")!.met).toBeUndefined();
     expect(byId.get("list-p50")).toMatchObject({ value: 1.6, met: false });
     expect(byId.get("daemon-rss")).toMatchObject({ value: 151, unit: "MiB", met: false });
     // Comparisons without a target carry no verdict.
     expect(byId.get("open-close-p50")!.met).toBeUndefined();
-    expect(RESULTS.checks.filter((c) => c.goal).map((c) => c.id)).toEqual(["inspect-p50", "run-true-p50", "run-true-rate-8", "list-p50", "daemon-rss"]);
+    expect(RESULTS.checks.filter((c) => c.goal).map((c) => c.id)).toEqual(["inspect-p50", "run-true-floor-p50", "run-true-floor-rate-8", "list-p50", "daemon-rss"]);
   });
 
   it("compares against goals in both directions, inclusively", () => {
@@ -158,7 +163,9 @@ describe("bench report", () => {
 
   it("shows each target, the value of this run and whether it was met", () => {
     expect(report).toContain("| Inspect p50 ÷ floor p50 | 1.50× | ≤ 2.00× | ✅ met |");
-    expect(report).toContain("| Run ops/s ÷ nsenter ops/s, concurrency 8 | 4.50× | ≥ 4.00× | ✅ met |");
+    expect(report).toContain("| Run p50 ÷ floor of Run p50 | 1.11× | ≤ 1.15× | ✅ met |");
+    expect(report).toContain("| Run ops/s ÷ floor of Run ops/s, concurrency 8 | 0.938× | ≥ 0.900× | ✅ met |");
+    expect(report).toContain("| floor of Run p50 ÷ (physical floor p50 + floor p50) | 2.40× | — |  |");
     expect(report).toContain("| ListNamespaces p50 ÷ lsns p50 | 1.60× | ≤ 1.50× | ❌ missed |");
     expect(report).toContain("| daemon peak RSS (VmHWM) with 64 concurrent Execs | 151 MiB | ≤ 150 MiB | ❌ missed |");
     expect(report).toContain("Targets met: 3 of 5.");
@@ -177,7 +184,7 @@ describe("bench chart", () => {
     const bars = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+" fill="(#[0-9a-f]+)"\/>/g)].map((m) => m[1]);
     const ratios = RESULTS.checks.filter((c) => c.speedup !== undefined);
     expect(bars).toHaveLength(ratios.length);
-    expect(bars.filter((c) => c === "#4caf50")).toHaveLength(3); // inspect, run p50, run rate
+    expect(bars.filter((c) => c === "#4caf50")).toHaveLength(3); // inspect, run p50 and rate against the floor of Run
     expect(bars.filter((c) => c === "#e53935")).toHaveLength(1); // list
     expect(svg.match(/stroke-width="2"/g)).toHaveLength(4);
     expect(svg).toContain("floor p50 ÷ Inspect p50");

@@ -52,10 +52,7 @@ describeRoot("the lxnsd process", () => {
 
   it("listens by default on $XDG_RUNTIME_DIR/lxnsd.sock as another user", async () => {
     chmodSync(dir, 0o777);
-    const daemon = spawnDaemon([], {
-      wrapper: ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"],
-      env: { ...process.env, XDG_RUNTIME_DIR: dir },
-    });
+    const daemon = spawnDaemon([], { user: 65534, env: { ...process.env, XDG_RUNTIME_DIR: dir } });
     expect(await daemon.ready).toEqual([`unix:${path.join(dir, "lxnsd.sock")}`]);
     expect(await daemon.stop()).toBe(0);
   });
@@ -99,10 +96,10 @@ describeRoot("the lxnsd process", () => {
     chmodSync(dir, 0o777);
     const socket = path.join(dir, "lxnsd.sock");
     const target = await startTarget(["unshare", "--net"]);
-    const daemon = spawnDaemon(["--listen", `unix:${socket}`], { wrapper: ["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--inh-caps=-all"] });
-    await daemon.ready;
+    const daemon = spawnDaemon(["--listen", `unix:${socket}`], { user: 65534 });
     const client = createClient(`unix:${socket}`);
     try {
+      await daemon.ready;
       await expect(client.inspect({ ref: { type: NamespaceType.NET, source: { case: "pid", value: target.pid } } })).rejects.toMatchObject({
         code: status.PERMISSION_DENIED,
         errno: "EACCES",

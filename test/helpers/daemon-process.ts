@@ -1,6 +1,8 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess, SpawnOptions } from "node:child_process";
 import * as path from "node:path";
+import { nodeAsUser } from "./as-user";
+import { trackChild } from "./leftovers";
 
 /** The compiled daemon, as `npm start` and the `lxnsd` bin run it (`npm test` builds it first). */
 export const DAEMON_MAIN = path.join(__dirname, "..", "..", "dist", "server", "main.js");
@@ -18,13 +20,24 @@ export interface DaemonProcess {
   stop(): Promise<number | string>;
 }
 
-/** Starts `node dist/server/main.js ARGS`, optionally under a wrapper command (setpriv, prlimit). */
-export function spawnDaemon(args: string[], options: { wrapper?: string[]; env?: NodeJS.ProcessEnv } = {}): DaemonProcess {
-  const command = [...(options.wrapper ?? []), process.execPath, DAEMON_MAIN, ...args];
+/**
+ * Starts `node dist/server/main.js ARGS`, optionally under a wrapper command
+ * (prlimit), or as another user with no capabilities (`user`: see nodeAsUser).
+ * A daemon still running when its test file ends is killed (test/helpers/environment.js).
+ */
+export function spawnDaemon(args: string[], options: { wrapper?: string[]; user?: number; env?: NodeJS.ProcessEnv } = {}): DaemonProcess {
+  const asUser = options.user === undefined ? undefined : nodeAsUser(options.user, DAEMON_MAIN, args);
+  const command = [...(options.wrapper ?? []), ...(asUser?.argv ?? [process.execPath, DAEMON_MAIN, ...args])];
   const spawnOptions: SpawnOptions = { stdio: ["ignore", "pipe", "pipe"], env: options.env ?? process.env };
   const proc = spawn(command[0], command.slice(1), spawnOptions);
+  trackChild(proc);
   let stderr = "";
-  const exited = new Promise<number | string>((resolve) => proc.once("exit", (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    proc.once("exit", (code, signal) => {
+      asUser?.done();
+      resolve(code ?? signal ?? -1);
+    }),
+  );
   const ready = new Promise<string[]>((resolve, reject) => {
     // Only the lines not yet looked at, and none once it serves: a busy daemon logs megabytes.
     let scanned = 0;

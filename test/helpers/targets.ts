@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import type { ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { trackAlso, trackChild } from "./leftovers";
 import { nsInode, waitFor } from "./proc";
 
 /** A process the test started, sleeping in namespaces of its own. */
@@ -38,13 +39,15 @@ function sleeping(pid: number): boolean {
 /**
  * Starts `sleep` at the end of a launcher command line (`unshare ...`,
  * `setpriv ... unshare ...`, nested unshares) and resolves once the sleep,
- * the launcher itself or a descendant (with --fork), runs.
+ * the launcher itself or a descendant (with --fork), runs. A target still
+ * alive when its test file ends is killed (test/helpers/environment.js).
  */
 export async function startTarget(command: string[]): Promise<Target> {
   // stderr is kept for the error below, not echoed: util-linux complains when its child is SIGKILLed.
   const launcher = spawn(command[0], [...command.slice(1), "sleep", "1000"], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   launcher.stderr!.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  trackChild(launcher);
   const launcherPid = launcher.pid!;
   let pid = 0;
   await waitFor(
@@ -58,6 +61,7 @@ export async function startTarget(command: string[]): Promise<Target> {
     launcher.kill("SIGKILL");
     throw new Error(`${err.message}: ${stderr}`);
   });
+  trackAlso(launcher, pid);
   return {
     pid,
     launcher,

@@ -17,14 +17,13 @@ import type { FieldOverrides } from "./support/arbitrary-message";
 import { startDaemonUnderTest } from "./support/daemon-under-test";
 import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
 import { ALLOWED, SAFE_PROGRAMS, tameRequest } from "./support/fuzz-policy";
+import { assertFuzz } from "./support/fuzz-seeds";
 import type { FuzzWorld } from "./support/fuzz-policy";
 import { Tally, lastErrorMessage, statusOf } from "./support/outcomes";
 
-/** Runs per method: bounded so that the suite stays within minutes on two cores. */
+/** Runs per method, over CI's fixed seeds: bounded so that the suite stays within minutes on two cores. */
 const RUNS: Record<string, number> = { ListNamespaces: 60, WatchNamespaces: 40, Run: 250, Exec: 250, Unshare: 200 };
 const DEFAULT_RUNS = 300;
-/** LXNSD_FUZZ_SCALE=10 runs ten times as many (a longer hunt than CI's). */
-const SCALE = Number(process.env.LXNSD_FUZZ_SCALE ?? 1);
 const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService];
 
 type AnyFn = (request: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }) => unknown;
@@ -161,7 +160,9 @@ describeRoot("fuzz: every request message and field of every method", () => {
           method.methodKind === "bidi_streaming"
             ? fc.tuple(fc.oneof({ weight: 4, arbitrary: one.filter((message) => (message as ExecRequest).msg.case === "spec") }, { weight: 1, arbitrary: one }), fc.array(one, { maxLength: 4 })).map(([first, rest]) => [first, ...rest])
             : one.map((message) => [message]);
-        await fc.assert(
+        await assertFuzz(
+          `messages: ${service.name}.${method.name}`,
+          RUNS[method.name] ?? DEFAULT_RUNS,
           fc.asyncProperty(requests, async (messages) => {
             // What the client could not even encode is not the daemon's business.
             messages.forEach((message) => toBinary(method.input, message));
@@ -169,7 +170,6 @@ describeRoot("fuzz: every request message and field of every method", () => {
             tally.add(method.name, code);
             if (!ALLOWED[method.name].includes(code)) throw new Error(`${method.name} answered ${status[code]}: ${lastErrorMessage}`);
           }),
-          { numRuns: Math.ceil((RUNS[method.name] ?? DEFAULT_RUNS) * SCALE) },
         );
         expect(lxnsd.proc.proc.exitCode).toBeNull();
         expect((await lxnsd.client.getCurrentNamespaces()).namespaces).toHaveLength(8);

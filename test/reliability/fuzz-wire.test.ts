@@ -14,6 +14,7 @@ import { startDaemonUnderTest } from "./support/daemon-under-test";
 import type { DaemonUnderTest, Holdings } from "./support/daemon-under-test";
 import { ALLOWED, tameRequest } from "./support/fuzz-policy";
 import type { FuzzWorld } from "./support/fuzz-policy";
+import { assertFuzz } from "./support/fuzz-seeds";
 import { Tally } from "./support/outcomes";
 
 const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService];
@@ -106,7 +107,9 @@ describeRoot("fuzz: malformed bytes on the socket", () => {
 
   it("garbage bytes, with or without the HTTP/2 preface: the connection is dropped, the daemon serves on", async () => {
     const preface = Buffer.from("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n");
-    await fc.assert(
+    await assertFuzz(
+      "wire: garbage bytes",
+      200,
       fc.asyncProperty(fc.boolean(), fc.uint8Array({ maxLength: 4096 }), async (withPreface, bytes) => {
         // Whether the daemon closed the connection itself (true) or kept it open until our 5 s timer cut it.
         const closedByDaemon = await new Promise<boolean>((resolve) => {
@@ -125,7 +128,6 @@ describeRoot("fuzz: malformed bytes on the socket", () => {
         });
         expect(closedByDaemon).toBe(true);
       }),
-      { numRuns: 200 },
     );
   });
 
@@ -135,7 +137,9 @@ describeRoot("fuzz: malformed bytes on the socket", () => {
         const session = http2.connect("http://localhost", { createConnection: () => net.connect(socketPath) });
         session.on("error", () => {});
         try {
-          await fc.assert(
+          await assertFuzz(
+            `wire: ${service.name}.${method.name}`,
+            RUNS_PER_METHOD,
             fc.asyncProperty(body, fc.constantFrom("application/grpc", "application/grpc+proto", "text/plain"), async (request, contentType) => {
               fc.pre(request.bytes === undefined || safeToSend(method, request.bytes, world));
               const outcome = await post(session, methodPath(method), request.frame, contentType, method.methodKind === "unary" ? 10000 : 3000);
@@ -163,7 +167,6 @@ describeRoot("fuzz: malformed bytes on the socket", () => {
               const allowed = decodes ? ALLOWED[method.name] : [...ALLOWED[method.name], ...FRAMING_ERRORS];
               if (!allowed.includes(outcome.grpc)) throw new Error(`${method.name} answered ${status[outcome.grpc]} to ${request.kind} (${contentType})`);
             }),
-            { numRuns: RUNS_PER_METHOD },
           );
         } finally {
           session.close();

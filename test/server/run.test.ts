@@ -159,6 +159,9 @@ describeRoot("Run", () => {
     ["a target pid that has exited", { argv: ["true"], join: [pidRef(NamespaceType.NET, 2 ** 22 + 11)] }, status.NOT_FOUND],
     ["the same type joined twice", { argv: ["true"], join: [pidRef(NamespaceType.NET, process.pid), pidRef(NamespaceType.NET, process.pid)] }, status.INVALID_ARGUMENT],
     ["options for a type not unshared", { argv: ["true"], unshareOptions: { hostname: "x" } }, status.INVALID_ARGUMENT],
+    // The kernel refuses the offset (ERANGE): refused before the child, not OUT_OF_RANGE from it (fuzz seed 1263005350).
+    ["a clock offset that puts the clock below zero", { argv: ["true"], unshare: [NamespaceType.TIME, NamespaceType.UTS], unshareOptions: { monotonicOffset: { seconds: -(2n ** 40n) } } }, status.INVALID_ARGUMENT],
+    ["a clock offset past KTIME_SEC_MAX / 2", { argv: ["true"], unshare: [NamespaceType.TIME], unshareOptions: { boottimeOffset: { seconds: 5_000_000_000n } } }, status.INVALID_ARGUMENT],
   ])("%s is an error with its status and leaks nothing", async (_name, spec, code) => {
     const held = fdHoldings();
     const err = await run(spec).catch((e) => e);

@@ -139,6 +139,40 @@ describeRoot("Unshare", () => {
     await waitForNoNewHoldings(heldBefore, 2000, "the keeper's fds to close");
   });
 
+  // The kernel's rules for /proc/PID/timens_offsets (kernel/time/namespace.c,
+  // proc_timens_set_offset): |seconds| <= KTIME_SEC_MAX, and the clock plus the
+  // offset within [0, KTIME_SEC_MAX / 2] seconds. A fuzzed Exec (seed 1263005350)
+  // got OUT_OF_RANGE from the child's write (ERANGE) instead of INVALID_ARGUMENT.
+  const monotonicNow = () => process.hrtime.bigint() / 1_000_000_000n;
+  const boottimeNow = () => BigInt(Math.floor(Number(readFileSync("/proc/uptime", "utf8").split(" ")[0])));
+  it.each([
+    ["a monotonic offset that puts the clock below zero", () => ({ monotonicOffset: { seconds: -(monotonicNow() + 60n) } }), "options.monotonic_offset"],
+    ["a boottime offset that puts the clock below zero", () => ({ boottimeOffset: { seconds: -(boottimeNow() + 60n) } }), "options.boottime_offset"],
+    ["a monotonic offset past KTIME_SEC_MAX", () => ({ monotonicOffset: { seconds: 9_223_372_037n } }), "options.monotonic_offset"],
+    ["a boottime offset far below -KTIME_SEC_MAX", () => ({ boottimeOffset: { seconds: -(2n ** 62n) } }), "options.boottime_offset"],
+    ["a boottime offset that puts the clock past KTIME_SEC_MAX / 2", () => ({ boottimeOffset: { seconds: 4_611_686_018n - boottimeNow() + 60n } }), "options.boottime_offset"],
+  ])("refuses %s with INVALID_ARGUMENT naming the field, before anything runs", async (_name, options, field) => {
+    const fdsBefore = countFds();
+    const err = await lxnsd.client.unshare({ types: [NamespaceType.TIME, NamespaceType.UTS], options: options() }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: status.INVALID_ARGUMENT });
+    expect((err as Error).message).toContain(field);
+    expect(countFds()).toBe(fdsBefore);
+  });
+
+  it("accepts clock offsets down to just above zero and up to just under KTIME_SEC_MAX / 2", async () => {
+    const { handles } = await lxnsd.client.unshare({
+      types: [NamespaceType.TIME],
+      options: { monotonicOffset: { seconds: -(monotonicNow() - 60n) }, boottimeOffset: { seconds: 4_611_686_018n - boottimeNow() - 3600n } },
+    });
+    try {
+      const uptime = Number(nsenterHeld("time", "time", handles[0].info!.nsId, ["cat", "/proc/uptime"]).split(" ")[0]);
+      expect(uptime).toBeGreaterThan(4_611_686_018 - 3600 - 5);
+      expect(uptime).toBeLessThanOrEqual(4_611_686_018);
+    } finally {
+      await lxnsd.client.close({ handle: handles[0].id });
+    }
+  });
+
   it.each([
     ["no types", { types: [] }],
     ["an unspecified type", { types: [NamespaceType.UNSPECIFIED] }],

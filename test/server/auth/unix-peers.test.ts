@@ -4,6 +4,7 @@ import * as path from "node:path";
 import { promisify } from "node:util";
 import { LxnsdError, NamespaceType, createClient } from "../../../client";
 import { unixSocketPath } from "../../../server/listeners/unix-socket";
+import { nodeAsUser } from "../../helpers/as-user";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
 import { newToken, tokenHash, writePolicy } from "../../helpers/policy";
@@ -17,9 +18,13 @@ const NOBODY = 65534;
 
 /** Runs the inspect client as uid/gid 65534 (nobody/nogroup) and returns what it printed. */
 async function inspectAsNobody(address: string, groups: number[] = []): Promise<{ code: string; nsId?: string; message?: string }> {
-  const groupArgs = groups.length > 0 ? ["--groups", groups.join(",")] : ["--clear-groups"];
-  const { stdout } = await run("setpriv", ["--reuid", String(NOBODY), "--regid", String(NOBODY), ...groupArgs, process.execPath, CLIENT, address]);
-  return JSON.parse(stdout) as { code: string; nsId?: string };
+  const asNobody = nodeAsUser(NOBODY, CLIENT, [address], { groups });
+  try {
+    const { stdout } = await run(asNobody.argv[0], asNobody.argv.slice(1));
+    return JSON.parse(stdout) as { code: string; nsId?: string };
+  } finally {
+    asNobody.done();
+  }
 }
 
 describeRoot("unix socket peers", () => {
