@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Server, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as native from "../native/lib";
@@ -24,6 +25,7 @@ import { MetricsServer } from "./ops/metrics-server";
 import { openAuditLog } from "./ops/audit-log";
 import { addReflection } from "./ops/reflection";
 import type { RpcHooks } from "./rpc/add-service";
+import { auditPeer, writeAudit } from "./rpc/audit";
 import { identifyFirst } from "./rpc/identify-first";
 import type { EarlyRefusal } from "./rpc/identify-first";
 import { openSessions, sessionsClosed } from "./rpc/server-sessions";
@@ -61,6 +63,8 @@ export class Daemon {
   private readonly endWatches: () => void;
   /** Closes the audit file, if there is one. */
   private readonly closeAudit: () => void;
+  /** The audit stream (--audit-log), undefined when off. */
+  private readonly audit?: Logger;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
   metricsAddress?: string;
 
@@ -103,6 +107,7 @@ export class Daemon {
     const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
     this.closeAudit = () => auditLog?.close();
     const audit = config.auditLog === undefined ? log : auditLog?.log;
+    this.audit = audit;
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: this.authenticator, slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
@@ -135,13 +140,15 @@ export class Daemon {
   }
 
   /** A call answered at its headers (identifyFirst): logged, counted and audited as the call wrapper would. */
-  private readonly refusedEarly: EarlyRefusal = (path, peer, error) => {
+  private readonly refusedEarly: EarlyRefusal = (path, call, error) => {
+    const peer = call.getPeer();
     const [service = "", method = ""] = path.slice(1).split("/");
     const name = `${service.split(".").pop()}/${method}`;
     const code = status[error.code];
     if (service.startsWith("lxnsd.v1.")) {
       this.metrics.observerFor(service)(method, error.code, 0);
-      if (changesState(name)) this.log.info({ audit: { identity: `unauthenticated ${peer}`, method: name, targets: [], outcome: code } }, "audit");
+      // The message was never read: what the call would have touched is unknown.
+      if (changesState(name) && this.audit) writeAudit(this.audit, randomUUID(), { identity: `unauthenticated ${peer}`, peer: auditPeer(call), method: name, targets: [], outcome: code });
     }
     this.log.info({ method: name, peer, code, reason: error.reason }, error.message);
   };

@@ -35,7 +35,7 @@ export interface AuditPeer {
 }
 
 /** The call, as much of it as the audit needs (grpc-js's server calls). */
-interface PeerSource {
+export interface PeerSource {
   getPeer(): string;
   getAuthContext?(): { sslPeerCertificate?: { subject?: Record<string, string | string[] | undefined>; subjectaltname?: string } };
 }

@@ -3,9 +3,10 @@ import type { ServerInterceptor } from "@grpc/grpc-js";
 import { asRpcError, toServiceError } from "../errors";
 import type { RpcError } from "../errors";
 import type { CallGate } from "./add-service";
+import type { PeerSource } from "./audit";
 
-/** What is told of a call refused at its headers: "/package.Service/Method", the peer, the error. */
-export type EarlyRefusal = (path: string, peer: string, error: RpcError) => void;
+/** What is told of a call refused at its headers: "/package.Service/Method", its peer, the error. */
+export type EarlyRefusal = (path: string, peer: PeerSource, error: RpcError) => void;
 
 /**
  * A server interceptor that identifies every call from its headers (a bearer
@@ -25,7 +26,7 @@ export function identifyFirst(gate: CallGate, refused: EarlyRefusal): ServerInte
               gate.identify({ metadata, getPeer: () => call.getPeer(), getAuthContext: () => call.getAuthContext() });
             } catch (err) {
               const error = asRpcError(err);
-              refused(method.path, call.getPeer(), error);
+              refused(method.path, call, error);
               const answer = toServiceError(error);
               call.sendStatus({ code: answer.code ?? status.UNAUTHENTICATED, details: answer.details ?? error.message, metadata: answer.metadata ?? null });
               return;

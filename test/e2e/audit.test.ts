@@ -8,7 +8,7 @@ import { spawnDaemon } from "../helpers/daemon-process";
 import type { DaemonProcess } from "../helpers/daemon-process";
 import { codeOf } from "../helpers/outcome";
 import { describeRoot } from "../helpers/privileged";
-import { mounted } from "../helpers/proc";
+import { mounted, selfAsPeer } from "../helpers/proc";
 
 type Line = Record<string, unknown> & { audit?: Record<string, unknown> };
 
@@ -68,7 +68,7 @@ describeRoot("the audit stream", () => {
     const all = lines(stderr);
     expect(all.filter((line) => !line.audit)).toEqual([]);
     const audits = all.map((line) => line.audit!);
-    const peer = { pid: process.pid, uid: process.getuid!(), gid: process.getgid!() };
+    const peer = selfAsPeer();
     const common = { identity: `unix uid ${process.getuid!()}`, peer };
     expect(audits).toEqual([
       { ...common, method: "ProcessService/Run", targets: [], argv: ["/bin/echo", "audit me"], outcome: "OK" },

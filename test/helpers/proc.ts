@@ -88,3 +88,10 @@ export function mounted(file: string): boolean {
     .split("\n")
     .some((line) => line.split(" ")[4] === file);
 }
+
+/** This process as a unix peer's credentials name it (SO_PEERCRED and SO_PEERGROUPS): pid, uid, gid and the supplementary groups of /proc/self/status. */
+export function selfAsPeer(): { pid: number; uid: number; gid: number; groups: number[] } {
+  const line = readFileSync("/proc/self/status", "utf8").split("\n").find((entry) => entry.startsWith("Groups:")) ?? "Groups:";
+  const groups = line.slice("Groups:".length).trim().split(/\s+/).filter(Boolean).map(Number);
+  return { pid: process.pid, uid: process.getuid!(), gid: process.getgid!(), groups };
+}
