@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { NamespaceRefSchema, Relation } from "../../../client";
-import type { BindMountRequest, ExecRequest, ExecSpec, NamespaceRef, PinRequest, RunRequest, SetLimitRequest } from "../../../client";
+import type { BindMountRequest, ExecRequest, ExecSpec, NamespaceRef, PinRequest, RunRequest, SetLimitRequest, UnshareRequest } from "../../../client";
 
 /** What the fuzzed requests may act on: only things the suite made. */
 export interface FuzzWorld {
@@ -67,6 +67,11 @@ export function tameSetLimit(request: SetLimitRequest, world: FuzzWorld): void {
   if (request.userNamespace!.relation in Relation) request.userNamespace!.relation = Relation.UNSPECIFIED;
 }
 
+/** An Unshare's target is a process the new namespaces are made from: the suite's target, or one nobody has. */
+export function tameUnshare(request: UnshareRequest, world: FuzzWorld): void {
+  tameRef(request.target, world, false);
+}
+
 export function tamePin(request: PinRequest, world: FuzzWorld): void {
   tameRef(request.ref, world, false);
 }
@@ -89,6 +94,9 @@ export function tameRequest(method: DescMethod, message: unknown, world: FuzzWor
       break;
     case "SetLimit":
       tameSetLimit(message as SetLimitRequest, world);
+      break;
+    case "Unshare":
+      tameUnshare(message as UnshareRequest, world);
       break;
     case "Pin":
       tamePin(message as PinRequest, world);
@@ -114,7 +122,8 @@ export const ALLOWED: Readonly<Record<string, readonly status[]>> = {
   WatchNamespaces: [status.OK, status.INVALID_ARGUMENT, status.CANCELLED],
   Open: CALLER_ERRORS,
   Close: [status.OK, status.INVALID_ARGUMENT, status.NOT_FOUND],
-  Unshare: [status.OK, status.INVALID_ARGUMENT, status.PERMISSION_DENIED, status.RESOURCE_EXHAUSTED],
+  // NOT_FOUND, FAILED_PRECONDITION: a target (a process, handle or pin) that is gone or closed.
+  Unshare: [...CALLER_ERRORS, status.RESOURCE_EXHAUSTED],
   GetLimit: CALLER_ERRORS,
   SetLimit: CALLER_ERRORS,
   Pin: [...CALLER_ERRORS, status.ALREADY_EXISTS],
