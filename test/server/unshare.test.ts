@@ -5,7 +5,16 @@ import type { TestDaemon } from "../helpers/daemon";
 import { heldPath, nsenterHeld } from "../helpers/held";
 import { describeRoot } from "../helpers/privileged";
 import { fdHoldings, newHoldingKinds, newHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
-import { nsInode } from "../helpers/proc";
+import { childrenOf, nsInode, waitFor } from "../helpers/proc";
+import { readlinkSync } from "node:fs";
+
+function readlinkOrNull(file: string): string | null {
+  try {
+    return readlinkSync(file);
+  } catch {
+    return null;
+  }
+}
 import { sharedMount } from "../helpers/shared-mount";
 import { readFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
@@ -133,6 +142,8 @@ describeRoot("Unshare", () => {
     expect(pidsInside[1]).toBeGreaterThan(pidsInside[0]);
     const sleeper = spawn("nsenter", [`--pid=${file}`, "sleep", "100"], { stdio: "ignore" });
     const sleeperExit = new Promise((resolve) => sleeper.once("exit", (code, signal) => resolve(signal)));
+    // nsenter forks into the namespace: close only once its child is in there, or nothing inside gets killed.
+    await waitFor(() => childrenOf(sleeper.pid!).some((child) => readlinkOrNull(`/proc/${child.pid}/ns/pid`) === `pid:[${nsId}]`), 5000, "nsenter's child to be in the pid namespace");
     await lxnsd.client.close({ handle: handles[0].id });
     // Closing the handle ends the namespace's init, and with it everything inside.
     expect(await sleeperExit).toBe("SIGKILL");
