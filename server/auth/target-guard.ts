@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
-import { RpcError, fromErrno, isErrnoLike } from "../errors";
+import { RpcError, fromErrno, isErrnoLike, nativeCall } from "../errors";
 import type { Caller } from "./caller";
 
 /** The process a reference names, for cgroup rules: a pid, the daemon ("self"), or none (handles, other paths). */
@@ -19,13 +19,7 @@ function forbidden(caller: Caller, what: string): RpcError {
 
 /** The cgroup v2 path of a process ("0::/path" in /proc/PID/cgroup), or the v1 paths when there is no v2 line. */
 export function cgroupPaths(pid: number | "self"): string[] {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `read /proc/${pid}/cgroup`) : err;
-  }
-  return parseCgroupFile(text);
+  return parseCgroupFile(nativeCall(`read /proc/${pid}/cgroup`, () => readFileSync(`/proc/${pid}/cgroup`, "utf8")));
 }
 
 /** The cgroup paths in the text of a /proc/PID/cgroup file: the v2 one, or the v1 ones when there is no v2 line. */
@@ -113,17 +107,14 @@ export function checkRelated(caller: Caller, fd: number, name: string, origin: T
   if (!caller.targets?.cgroupPrefixes) return;
   if (origin === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
   const own = native.nsStat(fd);
-  let theirs: { dev: bigint; ino: bigint };
-  try {
+  const theirs = nativeCall(`open /proc/${origin}/ns/${name}`, () => {
     const file = native.openNsPath(`/proc/${origin}/ns/${name}`);
     try {
-      theirs = native.nsStat(file);
+      return native.nsStat(file);
     } finally {
       native.close(file);
     }
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `open /proc/${origin}/ns/${name}`) : err;
-  }
+  });
   if (own.dev !== theirs.dev || own.ino !== theirs.ino) throw forbidden(caller, `${label}: not a namespace of process ${origin}`);
 }
 
