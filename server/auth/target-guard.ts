@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, isErrnoLike, nativeCall } from "../errors";
+import { anyBeneath } from "../rpc/paths";
 import type { Caller } from "./caller";
 
 /** The process a reference names, for cgroup rules: a pid, the daemon ("self"), or none (handles, other paths). */
@@ -38,18 +39,14 @@ export function checkCgroupLines(caller: Caller, lines: readonly string[], label
   const prefixes = caller.targets?.cgroupPrefixes;
   if (!prefixes) return;
   const paths = pathsOfLines(lines);
-  if (!paths.some((value) => prefixes.some((prefix) => under(value, prefix)))) {
+  if (!anyBeneath(paths, prefixes)) {
     throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
   }
 }
 
-function under(value: string, prefix: string): boolean {
-  return value === prefix || prefix === "/" || value.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
-}
-
 /** Whether one of a process's cgroup `paths` lies under one of `prefixes`. */
 export function inCgroupPrefixes(paths: readonly string[], prefixes: readonly string[]): boolean {
-  return paths.some((value) => prefixes.some((prefix) => under(value, prefix)));
+  return anyBeneath(paths, prefixes);
 }
 
 /** The process /proc/PID/ns/TYPE, /proc/self/ns/TYPE and /proc/thread-self/ns/TYPE paths name; undefined for other paths. */

@@ -13,6 +13,7 @@ import { RpcError, fromErrno, invalidArgument, isErrnoLike, nativeCall } from ".
 import { ownUserNamespaceId, statNamespace } from "../namespaces/info";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
 import { addService } from "../rpc/add-service";
+import { checkAbsolutePath, deepestRoot } from "../rpc/paths";
 import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 
@@ -35,27 +36,9 @@ export interface MountServiceDeps {
   sourceRoots: readonly string[];
 }
 
-/** An absolute, normalized path without NUL, or INVALID_ARGUMENT naming the field. */
-function checkPath(value: string, field: string): void {
-  if (value.includes("\0")) throw invalidArgument(`${field}: contains a NUL byte`);
-  if (!path.isAbsolute(value) || path.posix.normalize(value) !== value || value.length > 4096) {
-    throw invalidArgument(`${field}: must be an absolute, normalized path, got ${JSON.stringify(value)}`);
-  }
-}
-
 /** What create_target_path makes for the source at `fd`: a directory for a directory, an empty file otherwise. */
 function sourceKind(fd: number, source: string): "dir" | "file" {
   return nativeCall(`stat ${source}`, () => (fstatSync(fd).isDirectory() ? "dir" : "file"));
-}
-
-/** Whether `value` is `dir` or lexically beneath it. */
-function beneath(value: string, dir: string): boolean {
-  return dir === "/" || value === dir || value.startsWith(`${dir}/`);
-}
-
-/** The deepest of `dirs` that `value` is lexically beneath. */
-function deepest(value: string, dirs: readonly string[]): string | undefined {
-  return dirs.filter((dir) => beneath(value, dir)).sort((a, b) => b.length - a.length)[0];
 }
 
 /**
@@ -85,8 +68,8 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
    * namespace.
    */
   async bindMount(request: BindMountRequest, context: CallContext) {
-    checkPath(request.source, "source");
-    checkPath(request.targetPath, "target_path");
+    checkAbsolutePath(request.source, "source", { quote: true });
+    checkAbsolutePath(request.targetPath, "target_path", { quote: true });
     const caller = context.caller;
     const fds: number[] = [];
     const mnt = this.deps.resolver.resolve(request.target, "target", caller, { defaultType: NamespaceType.MNT });
@@ -146,15 +129,15 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
       throw new RpcError(status.PERMISSION_DENIED, `${caller.name} may not mount anything (no mount-sources in its policy)`, "TARGET_FORBIDDEN");
     }
     const roots = this.deps.sourceRoots.includes("/") ? ["/"] : this.deps.sourceRoots;
-    const daemonRoot = deepest(source, roots);
+    const daemonRoot = deepestRoot(source, roots);
     if (daemonRoot === undefined) throw invalidArgument(`source: ${source} is outside the allowed roots (${roots.join(", ")})`);
-    const callerRoot = own ? deepest(source, own) : undefined;
+    const callerRoot = own ? deepestRoot(source, own) : undefined;
     if (own && callerRoot === undefined) throw forbiddenSource(caller, source);
     // Both contain source, so one contains the other: resolve beneath the deeper.
     const root = callerRoot !== undefined && callerRoot.length > daemonRoot.length ? callerRoot : daemonRoot;
     const byCaller = root === callerRoot;
     if (root === "/" && !byCaller) return nativeCall(`open ${source}`, () => openPathOnly(source));
-    const relative = source === root ? "." : source.slice(root === "/" ? 1 : root.length + 1);
+    const relative = path.posix.relative(root, source) || ".";
     try {
       return native.openBeneath(root, relative);
     } catch (err) {
