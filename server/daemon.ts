@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { Server, status } from "@grpc/grpc-js";
 import type { Logger } from "pino";
 import * as native from "../native/lib";
@@ -24,6 +25,7 @@ import { MetricsServer } from "./ops/metrics-server";
 import { openAuditLog } from "./ops/audit-log";
 import { addReflection } from "./ops/reflection";
 import type { RpcHooks } from "./rpc/add-service";
+import { auditPeer, writeAudit } from "./rpc/audit";
 import { identifyFirst } from "./rpc/identify-first";
 import type { EarlyRefusal } from "./rpc/identify-first";
 import { openSessions, sessionsClosed } from "./rpc/server-sessions";
@@ -59,6 +61,8 @@ export class Daemon {
   private metricsServer?: MetricsServer;
   /** Ends every WatchNamespaces stream (they never finish by themselves). */
   private readonly endWatches: () => void;
+  /** The audit stream (undefined: --audit-log off). */
+  private readonly audit: Logger | undefined;
   /** Closes the audit file, if there is one. */
   private readonly closeAudit: () => void;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
@@ -103,6 +107,7 @@ export class Daemon {
     const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
     this.closeAudit = () => auditLog?.close();
     const audit = config.auditLog === undefined ? log : auditLog?.log;
+    this.audit = audit;
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: this.authenticator, slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
@@ -134,14 +139,21 @@ export class Daemon {
     addReflection(this.server, services);
   }
 
-  /** A call answered at its headers (identifyFirst): logged, counted and audited as the call wrapper would. */
-  private readonly refusedEarly: EarlyRefusal = (path, peer, error) => {
+  /**
+   * A call answered at its headers (identifyFirst): logged, counted and
+   * audited (on the audit stream, with its peer) as the call wrapper would.
+   * Its message was never read: the line names no targets or details.
+   */
+  private readonly refusedEarly: EarlyRefusal = (path, call, error) => {
     const [service = "", method = ""] = path.slice(1).split("/");
     const name = `${service.split(".").pop()}/${method}`;
     const code = status[error.code];
+    const peer = call.getPeer();
     if (service.startsWith("lxnsd.v1.")) {
       this.metrics.observerFor(service)(method, error.code, 0);
-      if (changesState(name)) this.log.info({ audit: { identity: `unauthenticated ${peer}`, method: name, targets: [], outcome: code } }, "audit");
+      if (changesState(name) && this.audit) {
+        writeAudit(this.audit, randomUUID(), { identity: `unauthenticated ${peer}`, peer: auditPeer(call), method: name, targets: [], outcome: code });
+      }
     }
     this.log.info({ method: name, peer, code, reason: error.reason }, error.message);
   };

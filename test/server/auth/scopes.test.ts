@@ -119,7 +119,8 @@ describeRoot("scopes, identities and audit", () => {
     expect(audits).toEqual([
       { identity: "runner", peer, method: "ProcessService/Run", targets: [`net pid=${target.pid}`], argv, outcome: "OK" },
       { identity: "reader", peer, method: "ProcessService/Run", targets: [`net pid=${target.pid}`], argv, outcome: "PERMISSION_DENIED" },
-      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+,groups=[\d+]*$/), peer, method: "NamespaceService/Unshare", targets: [], types: ["uts"], outcome: "UNAUTHENTICATED" },
+      // Refused at its headers (rpc/identify-first.ts): its message was never read, so the line has its peer but no types.
+      { identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,gid=\d+,groups=[\d+]*$/), peer, method: "NamespaceService/Unshare", targets: [], outcome: "UNAUTHENTICATED" },
     ]);
   });
 
