@@ -61,10 +61,10 @@ export class Daemon {
   private metricsServer?: MetricsServer;
   /** Ends every WatchNamespaces stream (they never finish by themselves). */
   private readonly endWatches: () => void;
+  /** The audit stream (undefined: --audit-log off). */
+  private readonly audit: Logger | undefined;
   /** Closes the audit file, if there is one. */
   private readonly closeAudit: () => void;
-  /** The audit stream (--audit-log), undefined when off. */
-  private readonly audit?: Logger;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
   metricsAddress?: string;
 
@@ -139,16 +139,21 @@ export class Daemon {
     addReflection(this.server, services);
   }
 
-  /** A call answered at its headers (identifyFirst): logged, counted and audited as the call wrapper would. */
+  /**
+   * A call answered at its headers (identifyFirst): logged, counted and
+   * audited (on the audit stream, with its peer) as the call wrapper would.
+   * Its message was never read: the line names no targets or details.
+   */
   private readonly refusedEarly: EarlyRefusal = (path, call, error) => {
-    const peer = call.getPeer();
     const [service = "", method = ""] = path.slice(1).split("/");
     const name = `${service.split(".").pop()}/${method}`;
     const code = status[error.code];
+    const peer = call.getPeer();
     if (service.startsWith("lxnsd.v1.")) {
       this.metrics.observerFor(service)(method, error.code, 0);
-      // The message was never read: what the call would have touched is unknown.
-      if (changesState(name) && this.audit) writeAudit(this.audit, randomUUID(), { identity: `unauthenticated ${peer}`, peer: auditPeer(call), method: name, targets: [], outcome: code });
+      if (changesState(name) && this.audit) {
+        writeAudit(this.audit, randomUUID(), { identity: `unauthenticated ${peer}`, peer: auditPeer(call), method: name, targets: [], outcome: code });
+      }
     }
     this.log.info({ method: name, peer, code, reason: error.reason }, error.message);
   };

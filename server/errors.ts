@@ -91,6 +91,32 @@ export function fromErrno(err: ErrnoLike, what: string, overrides: Readonly<Reco
   return new RpcError(code, `${what}: ${err.syscall ?? "syscall"}: ${err.code}${where} (${err.message})`, err.code, metadata, { cause: err });
 }
 
+/**
+ * Runs `fn`, a call into the addon or Node's fs, and turns a syscall failure
+ * into its status: fromErrno(err, what, overrides). Anything else is thrown
+ * as it is. A promise `fn` returns is mapped the same way when it rejects.
+ */
+export function nativeCall<T>(what: string, fn: () => T, overrides?: Readonly<Record<string, status>>): T {
+  const asStatus = (err: unknown): unknown => (isErrnoLike(err) ? fromErrno(err, what, overrides) : err);
+  let result: T;
+  try {
+    result = fn();
+  } catch (err) {
+    throw asStatus(err);
+  }
+  // A thenable, not `instanceof Promise`: the addon's promises may come from another realm (jest).
+  if (isThenable(result)) {
+    return Promise.resolve(result).catch((err: unknown) => {
+      throw asStatus(err);
+    }) as T;
+  }
+  return result;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
+}
+
 /** The daemon's own steps on a per-request child, through /proc/CHILD: ESRCH or ENOENT there means the child is gone. */
 const STEPS_ON_THE_CHILD = new Set<string>([STEP.writeSetgroups, STEP.writeUidMap, STEP.writeGidMap, STEP.openNs]);
 

@@ -1,11 +1,11 @@
 #!/usr/bin/env node
-import * as path from "node:path";
 import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { defaultAddress } from "../api/default-address";
 import { PolicyError } from "./auth/policy";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
+import { isAbsoluteNormalized } from "./rpc/paths";
 import { auditDestinationProblem } from "./ops/audit-log";
 import { MIN_MAX_MESSAGE_BYTES, RUN_ANSWER_OVERHEAD, messageLimitProblem } from "./programs/output-limits";
 import type { TlsFiles } from "./listeners/tcp-listener";
@@ -30,7 +30,7 @@ function nonNegativeSeconds(value: string): number {
 }
 
 function collectAbsolute(value: string, previous: string[] | undefined): string[] {
-  if (!path.isAbsolute(value) || path.posix.normalize(value) !== value) throw new InvalidArgumentError("must be an absolute, normalized path");
+  if (!isAbsoluteNormalized(value)) throw new InvalidArgumentError("must be an absolute, normalized path");
   return collect(value, previous);
 }
 

@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
-import * as path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import * as native from "../../native/lib";
+import { isAbsoluteNormalized } from "../rpc/paths";
 import { PolicyError } from "./policy";
 import type { HeldNamespace, Policy } from "./policy";
 import { SCOPES } from "./scopes";
@@ -17,7 +17,7 @@ const tokenHash = z.string().regex(/^sha256:[0-9a-f]{64}$/, 'must be "sha256:" a
 const certificate = z
   .string()
   .regex(/^([A-Za-z]+=.+|(DNS|URI|email|IP Address):.+)$/, 'must be a subject attribute ("CN=name") or a subjectAltName ("DNS:host", "URI:spiffe://…", "email:…", "IP Address:…")');
-const absolute = z.string().refine((value) => path.isAbsolute(value) && path.posix.normalize(value) === value, "must be an absolute, normalized path");
+const absolute = z.string().refine(isAbsoluteNormalized, "must be an absolute, normalized path");
 
 // An inode number is given to the next new namespace once its namespace is freed: a rule must name
 // a user namespace by a path the daemon opens at start and holds, so that it cannot be reused.
@@ -27,7 +27,7 @@ const userNamespace = z.union([z.number(), z.string()]).superRefine((value, ctx)
       code: "custom",
       message: "a number (inode) may name another namespace once this one is freed: name the user namespace by a path the daemon holds from start, e.g. a pin /run/lxnsd/ns/tenant-a or /proc/PID/ns/user",
     });
-  } else if (!(path.isAbsolute(value) && path.posix.normalize(value) === value)) {
+  } else if (!isAbsoluteNormalized(value)) {
     ctx.addIssue({ code: "custom", message: "must be an absolute, normalized path (a pin or /proc/PID/ns/user)" });
   }
 });

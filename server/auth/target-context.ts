@@ -1,6 +1,6 @@
 import * as native from "../../native/lib";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
-import { fromErrno, isErrnoLike } from "../errors";
+import { fromErrno, isErrnoLike, nativeCall } from "../errors";
 import type { Caller } from "./caller";
 import { checkCgroupLines, checkOwner, targetForbidden } from "./target-guard";
 
@@ -22,12 +22,7 @@ export type TargetProcess = native.TargetContext;
  * exited. `label` names it in messages.
  */
 export function openTargetProcess(caller: Caller, pid: number, label: string): TargetProcess {
-  let target: TargetProcess;
-  try {
-    target = native.openTarget(pid);
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `read ${label}`) : err;
-  }
+  const target = nativeCall(`read ${label}`, () => native.openTarget(pid));
   try {
     checkCgroupLines(caller, target.cgroupLines, label);
     if (caller.targets?.userNamespaces) {

@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
-import { RpcError, fromErrno, isErrnoLike } from "../errors";
+import { RpcError, fromErrno, isErrnoLike, nativeCall } from "../errors";
+import { anyBeneath } from "../rpc/paths";
 import type { Caller } from "./caller";
 
 /** The process a reference names, for cgroup rules: a pid, the daemon ("self"), or none (handles, other paths). */
@@ -19,13 +20,7 @@ function forbidden(caller: Caller, what: string): RpcError {
 
 /** The cgroup v2 path of a process ("0::/path" in /proc/PID/cgroup), or the v1 paths when there is no v2 line. */
 export function cgroupPaths(pid: number | "self"): string[] {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/cgroup`, "utf8");
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `read /proc/${pid}/cgroup`) : err;
-  }
-  return parseCgroupFile(text);
+  return parseCgroupFile(nativeCall(`read /proc/${pid}/cgroup`, () => readFileSync(`/proc/${pid}/cgroup`, "utf8")));
 }
 
 /** The cgroup paths in the text of a /proc/PID/cgroup file: the v2 one, or the v1 ones when there is no v2 line. */
@@ -44,18 +39,14 @@ export function checkCgroupLines(caller: Caller, lines: readonly string[], label
   const prefixes = caller.targets?.cgroupPrefixes;
   if (!prefixes) return;
   const paths = pathsOfLines(lines);
-  if (!paths.some((value) => prefixes.some((prefix) => under(value, prefix)))) {
+  if (!anyBeneath(paths, prefixes)) {
     throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
   }
 }
 
-function under(value: string, prefix: string): boolean {
-  return value === prefix || prefix === "/" || value.startsWith(prefix.endsWith("/") ? prefix : `${prefix}/`);
-}
-
 /** Whether one of a process's cgroup `paths` lies under one of `prefixes`. */
 export function inCgroupPrefixes(paths: readonly string[], prefixes: readonly string[]): boolean {
-  return paths.some((value) => prefixes.some((prefix) => under(value, prefix)));
+  return anyBeneath(paths, prefixes);
 }
 
 /** The process /proc/PID/ns/TYPE, /proc/self/ns/TYPE and /proc/thread-self/ns/TYPE paths name; undefined for other paths. */
@@ -113,17 +104,14 @@ export function checkRelated(caller: Caller, fd: number, name: string, origin: T
   if (!caller.targets?.cgroupPrefixes) return;
   if (origin === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
   const own = native.nsStat(fd);
-  let theirs: { dev: bigint; ino: bigint };
-  try {
+  const theirs = nativeCall(`open /proc/${origin}/ns/${name}`, () => {
     const file = native.openNsPath(`/proc/${origin}/ns/${name}`);
     try {
-      theirs = native.nsStat(file);
+      return native.nsStat(file);
     } finally {
       native.close(file);
     }
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `open /proc/${origin}/ns/${name}`) : err;
-  }
+  });
   if (own.dev !== theirs.dev || own.ino !== theirs.ino) throw forbidden(caller, `${label}: not a namespace of process ${origin}`);
 }
 

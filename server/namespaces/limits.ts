@@ -4,7 +4,7 @@ import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 import { kindOf } from "../../api/namespace-types";
 import * as native from "../../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import { RpcError, invalidArgument, nativeCall } from "../errors";
 import type { Caller } from "../auth/caller";
 import { checkDaemonNamespaces } from "../auth/target-guard";
 import type { NamespaceResolver } from "./resolver";
@@ -42,11 +42,7 @@ export class NamespaceLimits {
     if (value < 0n || value > BigInt(MAX_LIMIT)) throw invalidArgument(`value: must be between 0 and ${MAX_LIMIT}, got ${value}`);
     if (!userNamespace) {
       checkOwnUserNamespace(caller);
-      try {
-        await writeFile(file, `${value}\n`);
-      } catch (err) {
-        throw isErrnoLike(err) ? fromErrno(err, `write ${file}`, WRITE_OVERRIDES) : err;
-      }
+      await nativeCall(`write ${file}`, () => writeFile(file, `${value}\n`), WRITE_OVERRIDES);
       return parseLimit(await readOwn(file), file);
     }
     return this.inUserNamespace(userNamespace, file, `${value}\n`, caller, signal);
@@ -58,18 +54,15 @@ export class NamespaceLimits {
       if (userns.kind.type !== NamespaceType.USER) {
         throw new RpcError(status.FAILED_PRECONDITION, `user_namespace: ${userns.label} is a ${userns.kind.name} namespace, not user`, "WRONG_NAMESPACE_TYPE");
       }
-      const result = await native.runChild(
-        {
-          join: [{ fd: userns.fd, nstype: userns.kind.flag }],
-          writeFile: write === undefined ? undefined : { path: file, data: write },
-          readFile: { path: file, maxBytes: 64 },
-          timeoutMs: this.childTimeoutMs,
-        },
-        { signal },
-      );
+      const spec = {
+        join: [{ fd: userns.fd, nstype: userns.kind.flag }],
+        writeFile: write === undefined ? undefined : { path: file, data: write },
+        readFile: { path: file, maxBytes: 64 },
+        timeoutMs: this.childTimeoutMs,
+      };
+      const what = `${write === undefined ? "read" : "write"} ${file} in ${userns.label}`;
+      const result = await nativeCall(what, () => native.runChild(spec, { signal }), WRITE_OVERRIDES);
       return parseLimit(result.data?.toString() ?? "", file);
-    } catch (err) {
-      throw isErrnoLike(err) ? fromErrno(err, `${write === undefined ? "read" : "write"} ${file} in ${userns.label}`, WRITE_OVERRIDES) : err;
     } finally {
       userns.release();
     }
@@ -88,11 +81,7 @@ function limitFile(type: NamespaceType): string {
 }
 
 async function readOwn(file: string): Promise<string> {
-  try {
-    return await readFile(file, "utf8");
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `read ${file}`) : err;
-  }
+  return nativeCall(`read ${file}`, () => readFile(file, "utf8"));
 }
 
 function parseLimit(text: string, file: string): bigint {

@@ -5,7 +5,7 @@ import type { NamespaceSummarySchema, NamespaceType } from "../../api/gen/lxnsd/
 import { NAMESPACE_KINDS, kindOf } from "../../api/namespace-types";
 import type { NamespaceKind } from "../../api/namespace-types";
 import * as native from "../../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike, nativeCall } from "../errors";
 import { isExitingProcess, processExited } from "./exiting-process";
 import { SharedScan } from "./shared-scan";
 
@@ -77,12 +77,8 @@ export function toSummary(row: native.NsScanRow): Summary {
 }
 
 /** scanNamespaces with its one failure (an unreadable /proc) as a status. */
-async function scanOnce(): Promise<native.NsScanRow[]> {
-  try {
-    return await native.scanNamespaces();
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, "scan /proc") : err;
-  }
+function scanOnce(): Promise<native.NsScanRow[]> {
+  return nativeCall("scan /proc", () => native.scanNamespaces());
 }
 
 /** The one scan in flight that every ListNamespaces call and the WatchNamespaces poller share (see SharedScan for freshness). */

@@ -4,7 +4,7 @@ import { status } from "@grpc/grpc-js";
 import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike, nativeCall } from "../errors";
 import type { Caller } from "../auth/caller";
 import type { HandleOrigin } from "./handle-table";
 import type { NamespaceResolver } from "./resolver";
@@ -51,8 +51,11 @@ function checkName(name: string): void {
   if (!PIN_NAME.test(name)) throw invalidArgument(`name: ${JSON.stringify(name)} must match ${PIN_NAME.source}`);
 }
 
+/** A pin that is already there is ALREADY_EXISTS. */
+const PIN_OVERRIDES = { EEXIST: status.ALREADY_EXISTS };
+
 function asRpc(err: unknown, what: string): unknown {
-  return isErrnoLike(err) ? fromErrno(err, what, { EEXIST: status.ALREADY_EXISTS }) : err;
+  return isErrnoLike(err) ? fromErrno(err, what, PIN_OVERRIDES) : err;
 }
 
 function exists(file: string): boolean {
@@ -160,22 +163,26 @@ export class NamespacePins {
       unlinkQuietly(file);
       return;
     }
-    try {
-      mkdirSync(this.dirs.origins, { recursive: true, mode: 0o700 });
-      writeFileSync(file, `${pid} ${startTime}\n`, { mode: 0o600 });
-    } catch (err) {
-      throw asRpc(err, `record the origin of pin ${name}`);
-    }
+    nativeCall(
+      `record the origin of pin ${name}`,
+      () => {
+        mkdirSync(this.dirs.origins, { recursive: true, mode: 0o700 });
+        writeFileSync(file, `${pid} ${startTime}\n`, { mode: 0o600 });
+      },
+      PIN_OVERRIDES,
+    );
   }
 
   /** Writes `<dirs.owners>/<name>` (replacing one a crash left behind). */
   private recordOwner(name: string, caller: Caller): void {
-    try {
-      mkdirSync(this.dirs.owners, { recursive: true, mode: 0o700 });
-      writeFileSync(path.join(this.dirs.owners, name), caller.key, { mode: 0o600 });
-    } catch (err) {
-      throw asRpc(err, `record the owner of pin ${name}`);
-    }
+    nativeCall(
+      `record the owner of pin ${name}`,
+      () => {
+        mkdirSync(this.dirs.owners, { recursive: true, mode: 0o700 });
+        writeFileSync(path.join(this.dirs.owners, name), caller.key, { mode: 0o600 });
+      },
+      PIN_OVERRIDES,
+    );
   }
 
   /** The key of the identity that made pin `name`, or undefined when none was recorded. */
@@ -191,22 +198,20 @@ export class NamespacePins {
   /** mkdir -p and make it a shared mount point, once per daemon. */
   private prepare(dir: string): void {
     if (this.prepared.has(dir)) return;
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o755 });
-      native.makeSharedMountPoint(dir);
-    } catch (err) {
-      throw asRpc(err, `prepare ${dir}`);
-    }
+    nativeCall(
+      `prepare ${dir}`,
+      () => {
+        mkdirSync(dir, { recursive: true, mode: 0o755 });
+        native.makeSharedMountPoint(dir);
+      },
+      PIN_OVERRIDES,
+    );
     this.prepared.add(dir);
   }
 
   /** An empty file (as ip netns creates), then the nsfs file bound on it. */
   private mountOn(fd: number, file: string): void {
-    try {
-      closeSync(openSync(file, "wx", 0o444));
-    } catch (err) {
-      throw asRpc(err, `create ${file}`);
-    }
+    nativeCall(`create ${file}`, () => closeSync(openSync(file, "wx", 0o444)), PIN_OVERRIDES);
     try {
       native.bindMountPath(`/proc/self/fd/${fd}`, file);
     } catch (err) {

@@ -1,5 +1,5 @@
 import * as native from "../../native/lib";
-import { fromErrno, isErrnoLike } from "../errors";
+import { fromErrno, isErrnoLike, nativeCall } from "../errors";
 import { processExited } from "./exiting-process";
 
 /**
@@ -27,13 +27,8 @@ function openPidfd(pid: number): number {
 
 /** pidfd_open(pid): NOT_FOUND for a process or thread that does not exist. */
 export function pinProcess(pid: number): ProcessPin {
-  let fd: number;
-  try {
-    // /proc/PID/ns also names threads (each may have setns'd on its own): pin the thread itself.
-    fd = openPidfd(pid);
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `process ${pid}`) : err;
-  }
+  // /proc/PID/ns also names threads (each may have setns'd on its own): pin the thread itself.
+  const fd = nativeCall(`process ${pid}`, () => openPidfd(pid));
   let released = false;
   return {
     confirm: () => {

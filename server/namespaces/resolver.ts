@@ -9,6 +9,7 @@ import type { Caller } from "../auth/caller";
 import { checkOwner, checkProcess, checkRelated, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
 import type { TargetProcess } from "../auth/target-guard";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import { checkAbsolutePath } from "../rpc/paths";
 import { isExitingProcess, processExited } from "./exiting-process";
 import type { HandleOrigin, HandleTable } from "./handle-table";
 import { describeNamespace, statNamespace } from "./info";
@@ -232,10 +233,7 @@ export class NamespaceResolver {
 
   /** INVALID_ARGUMENT unless `value` is a process's namespace file or an entry of a pin directory; nothing is opened. */
   private checkPath(value: string, field: string): void {
-    if (value.includes("\0")) throw invalidArgument(`${field}: contains a NUL byte`);
-    if (!path.isAbsolute(value) || path.posix.normalize(value) !== value || value.length > 4096) {
-      throw invalidArgument(`${field}: must be an absolute, normalized path`);
-    }
+    checkAbsolutePath(value, field);
     if (PROC_NS_PATH.test(value)) return;
     if (PIN_ENTRY.test(path.posix.basename(value)) && this.pinDirs.includes(path.posix.dirname(value))) return;
     throw invalidArgument(`${field}: must be /proc/PID/ns/TYPE or a pin (NAME directly in ${this.pinDirs.join(", ")})`);

@@ -2,11 +2,10 @@ import { ServerInterceptingCall, status } from "@grpc/grpc-js";
 import type { ServerInterceptor } from "@grpc/grpc-js";
 import { asRpcError, toServiceError } from "../errors";
 import type { RpcError } from "../errors";
-import type { CallGate } from "./add-service";
-import type { PeerSource } from "./audit";
+import type { CallCredentials, CallGate } from "./add-service";
 
-/** What is told of a call refused at its headers: "/package.Service/Method", its peer, the error. */
-export type EarlyRefusal = (path: string, peer: PeerSource, error: RpcError) => void;
+/** What is told of a call refused at its headers: "/package.Service/Method", its credentials (the peer), the error. */
+export type EarlyRefusal = (path: string, call: CallCredentials, error: RpcError) => void;
 
 /**
  * A server interceptor that identifies every call from its headers (a bearer
@@ -22,11 +21,12 @@ export function identifyFirst(gate: CallGate, refused: EarlyRefusal): ServerInte
       start: (next) =>
         next({
           onReceiveMetadata: (metadata, passOn) => {
+            const credentials: CallCredentials = { metadata, getPeer: () => call.getPeer(), getAuthContext: () => call.getAuthContext() };
             try {
-              gate.identify({ metadata, getPeer: () => call.getPeer(), getAuthContext: () => call.getAuthContext() });
+              gate.identify(credentials);
             } catch (err) {
               const error = asRpcError(err);
-              refused(method.path, call, error);
+              refused(method.path, credentials, error);
               const answer = toServiceError(error);
               call.sendStatus({ code: answer.code ?? status.UNAUTHENTICATED, details: answer.details ?? error.message, metadata: answer.metadata ?? null });
               return;

@@ -9,10 +9,11 @@ import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
 import type { Caller } from "../auth/caller";
 import { isRestricted } from "../auth/target-guard";
 import * as native from "../../native/lib";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import { RpcError, fromErrno, invalidArgument, isErrnoLike, nativeCall } from "../errors";
 import { ownUserNamespaceId, statNamespace } from "../namespaces/info";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
 import { addService } from "../rpc/add-service";
+import { checkAbsolutePath, deepestRoot } from "../rpc/paths";
 import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 
@@ -35,31 +36,9 @@ export interface MountServiceDeps {
   sourceRoots: readonly string[];
 }
 
-/** An absolute, normalized path without NUL, or INVALID_ARGUMENT naming the field. */
-function checkPath(value: string, field: string): void {
-  if (value.includes("\0")) throw invalidArgument(`${field}: contains a NUL byte`);
-  if (!path.isAbsolute(value) || path.posix.normalize(value) !== value || value.length > 4096) {
-    throw invalidArgument(`${field}: must be an absolute, normalized path, got ${JSON.stringify(value)}`);
-  }
-}
-
 /** What create_target_path makes for the source at `fd`: a directory for a directory, an empty file otherwise. */
 function sourceKind(fd: number, source: string): "dir" | "file" {
-  try {
-    return fstatSync(fd).isDirectory() ? "dir" : "file";
-  } catch (err) {
-    throw isErrnoLike(err) ? fromErrno(err, `stat ${source}`) : err;
-  }
-}
-
-/** Whether `value` is `dir` or lexically beneath it. */
-function beneath(value: string, dir: string): boolean {
-  return dir === "/" || value === dir || value.startsWith(`${dir}/`);
-}
-
-/** The deepest of `dirs` that `value` is lexically beneath. */
-function deepest(value: string, dirs: readonly string[]): string | undefined {
-  return dirs.filter((dir) => beneath(value, dir)).sort((a, b) => b.length - a.length)[0];
+  return nativeCall(`stat ${source}`, () => (fstatSync(fd).isDirectory() ? "dir" : "file"));
 }
 
 /**
@@ -89,8 +68,8 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
    * namespace.
    */
   async bindMount(request: BindMountRequest, context: CallContext) {
-    checkPath(request.source, "source");
-    checkPath(request.targetPath, "target_path");
+    checkAbsolutePath(request.source, "source", { quote: true });
+    checkAbsolutePath(request.targetPath, "target_path", { quote: true });
     const caller = context.caller;
     const fds: number[] = [];
     const mnt = this.deps.resolver.resolve(request.target, "target", caller, { defaultType: NamespaceType.MNT });
@@ -106,14 +85,11 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
       if (statNamespace(owner, mnt.label).ino !== this.userNsId) join.push({ fd: owner, nstype: native.CLONE_NEWUSER });
       join.push({ fd: mnt.fd, nstype: native.CLONE_NEWNS });
       // The very file checked against the roots: open_tree of the fd, the path is not looked up again.
-      const tree = this.call(() => native.openTreeFd(source, { recursive: request.recursive, readOnly: request.readOnly }), `clone ${request.source}`);
+      const tree = nativeCall(`clone ${request.source}`, () => native.openTreeFd(source, { recursive: request.recursive, readOnly: request.readOnly }));
       fds.push(tree);
       const moveMount = { fd: tree, targetPath: request.targetPath, ...(request.createTargetPath ? { create: sourceKind(source, request.source) } : {}) };
-      try {
-        await native.runChild({ join, moveMount, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
-      } catch (err) {
-        throw isErrnoLike(err) ? fromErrno(err, `bind mount ${request.source} at ${request.targetPath} in ${mnt.label}`) : err;
-      }
+      const what = `bind mount ${request.source} at ${request.targetPath} in ${mnt.label}`;
+      await nativeCall(what, () => native.runChild({ join, moveMount, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal }));
       context.log.info({ source: request.source, target: mnt.label, targetPath: request.targetPath, readOnly: request.readOnly, recursive: request.recursive }, "bind mounted");
       return {};
     } finally {
@@ -129,7 +105,7 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
    * any other; an owner that is not the target's is refused.
    */
   private ownerOf(mnt: ResolvedNamespace, request: BindMountRequest, caller: Caller): number {
-    if (!isRestricted(caller)) return this.call(() => native.nsGetUserns(mnt.fd), `owning user namespace of ${mnt.label}`);
+    if (!isRestricted(caller)) return nativeCall(`owning user namespace of ${mnt.label}`, () => native.nsGetUserns(mnt.fd));
     const owner = this.deps.resolver.resolve({ ...request.target!, type: NamespaceType.MNT, relation: Relation.OWNER }, "target", caller);
     try {
       return native.openPath(`/proc/self/fd/${owner.fd}`);
@@ -153,15 +129,15 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
       throw new RpcError(status.PERMISSION_DENIED, `${caller.name} may not mount anything (no mount-sources in its policy)`, "TARGET_FORBIDDEN");
     }
     const roots = this.deps.sourceRoots.includes("/") ? ["/"] : this.deps.sourceRoots;
-    const daemonRoot = deepest(source, roots);
+    const daemonRoot = deepestRoot(source, roots);
     if (daemonRoot === undefined) throw invalidArgument(`source: ${source} is outside the allowed roots (${roots.join(", ")})`);
-    const callerRoot = own ? deepest(source, own) : undefined;
+    const callerRoot = own ? deepestRoot(source, own) : undefined;
     if (own && callerRoot === undefined) throw forbiddenSource(caller, source);
     // Both contain source, so one contains the other: resolve beneath the deeper.
     const root = callerRoot !== undefined && callerRoot.length > daemonRoot.length ? callerRoot : daemonRoot;
     const byCaller = root === callerRoot;
-    if (root === "/" && !byCaller) return this.call(() => openPathOnly(source), `open ${source}`);
-    const relative = source === root ? "." : source.slice(root === "/" ? 1 : root.length + 1);
+    if (root === "/" && !byCaller) return nativeCall(`open ${source}`, () => openPathOnly(source));
+    const relative = path.posix.relative(root, source) || ".";
     try {
       return native.openBeneath(root, relative);
     } catch (err) {
@@ -170,14 +146,6 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
         throw invalidArgument(`source: ${source} leaves the allowed root ${root} (through ".." or a symlink)`);
       }
       throw isErrnoLike(err) ? fromErrno(err, `resolve ${source}`) : err;
-    }
-  }
-
-  private call<T>(fn: () => T, what: string): T {
-    try {
-      return fn();
-    } catch (err) {
-      throw isErrnoLike(err) ? fromErrno(err, what) : err;
     }
   }
 }

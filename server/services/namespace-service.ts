@@ -21,7 +21,7 @@ import type { HandleSchema, NamespaceInfo } from "../../api/gen/lxnsd/v1/types_p
 import { NAMESPACE_KINDS, kindOf } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import { durationMs } from "../rpc/durations";
-import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
+import { RpcError, invalidArgument, nativeCall } from "../errors";
 import type { HandleTable } from "../namespaces/handle-table";
 import { describeNamespace } from "../namespaces/info";
 import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespaces/list";
@@ -82,12 +82,7 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
   async getCurrentNamespaces(): Promise<MessageInitShape<typeof GetCurrentNamespacesResponseSchema>> {
     const namespaces = NAMESPACE_KINDS.map((kind) => {
       const file = `/proc/self/ns/${kind.name}`;
-      let fd: number;
-      try {
-        fd = native.openPath(file);
-      } catch (err) {
-        throw isErrnoLike(err) ? fromErrno(err, `open ${file}`) : err;
-      }
+      const fd = nativeCall(`open ${file}`, () => native.openPath(file));
       try {
         return describeNamespace(fd);
       } finally {
@@ -164,9 +159,9 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
       plan = planUnshare(request.types, request.options, this.deps.ids, undefined, target && { uid: target.uidInside, gid: target.gidInside, forbid });
       this.deps.handles.reserve(plan.kinds.length, owner);
       const holdNs = plan.kinds.map((kind) => kind.heldAs);
-      result = await native.runChild({ ...plan.spec, ...(target ? { target: target.spec } : {}), holdNs, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal });
-    } catch (err) {
-      throw isErrnoLike(err) ? fromErrno(err, `unshare ${request.types.map((type) => kindOf(type)?.name ?? type).join("+")}`, UNSHARE_OVERRIDES) : err;
+      const spec = { ...plan.spec, ...(target ? { target: target.spec } : {}), holdNs, timeoutMs: this.deps.childTimeoutMs };
+      const what = `unshare ${request.types.map((type) => kindOf(type)?.name ?? type).join("+")}`;
+      result = await nativeCall(what, () => native.runChild(spec, { signal: context.signal }), UNSHARE_OVERRIDES);
     } finally {
       target?.close();
     }

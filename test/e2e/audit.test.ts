@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, createClient } from "../../client";
@@ -80,6 +80,38 @@ describeRoot("the audit stream", () => {
       { ...common, method: "NamespaceService/Close", targets: [], handles: [handles[1]], outcome: "OK" },
     ]);
     expect(all.every((line) => typeof line.call === "string" && line.service === "lxnsd")).toBe(true);
+  });
+
+  it("a call refused at its headers (a token naming nobody) is on the audit stream too, with its peer, whatever --log-level says", async () => {
+    const socket = `unix:${path.join(dir, "lxnsd.sock")}`;
+    const policy = path.join(dir, "policy.json");
+    writeFileSync(policy, JSON.stringify({ identities: [{ name: "reader", scopes: ["read"], tokens: [`sha256:${"0".repeat(64)}`] }] }));
+    const daemon = spawnDaemon(["--listen", socket, "--state-dir", path.join(dir, "state"), "--netns-dir", "", "--log-level", "fatal", "--policy", policy]);
+    const owner = createClient(socket);
+    const stranger = createClient(socket, { token: "names-nobody" });
+    try {
+      await serving(owner, daemon);
+      expect(await codeOf(stranger.unshare({ types: [NamespaceType.UTS] }))).toBe("UNAUTHENTICATED");
+      owner.disconnect();
+      stranger.disconnect();
+      expect(await daemon.stop()).toBe(0);
+      const all = lines(daemon.stderr());
+      expect(all.filter((line) => !line.audit)).toEqual([]);
+      expect(all.map((line) => line.audit)).toEqual([
+        {
+          identity: expect.stringMatching(/^unauthenticated unix:pid=\d+,uid=0,/),
+          peer: { pid: process.pid, uid: process.getuid!(), gid: process.getgid!(), groups: expect.any(Array) },
+          method: "NamespaceService/Unshare",
+          targets: [],
+          outcome: "UNAUTHENTICATED",
+        },
+      ]);
+      expect(all.every((line) => typeof line.call === "string" && line.service === "lxnsd")).toBe(true);
+    } finally {
+      owner.disconnect();
+      stranger.disconnect();
+      await daemon.stop();
+    }
   });
 
   it("--audit-log FILE appends them to a file of mode 0600; --audit-log off writes none", async () => {

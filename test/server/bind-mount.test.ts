@@ -167,4 +167,19 @@ describeRoot("BindMount", () => {
       await confined.stop();
     }
   });
+
+  it("a --mount-source-root written with a trailing slash confines the same way (it used to refuse every source)", async () => {
+    target = await startHidden();
+    mkdirSync(`${dir}/secret/sub`);
+    writeFileSync(`${dir}/secret/sub/file`, "sub content\n");
+    const confined = await startDaemon({ mountSourceRoots: [`${dir}/secret/`] });
+    try {
+      const inside = { source: `${dir}/secret/sub`, target: pidRef(target.pid), targetPath: `${dir}/dest` };
+      await expect(confined.client.bindMount({ ...inside, source: "/etc" })).rejects.toMatchObject({ code: status.INVALID_ARGUMENT, message: expect.stringContaining("/etc is outside the allowed roots") });
+      await confined.client.bindMount(inside);
+      expect(inTargetMnt(`cat ${dir}/dest/file`)).toBe("sub content\n");
+    } finally {
+      await confined.stop();
+    }
+  });
 });

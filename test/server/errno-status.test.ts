@@ -1,9 +1,11 @@
+import { readFile } from "node:fs/promises";
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
 import { ErrorInfoSchema } from "../../api/gen/google/rpc/error_details_pb";
 import { StatusSchema } from "../../api/gen/google/rpc/status_pb";
-import { MAX_STATUS_MESSAGE, RpcError, asRpcError, fromErrno, toServiceError } from "../../server/errors";
+import * as native from "../../native/lib";
+import { MAX_STATUS_MESSAGE, RpcError, asRpcError, fromErrno, nativeCall, toServiceError } from "../../server/errors";
 
 const errno = (code: string, syscall = "setns", step?: string) => Object.assign(new Error(`${syscall}: ${code}`), { code, syscall, step });
 
@@ -62,5 +64,48 @@ describe("errno → status (DESIGN.md, Errors)", () => {
   it("anything else is INTERNAL", () => {
     expect(asRpcError(new TypeError("boom")).code).toBe(status.INTERNAL);
     expect(asRpcError("text").code).toBe(status.INTERNAL);
+  });
+});
+
+describe("nativeCall: one call into the addon or fs, its syscall failure as a status", () => {
+  it("returns what the call returns", async () => {
+    expect(nativeCall("read", () => 42)).toBe(42);
+    await expect(nativeCall("read", () => Promise.resolve("text"))).resolves.toBe("text");
+  });
+
+  it("a real syscall failure (the addon's open of a missing file) is NOT_FOUND, saying what was done", () => {
+    const missing = `/proc/self/ns/no-such-${process.pid}`;
+    let caught: unknown;
+    try {
+      nativeCall(`open ${missing}`, () => native.openPath(missing));
+    } catch (err) {
+      caught = err;
+    }
+    expect(caught).toBeInstanceOf(RpcError);
+    expect((caught as RpcError).code).toBe(status.NOT_FOUND);
+    expect((caught as RpcError).reason).toBe("ENOENT");
+    expect((caught as RpcError).message).toMatch(new RegExp(`^open ${missing}: `));
+  });
+
+  it("a rejected promise (Node's fs) is mapped the same way, with the overrides", async () => {
+    const missing = `/proc/self/no-such-${process.pid}`;
+    const rejected = nativeCall(`read ${missing}`, () => readFile(missing), { ENOENT: status.FAILED_PRECONDITION });
+    await expect(rejected).rejects.toMatchObject({ code: status.FAILED_PRECONDITION, reason: "ENOENT" });
+  });
+
+  it("anything that is not a syscall failure is thrown as it is", async () => {
+    const own = new RpcError(status.INVALID_ARGUMENT, "bad");
+    const bug = new TypeError("boom");
+    expect(() =>
+      nativeCall("x", () => {
+        throw own;
+      }),
+    ).toThrow(own);
+    expect(() =>
+      nativeCall("x", () => {
+        throw bug;
+      }),
+    ).toThrow(bug);
+    await expect(nativeCall("x", () => Promise.reject(bug))).rejects.toBe(bug);
   });
 });
