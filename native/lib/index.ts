@@ -131,7 +131,7 @@ export type ChildJoin = RawChildJoin;
 /** The process a request runs as (see RawChildTarget in ./raw.ts). */
 export type ChildTarget = RawChildTarget;
 
-/** What the per-request child does, in this order (see native/src/child/child_runner.cc). */
+/** What the per-request child does, in this order (see native/src/child/child_spec.h). */
 export type ChildSpec = RawChildSpec;
 
 /** The outcome of a successful child. */

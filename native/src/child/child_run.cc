@@ -1,0 +1,546 @@
+#include "child/child_run.h"
+
+#include <fcntl.h>
+#include <linux/sched.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "child/child_runner.h"
+#include "child/failure_names.h"
+#include "child/keepers.h"
+#include "child/raw_syscall.h"
+#include "child/signal_reset.h"
+#include "compat.h"
+#include "ns_fd.h"
+
+namespace {
+
+// The clone3 child's entry (RawClone3OnStack); ChildMain never returns.
+void ChildEntry(const void* arg) { ChildMain(const_cast<void*>(arg)); }
+
+}  // namespace
+
+void ChildRun::PrepareProgram(uint64_t reset_signals) {
+  ChildResources res;
+  res.region = &region_;
+  res.status_fd = child_status_fd_;
+  res.parent_status_fd = status_fd_;
+  res.reset_signals = reset_signals;
+  res.keeper_read = keeper_read_;
+  res.keeper_write = keeper_write_;
+  res.pause_fd = runner_->pause_.fd;
+  res.exec_direct = direct_;
+  res.stdio = stdio_.child_ends();
+  res.proc_fd = proc_fd_;
+  TranslateSpec(spec_, res, &exec_arrays_, &program_);
+}
+
+// What is left of timeoutMs for the program after exec; -1 = no limit.
+int64_t ChildRun::ProgramTimeoutMs() const {
+  if (!spec_.exec.lifetime_timeout) return -1;
+  uint64_t spent = uv_now(runner_->loop_) - started_ms_;
+  uint32_t limit = spec_.exec.lifetime_ms;
+  return spent >= limit ? 0 : static_cast<int64_t>(limit - spent);
+}
+
+// What a ProgramWatch needs; the cgroup and the collected read ends go to
+// it from here on, whether it starts or not.
+ProgramSetup ChildRun::Setup(ProgramOutput* output) {
+  ProgramSetup setup;
+  setup.id = id_;
+  setup.timeout_ms = ProgramTimeoutMs();
+  setup.output = Output(output);
+  setup.cgroup = cgroup_;
+  setup.cgroups = &runner_->cgroups_;
+  cgroup_ = nullptr;
+  return setup;
+}
+
+// No program to hand the cgroup to: whatever is in it is killed, and it is
+// removed once empty (at once, in the usual case: nothing but the reaped
+// child was ever in it).
+void ChildRun::DropCgroup() {
+  if (cgroup_ == nullptr) return;
+  ProgramCgroup* cg = cgroup_;
+  cgroup_ = nullptr;
+  cg->Remove(runner_->loop_, &runner_->cgroups_, nullptr);
+}
+
+// What a ProgramWatch should read itself (collectOutput), or nullptr. The
+// watch owns those read ends from here on, whether it starts or not.
+const ProgramOutput* ChildRun::Output(ProgramOutput* out) {
+  if (!spec_.exec.collect_output) return nullptr;
+  stdio_.TakeOutput(out);
+  out->cap = spec_.exec.output_cap;
+  return out;
+}
+
+bool ChildRun::Clone(ChildFailure* failure) {
+  bool fork_style = spec_.clone_mode == CloneMode::kFork ||
+                    (spec_.clone_mode == CloneMode::kAuto && NeedsForkStyle(spec_));
+  // No CLONE_VFORK: the parent must run while the child waits for it.
+  int flags = CLONE_PIDFD | SIGCHLD | (fork_style ? 0 : CLONE_VM);
+  // posix_spawn-style: block every signal (glibc's internal ones too) so no
+  // handler of the daemon can run in the child before it resets them.
+  uint64_t all = ~uint64_t{0}, old = 0;
+  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&all),
+             reinterpret_cast<long>(&old), 8);
+  // The glibc wrapper switches to our stack and calls ChildMain there, for
+  // both modes: a fork-style child then runs on its copy of the region, and
+  // no C++ frame ever "returns twice".
+  int pidfd = -1;
+  int pid;
+  int err = 0;
+  if (cgroup_ != nullptr) {
+    // Born in the program's cgroup: so are the program and all it starts.
+    struct clone_args args;
+    std::memset(&args, 0, sizeof args);
+    args.flags = static_cast<uint64_t>(flags & ~CSIGNAL) | CLONE_INTO_CGROUP;
+    args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
+    args.exit_signal = SIGCHLD;
+    args.stack = reinterpret_cast<uintptr_t>(region_.stack_low());
+    args.stack_size = kStackSize;
+    args.cgroup = static_cast<uint64_t>(cgroup_->dir_fd());
+    long r = RawClone3OnStack(&args, sizeof args, ChildEntry, &program_);
+    pid = r < 0 ? -1 : static_cast<int>(r);
+    err = r < 0 ? static_cast<int>(-r) : 0;
+  } else {
+    pid = clone(ChildMain, region_.stack_top(), flags, &program_, &pidfd);
+    err = errno;
+  }
+  RawSyscall(SYS_rt_sigprocmask, SIG_SETMASK, reinterpret_cast<long>(&old), 0, 8);
+  if (child_status_fd_ >= 0) {
+    close(child_status_fd_);
+    child_status_fd_ = -1;
+  }
+  if (keeper_read_ >= 0) {
+    close(keeper_read_);
+    keeper_read_ = -1;
+  }
+  if (proc_fd_ >= 0) {
+    close(proc_fd_);
+    proc_fd_ = -1;
+  }
+  stdio_.CloseChildEnds();
+  if (pid < 0) {
+    *failure = {err, cgroup_ != nullptr ? "clone3" : "clone", "", "", ""};
+    return false;
+  }
+  pid_ = pid;
+  pidfd_ = pidfd;
+  return true;
+}
+
+bool ChildRun::Watch(ChildFailure* failure) {
+  uv_loop_t* loop = runner_->loop_;
+  int r = uv_poll_init(loop, &pid_poll_, pidfd_);
+  if (r == 0) {
+    pid_poll_.data = this;
+    pid_poll_open_ = true;
+    r = uv_poll_start(&pid_poll_, UV_READABLE, OnPidfd);
+  }
+  if (r == 0 && status_fd_ >= 0) {
+    r = uv_poll_init(loop, &status_poll_, status_fd_);
+    if (r == 0) {
+      status_poll_.data = this;
+      status_poll_open_ = true;
+      r = uv_poll_start(&status_poll_, UV_READABLE, OnStatus);
+    }
+  }
+  if (r == 0) {
+    r = uv_timer_init(loop, &timer_);
+    if (r == 0) {
+      timer_.data = this;
+      timer_open_ = true;
+      // exec.timeoutMs bounds the steps before execve too.
+      timer_ms_ = spec_.timeout_ms;
+      if (spec_.exec.lifetime_timeout && spec_.exec.lifetime_ms < timer_ms_) timer_ms_ = spec_.exec.lifetime_ms;
+      r = uv_timer_start(&timer_, OnTimeout, timer_ms_, 0);
+    }
+  }
+  if (r != 0) *failure = {-r, "uv_poll_start", "", "", ""};
+  return r == 0;
+}
+
+uint64_t ChildRun::Start(ChildFailure* failure) {
+  started_ms_ = uv_now(runner_->loop_);
+  // One counter for the process: addon instances of worker threads share
+  // the pid, so a per-runner counter would repeat cgroup names.
+  static std::atomic<uint64_t> next_id{1};
+  id_ = next_id.fetch_add(1, std::memory_order_relaxed);
+  bool ok = runner_->regions_.Acquire(spec_.read_max, &region_, failure);
+  if (ok) ctl_ = region_.ctl();
+  if (!ok || (spec_.has_exec && !stdio_.Make(failure))) {
+    ReleaseUnstarted();
+    return 0;
+  }
+  if (spec_.has_exec && !spec_.exec.cgroup_parent.empty()) {
+    std::string name = "program-" + std::to_string(getpid()) + "-" + std::to_string(id_);
+    cgroup_ = ProgramCgroup::Create(spec_.exec.cgroup_parent, name, failure);
+    if (cgroup_ == nullptr) {
+      ReleaseUnstarted();
+      return 0;
+    }
+  }
+  direct_ = ExecsDirectly(spec_);
+  if (spec_.has_idmap || !spec_.hold_ns.empty()) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+      *failure = {errno, "socketpair", "", "", ""};
+      ReleaseUnstarted();
+      return 0;
+    }
+    status_fd_ = sv[0];
+    child_status_fd_ = sv[1];
+    fcntl(status_fd_, F_SETFL, O_NONBLOCK);  // this end's file only
+  } else if (direct_) {
+    // Only its EOF is needed: a pipe is cheaper than a socketpair, and
+    // neither end is ever read or written by the child.
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0) {
+      *failure = {errno, "pipe2", "status", "", ""};
+      ReleaseUnstarted();
+      return 0;
+    }
+    status_fd_ = fds[0];
+    child_status_fd_ = fds[1];
+  }
+  if (WantsKeeper(spec_)) {
+    const PauseProgram& pause = runner_->pause_;
+    if (pause.fd < 0) {
+      *failure = PauseMissingFailure(pause);
+      ReleaseUnstarted();
+      return 0;
+    }
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) < 0) {
+      *failure = {errno, "pipe2", "keeper", "", ""};
+      ReleaseUnstarted();
+      return 0;
+    }
+    keeper_read_ = pfd[0];
+    keeper_write_ = pfd[1];
+  }
+  if (spec_.target.has) {
+    proc_fd_ = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (proc_fd_ < 0) {
+      *failure = {errno, "open", "/proc", "", ""};
+      ReleaseUnstarted();
+      return -1;
+    }
+  }
+  PrepareProgram(SignalsToReset());
+  if (!Clone(failure)) {
+    ReleaseUnstarted();
+    return 0;
+  }
+  runner_->runs_.push_back(this);
+  if (!Watch(failure)) {
+    // Cannot watch it: kill and reap it now, report the failure to Start's
+    // caller, never to the completion.
+    ChildFailure saved = *failure;
+    done_.reset();
+    PidfdSignal(pidfd_, SIGKILL);
+    Finish(false);
+    *failure = saved;
+    return 0;
+  }
+  return id_;
+}
+
+// Only before clone succeeded (no handles yet): free everything now.
+void ChildRun::ReleaseUnstarted() {
+  if (cgroup_ != nullptr) cgroup_->RemoveNow();  // empty: nothing was cloned into it
+  cgroup_ = nullptr;
+  if (status_fd_ >= 0) close(status_fd_);
+  if (child_status_fd_ >= 0) close(child_status_fd_);
+  if (keeper_read_ >= 0) close(keeper_read_);
+  if (keeper_write_ >= 0) close(keeper_write_);
+  if (proc_fd_ >= 0) close(proc_fd_);
+  stdio_.Close();
+  runner_->regions_.Release(&region_);
+  delete this;
+}
+
+void ChildRun::SendGo() {
+  char go = kGoByte;
+  send(status_fd_, &go, 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+bool ChildRun::WriteIdMaps() {
+  std::string proc = "/proc/" + std::to_string(pid_) + "/";
+  struct File {
+    const char* name;
+    const std::string* data;
+    ParentStep step;
+  };
+  std::string setgroups = spec_.setgroups_deny ? "deny" : "allow";
+  // setgroups must precede gid_map (the kernel freezes it afterwards).
+  const File files[] = {
+      {"setgroups", spec_.gid_map.empty() ? nullptr : &setgroups, kParentStepWriteSetgroups},
+      {"uid_map", spec_.uid_map.empty() ? nullptr : &spec_.uid_map, kParentStepWriteUidMap},
+      {"gid_map", spec_.gid_map.empty() ? nullptr : &spec_.gid_map, kParentStepWriteGidMap}};
+  for (const File& f : files) {
+    if (f.data == nullptr) continue;
+    std::string path = proc + f.name;
+    const char* failed = "";
+    int r = WriteWholeFile(path.c_str(), f.data->data(), f.data->size(), &failed);
+    if (r < 0) {
+      Kill({-r, std::string(failed) + "(" + f.name + ")", "", kParentStepNames[f.step], ""});
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ChildRun::OpenHeldNamespaces() {
+  std::string dir = "/proc/" + std::to_string(pid_) + "/ns/";
+  for (const std::string& name : spec_.hold_ns) {
+    std::string path = dir + name;
+    int fd = OpenReadOnly(path.c_str());
+    if (fd < 0) {
+      Kill({-fd, "open", path, kParentStepNames[kParentStepOpenNs], ""});
+      return false;
+    }
+    held_fds_.push_back(fd);
+  }
+  return true;
+}
+
+void ChildRun::OnStatusReadable() {
+  for (;;) {
+    ChildMessage msg;
+    ssize_t n = read(status_fd_, &msg, sizeof msg);  // O_NONBLOCK; a socket or a pipe
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    if (n <= 0) {  // EOF or error: the child exec'd or is gone
+      uv_poll_stop(&status_poll_);
+      // A direct exec's program runs from here on; otherwise the pidfd
+      // ends the run.
+      if (direct_ && !finished_ && done_ && ExecedDirectly()) HandOverProgram(ExitedAlready());
+      return;
+    }
+    if (parent_failure_.err != 0 || static_cast<size_t>(n) != sizeof msg) continue;
+    bool ok = false;
+    if (msg.kind == kMsgReadyForIdmap) ok = WriteIdMaps();
+    if (msg.kind == kMsgReadyForHold) ok = OpenHeldNamespaces();
+    if (ok) SendGo();
+  }
+}
+
+void ChildRun::Kill(const ChildFailure& why) {
+  if (finished_) return;
+  if (parent_failure_.err == 0) parent_failure_ = why;
+  PidfdSignal(pidfd_, SIGKILL);
+}
+
+void ChildRun::CloseHandle(uv_handle_t* h) {
+  open_handles_++;
+  uv_close(h, OnClosed);  // also stops it
+}
+
+// Had the child of a direct exec got past execve when its status socket
+// closed or it exited? Asked only then: a failure before exec is recorded
+// before the child exits 1, and EOF while alive means exec. (A child killed
+// by someone else inside execve counts as a program killed right after it,
+// as it did when the program was a process of its own.)
+bool ChildRun::ExecedDirectly() const {
+  return parent_failure_.err == 0 && ctl_->err == 0 && ctl_->step == kStepExecve;
+}
+
+// Has the child exited (still unreaped)? waitid(WNOHANG|WNOWAIT).
+bool ChildRun::ExitedAlready() const {
+  siginfo_t info;
+  return WaitPidfd(pidfd_, WNOHANG | WNOWAIT, &info);
+}
+
+// Stops and closes the handles before any fd is closed, so epoll never
+// sees a reused fd; closes the status socket or pipe.
+void ChildRun::StopWatching() {
+  finished_ = true;
+  if (pid_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&pid_poll_));
+  if (status_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&status_poll_));
+  if (timer_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&timer_));
+  pid_poll_open_ = status_poll_open_ = timer_open_ = false;
+  if (status_fd_ >= 0) close(status_fd_);
+  status_fd_ = -1;
+}
+
+// A direct exec's child is now the program (exec'd, perhaps exited
+// already: `exited`): its pidfd goes to a ProgramWatch, which reaps it. A
+// program that is over by then (reaped, its output at EOF) needs no watch
+// at all: the completion gets the start and the exit at once.
+void ChildRun::HandOverProgram(bool exited) {
+  StopWatching();
+  ChildResult result;
+  result.pid = pid_;
+  int pidfd = pidfd_;
+  pidfd_ = -1;
+  ProgramOutput output;
+  std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
+  ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
+                                               Setup(&output), exited, &result.failure);
+  if (program != nullptr) {
+    result.program_pid = pid_;
+    result.cgroup_path = cgroup_path;
+    stdio_.HandOver(result.stdio);
+  }
+  stdio_.Close();
+  runner_->regions_.Release(&region_);
+  runner_->runs_.remove(this);
+  std::unique_ptr<ChildCompletion> done = std::move(done_);
+  if (program != nullptr && program->Done()) {
+    ProgramExit exit = program->TakeExit();  // the watch is gone
+    done->Complete(std::move(result));
+    done->ProgramExited(exit);
+  } else {
+    ChildCompletion* c = done.get();
+    if (program != nullptr) program->SetCompletion(std::move(done));
+    c->Complete(std::move(result));
+  }
+  // `this` is deleted by OnClosed once every handle has closed.
+  if (open_handles_ == 0) delete this;
+}
+
+void ChildRun::Finish(bool notify) {
+  siginfo_t info;
+  std::memset(&info, 0, sizeof info);
+  int r;
+  // A direct exec's child stays a zombie for now: its pid still names its
+  // process group, which dies with it if it had exec'd.
+  int options = WEXITED | (notify ? WNOHANG : 0) | (direct_ ? WNOWAIT : 0);
+  do r = waitid(static_cast<idtype_t>(P_PIDFD), pidfd_, &info, options);
+  while (r < 0 && errno == EINTR);
+  // Not exited yet (a spurious wake-up); a waitid error (cannot happen for
+  // our own unreaped child) is treated as gone, with no exit status.
+  if (r == 0 && info.si_pid == 0) return;
+  if (direct_) {
+    // The pidfd was seen before the status socket's EOF.
+    if (notify && done_ && ExecedDirectly()) {
+      HandOverProgram(true);
+      return;
+    }
+    if (cgroup_ != nullptr) cgroup_->Kill();  // it may have exec'd and started others
+    KillGroupAndReap(pid_);
+  }
+  StopWatching();
+  close(pidfd_);
+  pidfd_ = -1;
+
+  // The kernel stored these pids before clone returned (0 = none).
+  int init_pid = ctl_->init_pid;
+  int program_pid = ctl_->program_pid;
+  ProgramWatch* program = nullptr;
+  ChildResult result;
+  result.pid = pid_;
+  if (parent_failure_.err != 0) {
+    result.failure = parent_failure_;
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
+    // Hand the keeper init over only to a completion that will receive it
+    // (at teardown it is killed below like on any failure).
+    if (init_pid > 0 && notify && done_) {
+      if (runner_->keepers_.Adopt(init_pid, &result.failure)) {
+        result.keeper_pid = init_pid;
+        result.keeper_fd = keeper_write_;
+        keeper_write_ = -1;
+      }
+      init_pid = 0;  // adopted, or already killed and reaped by AdoptKeeper
+    }
+    if (spec_.has_exec && program_pid <= 0) {
+      result.failure = {ECHILD, "clone", "", kChildStepNames[kStepStartProgram],
+                        "the child exited 0 without starting the program"};
+    } else if (spec_.has_exec && notify && done_) {
+      // The program has exec'd: from here on it is watched on its own.
+      ProgramOutput output;
+      std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
+      program = ProgramWatch::Start(runner_->loop_, &runner_->programs_, program_pid,
+                                    Setup(&output), &result.failure);
+      if (program != nullptr) {
+        result.program_pid = program_pid;
+        result.cgroup_path = cgroup_path;
+        stdio_.HandOver(result.stdio);
+      }
+      program_pid = 0;  // watched, or already killed and reaped by Start
+    }
+  }
+  if (result.failure.err != 0) {
+    // set above: a parent action failed, or the keeper could not be watched
+  } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
+    result.fds = std::move(held_fds_);
+    if (spec_.has_read) {
+      result.has_data = true;
+      result.data.assign(program_.read_buf, ctl_->data_len);
+    }
+  } else if (info.si_code == CLD_EXITED && ctl_->err != 0) {
+    result.failure = ChildReportedFailure(spec_, *ctl_, runner_->pause_.path);
+  } else {
+    result.failure = ChildDeathFailure(info, spec_, *ctl_);
+  }
+  // Any path but success: the keeper init (created but not adopted) dies,
+  // and neither the held fds nor the write end survive.
+  if (init_pid > 0) KillAndReapKeeper(init_pid);
+  // Likewise a program not handed to a ProgramWatch (it may have exec'd
+  // when the child was killed right after: its group goes too).
+  if (cgroup_ != nullptr) cgroup_->Kill();
+  if (program_pid > 0) KillGroupAndReap(program_pid);
+  DropCgroup();
+  stdio_.Close();
+  if (keeper_write_ >= 0) close(keeper_write_);
+  keeper_write_ = -1;
+  for (int fd : held_fds_) close(fd);
+  held_fds_.clear();
+  runner_->regions_.Release(&region_);
+  runner_->runs_.remove(this);
+
+  std::unique_ptr<ChildCompletion> done = std::move(done_);
+  if (notify && done && program != nullptr) {
+    // The watch owns the completion from now on; the pipe ends and pid go
+    // out first, the exit status (on a later loop turn) after.
+    ChildCompletion* c = done.get();
+    program->SetCompletion(std::move(done));
+    c->Complete(std::move(result));
+  } else if (notify && done) {
+    done->Complete(std::move(result));
+  }
+  if (!notify) {
+    for (int fd : result.fds) close(fd);  // (a keeper is never adopted here)
+  }
+  // `this` is deleted by OnClosed once every handle has closed.
+  if (open_handles_ == 0) delete this;
+}
+
+void ChildRun::OnPidfd(uv_poll_t* h, int, int) {
+  static_cast<ChildRun*>(h->data)->Finish(true);
+}
+
+void ChildRun::OnStatus(uv_poll_t* h, int status, int) {
+  ChildRun* run = static_cast<ChildRun*>(h->data);
+  if (status < 0) {
+    uv_poll_stop(h);
+    return;
+  }
+  run->OnStatusReadable();
+}
+
+void ChildRun::OnTimeout(uv_timer_t* h) {
+  ChildRun* run = static_cast<ChildRun*>(h->data);
+  run->Kill(TimeoutFailure(run->CurrentStepName(), run->timer_ms_));
+}
+
+void ChildRun::OnClosed(uv_handle_t* h) {
+  ChildRun* run = static_cast<ChildRun*>(h->data);
+  if (--run->open_handles_ == 0) delete run;
+}
+
+std::string ChildRun::CurrentStepName() const { return CurrentStep(spec_, *ctl_); }
+
+void ChildRun::Abandon() {
+  done_.reset();
+  PidfdSignal(pidfd_, SIGKILL);
+  Finish(false);  // blocking waitid: the child is dying
+}
