@@ -232,7 +232,7 @@ uint64_t ChildRun::Start(ChildFailure* failure) {
     if (proc_fd_ < 0) {
       *failure = {errno, "open", "/proc", "", ""};
       ReleaseUnstarted();
-      return -1;
+      return 0;
     }
   }
   PrepareProgram(SignalsToReset());
@@ -247,10 +247,11 @@ uint64_t ChildRun::Start(ChildFailure* failure) {
     ChildFailure saved = *failure;
     done_.reset();
     PidfdSignal(pidfd_, SIGKILL);
-    Finish(false);
+    Reap(false);
     *failure = saved;
     return 0;
   }
+  state_ = NextWait(State::kPreparing);
   return id_;
 }
 
@@ -320,22 +321,53 @@ void ChildRun::OnStatusReadable() {
     if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
     if (n <= 0) {  // EOF or error: the child exec'd or is gone
       uv_poll_stop(&status_poll_);
-      // A direct exec's program runs from here on; otherwise the pidfd
-      // ends the run.
-      if (direct_ && !finished_ && done_ && ExecedDirectly()) HandOverProgram(ExitedAlready());
+      OnStatusEof();
       return;
     }
-    if (parent_failure_.err != 0 || static_cast<size_t>(n) != sizeof msg) continue;
-    bool ok = false;
-    if (msg.kind == kMsgReadyForIdmap) ok = WriteIdMaps();
-    if (msg.kind == kMsgReadyForHold) ok = OpenHeldNamespaces();
-    if (ok) SendGo();
+    if (static_cast<size_t>(n) != sizeof msg) continue;
+    OnMessage(msg.kind);
   }
 }
 
+// The state that follows `done` when it went well: the waits come in the
+// order the child's steps reach them (see child_protocol.h).
+ChildRun::State ChildRun::NextWait(State done) const {
+  if (done == State::kPreparing && spec_.has_idmap) return State::kAwaitIdmap;
+  if ((done == State::kPreparing || done == State::kAwaitIdmap) && !spec_.hold_ns.empty()) {
+    return State::kAwaitHold;
+  }
+  return direct_ ? State::kAwaitExec : State::kAwaitExit;
+}
+
+// A message is acted on only in the state that waits for it; any other
+// (a killed run's, one out of order) is dropped: the child then gets EOF
+// or is reaped.
+void ChildRun::OnMessage(uint32_t kind) {
+  if (state_ == State::kAwaitIdmap && kind == kMsgReadyForIdmap) {
+    if (!WriteIdMaps()) return;  // killed
+    SendGo();
+    state_ = NextWait(State::kAwaitIdmap);
+  } else if (state_ == State::kAwaitHold && kind == kMsgReadyForHold) {
+    if (!OpenHeldNamespaces()) return;  // killed
+    SendGo();
+    state_ = NextWait(State::kAwaitHold);
+  }
+}
+
+// EOF or an error on the status socket or pipe: the child exec'd or is
+// gone. A direct exec's program runs from here on; otherwise the pidfd
+// ends the run.
+void ChildRun::OnStatusEof() {
+  uv_poll_stop(&status_poll_);
+  if (done_ && ExecedDirectly()) HandOverProgram(ExitedAlready());
+}
+
 void ChildRun::Kill(const ChildFailure& why) {
-  if (finished_) return;
-  if (parent_failure_.err == 0) parent_failure_ = why;
+  if (!Waiting() && state_ != State::kKilled) return;
+  if (state_ != State::kKilled) {
+    parent_failure_ = why;
+    state_ = State::kKilled;
+  }
   PidfdSignal(pidfd_, SIGKILL);
 }
 
@@ -350,7 +382,7 @@ void ChildRun::CloseHandle(uv_handle_t* h) {
 // by someone else inside execve counts as a program killed right after it,
 // as it did when the program was a process of its own.)
 bool ChildRun::ExecedDirectly() const {
-  return parent_failure_.err == 0 && ctl_->err == 0 && ctl_->step == kStepExecve;
+  return state_ == State::kAwaitExec && ctl_->err == 0 && ctl_->step == kStepExecve;
 }
 
 // Has the child exited (still unreaped)? waitid(WNOHANG|WNOWAIT).
@@ -362,7 +394,6 @@ bool ChildRun::ExitedAlready() const {
 // Stops and closes the handles before any fd is closed, so epoll never
 // sees a reused fd; closes the status socket or pipe.
 void ChildRun::StopWatching() {
-  finished_ = true;
   if (pid_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&pid_poll_));
   if (status_poll_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&status_poll_));
   if (timer_open_) CloseHandle(reinterpret_cast<uv_handle_t*>(&timer_));
@@ -377,6 +408,7 @@ void ChildRun::StopWatching() {
 // at all: the completion gets the start and the exit at once.
 void ChildRun::HandOverProgram(bool exited) {
   StopWatching();
+  state_ = State::kHandedOver;
   ChildResult result;
   result.pid = pid_;
   int pidfd = pidfd_;
@@ -407,7 +439,7 @@ void ChildRun::HandOverProgram(bool exited) {
   if (open_handles_ == 0) delete this;
 }
 
-void ChildRun::Finish(bool notify) {
+void ChildRun::Reap(bool notify) {
   siginfo_t info;
   std::memset(&info, 0, sizeof info);
   int r;
@@ -428,7 +460,9 @@ void ChildRun::Finish(bool notify) {
     if (cgroup_ != nullptr) cgroup_->Kill();  // it may have exec'd and started others
     KillGroupAndReap(pid_);
   }
+  const bool killed = state_ == State::kKilled;
   StopWatching();
+  state_ = State::kDone;
   close(pidfd_);
   pidfd_ = -1;
 
@@ -438,7 +472,7 @@ void ChildRun::Finish(bool notify) {
   ProgramWatch* program = nullptr;
   ChildResult result;
   result.pid = pid_;
-  if (parent_failure_.err != 0) {
+  if (killed) {
     result.failure = parent_failure_;
   } else if (info.si_code == CLD_EXITED && info.si_status == 0 && !direct_) {
     // Hand the keeper init over only to a completion that will receive it
@@ -515,7 +549,7 @@ void ChildRun::Finish(bool notify) {
 }
 
 void ChildRun::OnPidfd(uv_poll_t* h, int, int) {
-  static_cast<ChildRun*>(h->data)->Finish(true);
+  static_cast<ChildRun*>(h->data)->Reap(true);
 }
 
 void ChildRun::OnStatus(uv_poll_t* h, int status, int) {
@@ -542,5 +576,5 @@ std::string ChildRun::CurrentStepName() const { return CurrentStep(spec_, *ctl_)
 void ChildRun::Abandon() {
   done_.reset();
   PidfdSignal(pidfd_, SIGKILL);
-  Finish(false);  // blocking waitid: the child is dying
+  Reap(false);  // blocking waitid: the child is dying
 }

@@ -45,15 +45,54 @@ class ChildRun {
   // Creates and watches the child; see ChildRunner::Start. On failure the
   // run has deleted itself and returns 0.
   uint64_t Start(ChildFailure* failure);
+  // Event: timeout, cancel or a failed parent action. SIGKILLs the child;
+  // the first reason is the run's failure. A no-op once it is over.
   void Kill(const ChildFailure& why);
-  void Finish(bool notify);
   uint64_t id() const { return id_; }
   // The step the child is in now (for timeout and cancel messages).
   std::string CurrentStepName() const;
-  // Teardown: kills and reaps the child synchronously, calls no completion.
+  // Event: teardown. Kills and reaps the child synchronously, calls no
+  // completion.
   void Abandon();
 
  private:
+  // Where a run is; each event moves it by one transition (the handshake
+  // is in child_protocol.h):
+  //
+  //   kPreparing --cloned and watched--> NextWait(kPreparing)
+  //   kAwaitIdmap --ReadyForIdmap, maps written, go sent--> NextWait(kAwaitIdmap)
+  //   kAwaitHold  --ReadyForHold, ns fds opened, go sent--> NextWait(kAwaitHold)
+  //   kAwaitExec  --status EOF (or exit) with the child past execve--> kHandedOver
+  //   kAwait*     --Kill: timeout, cancel, a parent action failed--> kKilled
+  //   kAwait*, kKilled --pidfd readable: reaped, reported--> kDone
+  //   any         --Abandon (teardown): reaped, not reported--> kDone
+  //
+  // NextWait: kAwaitIdmap if the spec has an idMap and it is still to
+  // come, then kAwaitHold if it holds namespaces, then kAwaitExec for a
+  // direct exec, else kAwaitExit.
+  enum class State {
+    kPreparing,   // Start: memory, pipes, cgroup; nothing cloned yet
+    kAwaitIdmap,  // the child runs up to unshare(USER), then asks for its maps
+    kAwaitHold,   // the child runs its steps, then asks for its ns fds to be opened
+    kAwaitExec,   // direct exec: the child runs its steps, then becomes the program
+    kAwaitExit,   // the child runs its (last) steps and exits
+    kKilled,      // SIGKILLed for parent_failure_: waiting for it to exit
+    kHandedOver,  // direct exec: its program is a ProgramWatch's now
+    kDone,        // reaped and reported; handles closing, then deleted
+  };
+  bool Waiting() const {
+    return state_ == State::kAwaitIdmap || state_ == State::kAwaitHold || state_ == State::kAwaitExec ||
+           state_ == State::kAwaitExit;
+  }
+  State NextWait(State done) const;
+  // Events from the status socket and the pidfd.
+  void OnMessage(uint32_t kind);
+  void OnStatusEof();
+  // The child has exited (pidfd readable; notify) or is being abandoned:
+  // reaps it and reports once. A direct exec past execve is handed over
+  // instead. A spurious wake-up (not exited) changes nothing.
+  void Reap(bool notify);
+
   void PrepareProgram(uint64_t reset_signals);
   bool Clone(ChildFailure* failure);
   bool Watch(ChildFailure* failure);
@@ -103,10 +142,10 @@ class ChildRun {
   bool status_poll_open_ = false;
   bool timer_open_ = false;
   int open_handles_ = 0;  // handles not yet through OnClosed
-  bool finished_ = false;
-  bool direct_ = false;  // exec spec: the child execs the program itself
+  State state_ = State::kPreparing;
+  bool direct_ = false;  // exec spec: the child execs the program itself (set in Start)
   std::vector<int> held_fds_;
-  ChildFailure parent_failure_;  // timeout, cancel or a failed parent action
+  ChildFailure parent_failure_;  // kKilled: timeout, cancel or a failed parent action
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUN_H_
