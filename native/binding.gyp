@@ -4,6 +4,12 @@
       "target_name": "lxnsd_native",
       "sources": [
         "src/js/addon.cc",
+        "src/js/child_calls_js.cc",
+        "src/js/child_spec_js.cc",
+        "src/js/fd_calls_js.cc",
+        "src/js/js_args.cc",
+        "src/js/js_completion.cc",
+        "src/js/native_error_js.cc",
         "src/child/child_program.cc",
         "src/child/child_run.cc",
         "src/child/child_runner.cc",
