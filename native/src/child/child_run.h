@@ -1,6 +1,7 @@
 // One run of the per-request child, parent side: clone, watch on the event
 // loop, act while the child waits, reap (or hand a direct exec's program
-// over), report once. See child_protocol.h for the protocol. No N-API here.
+// over), report once. See child_protocol.h for the protocol. Its start
+// (kPreparing) is in child_run_start.cc, the rest in child_run.cc. No N-API here.
 //
 // Ids: every run gets a counter id (never reused, unlike a pid); Cancel and
 // SignalProgram name runs and programs by it, so a program reaped while its
@@ -106,9 +107,6 @@ class ChildRun {
   bool ExitedAlready() const;
   void StopWatching();
   void HandOverProgram(bool exited);
-  bool WriteIdMaps();
-  bool OpenHeldNamespaces();
-  void SendGo();
   void CloseHandle(uv_handle_t* h);
 
   static void OnPidfd(uv_poll_t* h, int status, int events);
