@@ -5,7 +5,7 @@ import type { TestDaemon } from "../helpers/daemon";
 import { heldPath, nsenterHeld } from "../helpers/held";
 import { describeRoot } from "../helpers/privileged";
 import { fdHoldings, newHoldingKinds, newHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
-import { nsInode } from "../helpers/proc";
+import { nsInode, waitFor, waitForChild } from "../helpers/proc";
 import { sharedMount } from "../helpers/shared-mount";
 import { readFileSync } from "node:fs";
 import { execFileSync, spawn } from "node:child_process";
@@ -133,6 +133,16 @@ describeRoot("Unshare", () => {
     expect(pidsInside[1]).toBeGreaterThan(pidsInside[0]);
     const sleeper = spawn("nsenter", [`--pid=${file}`, "sleep", "100"], { stdio: "ignore" });
     const sleeperExit = new Promise((resolve) => sleeper.once("exit", (code, signal) => resolve(signal)));
+    // Close only once the sleeper is inside (nsenter forks it there): closed
+    // earlier, the handle's /proc/PID/fd path is gone before nsenter opens it.
+    const inside = await waitForChild(sleeper.pid!);
+    await waitFor(() => {
+      try {
+        return nsInode(inside, "pid") === BigInt(nsId);
+      } catch {
+        return false;
+      }
+    }, 5000, "the sleeper inside the pid namespace");
     await lxnsd.client.close({ handle: handles[0].id });
     // Closing the handle ends the namespace's init, and with it everything inside.
     expect(await sleeperExit).toBe("SIGKILL");
