@@ -47,7 +47,7 @@ export interface RawChildTarget {
   noNewPrivs: boolean;
 }
 
-/** What the per-request child does, in this order (see native/src/child/child_runner.cc); validated again by C++. */
+/** What the per-request child does, in this order (see native/src/child/child_spec.h); validated again by C++. */
 export interface RawChildSpec {
   /** Become this process first (see RawChildTarget). */
   target?: RawChildTarget;
@@ -93,7 +93,7 @@ export interface RawChildSpec {
 }
 
 /**
- * The program of an exec spec (see "Exec specs" in native/src/child/child_runner.cc).
+ * The program of an exec spec (see "Exec specs" in native/src/child/child_protocol.h).
  * It is always a process of its own, the daemon's child, so it runs in a
  * joined or new pid namespace (pid 1 of a new one) and in a joined or new
  * time namespace.

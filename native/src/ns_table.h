@@ -1,5 +1,5 @@
 // The one ordered table of namespace types, shared (by content and order)
-// with the proto enum NamespaceType and native/lib/index.ts NS_TYPES.
+// with the proto enum NamespaceType and native/lib/ns-types.ts NS_TYPES.
 //
 // Order = join order, as lxns's ALL_NAMESPACE_CLASSES and nsenter: USER
 // first, because joining (or owning) the user namespace is what grants the

@@ -1,11 +1,14 @@
 // What the per-request child runs: a fixed list of steps over memory the
 // parent prepared before clone. Shared between the child (child_program.cc)
-// and the parent side (child_runner.cc), which documents the protocol.
+// and the parent side (child_run.cc); the protocol between them is in
+// child_protocol.h.
 #ifndef LXNSD_NATIVE_CHILD_PROGRAM_H_
 #define LXNSD_NATIVE_CHILD_PROGRAM_H_
 
 #include <cstddef>
 #include <cstdint>
+
+#include "child/child_protocol.h"
 
 // The child's steps, in the order it runs them. Names: kChildStepNames.
 enum ChildStep : int32_t {
@@ -98,7 +101,7 @@ enum ChildSyscall : int32_t {
 
 extern const char* const kChildStepNames[kStepCount];
 
-// Steps the daemon runs itself for a child (child_runner.cc,
+// Steps the daemon runs itself for a child (child_run.cc,
 // program_cgroup.cc). With kChildStepNames, every step name a failure can
 // carry ("setns" comes as "setns <type>"); the addon exports both tables
 // (STEP_NAMES) so that the server names steps by constant.
@@ -112,34 +115,6 @@ enum ParentStep : int32_t {
 };
 extern const char* const kParentStepNames[kParentStepCount];
 extern const char* const kChildSyscallNames[kSysCount];
-
-// Child -> parent message on the status socket (SOCK_SEQPACKET).
-enum ChildMessageKind : uint32_t {
-  kMsgReadyForIdmap = 1,  // unshared a user ns; waiting for the maps
-  kMsgReadyForHold = 2,   // all steps done; waiting while the parent opens ns fds
-};
-struct ChildMessage {
-  uint32_t kind;
-};
-// Parent -> child: this one byte means "go on"; EOF means "give up".
-constexpr char kGoByte = 'G';
-
-// Lives in the MAP_SHARED region, so the parent sees it from a fork-style
-// child too. The child writes, the parent reads (after reaping for the final
-// values; `step` at any time, for timeouts).
-struct ChildControl {
-  volatile int32_t step;        // ChildStep being run
-  volatile int32_t step_index;  // join index for kStepSetns
-  volatile int32_t syscall;     // ChildSyscall that failed
-  volatile int32_t err;         // positive errno of the failure, 0 = none
-  volatile uint64_t data_len;   // bytes of readFile data in read_buf
-  // The keeper init's pid in the daemon's pid namespace, written by the
-  // kernel (CLONE_PARENT_SETTID) before clone returns, so the parent learns
-  // it even when the child is killed right after; 0 = no init was created.
-  volatile int32_t init_pid;
-  // The program's pid (exec specs), stored the same way; 0 = not created.
-  volatile int32_t program_pid;
-};
 
 struct ChildJoin {
   int fd;

@@ -1,7 +1,7 @@
 // lxnsd-pause: the keeper init of a held pid namespace, like Kubernetes'
 // pause container. The per-request child creates it as pid 1 of the new
 // pid namespace and execs this file (execveat on an fd the addon opened at
-// load; see "Keeper init" in child_runner.cc). Its only job is to exist:
+// load; see keepers.h). Its only job is to exist:
 // a pid namespace stays usable only while its init lives.
 //
 // Contract with the addon:

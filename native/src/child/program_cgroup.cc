@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "child/child_runner.h"
+#include "child/child_result.h"
 #include "child/child_program.h"
 
 ProgramCgroup* ProgramCgroup::Create(const std::string& parent, const std::string& name, ChildFailure* failure) {

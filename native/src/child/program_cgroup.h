@@ -3,6 +3,22 @@
 // everything it starts, setsid or not, are in it; ended with cgroup.kill,
 // watched through cgroup.events until empty (on the event loop), then
 // removed. No N-API here.
+//
+// Its life (exec.cgroup_parent): before clone,
+// mkdir <parent>/program-<daemon pid>-<run id> and open it, its cgroup.kill
+// and cgroup.events (a failure: step "create cgroup", nothing started). The
+// child is created with clone3(CLONE_INTO_CGROUP) on the same stack (the
+// only difference from the clone() path), so its pre-exec steps, the
+// program (direct or of its own: cloned by the child, it inherits the
+// cgroup) and everything the program starts are in it from birth; setsid
+// leaves the process group, never the cgroup. The ProgramWatch owns it from
+// the hand-over: SIGKILL (timeout, kill(9), abort) also writes cgroup.kill;
+// after the program is reaped, cgroup.kill, then a uv_poll (UV_PRIORITIZED:
+// kernfs signals EPOLLPRI on change) on cgroup.events until "populated 0",
+// then rmdir; only then is the watch Done() and ProgramExited() called. A
+// run that ends without a program hands it to the runner (cgroups_), which
+// kills, waits the same way and removes it; teardown (KillAll) waits for at
+// most ~1 s per cgroup, blocking. running() counts cgroups being removed.
 #ifndef LXNSD_NATIVE_PROGRAM_CGROUP_H_
 #define LXNSD_NATIVE_PROGRAM_CGROUP_H_
 

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "child/child_runner.h"
+#include "child/child_result.h"
 #include "child/program_cgroup.h"
 #include "compat.h"
 #include "ns_fd.h"
