@@ -10,7 +10,7 @@
         "src/js/js_args.cc",
         "src/js/js_completion.cc",
         "src/js/native_error_js.cc",
-        "src/child/child_program.cc",
+        "src/child/child_steps.cc",
         "src/child/child_run.cc",
         "src/child/child_run_start.cc",
         "src/child/child_runner.cc",

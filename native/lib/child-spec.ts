@@ -1,5 +1,5 @@
 /** The per-request child's spec and result, and the spec's validation (TypeError/RangeError on misuse). */
-import { checkUint } from "./exec-spec";
+import { checkUint } from "./spawn-spec";
 import { ALL_NS_FLAGS, CLONE_NEWUSER, HOLDABLE_NS_NAMES } from "./ns-types";
 import type { RawChildJoin, RawChildSpec, RawChildTarget } from "./raw";
 

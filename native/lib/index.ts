@@ -9,14 +9,14 @@
  */
 import { raw } from "./addon";
 import { checkFd, checkPath, checkSpec, type ChildResult, type ChildSpec, type RunChildOptions } from "./child-spec";
-import { checkExec, checkUint, type ExecHandle, type ExecSpec, type ProgramExit, type SpawnProgramOptions } from "./exec-spec";
+import { checkExec, checkUint, type ExecHandle, type SpawnSpec, type ProgramExit, type SpawnProgramOptions } from "./spawn-spec";
 import { NativeError } from "./native-error";
 import { CLONE_NEWNS, NS_TYPES, type NsTypeName } from "./ns-types";
 import type { RawScanRow } from "./raw";
 import { openTarget as readTarget, type TargetContext } from "./target";
 
 export type { ChildJoin, ChildResult, ChildSpec, ChildTarget, RunChildOptions } from "./child-spec";
-export type { ExecHandle, ExecProgram, ExecSpec, ProgramExit, SpawnProgramOptions } from "./exec-spec";
+export type { ExecHandle, ProgramSpec, SpawnSpec, ProgramExit, SpawnProgramOptions } from "./spawn-spec";
 export { NativeError } from "./native-error";
 export {
   CLONE_NEWCGROUP,
@@ -245,7 +245,7 @@ export function runningChildren(): number {
 }
 
 /**
- * Starts a program in a per-request child's namespaces (see {@link ExecSpec})
+ * Starts a program in a per-request child's namespaces (see {@link SpawnSpec})
  * and resolves once it has exec'd, with its pid, process group and the
  * daemon's ends of its stdio pipes (owned by the caller; wrap them in
  * `net.Socket({ fd })`; with exec.collectOutput stdout and stderr are -1:
@@ -260,7 +260,7 @@ export function runningChildren(): number {
  * `exited` resolves with its exit status and the output so far, `truncated`
  * set. The addon owns all these limits: the caller keeps no timer.
  */
-export function spawnProgram(spec: ExecSpec, options: SpawnProgramOptions = {}): Promise<ExecHandle> {
+export function spawnProgram(spec: SpawnSpec, options: SpawnProgramOptions = {}): Promise<ExecHandle> {
   checkSpec(spec);
   checkExec(spec, CLONE_NEWNS);
   const { signal } = options;

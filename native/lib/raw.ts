@@ -21,7 +21,7 @@ export interface RawChildJoin {
 
 /**
  * The process a request runs as, as `runc exec` into it (see ChildTarget in
- * native/src/child/child_program.h). Read by the caller from the target
+ * native/src/child/child_steps.h). Read by the caller from the target
  * pinned by `pidfd`; ids and groups are kernel ids as the daemon sees them.
  * Before the joins and unshare, the child, in named steps: writes "0" to
  * each cgroupProcsFds ("join target cgroups"); setgroups(groups),
@@ -98,7 +98,7 @@ export interface RawChildSpec {
  * joined or new pid namespace (pid 1 of a new one) and in a joined or new
  * time namespace.
  */
-export interface RawExecProgram {
+export interface RawProgramSpec {
   /** Absolute paths tried in order with execve inside the joined mount
    * namespace (no PATH search there): ENOENT, ENOTDIR and EACCES go on to
    * the next; the error is EACCES if any candidate gave it, else the last. */
@@ -135,8 +135,8 @@ export interface RawExecProgram {
 }
 
 /** A child spec that ends in a program; never with holdNs, readFile, writeFile. */
-export interface RawExecSpec extends RawChildSpec {
-  exec: RawExecProgram;
+export interface RawSpawnSpec extends RawChildSpec {
+  exec: RawProgramSpec;
 }
 
 /** The program has exec'd: its pid (= pgid) and the daemon's pipe ends. */
@@ -228,7 +228,7 @@ export interface RawNative {
   cancelChild(id: number): boolean;
   /** Returns the run's id (cancelChild until `started`, killProgram after). */
   spawnProgram(
-    spec: RawExecSpec,
+    spec: RawSpawnSpec,
     started: (err: NativeError | null, result?: RawProgramStarted) => void,
     exited: (status: RawProgramExit) => void,
   ): number;

@@ -26,7 +26,7 @@ const MAX_TIMEOUT_MS = 0x7fffffff;
 /** A validated ExecSpec: the namespaces to join (held until the program started) and the native spec. */
 export interface ExecPlan {
   joins: ResolvedNamespace[];
-  spec: native.ExecSpec;
+  spec: native.SpawnSpec;
   /** The program's time limit in ms, if the caller gave one. */
   timeoutMs?: number;
   /** Releases the joined namespaces' fds; call once the program started or failed to. */

@@ -75,7 +75,7 @@ export async function startProgram(
 ): Promise<ProgramSession> {
   let handle: native.ExecHandle;
   const cgroupParent = plan.spec.exec.cgroupParent ?? options.cgroupParent;
-  const spec: native.ExecSpec = {
+  const spec: native.SpawnSpec = {
     ...plan.spec,
     timeoutMs: options.childTimeoutMs,
     ...(options.testPreExecSleepMs !== undefined ? { debugSleepMs: options.testPreExecSleepMs } : {}),

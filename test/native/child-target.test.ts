@@ -24,7 +24,7 @@ function readAll(fd: number): Promise<string> {
   });
 }
 
-async function runAs(target: native.ChildTarget, script: string, spec: Partial<native.ExecSpec> = {}) {
+async function runAs(target: native.ChildTarget, script: string, spec: Partial<native.SpawnSpec> = {}) {
   const h = await native.spawnProgram({ ...spec, target, exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"] } });
   native.close(h.stdin);
   const [stdout, stderr, exit] = await Promise.all([readAll(h.stdout), readAll(h.stderr), h.exited]);

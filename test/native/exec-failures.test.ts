@@ -13,7 +13,7 @@ import { childrenOf, waitFor } from "../helpers/proc";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWUSER } = native;
 
-function program(candidates: string[], extra: Partial<native.ExecProgram> = {}): native.ExecProgram {
+function program(candidates: string[], extra: Partial<native.ProgramSpec> = {}): native.ProgramSpec {
   return { candidates, argv: ["prog"], env: [], ...extra };
 }
 

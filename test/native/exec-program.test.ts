@@ -50,7 +50,7 @@ interface Output {
 }
 
 /** Runs argv (argv[0] an absolute path) with stdin closed, to the end. */
-async function run(argv: string[], spec: Partial<native.ExecSpec> = {}, exec: Partial<native.ExecProgram> = {}): Promise<Output> {
+async function run(argv: string[], spec: Partial<native.SpawnSpec> = {}, exec: Partial<native.ProgramSpec> = {}): Promise<Output> {
   const h = await native.spawnProgram({ ...spec, exec: { candidates: [argv[0]], argv, env: ENV, ...exec } });
   native.close(h.stdin);
   const [stdout, stderr, exit] = await Promise.all([readAll(h.stdout), readAll(h.stderr), h.exited]);
@@ -128,7 +128,7 @@ describeRoot("native spawnProgram", () => {
   });
 
   it("collectOutput: the addon reads stdout and stderr to EOF, keeping the first N bytes of each", async () => {
-    const collect = async (script: string, cap: number, spec: Partial<native.ExecSpec> = {}) => {
+    const collect = async (script: string, cap: number, spec: Partial<native.SpawnSpec> = {}) => {
       const h = await native.spawnProgram({ ...spec, exec: { candidates: ["/bin/sh"], argv: ["sh", "-c", script], env: ENV, collectOutput: cap } });
       expect([h.stdout, h.stderr]).toEqual([-1, -1]);
       native.close(h.stdin);

@@ -1,7 +1,7 @@
 // The protocol between the daemon (parent) and one per-request child, and
 // the types both sides share for it: the control page the child reports
 // through, the status socket's messages. The child's side is
-// child_program.cc, the parent's child_run.cc.
+// child_steps.cc, the parent's child_run.cc.
 //
 // Memory (region_pool.h), allocated before clone and returned to the pool only
 // after the child is reaped (or, direct exec, has exec'd):

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-#include "child/child_program.h"
+#include "child/child_steps.h"
 #include "child/child_result.h"
 #include "child/child_spec.h"
 #include "child/program_watch.h"
@@ -119,7 +119,7 @@ class ChildRun {
   ProgramCgroup* cgroup_ = nullptr;  // exec.cgroup_parent: until a ProgramWatch takes it
   ChildSpec spec_;
   std::unique_ptr<ChildCompletion> done_;
-  ChildProgram program_ = {};
+  ChildSteps program_ = {};
   ChildRegion region_;
   ChildControl* ctl_ = nullptr;
   int pid_ = -1;

@@ -9,15 +9,15 @@
 #include <string>
 #include <vector>
 
-#include "child/child_program.h"
+#include "child/child_steps.h"
 
 // How to create the child. kCloneAuto picks CLONE_VM unless the request
 // needs a fork-style child (see NeedsForkStyle in child_spec.cc); the
 // others exist so tests can show why.
 enum class CloneMode { kAuto, kVm, kFork };
 
-// The program of an exec spec (see ProgramMain in child_program.cc).
-struct ExecSpec {
+// The program of an exec spec (see ProgramMain in child_steps.cc).
+struct ProgramSpec {
   std::vector<std::string> candidates;  // absolute paths, tried in order
   std::vector<std::string> argv;
   std::vector<std::string> env;  // KEY=VALUE, the envp as given
@@ -45,7 +45,7 @@ struct ExecSpec {
   std::string cgroup_parent;
 };
 
-// The target context (see ChildTarget in child_program.h). The fds belong
+// The target context (see ChildTarget in child_steps.h). The fds belong
 // to the caller, who keeps them open until the run completes.
 struct TargetSpec {
   bool has = false;
@@ -84,7 +84,7 @@ struct ChildSpec {
   int move_create = 0;  // create move_target first when missing: 0 no, 1 a directory, 2 an empty file
   std::vector<std::string> hold_ns;  // names under /proc/CHILD/ns/
   bool has_exec = false;  // then no hold_ns, read or write (the addon checks)
-  ExecSpec exec;
+  ProgramSpec exec;
   uint32_t timeout_ms = 10000;
   uint32_t debug_sleep_ms = 0;
   CloneMode clone_mode = CloneMode::kAuto;

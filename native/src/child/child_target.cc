@@ -1,12 +1,12 @@
-// The child's target steps (see ChildTarget in child_program.h): become the
+// The child's target steps (see ChildTarget in child_steps.h): become the
 // target process, as `runc exec` does, before anything is joined or created.
-// Same rules as child_program.cc: raw system calls only, no libc, no errno.
+// Same rules as child_steps.cc: raw system calls only, no libc, no errno.
 #include <linux/capability.h>
 #include <sys/prctl.h>
 
 #include <cerrno>
 
-#include "child/child_program.h"
+#include "child/child_steps.h"
 #include "child/raw_syscall.h"
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include <sys/socket.h>
 
-#include "child/child_program.h"
+#include "child/child_steps.h"
 #include "ns_fd.h"
 
 void SendGo(int status_fd) {

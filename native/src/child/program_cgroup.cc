@@ -10,7 +10,7 @@
 #include <cstring>
 
 #include "child/child_result.h"
-#include "child/child_program.h"
+#include "child/child_steps.h"
 
 ProgramCgroup* ProgramCgroup::Create(const std::string& parent, const std::string& name, ChildFailure* failure) {
   std::string path = parent + "/" + name;

@@ -43,7 +43,7 @@ void TranslateTarget(const TargetSpec& s, int proc_fd, ChildTarget* t) {
   t->proc_fd = proc_fd;
 }
 
-void TranslateExec(const ExecSpec& e, const ChildResources& res, ExecArrays* arrays, ChildProgram* p) {
+void TranslateExec(const ProgramSpec& e, const ChildResources& res, ExecArrays* arrays, ChildSteps* p) {
   for (const std::string& c : e.candidates) arrays->candidates.push_back(c.c_str());
   // execve's prototype is not const-correct; the kernel only reads them.
   for (const std::string& a : e.argv) arrays->argv.push_back(const_cast<char*>(a.c_str()));
@@ -67,8 +67,8 @@ void TranslateExec(const ExecSpec& e, const ChildResources& res, ExecArrays* arr
 
 }  // namespace
 
-void TranslateSpec(const ChildSpec& spec, const ChildResources& res, ExecArrays* arrays, ChildProgram* out) {
-  ChildProgram& p = *out;
+void TranslateSpec(const ChildSpec& spec, const ChildResources& res, ExecArrays* arrays, ChildSteps* out) {
+  ChildSteps& p = *out;
   p.ctl = res.region->ctl();
   p.parent_pid = getpid();
   p.status_fd = res.status_fd;

@@ -1,4 +1,4 @@
-// Spec -> steps: fills the ChildProgram that the per-request child runs
+// Spec -> steps: fills the ChildSteps that the per-request child runs
 // from a ChildSpec and what the parent prepared for it before clone. No
 // N-API here.
 #ifndef LXNSD_NATIVE_SPEC_TRANSLATION_H_
@@ -7,7 +7,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "child/child_program.h"
+#include "child/child_steps.h"
 #include "child/child_spec.h"
 #include "child/region_pool.h"
 
@@ -26,7 +26,7 @@ struct ChildResources {
   int proc_fd = -1;           // target: the daemon's /proc (O_PATH)
 };
 
-// NULL-terminated pointer arrays over an ExecSpec's strings; they must
+// NULL-terminated pointer arrays over a ProgramSpec's strings; they must
 // live as long as the child may read them (see "Exec specs" in
 // child_protocol.h).
 struct ExecArrays {
@@ -37,6 +37,6 @@ struct ExecArrays {
 
 // Fills *out (zeroed by the caller) so that every pointer in it refers to
 // `spec`, `res.region` or `arrays`, which outlive the child.
-void TranslateSpec(const ChildSpec& spec, const ChildResources& res, ExecArrays* arrays, ChildProgram* out);
+void TranslateSpec(const ChildSpec& spec, const ChildResources& res, ExecArrays* arrays, ChildSteps* out);
 
 #endif  // LXNSD_NATIVE_SPEC_TRANSLATION_H_

@@ -18,7 +18,7 @@ class StdioPipes {
   // Three pipe2(O_CLOEXEC|O_NONBLOCK) pairs, all fds >= 3. False with
   // *failure set (syscall "pipe2", target the stream's name).
   bool Make(ChildFailure* failure);
-  // The program's ends (-1 when not made), for ChildProgram::stdio.
+  // The program's ends (-1 when not made), for ChildSteps::stdio.
   const int* child_ends() const { return child_; }
   // After clone: the program has its copies.
   void CloseChildEnds();

@@ -2,7 +2,7 @@
 // namespace and step-name tables, and the environment's lifecycle.
 #include "js/addon.h"
 
-#include "child/child_program.h"
+#include "child/child_steps.h"
 #include "child/pause_program.h"
 #include "js/js_args.h"
 #include "ns_table.h"

@@ -107,7 +107,7 @@ void ParseHold(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
   }
 }
 
-// spec.exec (see RawExecSpec in native/lib/raw.ts); the TS wrapper has
+// spec.exec (see RawSpawnSpec in native/lib/raw.ts); the TS wrapper has
 // checked it already, this keeps the C++ side safe on its own.
 void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
   if (!IsSet(spec, "exec")) return;
@@ -116,7 +116,7 @@ void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
     ThrowType(env, "exec cannot be combined with holdNs, readFile or writeFile");
   }
   Napi::Object e = spec.Get("exec").As<Napi::Object>();
-  ExecSpec& x = out->exec;
+  ProgramSpec& x = out->exec;
   out->has_exec = true;
   x.candidates = GetStrings(env, e, "candidates");
   x.argv = GetStrings(env, e, "argv");

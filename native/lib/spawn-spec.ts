@@ -2,7 +2,7 @@
  * The types of {@link spawnProgram} (./index.ts) and the validation of the
  * `exec` part of its spec. No addon access here.
  */
-import type { RawExecProgram, RawExecSpec, RawProgramExit } from "./raw";
+import type { RawProgramSpec, RawSpawnSpec, RawProgramExit } from "./raw";
 
 /**
  * A per-request child spec that ends in a program: the child joins,
@@ -15,10 +15,10 @@ import type { RawExecProgram, RawExecSpec, RawProgramExit } from "./raw";
  * resolves `{ signal: 9, timedOut: true }`; before the program runs it
  * rejects ETIMEDOUT.
  */
-export type ExecSpec = RawExecSpec;
+export type SpawnSpec = RawSpawnSpec;
 
-/** The program (see RawExecProgram in ./raw.ts). */
-export type ExecProgram = RawExecProgram;
+/** The program (see RawProgramSpec in ./raw.ts). */
+export type ProgramSpec = RawProgramSpec;
 
 /** How the program ended: exactly one of code and signal is set; with
  * exec.collectOutput also stdout, stderr and truncated. */
@@ -79,7 +79,7 @@ function checkId(n: unknown, what: string): void {
 }
 
 /** Validates the exec-specific part; throws TypeError/RangeError. */
-export function checkExec(spec: ExecSpec, cloneNewNs: number): void {
+export function checkExec(spec: SpawnSpec, cloneNewNs: number): void {
   if (typeof spec?.exec !== "object" || spec.exec === null) throw new TypeError("spec.exec must be an object");
   if (spec.holdNs !== undefined || spec.readFile !== undefined || spec.writeFile !== undefined) {
     throw new TypeError("exec cannot be combined with holdNs, readFile or writeFile");

@@ -1,7 +1,7 @@
 // The child side. Runs on its own small stack, possibly sharing the parent's
 // memory (CLONE_VM): only raw system calls, no malloc, no locks, no errno,
 // no exceptions, no library calls that could take a lock.
-#include "child/child_program.h"
+#include "child/child_steps.h"
 
 #include <fcntl.h>
 #include <net/if.h>
@@ -145,7 +145,7 @@ void ReadPath(ChildControl* ctl, const char* path, char* buf, size_t max) {
 }
 
 // Tells the parent we are ready for its action and waits for kGoByte.
-void SignalParentAndWait(const ChildProgram* p, uint32_t kind) {
+void SignalParentAndWait(const ChildSteps* p, uint32_t kind) {
   ChildMessage msg = {kind};
   long r;
   do r = RawSyscall(SYS_sendto, p->status_fd, reinterpret_cast<long>(&msg), sizeof msg,
@@ -159,7 +159,7 @@ void SignalParentAndWait(const ChildProgram* p, uint32_t kind) {
   if (r == 0 || go != kGoByte) Fail(p->ctl, kSysRead, -EPIPE);  // parent gave up
 }
 
-void ResetSignals(const ChildProgram* p) {
+void ResetSignals(const ChildSteps* p) {
   // Die with the parent thread: a daemon crash must not leave a child
   // waiting; the getppid check closes the race with a parent that died first.
   Check(p->ctl, kSysPrctl, RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL));
@@ -210,7 +210,7 @@ void Sleep(ChildControl* ctl, uint32_t ms) {
 // exec (the daemon's, copies of other keepers' write ends, which would
 // otherwise keep those namespaces alive, and the pause fd itself: fine for
 // an ELF file, only a script needs its fd after exec).
-[[noreturn]] void KeeperInit(const ChildProgram* p) {
+[[noreturn]] void KeeperInit(const ChildSteps* p) {
   ChildControl* ctl = p->ctl;
   ctl->step = kStepExecPause;  // the child is suspended: no race on ctl
   long rfd = p->keeper_read_fd;
@@ -236,7 +236,7 @@ void Sleep(ChildControl* ctl, uint32_t ms) {
 
 // Entry of the keeper init on its own stack (see RawCloneOnStack).
 void KeeperInitEntry(const void* arg) {
-  KeeperInit(static_cast<const ChildProgram*>(arg));
+  KeeperInit(static_cast<const ChildSteps*>(arg));
 }
 
 // Clones the keeper init, vfork-style: CLONE_VM (no copy of the daemon's
@@ -248,7 +248,7 @@ void KeeperInitEntry(const void* arg) {
 // CLONE_PARENT_SETTID makes the kernel store its pid (as the daemon sees
 // it: the caller's active pid namespace is the daemon's) in the shared
 // ChildControl before clone returns.
-void StartKeeperInit(const ChildProgram* p) {
+void StartKeeperInit(const ChildSteps* p) {
   ChildControl* ctl = p->ctl;
   long pid = RawCloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
                              p->init_stack_top, &ctl->init_pid, KeeperInitEntry, p);
@@ -272,7 +272,7 @@ void StartKeeperInit(const ChildProgram* p) {
 // exec), reset signal dispositions and an empty mask. A failure is recorded
 // in ChildControl {step, syscall, errno} (the child is asleep or is the
 // program: no race) and it exits 1 (the child then exits 1 as well).
-[[noreturn]] void ProgramMain(const ChildProgram* p) {
+[[noreturn]] void ProgramMain(const ChildSteps* p) {
   ChildControl* ctl = p->ctl;
   // Its own process group (pgid = its pid in the daemon's namespace): the
   // daemon kills the program and everything it starts with kill(-pgid).
@@ -336,13 +336,13 @@ void StartKeeperInit(const ChildProgram* p) {
 }
 
 void ProgramEntry(const void* arg) {
-  ProgramMain(static_cast<const ChildProgram*>(arg));
+  ProgramMain(static_cast<const ChildSteps*>(arg));
 }
 
 // Clones the program (see ProgramMain) and exits once it has exec'd:
 // exit status 0 tells the daemon the program runs. The kernel stores the
 // program's pid (daemon's view) in ChildControl before clone returns.
-[[noreturn]] void StartProgram(const ChildProgram* p) {
+[[noreturn]] void StartProgram(const ChildSteps* p) {
   ChildControl* ctl = p->ctl;
   long pid = RawCloneOnStack(CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
                              p->program_stack_top, &ctl->program_pid, ProgramEntry, p);
@@ -369,7 +369,7 @@ bool CreateTarget(ChildControl* ctl, const char* target, int kind) {
 }
 
 int ChildMain(void* arg) {
-  const ChildProgram* p = static_cast<const ChildProgram*>(arg);
+  const ChildSteps* p = static_cast<const ChildSteps*>(arg);
   ChildControl* ctl = p->ctl;
   // Our copy of the parent's end would hide the parent's EOF from us.
   if (p->parent_status_fd >= 0) RawSyscall(SYS_close, p->parent_status_fd);

@@ -1,9 +1,9 @@
 // What the per-request child runs: a fixed list of steps over memory the
-// parent prepared before clone. Shared between the child (child_program.cc)
+// parent prepared before clone. Shared between the child (child_steps.cc)
 // and the parent side (child_run.cc); the protocol between them is in
 // child_protocol.h.
-#ifndef LXNSD_NATIVE_CHILD_PROGRAM_H_
-#define LXNSD_NATIVE_CHILD_PROGRAM_H_
+#ifndef LXNSD_NATIVE_CHILD_STEPS_H_
+#define LXNSD_NATIVE_CHILD_STEPS_H_
 
 #include <cstddef>
 #include <cstdint>
@@ -148,7 +148,7 @@ bool EnterTarget(const ChildTarget* t, ChildControl* ctl);
 
 // Prepared by the parent before clone; read-only for the child. Every
 // pointer refers to memory that outlives the child (freed after reaping).
-struct ChildProgram {
+struct ChildSteps {
   ChildControl* ctl;
   int parent_pid;
   int status_fd;         // child's end of the status socket, -1 when no handshake
@@ -193,7 +193,7 @@ struct ChildProgram {
 
   // Exec specs: the child clones the program, or with exec_direct becomes
   // it, instead of exiting. nullptr candidates = no program. See
-  // ProgramMain in child_program.cc.
+  // ProgramMain in child_steps.cc.
   const char* const* candidates;  // absolute paths, tried in order
   size_t candidate_count;
   char* const* argv;  // NULL-terminated
@@ -211,9 +211,9 @@ struct ChildProgram {
   bool exec_direct;
 };
 
-// The clone() entry point; arg is a ChildProgram*. Never returns: exits the
+// The clone() entry point; arg is a ChildSteps*. Never returns: exits the
 // child with exit_group(0) on success, exit_group(1) after recording the
 // failure in ChildControl. Raw syscalls only (see raw_syscall.h).
 int ChildMain(void* arg);
 
-#endif  // LXNSD_NATIVE_CHILD_PROGRAM_H_
+#endif  // LXNSD_NATIVE_CHILD_STEPS_H_
