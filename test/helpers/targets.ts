@@ -28,6 +28,16 @@ function family(pid: number): number[] {
   return all;
 }
 
+/** Whether `pid` has exited: gone, or a zombie (its exit, and a pid namespace init's teardown, are done). */
+function hasExited(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return true;
+  }
+}
+
 function sleeping(pid: number): boolean {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "sleep";
@@ -76,6 +86,8 @@ export async function startTarget(command: string[]): Promise<Target> {
         }
         await exited;
       }
+      // The launcher's exit does not wait for the target's (reparented, reaped by someone else).
+      await waitFor(() => hasExited(pid), 5000, `target ${pid} to exit`);
     },
   };
 }
