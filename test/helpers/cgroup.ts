@@ -10,7 +10,17 @@ export function cgroup2Mount(): string {
   return line.split(" ")[4];
 }
 
-/** A fresh cgroup v2 group the test moves processes into; remove() moves them back out and deletes it. */
+/** Sleeps synchronously (for cleanup that must stay synchronous). */
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/**
+ * A fresh cgroup v2 group the test moves processes into; remove() moves them
+ * back out and deletes it, retrying while it is still busy (a process in the
+ * middle of exiting, or a program's own cgroup below it not yet removed), for
+ * up to 5 s.
+ */
 export function makeCgroup(name: string): { path: string; add(pid: number): void; remove(): void } {
   const root = cgroup2Mount();
   const dir = path.join(root, name);
@@ -19,14 +29,23 @@ export function makeCgroup(name: string): { path: string; add(pid: number): void
     path: `/${name}`,
     add: (pid) => writeFileSync(path.join(dir, "cgroup.procs"), `${pid}\n`),
     remove: () => {
-      for (const pid of readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+      const deadline = Date.now() + 5000;
+      for (;;) {
+        for (const pid of readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
+          try {
+            writeFileSync(path.join(root, "cgroup.procs"), `${pid}\n`);
+          } catch {
+            // exited meanwhile
+          }
+        }
         try {
-          writeFileSync(path.join(root, "cgroup.procs"), `${pid}\n`);
-        } catch {
-          // exited meanwhile
+          rmdirSync(dir);
+          return;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== "EBUSY" || Date.now() > deadline) throw err;
+          sleepSync(20);
         }
       }
-      rmdirSync(dir);
     },
   };
 }
