@@ -89,9 +89,10 @@ export class Daemon {
       "grpc.max_connection_idle_ms": config.maxConnectionIdleMs,
       // node's HTTP/2 maxSessionMemory (MB): what nghttp2 holds per connection (header tables, output queued for a
       // peer that does not read, streams); past it new streams are refused. Messages being received are not in it:
-      // those are bounded by identifyFirst (none for an unknown caller) and by streams x message size.
+      // identifyFirst reads none of an unknown caller's, and holds a known one's to --max-receive-memory.
       "grpc-node.max_session_memory": config.maxConnectionMemoryMb,
-      interceptors: [identifyFirst(this.authenticator, (path, peer, error) => this.refusedEarly(path, peer, error))],
+      // identifyFirst must stay the first interceptor: it is handed grpc-js's own call, whose stream it meters.
+      interceptors: [identifyFirst(this.authenticator, (path, peer, error) => this.refusedEarly(path, peer, error), config.maxReceiveMemoryMb * 1024 * 1024)],
       // channelz stays on: grpc-js 1.14's forceShutdown() destroys only the sessions channelz
       // tracks, so without it a stream still open past the shutdown grace kept its connection.
     });

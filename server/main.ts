@@ -71,6 +71,7 @@ const program = new ConfigurableCommand()
   .option("--max-connections <n>", "most connections open at once, over every listener; past it a new one is closed at accept", positiveInt, 1024)
   .option("--max-connections-per-peer <n>", "most connections of one peer (a unix uid, a TCP client address); past it a new one is closed at accept", positiveInt, 64)
   .option("--max-connection-memory <MB>", "HTTP/2 memory one connection may hold in nghttp2 (node's maxSessionMemory: header tables, queued output); past it new streams are refused", positiveInt, 64)
+  .option("--max-receive-memory <MB>", "request messages being received on one connection, all its streams together; past it streams in the middle of a message pause (flow control) until older messages are whole", positiveInt, 16)
   .option("--keepalive-time <seconds>", "interval of keepalive pings to idle clients", positiveInt, 7200)
   .option("--keepalive-timeout <seconds>", "how long a keepalive ping may go unanswered before the connection is closed", positiveInt, 20)
   .option("--max-connection-idle <seconds>", "close a connection that has had no call for this long (clients reconnect)", positiveInt, 300)
@@ -121,6 +122,7 @@ interface DaemonFlags extends Record<string, unknown> {
   maxConnections: number;
   maxConnectionsPerPeer: number;
   maxConnectionMemory: number;
+  maxReceiveMemory: number;
   keepaliveTime: number;
   keepaliveTimeout: number;
   maxConnectionIdle: number;
@@ -188,6 +190,7 @@ async function main(): Promise<void> {
     maxConnections: options.maxConnections,
     maxConnectionsPerPeer: options.maxConnectionsPerPeer,
     maxConnectionMemoryMb: options.maxConnectionMemory,
+    maxReceiveMemoryMb: options.maxReceiveMemory,
     keepaliveTimeMs: options.keepaliveTime * 1000,
     keepaliveTimeoutMs: options.keepaliveTimeout * 1000,
     maxConnectionIdleMs: options.maxConnectionIdle * 1000,

@@ -57,6 +57,8 @@ export interface DaemonConfig {
   maxConnectionsPerPeer: number;
   /** grpc-js's grpc-node.max_session_memory: node's HTTP/2 maxSessionMemory of each connection, in MB. */
   maxConnectionMemoryMb: number;
+  /** Request messages being received on one connection, all its streams together, in MB (server/rpc/receive-budget.ts). */
+  maxReceiveMemoryMb: number;
   /** Server keepalive ping interval and how long to wait for its answer, in ms. */
   keepaliveTimeMs: number;
   keepaliveTimeoutMs: number;
@@ -97,6 +99,7 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxConnections: 1024,
     maxConnectionsPerPeer: 64,
     maxConnectionMemoryMb: 64,
+    maxReceiveMemoryMb: 16,
     keepaliveTimeMs: 2 * 60 * 60 * 1000,
     keepaliveTimeoutMs: 20_000,
     maxConnectionIdleMs: 5 * 60 * 1000,

@@ -16,6 +16,10 @@ const MESSAGE = 16 * 1024 * 1024;
  * streams of half-sent 16 MiB messages took the daemon from 81 MiB to 1.3 GiB in 20 s.
  */
 const RSS_BOUND_KIB = 300 * 1024;
+/** --max-receive-memory for the named peer's test (LXNSD_TEST_RECEIVE_MB shows the test failing with a budget too large to matter). */
+const RECEIVE_MB = Number(process.env.LXNSD_TEST_RECEIVE_MB ?? 16);
+const RECEIVE_LIMIT = RECEIVE_MB * 1024 * 1024;
+const RECEIVE_ARGS = ["--max-receive-memory", String(RECEIVE_MB)];
 
 interface PeerReport {
   connected: number;
@@ -134,6 +138,28 @@ describeRoot("faults: peers trying to exhaust the daemon's memory and fds", () =
     expect(codes.length).toBeGreaterThan(0);
     expect(codes.every((code) => code === "OK")).toBe(true);
     expect(statusKib(daemon.pid, "VmHWM")).toBeLessThan(RSS_BOUND_KIB);
+    await daemon.expectBack(baseline);
+  });
+
+  it("a peer the policy names: half-sent 16 MiB messages on 4 connections x 64 streams are held to --max-receive-memory per connection; RSS stays bounded, others are served", async () => {
+    const daemon = await start({ identities: [{ name: "nobody-reader", scopes: ["read"], "unix-uids": [NOBODY] }] }, RECEIVE_ARGS);
+    const baseline = await daemon.settled();
+    const caller = keepCalling(daemon);
+    let codes: string[] = [];
+    const flood = await attack(daemon.address.replace(/^unix:/, ""), 4, 64);
+    try {
+      // Every stream was accepted (none answered: each waits for the rest of its message) ...
+      expect(flood.report).toMatchObject({ connected: 4, alive: 4, streams: 4 * 64, statuses: {} });
+      // ... and the daemon stopped reading most of them: far less than 4 x 64 x 16 MiB got through.
+      expect(flood.report.sentBytes).toBeGreaterThan(MESSAGE);
+      expect(flood.report.sentBytes).toBeLessThan(4 * (RECEIVE_LIMIT + 2 * MESSAGE));
+      expect(statusKib(daemon.pid, "VmHWM")).toBeLessThan(RSS_BOUND_KIB);
+    } finally {
+      await flood.end();
+      codes = await caller.stop();
+    }
+    expect(codes.length).toBeGreaterThan(0);
+    expect(codes.every((code) => code === "OK")).toBe(true);
     await daemon.expectBack(baseline);
   });
 
