@@ -32,7 +32,7 @@ export {
 } from "./ns-types";
 export { STEP, type StepName } from "./steps";
 export type { TargetContext } from "./target";
-export { cgroupProcsFiles, idInside, processStartTime } from "./target";
+export { cgroupProcsFiles, idInside, lsmLabel, processStartTime } from "./target";
 
 /** The identity and type of a namespace fd. */
 export interface NsStat {

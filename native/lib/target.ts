@@ -33,6 +33,8 @@ export interface TargetContext {
   readonly gidInside: number;
   /** Whether its user namespace is the daemon's. */
   readonly sameUserNamespace: boolean;
+  /** Its LSM label (/proc/PID/attr/current), when an LSM that labels processes is active; see lsmLabel. */
+  readonly lsmLabel?: string;
   /** Its cgroup v2 directory and that directory's cgroup.procs fd (one of spec.cgroupProcsFds), where v2 is mounted. */
   readonly cgroupV2?: { readonly dir: string; readonly fd: number };
   close(): void;
@@ -101,6 +103,22 @@ export function cgroupProcsFiles(lines: readonly string[]): string[] {
   return [...new Set(files)];
 }
 
+/**
+ * The LSM label of a process (/proc/PID/attr/current: AppArmor's profile,
+ * SELinux's context), or undefined when no LSM that labels processes is
+ * active (the kernel answers EINVAL). `dir` is /proc/PID or /proc/self.
+ */
+export function lsmLabel(dir: string): string | undefined {
+  try {
+    const label = readFileSync(`${dir}/attr/current`, "utf8").replace(/\0/g, "").trim();
+    return label === "" ? undefined : label;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EINVAL" || code === "ENOENT" || code === "EOPNOTSUPP") return undefined;
+    throw err;
+  }
+}
+
 /** Field 22 of /proc/PID/stat (starttime); the reads' errors as they are. */
 export function processStartTime(pid: number): string {
   const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
@@ -139,6 +157,7 @@ export function openTarget(pid: number, pidfdOpen: (pid: number) => number, pidf
     const sameUserNamespace = namespaces.get("user") === statSync("/proc/self/ns/user", { bigint: true }).ino;
     const uidInside = idInside(readFileSync(`${dir}/uid_map`, "utf8"), uid);
     const gidInside = idInside(readFileSync(`${dir}/gid_map`, "utf8"), gid);
+    const label = lsmLabel(dir);
     const v2Line = cgroupLines.find((line) => line.startsWith("0::"));
     const v2File = v2Line === undefined ? undefined : cgroupProcsFiles([v2Line])[0];
     let cgroupV2: { dir: string; fd: number } | undefined;
@@ -158,6 +177,7 @@ export function openTarget(pid: number, pidfdOpen: (pid: number) => number, pidf
       uidInside,
       gidInside,
       sameUserNamespace,
+      ...(label !== undefined ? { lsmLabel: label } : {}),
       ...(cgroupV2 ? { cgroupV2 } : {}),
       close,
     };

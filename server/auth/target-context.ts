@@ -25,6 +25,7 @@ export function openTargetProcess(caller: Caller, pid: number, label: string): T
   const target = nativeCall(`read ${label}`, () => native.openTarget(pid));
   try {
     checkCgroupLines(caller, target.cgroupLines, label);
+    checkLsmLabel(caller, target, label, OWN_LSM_LABEL());
     if (caller.targets?.userNamespaces) {
       // The user namespace it was in while pinned: the fd is trusted only if it is that one.
       const fd = native.openPath(`/proc/${pid}/ns/user`);
@@ -40,6 +41,22 @@ export function openTargetProcess(caller: Caller, pid: number, label: string): T
     target.close();
     throw isErrnoLike(err) ? fromErrno(err, `read ${label}`) : err;
   }
+}
+
+let ownLabel: { value: string | undefined } | undefined;
+/** The daemon's own LSM label, read once. */
+const OWN_LSM_LABEL = (): string | undefined => (ownLabel ??= { value: native.lsmLabel("/proc/self") }).value;
+
+/**
+ * PERMISSION_DENIED (TARGET_FORBIDDEN) when the target runs under an LSM
+ * label other than the daemon's: a program made for it would run under the
+ * daemon's label, which may allow more than the target's, and lxnsd does not
+ * take labels (each LSM spells them differently). With no LSM that labels
+ * processes (this machine: no /sys/kernel/security/lsm), every target passes.
+ */
+export function checkLsmLabel(caller: Caller, target: { lsmLabel?: string; pid: number }, label: string, daemonLabel: string | undefined): void {
+  if (target.lsmLabel === undefined || target.lsmLabel === daemonLabel || target.lsmLabel === "unconfined") return;
+  throw targetForbidden(caller, `${label}: it runs under the LSM label "${target.lsmLabel}", which lxnsd does not take (a program would run under the daemon's "${daemonLabel ?? "none"}")`);
 }
 
 /** PERMISSION_DENIED unless the target itself could take `uid` / `gid` (CAP_SETUID / CAP_SETGID in its effective set). */
