@@ -13,8 +13,8 @@ const closeAsync = promisify(close);
 const { O_RDONLY, O_NONBLOCK, O_NOCTTY, O_DIRECTORY, O_NOFOLLOW } = { O_RDONLY: 0, O_NONBLOCK: 0o4000, O_NOCTTY: 0o400, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 };
 const O_PATH = 0o10000000;
 
-/** Bytes per ReadFile message. */
-export const READ_CHUNK = 256 * 1024;
+/** Bytes per ReadFile message: 1 MiB read 256 MiB in about half the time 256 KiB did here. */
+export const READ_CHUNK = 1024 * 1024;
 /** Most entries one ListDirectory answers (more: RESOURCE_EXHAUSTED). */
 export const MAX_DIRECTORY_ENTRIES = 262144;
 

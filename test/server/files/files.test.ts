@@ -56,7 +56,8 @@ describeRoot("FileService in a target with a pivoted root", () => {
     expect(entries.map((e) => e.name).sort()).toEqual([...byName.keys()].sort());
     for (const entry of entries) {
       const cols = byName.get(entry.name)!;
-      expect(cols[0][0]).toBe({ [FileType.REGULAR]: "-", [FileType.DIRECTORY]: "d", [FileType.SYMLINK]: "l", [FileType.OTHER]: "p" }[entry.type]);
+      const letters: Record<number, string> = { [FileType.REGULAR]: "-", [FileType.DIRECTORY]: "d", [FileType.SYMLINK]: "l", [FileType.OTHER]: "p" };
+      expect(cols[0][0]).toBe(letters[entry.type]);
       expect(BigInt(cols[4])).toBe(entry.size);
     }
     expect(entries.find((e) => e.name === "dangling")).toMatchObject({ type: FileType.SYMLINK, linkTarget: "nowhere" });
@@ -77,6 +78,21 @@ describeRoot("FileService in a target with a pivoted root", () => {
     await lxnsd.client.writeFile(oneShot({ mount, path: "/data/fresh", writeMode: WriteMode.CREATE_NEW, mode: 0o751 }, "f"));
     expect(target.inside("cat /data/fresh; stat -c ' %a' /data/fresh")).toBe("f 751\n");
     expect(target.inside("ls -a /data").split("\n").filter((name) => name.includes("lxnsd"))).toEqual([]);
+  });
+
+  it("by a handle of the mount namespace alone: from the namespace's root", async () => {
+    const { handle } = await lxnsd.client.open({ ref: pidRef(target.pid) });
+    try {
+      const mount = { source: { case: "handle" as const, value: handle!.id } };
+      const chunks: Buffer[] = [];
+      for await (const { data } of lxnsd.client.readFile({ mount, path: "/data/hello" })) chunks.push(Buffer.from(data));
+      expect(Buffer.concat(chunks).toString()).toBe(target.inside("cat /data/hello"));
+      await lxnsd.client.writeFile(oneShot({ mount, path: "/data/by-handle" }, "h\n"));
+      expect(target.inside("cat /data/by-handle")).toBe("h\n");
+      expect((await lxnsd.client.stat({ mount, path: "/data/../../data/hello" })).info?.name).toBe("hello");
+    } finally {
+      await lxnsd.client.close({ handle: handle!.id });
+    }
   });
 
   it("answers the statuses of the issue's table", async () => {
