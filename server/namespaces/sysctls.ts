@@ -4,7 +4,10 @@ import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
 import { RpcError, invalidArgument, nativeCall } from "../errors";
-import type { NamespaceResolver } from "./resolver";
+import type { NamespaceResolver, ResolvedNamespace } from "./resolver";
+import { isRestricted, targetForbidden } from "../auth/target-guard";
+import { openTargetProcess } from "../auth/target-context";
+import type { TargetProcess } from "../auth/target-context";
 
 /** Most bytes a sysctl value holds (a page, as /proc/sys gives at most). */
 const MAX_VALUE_BYTES = 4096;
@@ -36,6 +39,22 @@ export function sysctlPath(name: string): string {
     throw invalidArgument(`name: ${JSON.stringify(name)} is not a sysctl name`);
   }
   return parts.join("/");
+}
+
+/**
+ * The process a restricted caller's sysctl call acts as: the one its
+ * reference names (a pid, /proc/PID/ns/TYPE, a handle or pin made from a
+ * running process), pinned and checked, whose namespace of that type must
+ * be the one referenced. None: PERMISSION_DENIED (TARGET_FORBIDDEN).
+ */
+function targetOf(ns: ResolvedNamespace, caller: Caller): TargetProcess {
+  if (ns.origin === undefined || ns.originGone) throw targetForbidden(caller, `${ns.label}: a sysctl needs a process to act as (a pid, or a handle or pin made from a running process)`);
+  const target = openTargetProcess(caller, ns.origin, `process ${ns.origin}`);
+  if (target.namespaces.get(ns.kind.name) !== native.nsStat(ns.fd).ino) {
+    target.close();
+    throw targetForbidden(caller, `${ns.label}: not the ${ns.kind.name} namespace of process ${ns.origin}`);
+  }
+  return target;
 }
 
 /** The dotted form of a slashed name, for messages. */
@@ -76,15 +95,21 @@ export class NamespaceSysctls {
         throw invalidArgument(`name: ${dotted(slashed)} is a sysctl of the ${NamespaceType[needed].toLowerCase()} namespace, and ref is a ${ns.kind.name} namespace`);
       }
       const file = `/proc/sys/${slashed}`;
-      const spec = {
-        join: [{ fd: ns.fd, nstype: ns.kind.flag }],
-        ...(write === undefined ? {} : { writeFile: { path: file, data: write } }),
-        readFile: { path: file, maxBytes: MAX_VALUE_BYTES },
-        timeoutMs: this.childTimeoutMs,
-      };
-      const what = `${write === undefined ? "read" : "write"} ${dotted(slashed)} in ${ns.label}`;
-      const result = await nativeCall(what, () => native.runChild(spec, { signal }), write === undefined ? { EISDIR: status.INVALID_ARGUMENT } : WRITE_OVERRIDES);
-      return (result.data?.toString() ?? "").replace(/\n$/, "");
+      const target = isRestricted(caller) ? targetOf(ns, caller) : undefined;
+      try {
+        const spec = {
+          // A restricted caller's child becomes its target (all of its namespaces, its credentials, its /proc).
+          ...(target ? { target: target.spec } : { join: [{ fd: ns.fd, nstype: ns.kind.flag }] }),
+          ...(write === undefined ? {} : { writeFile: { path: file, data: write } }),
+          readFile: { path: file, maxBytes: MAX_VALUE_BYTES },
+          timeoutMs: this.childTimeoutMs,
+        };
+        const what = `${write === undefined ? "read" : "write"} ${dotted(slashed)} in ${ns.label}`;
+        const result = await nativeCall(what, () => native.runChild(spec, { signal }), write === undefined ? { EISDIR: status.INVALID_ARGUMENT } : WRITE_OVERRIDES);
+        return (result.data?.toString() ?? "").replace(/\n$/, "");
+      } finally {
+        target?.close();
+      }
     } catch (err) {
       if (err instanceof RpcError && err.code === status.NOT_FOUND && err.reason === "ENOENT") {
         throw new RpcError(status.NOT_FOUND, `no sysctl ${dotted(slashed)} in ${NamespaceType[needed].toLowerCase()} namespaces`, "ENOENT", err.metadata);
