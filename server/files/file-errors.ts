@@ -16,6 +16,7 @@ export const FILE_OVERRIDES: Readonly<Record<string, status>> = {
   ENXIO: status.FAILED_PRECONDITION, // a FIFO without a reader, a device without its driver
   ETXTBSY: status.FAILED_PRECONDITION,
   EBUSY: status.FAILED_PRECONDITION,
+  EAGAIN: status.FAILED_PRECONDITION, // a regular-looking file (/proc/kmsg) with nothing to read without blocking
   ENOTEMPTY: status.FAILED_PRECONDITION,
   EEXIST: status.ALREADY_EXISTS,
   EFBIG: status.RESOURCE_EXHAUSTED,

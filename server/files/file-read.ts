@@ -13,8 +13,13 @@ const closeAsync = promisify(close);
 const { O_RDONLY, O_NONBLOCK, O_NOCTTY, O_DIRECTORY, O_NOFOLLOW } = { O_RDONLY: 0, O_NONBLOCK: 0o4000, O_NOCTTY: 0o400, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 };
 const O_PATH = 0o10000000;
 
-/** Bytes per ReadFile message: 1 MiB read 256 MiB in about half the time 256 KiB did here. */
-export const READ_CHUNK = 1024 * 1024;
+/**
+ * Bytes per ReadFile message, as Exec's chunks. 1 MiB and 256 KiB read
+ * faster, but cancelled reads then filled a connection's HTTP/2 session
+ * memory (--max-connection-memory, 64 MB) and its calls failed
+ * RESOURCE_EXHAUSTED (test/reliability/files.test.ts).
+ */
+export const READ_CHUNK = 64 * 1024;
 /** Most entries one ListDirectory answers (more: RESOURCE_EXHAUSTED). */
 export const MAX_DIRECTORY_ENTRIES = 262144;
 

@@ -201,7 +201,19 @@ class WriteWindow {
       this.unsent -= 1;
       this.notify();
     });
-    if (!roomy) await new Promise((resolve) => this.call.once("drain", resolve));
+    // A stream closed (cancelled, its connection gone) never drains: waiting for "drain" alone hung the handler, and a
+    // generator it was reading (ReadFile's open file) stayed suspended for good.
+    if (!roomy && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.call.off("drain", done);
+          this.call.off("close", done);
+          resolve();
+        };
+        this.call.once("drain", done);
+        this.call.once("close", done);
+      });
+    }
     while (this.unsent >= MAX_UNSENT_RESPONSES && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
   }
 

@@ -23,10 +23,10 @@ export const pidRef = (pid: number) => ({ type: NamespaceType.MNT, source: { cas
 /**
  * Starts `sleep` in a new mount namespace whose root is a fresh tmpfs
  * (pivot_root; the old root detached), holding /usr (bound read-only),
- * bin/lib/sbin links, /proc, /data and /tmp. The host gets a secret file
+ * bin/lib/sbin links, /proc (unless `proc: false`), /data and /tmp. The host gets a secret file
  * at a path that inside names the target's own file "inner".
  */
-export async function startPivoted(): Promise<PivotedTarget> {
+export async function startPivoted(options: { proc?: boolean } = {}): Promise<PivotedTarget> {
   const hostDir = mkdtempSync(path.join(tmpdir(), "lxnsd-files-"));
   const hostSecret = path.join(hostDir, "secret");
   execFileSync("sh", ["-c", `echo host secret > ${hostSecret}`]);
@@ -37,7 +37,7 @@ export async function startPivoted(): Promise<PivotedTarget> {
     "mkdir -p $R/usr $R/proc $R/data $R/old $R/tmp $R/etc",
     "mount --rbind /usr $R/usr && mount -o remount,bind,ro $R/usr",
     "ln -s usr/bin $R/bin; ln -s usr/lib $R/lib; ln -s usr/lib64 $R/lib64; ln -s usr/sbin $R/sbin",
-    "mount -t proc proc $R/proc",
+    options.proc === false ? "true" : "mount -t proc proc $R/proc",
     `mkdir -p $R${hostDir} && echo inner > $R${hostSecret}`,
     "echo hello > $R/data/hello",
     "cd $R && pivot_root . old && umount -l /old && rmdir /old",
