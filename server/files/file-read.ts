@@ -20,6 +20,8 @@ const O_PATH = 0o10000000;
  * RESOURCE_EXHAUSTED (test/reliability/files.test.ts).
  */
 export const READ_CHUNK = 64 * 1024;
+/** Bytes per read of the file: fewer trips to the libuv pool than one per message. */
+export const READ_BLOCK = 1024 * 1024;
 /** Most entries one ListDirectory answers (more: RESOURCE_EXHAUSTED). */
 export const MAX_DIRECTORY_ENTRIES = 262144;
 
@@ -48,17 +50,31 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
     }
     let left = toEnd ? maxBytes + 1 : Number(length);
     let position = offset;
-    while (left > 0) {
-      if (signal.aborted) throw signal.reason;
-      const buffer = Buffer.allocUnsafe(Math.min(READ_CHUNK, left));
-      const { bytesRead } = await fileCall(`read ${file}`, () => readAsync(fd, buffer, 0, buffer.length, position));
-      if (bytesRead === 0) return;
-      if (toEnd && bytesRead >= left) {
-        throw new RpcError(status.RESOURCE_EXHAUSTED, `${file} grew past --max-file-bytes (${maxBytes}) while it was read; ask for a length`, "FILE_TOO_LARGE");
+    const readBlock = (want: number, at: bigint) => {
+      const buffer = Buffer.allocUnsafe(want);
+      return fileCall(`read ${file}`, () => readAsync(fd, buffer, 0, want, at)).then(({ bytesRead }) => buffer.subarray(0, bytesRead));
+    };
+    // One block read ahead while the one before is sent: the pool's read and gRPC's send overlap.
+    let pending: Promise<Buffer> | undefined = readBlock(Math.min(READ_BLOCK, left), position);
+    try {
+      while (pending) {
+        const block = await pending;
+        pending = undefined;
+        if (block.length === 0) return;
+        if (toEnd && block.length >= left) {
+          throw new RpcError(status.RESOURCE_EXHAUSTED, `${file} grew past --max-file-bytes (${maxBytes}) while it was read; ask for a length`, "FILE_TOO_LARGE");
+        }
+        left -= block.length;
+        position += BigInt(block.length);
+        if (left > 0) pending = readBlock(Math.min(READ_BLOCK, left), position);
+        for (let at = 0; at < block.length; at += READ_CHUNK) {
+          if (signal.aborted) throw signal.reason;
+          yield block.subarray(at, Math.min(at + READ_CHUNK, block.length));
+        }
       }
-      left -= bytesRead;
-      position += BigInt(bytesRead);
-      yield buffer.subarray(0, bytesRead);
+    } finally {
+      // The fd is closed only once no read of it is in flight.
+      await pending?.catch(() => undefined);
     }
   } finally {
     await closeQuietly(fd);
