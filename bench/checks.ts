@@ -34,6 +34,12 @@ const NAMES: Record<string, string> = {
   lsns: "lsns",
   "unshare-close": "Unshare+Close",
   "unshare-true": "unshare(1)",
+  "read-1k": "ReadFile 1 KiB",
+  "nsenter-cat-1k": "nsenter cat",
+  "set-sysctl": "SetSysctl",
+  "nsenter-sysctl": "nsenter sysctl -w",
+  "read-stream": "ReadFile 256 MiB",
+  "nsenter-cat-stream": "nsenter head pipe",
 };
 const name = (id: string): string => NAMES[id] ?? id;
 
@@ -69,6 +75,16 @@ function physicalFloorChecks(cases: readonly CaseResult[]): Check[] {
   return [{ id: "floor-run-physical-p50", label: "floor of Run p50 ÷ (physical floor p50 + floor p50)", value, unit: "×", speedup: 1 / value, speedupLabel: "(physical floor + floor) p50 ÷ floor of Run p50" }];
 }
 
+/** FileService's and SetSysctl's targets (issue 16); absent from runs without their cases. */
+function fileChecks(cases: readonly CaseResult[]): Check[] {
+  if (!cases.some((c) => c.id === "read-1k")) return [];
+  return [
+    latency(cases, "read-1k", "nsenter-cat-1k", { op: "<=", value: 0.15 }),
+    latency(cases, "set-sysctl", "nsenter-sysctl", { op: "<=", value: 0.15 }),
+    rate(cases, "read-stream", "nsenter-cat-stream", 1, { op: ">=", value: 0.8 }),
+  ];
+}
+
 /** Every comparison of a run; the ones with `goal` are the issue's targets. */
 export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Check[] {
   return [
@@ -85,6 +101,7 @@ export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Ch
     rate(cases, "exec-stream", "nsenter-stream", 8),
     latency(cases, "list", "lsns", { op: "<=", value: 1.5 }),
     latency(cases, "unshare-close", "unshare-true"),
+    ...fileChecks(cases),
     rate(cases, "unshare-close", "unshare-true", 8),
     withGoal(
       { id: "daemon-rss", label: `daemon peak RSS (VmHWM) with ${memory.streams} concurrent Execs`, value: memory.hwmMiB, unit: "MiB" },

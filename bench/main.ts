@@ -10,6 +10,7 @@ import { createClient } from "../client";
 import type { LxnsdClient } from "../client";
 import { execMemory, withRunEnd } from "./cases/exec-memory";
 import { execStreamCases } from "./cases/exec-stream";
+import { fileStreamCases, fileUnaryCases } from "./cases/files";
 import { listCases } from "./cases/list";
 import { runCases } from "./cases/run";
 import { unaryCases } from "./cases/unary";
@@ -48,12 +49,16 @@ async function measureAll(ctx: BenchContext, freshDaemon: () => Promise<{ client
   cases.push(...(await runCases(ctx)));
   progress("Unshare+Close against unshare(1)");
   cases.push(...(await unshareCases(ctx)));
+  progress("ReadFile 1 KiB and SetSysctl against nsenter cat and nsenter sysctl -w");
+  cases.push(...(await fileUnaryCases(ctx)));
   progress("ListNamespaces against lsns (starting the extra processes)");
   cases.push(...(await listCases(ctx)).results);
   progress("Inspect, Open+Close against the grpc-js floor");
   cases.push(...(await unaryCases(ctx)));
   progress("Exec stdout streams against an nsenter pipe");
   cases.push(...(await execStreamCases(ctx)));
+  progress("ReadFile 256 MiB against an nsenter head pipe");
+  cases.push(...(await fileStreamCases(ctx)));
   progress("daemon memory with 64 concurrent Execs, on a fresh daemon");
   const fresh = await freshDaemon();
   try {

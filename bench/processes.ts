@@ -42,7 +42,7 @@ function unlessExited<T>(proc: ChildProcess, what: string, ready: Promise<T>): P
  */
 export async function startDaemonProcess(dir: string): Promise<ServerProcess> {
   const address = `unix:${path.join(dir, "lxnsd.sock")}`;
-  const args = [DAEMON_MAIN, "--listen", address, "--log-level", "warn", "--state-dir", path.join(dir, "state"), "--netns-dir", ""];
+  const args = [DAEMON_MAIN, "--listen", address, "--log-level", "warn", "--state-dir", path.join(dir, "state"), "--netns-dir", "", "--max-file-bytes", String(512 * 1024 * 1024)];
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
   const client = createClient(address);
   try {

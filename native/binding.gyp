@@ -25,6 +25,8 @@
         "src/child/child_target.cc",
         "src/js/errno_names.cc",
         "src/mount_ops.cc",
+        "src/file_ops.cc",
+        "src/js/file_ops_js.cc",
         "src/ns_fd.cc",
         "src/ns_scan.cc",
         "src/js/ns_scan_js.cc",

@@ -17,6 +17,7 @@ import { listenUnix } from "./listeners/unix-listener";
 import type { Listener } from "./listeners/unix-listener";
 import { unixSocketPath } from "./listeners/unix-socket";
 import { NamespaceLimits } from "./namespaces/limits";
+import { NamespaceSysctls } from "./namespaces/sysctls";
 import { NamespacePins, pinDirs, pinOrigin } from "./namespaces/pins";
 import { NamespaceResolver } from "./namespaces/resolver";
 import { DaemonHealth } from "./ops/health";
@@ -31,9 +32,11 @@ import type { EarlyRefusal } from "./rpc/identify-first";
 import { openSessions, sessionsClosed } from "./rpc/server-sessions";
 import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
+import { FileService } from "./services/file-service";
 import { ProcessService } from "./services/process-service";
 import { programCgroupParent } from "./programs/program-cgroup";
 import { MountService as MountServiceDesc } from "../api/gen/lxnsd/v1/mount_service_pb";
+import { FileService as FileServiceDesc } from "../api/gen/lxnsd/v1/file_service_pb";
 import { NamespaceService as NamespaceServiceDesc } from "../api/gen/lxnsd/v1/namespace_service_pb";
 import { ProcessService as ProcessServiceDesc } from "../api/gen/lxnsd/v1/process_service_pb";
 
@@ -121,7 +124,7 @@ export class Daemon {
       config.metricsListen !== "",
     );
     const observe = (desc: { typeName: string }) => this.metrics.observerFor(desc.typeName);
-    const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins });
+    const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins, sysctls: new NamespaceSysctls(resolver, config.childTimeoutMs) });
     namespaces.addTo(this.server, { ...hooks, observe: observe(NamespaceServiceDesc) });
     this.endWatches = () => namespaces.watch.end();
     const programs = {
@@ -134,7 +137,8 @@ export class Daemon {
       ...hooks,
       observe: observe(MountServiceDesc),
     });
-    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc];
+    new FileService({ resolver, childTimeoutMs: config.childTimeoutMs, maxFileBytes: config.maxFileBytes }).addTo(this.server, { ...hooks, observe: observe(FileServiceDesc) });
+    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc, FileServiceDesc];
     this.health = new DaemonHealth(services.map((service) => service.typeName));
     this.health.addTo(this.server);
     addReflection(this.server, services);

@@ -67,6 +67,7 @@ const program = new ConfigurableCommand()
     positiveInt,
     16 * 1024 * 1024,
   )
+  .option("--max-file-bytes <n>", "most bytes one FileService ReadFile answers (a request's length may ask for less)", positiveInt, 64 * 1024 * 1024)
   .option("--max-streams-per-connection <n>", "most concurrent calls on one connection", positiveInt, 256)
   .option("--max-connections <n>", "most connections open at once, over every listener; past it a new one is closed at accept", positiveInt, 1024)
   .option("--max-connections-per-peer <n>", "most connections of one peer (a unix uid, a TCP client address); past it a new one is closed at accept", positiveInt, 64)
@@ -118,6 +119,7 @@ interface DaemonFlags extends Record<string, unknown> {
   maxChildren: number;
   maxQueue: number;
   maxMessageBytes: number;
+  maxFileBytes: number;
   maxStreamsPerConnection: number;
   maxConnections: number;
   maxConnectionsPerPeer: number;
@@ -186,6 +188,7 @@ async function main(): Promise<void> {
     maxChildren: options.maxChildren,
     maxQueue: options.maxQueue,
     maxMessageBytes: options.maxMessageBytes,
+    maxFileBytes: options.maxFileBytes,
     maxStreamsPerConnection: options.maxStreamsPerConnection,
     maxConnections: options.maxConnections,
     maxConnectionsPerPeer: options.maxConnectionsPerPeer,

@@ -9,6 +9,8 @@ import { registerCurrent, registerInspect } from "./commands/inspect";
 import { registerLimit } from "./commands/limit";
 import { registerList, registerWatch } from "./commands/list";
 import { registerMount } from "./commands/mount";
+import { registerFile } from "./commands/file";
+import { registerSysctl } from "./commands/sysctl";
 import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
@@ -57,6 +59,8 @@ export function buildProgram(ctx: CliContext): Command {
   registerPin(program, ctx);
   registerUnpin(program, ctx);
   registerMount(program, ctx);
+  registerFile(program, ctx);
+  registerSysctl(program, ctx);
   registerHealth(program, ctx);
   program.showHelpAfterError(usageHint(undefined));
   for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));

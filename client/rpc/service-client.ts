@@ -8,6 +8,7 @@ import { methodDefinition } from "../../api/method-definitions";
 
 type UnaryFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => Promise<MessageShape<O>>;
 type ServerStreamFn<I extends DescMessage, O extends DescMessage> = (request?: MessageInitShape<I>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;
+type ClientStreamFn<I extends DescMessage, O extends DescMessage> = (requests: AsyncIterable<MessageInitShape<I>>, options?: CallOptions) => Promise<MessageShape<O>>;
 type BidiFn<I extends DescMessage, O extends DescMessage> = (requests: AsyncIterable<MessageInitShape<I>>, options?: CallOptions) => AsyncIterable<MessageShape<O>>;
 
 /** The client function of one method, derived from its descriptor. */
@@ -15,9 +16,11 @@ export type MethodClient<M> = M extends { methodKind: "unary"; input: infer I ex
   ? UnaryFn<I, O>
   : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
     ? ServerStreamFn<I, O>
-    : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-      ? BidiFn<I, O>
-      : never;
+    : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? ClientStreamFn<I, O>
+      : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+        ? BidiFn<I, O>
+        : never;
 
 /** A typed client of one generated service: one function per method, keyed by localName. */
 export type ServiceClient<S> = S extends GenService<infer R extends GenServiceMethods> ? { [K in keyof R]: MethodClient<R[K]> } : never;
@@ -54,6 +57,28 @@ function serverStream(client: Client, method: DescMethod): ServerStreamFn<DescMe
   };
 }
 
+/** Sends `requests` with backpressure (waits for "drain"), then half-closes; resolves to the one answer. */
+function clientStream(client: Client, method: DescMethod): ClientStreamFn<DescMessage, DescMessage> {
+  const def = methodDefinition(method);
+  return (requests, options) =>
+    new Promise((resolve, reject) => {
+      const { metadata, call } = grpcOptions(options);
+      const stream = client.makeClientStreamRequest(def.path, def.requestSerialize, def.responseDeserialize, metadata, call, (err: ServiceError | null, response) =>
+        err ? reject(toLxnsdError(err)) : resolve(response as MessageShape<DescMessage>),
+      );
+      onAbort(options?.signal, () => stream.cancel());
+      (async () => {
+        for await (const request of requests) {
+          if (!stream.write(request)) await new Promise((resolve) => stream.once("drain", resolve));
+        }
+        stream.end();
+      })().catch((err: unknown) => {
+        stream.cancel();
+        reject(err);
+      });
+    });
+}
+
 function bidi(client: Client, method: DescMethod): BidiFn<DescMessage, DescMessage> {
   const def = methodDefinition(method);
   return (requests, options) => {
@@ -76,6 +101,7 @@ export function serviceClient<S extends DescService>(client: Client, service: S)
   for (const method of service.methods) {
     if (method.methodKind === "unary") methods[method.localName] = unary(client, method);
     else if (method.methodKind === "server_streaming") methods[method.localName] = serverStream(client, method);
+    else if (method.methodKind === "client_streaming") methods[method.localName] = clientStream(client, method);
     else if (method.methodKind === "bidi_streaming") methods[method.localName] = bidi(client, method);
   }
   return methods as ServiceClient<S>;

@@ -31,6 +31,8 @@ export {
   type NsTypeName,
 } from "./ns-types";
 export { STEP, type StepName } from "./steps";
+export * as files from "./file-ops";
+export type { DirEntry, FileCreds, FileStat } from "./file-ops";
 export type { TargetContext } from "./target";
 export { cgroupProcsFiles, idInside, lsmLabel, processStartTime } from "./target";
 

@@ -41,5 +41,5 @@ export const CLONE_NEWUTS = flagOf("uts");
 
 /** Every CLONE_NEW* flag of NS_TYPES. */
 export const ALL_NS_FLAGS = NS_TYPES.reduce((acc, t) => acc | t.flag, 0);
-/** The names holdNs accepts: every type, and the two *_for_children. */
-export const HOLDABLE_NS_NAMES: ReadonlySet<string> = new Set<string>([...NS_TYPES.map((t) => t.name), "pid_for_children", "time_for_children"]);
+/** The names holdNs accepts: every type, the two *_for_children, and "root" (an O_PATH fd of /proc/CHILD/root). */
+export const HOLDABLE_NS_NAMES: ReadonlySet<string> = new Set<string>([...NS_TYPES.map((t) => t.name), "pid_for_children", "time_for_children", "root"]);

@@ -239,6 +239,52 @@ export interface RawNative {
   runningChildren(): number;
   /** The /proc walk on the libuv pool; rejects only when /proc cannot be read. */
   scanNamespaces(): Promise<RawScanRow[]>;
+  /** One file operation on the libuv pool (native/src/file_ops.h), with `creds` on a thread of its own. */
+  fileOp(op: RawFileOpName, args: RawFileOpArgs, creds?: RawFileCreds): Promise<unknown>;
+}
+
+/** The ops of fileOp: open → fd; stat → RawFileStat; readlink → string; list → RawDirEntry[]; others → undefined. */
+export type RawFileOpName = "open" | "stat" | "readlink" | "rename" | "unlink" | "chown" | "chmod" | "list";
+
+/** fileOp's arguments: `fd` always (the root or directory for open, rename, unlink). */
+export interface RawFileOpArgs {
+  fd: number;
+  path?: string;
+  /** rename: the new name in the same directory. */
+  to?: string;
+  flags?: number;
+  mode?: number;
+  /** open: RESOLVE_IN_ROOT (default) or RESOLVE_BENEATH. */
+  inRoot?: boolean;
+  uid?: number;
+  gid?: number;
+  /** list: most entries. */
+  max?: number;
+}
+
+/** Filesystem credentials of a restricted request's target (see FileCreds in native/src/file_ops.h). */
+export interface RawFileCreds {
+  uid: number;
+  gid: number;
+  groups: number[];
+  effective: bigint;
+}
+
+/** fstat of a file, as FileService reports it. */
+export interface RawFileStat {
+  /** st_mode: type and permission bits. */
+  mode: number;
+  size: bigint;
+  uid: number;
+  gid: number;
+  mtimeSec: number;
+  mtimeNsec: number;
+}
+
+/** One directory entry (lstat) and, for a symlink, its target ("" otherwise). */
+export interface RawDirEntry extends RawFileStat {
+  name: string;
+  link: string;
 }
 
 /** Where the addon may be, relative to this file: from the sources

@@ -81,6 +81,9 @@
 #ifndef RESOLVE_BENEATH
 #define RESOLVE_BENEATH 0x08
 #endif
+#ifndef RESOLVE_IN_ROOT
+#define RESOLVE_IN_ROOT 0x10
+#endif
 #ifndef MOUNT_ATTR_RDONLY
 #define MOUNT_ATTR_RDONLY 0x00000001
 #endif

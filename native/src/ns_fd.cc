@@ -17,6 +17,11 @@ int OpenReadOnly(const char* path) {
   return fd < 0 ? -errno : fd;
 }
 
+int OpenDirectoryPath(const char* path) {
+  int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
+}
+
 int OpenNsPath(const char* path, bool no_follow, const char** failed) {
   *failed = "open";
   int flags = O_PATH | O_CLOEXEC | (no_follow ? O_NOFOLLOW : 0);

@@ -17,6 +17,8 @@ struct NsStatInfo {
 
 // open(path, O_RDONLY|O_CLOEXEC).
 int OpenReadOnly(const char* path);
+// open(path, O_PATH|O_DIRECTORY|O_CLOEXEC): a directory to resolve paths from.
+int OpenDirectoryPath(const char* path);
 // A namespace file named by a caller, opened so that it can never block or
 // touch anything but nsfs: open(path, O_PATH|O_CLOEXEC [|O_NOFOLLOW]), then
 // fstatfs must say NSFS_MAGIC (else -ENOTTY, *failed "fstatfs"), and only

@@ -36,13 +36,14 @@ inline const NsTypeInfo* NsTypeByFlag(int flag) {
 }
 
 // Names a caller may ask to hold under /proc/CHILD/ns/: the 8 types plus the
-// two "for children" links that unshare(PID|TIME) changes. An allowlist, so
-// a name can never walk out of /proc/CHILD/ns/.
+// two "for children" links that unshare(PID|TIME) changes, and "root"
+// (/proc/CHILD/root: the root of the mount namespace the child joined, for
+// FileService). An allowlist, so a name can never walk out of /proc/CHILD.
 inline bool IsHoldableNsName(const char* name) {
   for (const NsTypeInfo& t : kNsTypes) {
     if (std::strcmp(t.name, name) == 0) return true;
   }
-  return std::strcmp(name, "pid_for_children") == 0 ||
+  return std::strcmp(name, "pid_for_children") == 0 || std::strcmp(name, "root") == 0 ||
          std::strcmp(name, "time_for_children") == 0;
 }
 

@@ -19,6 +19,12 @@ const METHOD_SCOPES: Readonly<Record<string, Scope>> = {
   "NamespaceService/Pin": "admin",
   "NamespaceService/Unpin": "admin",
   "MountService/BindMount": "admin",
+  "NamespaceService/GetSysctl": "read",
+  "NamespaceService/SetSysctl": "admin",
+  "FileService/ReadFile": "exec",
+  "FileService/Stat": "exec",
+  "FileService/ListDirectory": "exec",
+  "FileService/WriteFile": "admin",
 };
 
 /** The scope `method` ("Service/Method") needs; unknown methods need admin. */

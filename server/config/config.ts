@@ -49,6 +49,8 @@ export interface DaemonConfig {
   maxHandlesPerIdentity: number;
   /** Largest message received or sent, in bytes. */
   maxMessageBytes: number;
+  /** Most bytes one FileService ReadFile answers. */
+  maxFileBytes: number;
   /** Most concurrent calls on one connection (HTTP/2 streams). */
   maxStreamsPerConnection: number;
   /** Most connections open at once, over every listener; past it a new one is closed at accept. */
@@ -95,6 +97,7 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     // Well below maxHandles, so that one identity cannot take every handle: four such identities can fill the table.
     maxHandlesPerIdentity: 256,
     maxMessageBytes: 16 * 1024 * 1024,
+    maxFileBytes: 64 * 1024 * 1024,
     maxStreamsPerConnection: 256,
     maxConnections: 1024,
     maxConnectionsPerPeer: 64,

@@ -162,4 +162,6 @@ export const CHILD_METHODS: ReadonlySet<string> = new Set([
   "NamespaceService/GetLimit",
   "NamespaceService/SetLimit",
   "MountService/BindMount",
+  "NamespaceService/GetSysctl",
+  "NamespaceService/SetSysctl",
 ]);

@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import type { Metadata, Server, ServerDuplexStream, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
+import type { Metadata, Server, ServerDuplexStream, ServerReadableStream, ServerUnaryCall, ServerWritableStream, sendUnaryData, UntypedHandleCall, UntypedServiceImplementation } from "@grpc/grpc-js";
 import type { PeerCertificate } from "node:tls";
 import type { Logger } from "pino";
 import type { Caller } from "../auth/caller";
@@ -16,7 +16,7 @@ import { refTargets } from "./ref-targets";
 import { serverServiceDefinition } from "./response-serializer";
 import type { CallContext } from "./service-impl";
 
-export type AnyCall = ServerUnaryCall<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
+export type AnyCall = ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown> | ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>;
 type AnyHandler = (input: unknown, context: CallContext) => unknown;
 
 /** Observes every finished call: the metrics and the access log hang here. */
@@ -142,15 +142,20 @@ function finish(context: CallContext, facts: MethodFacts, hooks: RpcHooks, start
 }
 
 function unaryHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): UntypedHandleCall {
-  return (call: ServerUnaryCall<unknown, unknown>, callback: sendUnaryData<unknown>) => {
+  return (call: ServerUnaryCall<unknown, unknown> | ServerReadableStream<unknown, unknown>, callback: sendUnaryData<unknown>) => {
     const started = process.hrtime.bigint();
     const { context, done } = contextFor(call, facts, hooks.log);
-    context.targets.push(...refTargets(call.request));
+    // A client stream (WriteFile) is handed over as an async iterable; its handler adds its targets once it has read them.
+    const clientStream = facts.method.methodKind === "client_streaming";
+    const input = clientStream
+      ? { [Symbol.asyncIterator]: () => (call as ServerReadableStream<unknown, unknown>).iterator({ destroyOnReturn: false }) }
+      : (call as ServerUnaryCall<unknown, unknown>).request;
+    if (!clientStream) context.targets.push(...refTargets(input));
     let release = () => {};
     admit(call, facts, hooks, context)
       .then((granted) => {
         release = granted;
-        return impl(call.request, context);
+        return impl(input, context);
       })
       .then(
         (response) => {
@@ -196,7 +201,19 @@ class WriteWindow {
       this.unsent -= 1;
       this.notify();
     });
-    if (!roomy) await new Promise((resolve) => this.call.once("drain", resolve));
+    // A stream closed (cancelled, its connection gone) never drains: waiting for "drain" alone hung the handler, and a
+    // generator it was reading (ReadFile's open file) stayed suspended for good.
+    if (!roomy && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.call.off("drain", done);
+          this.call.off("close", done);
+          resolve();
+        };
+        this.call.once("drain", done);
+        this.call.once("close", done);
+      });
+    }
     while (this.unsent >= MAX_UNSENT_RESPONSES && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
   }
 
@@ -255,7 +272,8 @@ export function addService(server: Server, service: DescService, impl: Record<st
     if (!handler) continue;
     const bound = handler.bind(impl) as AnyHandler;
     const facts = factsOf(method);
-    handlers[method.localName] = method.methodKind === "unary" ? unaryHandler(facts, bound, hooks) : streamingHandler(facts, bound, hooks);
+    const answersOnce = method.methodKind === "unary" || method.methodKind === "client_streaming";
+    handlers[method.localName] = answersOnce ? unaryHandler(facts, bound, hooks) : streamingHandler(facts, bound, hooks);
   }
   server.addService(serverServiceDefinition(service), handlers);
 }

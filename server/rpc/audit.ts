@@ -19,8 +19,14 @@ export interface AuditDetails {
   pin?: string;
   /** Handles named (Close) or made (Open, Unshare). */
   handles?: string[];
-  /** SetLimit: the value asked for. */
+  /** SetLimit, SetSysctl: the value asked for. */
   value?: string;
+  /** SetSysctl: the sysctl's name. */
+  sysctl?: string;
+  /** FileService: the path in the target's root (ReadFile, Stat, ListDirectory, WriteFile). */
+  path?: string;
+  /** WriteFile: the write mode ("replace", "create_new", "append", "truncate"). */
+  writeMode?: string;
 }
 
 /** Who a call came from, as the connection says: the unix peer's credentials, or the TCP address and client certificate. */
@@ -95,6 +101,12 @@ export function requestDetails(method: string, request: unknown): AuditDetails {
       return { handles: [clip(String(message.handle ?? ""))] };
     case "NamespaceService/SetLimit":
       return { value: String(message.value ?? "") };
+    case "NamespaceService/SetSysctl":
+      return { sysctl: clip(String(message.name ?? "")), value: clip(String(message.value ?? "")) };
+    case "FileService/ReadFile":
+    case "FileService/Stat":
+    case "FileService/ListDirectory":
+      return { path: clip(String(message.path ?? "")) };
     default:
       return {};
   }

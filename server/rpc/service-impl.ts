@@ -34,6 +34,11 @@ type ServerStreaming<I extends DescMessage, O extends DescMessage> = (
   context: CallContext,
 ) => AsyncIterable<MessageInitShape<O>>;
 
+type ClientStreaming<I extends DescMessage, O extends DescMessage> = (
+  requests: AsyncIterable<MessageShape<I>>,
+  context: CallContext,
+) => Promise<MessageInitShape<O>>;
+
 type BidiStreaming<I extends DescMessage, O extends DescMessage> = (
   requests: AsyncIterable<MessageShape<I>>,
   context: CallContext,
@@ -44,9 +49,11 @@ export type MethodImpl<M> = M extends { methodKind: "unary"; input: infer I exte
   ? Unary<I, O>
   : M extends { methodKind: "server_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
     ? ServerStreaming<I, O>
-    : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
-      ? BidiStreaming<I, O>
-      : never;
+    : M extends { methodKind: "client_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+      ? ClientStreaming<I, O>
+      : M extends { methodKind: "bidi_streaming"; input: infer I extends DescMessage; output: infer O extends DescMessage }
+        ? BidiStreaming<I, O>
+        : never;
 
 /**
  * The implementation of a generated service: one handler per method, keyed

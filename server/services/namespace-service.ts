@@ -39,6 +39,8 @@ import type { NamespacePins } from "../namespaces/pins";
 import { openTargetProcess } from "../auth/target-context";
 import type { TargetProcess } from "../auth/target-context";
 import type { PinRequest, UnpinRequest } from "../../api/gen/lxnsd/v1/namespace_service_pb";
+import type { GetSysctlRequest, SetSysctlRequest } from "../../api/gen/lxnsd/v1/namespace_service_pb";
+import type { NamespaceSysctls } from "../namespaces/sysctls";
 
 /** What the namespace service needs from the daemon. */
 export interface NamespaceServiceDeps {
@@ -50,6 +52,8 @@ export interface NamespaceServiceDeps {
   childTimeoutMs: number;
   /** Pin and Unpin: bind mounts of namespaces under the state dir. */
   pins: NamespacePins;
+  /** GetSysctl and SetSysctl. */
+  sysctls: NamespaceSysctls;
 }
 
 /** Option values the kernel refuses with EINVAL are the caller's mistake. */
@@ -219,6 +223,16 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
   async setLimit(request: SetLimitRequest, context: CallContext) {
     const value = await this.deps.limits.set(request.type, request.value, request.userNamespace, context.caller, context.signal);
     context.log.info({ type: request.type, value: value.toString() }, "namespace limit set");
+    return { value };
+  }
+
+  async getSysctl(request: GetSysctlRequest, context: CallContext) {
+    return { value: await this.deps.sysctls.get(request.ref, request.name, context.caller, context.signal) };
+  }
+
+  async setSysctl(request: SetSysctlRequest, context: CallContext) {
+    const value = await this.deps.sysctls.set(request.ref, request.name, request.value, context.caller, context.signal);
+    context.log.info({ sysctl: request.name, value }, "sysctl set");
     return { value };
   }
 

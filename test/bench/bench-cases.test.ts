@@ -8,6 +8,7 @@ import * as path from "node:path";
 import type { BenchContext } from "../../bench/cases/context";
 import { execMemory } from "../../bench/cases/exec-memory";
 import { execStreamCases } from "../../bench/cases/exec-stream";
+import { fileStreamCases, fileUnaryCases } from "../../bench/cases/files";
 import { listCases } from "../../bench/cases/list";
 import { runCases } from "../../bench/cases/run";
 import { unaryCases } from "../../bench/cases/unary";
@@ -80,6 +81,13 @@ describeRoot("bench cases at BENCH_SCALE=0.01", () => {
     expect(memory.streams).toBe(64);
     expect(memory.hwmMiB).toBeGreaterThanOrEqual(memory.rssPeakSampledMiB - 1);
     expect(memory.rssPeakSampledMiB).toBeGreaterThan(0);
+  });
+
+  it("times ReadFile 1 KiB and SetSysctl against nsenter, and ReadFile streams in MB/s", async () => {
+    expectSane(await fileUnaryCases(ctx), ["read-1k", "nsenter-cat-1k", "set-sysctl", "nsenter-sysctl"]);
+    const streams = await fileStreamCases(ctx);
+    expectSane(streams, ["read-stream", "nsenter-cat-stream"]);
+    expect(streams.map((s) => s.unit)).toEqual(["MB/s", "MB/s"]);
   });
 
   it("lists with a crowd of extra processes against lsns, then ends the crowd", async () => {

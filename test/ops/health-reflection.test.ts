@@ -10,7 +10,7 @@ import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 
-const SERVICES = ["lxnsd.v1.NamespaceService", "lxnsd.v1.ProcessService", "lxnsd.v1.MountService"];
+const SERVICES = ["lxnsd.v1.NamespaceService", "lxnsd.v1.ProcessService", "lxnsd.v1.MountService", "lxnsd.v1.FileService"];
 
 /** A grpc.reflection client (v1, or v1alpha as older grpcurl speaks), from the proto files @grpc/reflection ships. */
 function reflectionClient(address: string, version: "v1" | "v1alpha" = "v1"): Client & { ServerReflectionInfo(): NodeJS.ReadWriteStream } {

@@ -40,8 +40,9 @@ bool OpenHeldNamespaces(int pid, const std::vector<std::string>& names, std::vec
                         ChildFailure* failure) {
   std::string dir = "/proc/" + std::to_string(pid) + "/ns/";
   for (const std::string& name : names) {
-    std::string path = dir + name;
-    int fd = OpenReadOnly(path.c_str());
+    // "root": the child's root directory, which setns(CLONE_NEWNS) made its mount namespace's root.
+    std::string path = name == "root" ? "/proc/" + std::to_string(pid) + "/root" : dir + name;
+    int fd = name == "root" ? OpenDirectoryPath(path.c_str()) : OpenReadOnly(path.c_str());
     if (fd < 0) {
       *failure = {-fd, "open", path, kParentStepNames[kParentStepOpenNs], ""};
       return false;

@@ -28,6 +28,7 @@ LxnsAddon::LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env), O
       InstanceMethod("makeSharedMountPoint", &LxnsAddon::MakeSharedMountPointJs),
       InstanceMethod("unmountDetach", &LxnsAddon::UnmountDetachJs),
       InstanceMethod("openTree", &LxnsAddon::OpenTreeJs),
+      InstanceMethod("fileOp", &LxnsAddon::FileOpJs),
       InstanceMethod("runChild", &LxnsAddon::RunChild),
       InstanceMethod("cancelChild", &LxnsAddon::CancelChild),
       InstanceMethod("spawnProgram", &LxnsAddon::SpawnProgram),

@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { NamespaceRefSchema, Relation } from "../../../client";
-import type { BindMountRequest, ExecRequest, ExecSpec, NamespaceRef, PinRequest, RunRequest, SetLimitRequest, UnshareRequest } from "../../../client";
+import type { BindMountRequest, ExecRequest, ExecSpec, NamespaceRef, PinRequest, RunRequest, SetLimitRequest, SetSysctlRequest, UnshareRequest } from "../../../client";
 
 /** What the fuzzed requests may act on: only things the suite made. */
 export interface FuzzWorld {
@@ -67,6 +67,22 @@ export function tameSetLimit(request: SetLimitRequest, world: FuzzWorld): void {
   if (request.userNamespace!.relation in Relation) request.userNamespace!.relation = Relation.UNSPECIFIED;
 }
 
+/**
+ * SetSysctl writes only into namespaces the suite made: a pid becomes the
+ * target (whose net, uts, ipc and user namespaces are its own) or nobody;
+ * self, a path or no reference becomes one of the suite's handles; never a
+ * relation (an owner or parent may be the host's).
+ */
+export function tameSetSysctl(request: SetSysctlRequest, world: FuzzWorld): void {
+  const ref = request.ref;
+  if (!ref || ref.source.case === "self" || ref.source.case === "path" || ref.source.case === undefined) {
+    request.ref = create(NamespaceRefSchema, { type: ref?.type ?? 0, source: { case: "handle", value: pick(world.handles, request.name.length) } });
+  } else {
+    tameRef(ref, world, false);
+  }
+  request.ref!.relation = Relation.UNSPECIFIED;
+}
+
 /** An Unshare's target is a process the new namespaces are made from: the suite's target, or one nobody has. */
 export function tameUnshare(request: UnshareRequest, world: FuzzWorld): void {
   tameRef(request.target, world, false);
@@ -104,6 +120,9 @@ export function tameRequest(method: DescMethod, message: unknown, world: FuzzWor
     case "BindMount":
       tameBindMount(message as BindMountRequest, world);
       break;
+    case "SetSysctl":
+      tameSetSysctl(message as SetSysctlRequest, world);
+      break;
   }
 }
 
@@ -132,4 +151,6 @@ export const ALLOWED: Readonly<Record<string, readonly status[]>> = {
   Run: [...CALLER_ERRORS, status.RESOURCE_EXHAUSTED, status.DEADLINE_EXCEEDED],
   Exec: [...CALLER_ERRORS, status.RESOURCE_EXHAUSTED, status.DEADLINE_EXCEEDED],
   BindMount: CALLER_ERRORS,
+  GetSysctl: CALLER_ERRORS,
+  SetSysctl: CALLER_ERRORS,
 };

@@ -16,7 +16,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lxnsd/v1/namespace_service.proto.
  */
 export const file_lxnsd_v1_namespace_service: GenFile = /*@__PURE__*/
-  fileDesc("CiBseG5zZC92MS9uYW1lc3BhY2Vfc2VydmljZS5wcm90bxIIbHhuc2QudjEiNQoOSW5zcGVjdFJlcXVlc3QSIwoDcmVmGAEgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmIjgKD0luc3BlY3RSZXNwb25zZRIlCgRpbmZvGAEgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbyIdChtHZXRDdXJyZW50TmFtZXNwYWNlc1JlcXVlc3QiSwocR2V0Q3VycmVudE5hbWVzcGFjZXNSZXNwb25zZRIrCgpuYW1lc3BhY2VzGAEgAygLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbyJMChVMaXN0TmFtZXNwYWNlc1JlcXVlc3QSJgoFdHlwZXMYASADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEgsKA3BpZBgCIAEoBSJFChZMaXN0TmFtZXNwYWNlc1Jlc3BvbnNlEisKB3N1bW1hcnkYASABKAsyGi5seG5zZC52MS5OYW1lc3BhY2VTdW1tYXJ5Im0KFldhdGNoTmFtZXNwYWNlc1JlcXVlc3QSJgoFdHlwZXMYASADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImkKF1dhdGNoTmFtZXNwYWNlc1Jlc3BvbnNlEiEKBGtpbmQYASABKA4yEy5seG5zZC52MS5FdmVudEtpbmQSKwoHc3VtbWFyeRgCIAEoCzIaLmx4bnNkLnYxLk5hbWVzcGFjZVN1bW1hcnkiXAoLT3BlblJlcXVlc3QSIwoDcmVmGAEgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEigKBWxlYXNlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjAKDE9wZW5SZXNwb25zZRIgCgZoYW5kbGUYASABKAsyEC5seG5zZC52MS5IYW5kbGUiHgoMQ2xvc2VSZXF1ZXN0Eg4KBmhhbmRsZRgBIAEoCSIPCg1DbG9zZVJlc3BvbnNlIrUBCg5VbnNoYXJlUmVxdWVzdBImCgV0eXBlcxgBIAMoDjIXLmx4bnNkLnYxLk5hbWVzcGFjZVR5cGUSKQoHb3B0aW9ucxgCIAEoCzIYLmx4bnNkLnYxLlVuc2hhcmVPcHRpb25zEigKBWxlYXNlGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKBnRhcmdldBgEIAEoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZiI0Cg9VbnNoYXJlUmVzcG9uc2USIQoHaGFuZGxlcxgBIAMoCzIQLmx4bnNkLnYxLkhhbmRsZSJoCg9HZXRMaW1pdFJlcXVlc3QSJQoEdHlwZRgBIAEoDjIXLmx4bnNkLnYxLk5hbWVzcGFjZVR5cGUSLgoOdXNlcl9uYW1lc3BhY2UYAiABKAsyFi5seG5zZC52MS5OYW1lc3BhY2VSZWYiIQoQR2V0TGltaXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoAyJ3Cg9TZXRMaW1pdFJlcXVlc3QSJQoEdHlwZRgBIAEoDjIXLmx4bnNkLnYxLk5hbWVzcGFjZVR5cGUSDQoFdmFsdWUYAiABKAMSLgoOdXNlcl9uYW1lc3BhY2UYAyABKAsyFi5seG5zZC52MS5OYW1lc3BhY2VSZWYiIQoQU2V0TGltaXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoAyI/CgpQaW5SZXF1ZXN0EiMKA3JlZhgBIAEoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZhIMCgRuYW1lGAIgASgJIhsKC1BpblJlc3BvbnNlEgwKBHBhdGgYASABKAkiHAoMVW5waW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiDwoNVW5waW5SZXNwb25zZTKPBgoQTmFtZXNwYWNlU2VydmljZRI+CgdJbnNwZWN0EhgubHhuc2QudjEuSW5zcGVjdFJlcXVlc3QaGS5seG5zZC52MS5JbnNwZWN0UmVzcG9uc2USZQoUR2V0Q3VycmVudE5hbWVzcGFjZXMSJS5seG5zZC52MS5HZXRDdXJyZW50TmFtZXNwYWNlc1JlcXVlc3QaJi5seG5zZC52MS5HZXRDdXJyZW50TmFtZXNwYWNlc1Jlc3BvbnNlElUKDkxpc3ROYW1lc3BhY2VzEh8ubHhuc2QudjEuTGlzdE5hbWVzcGFjZXNSZXF1ZXN0GiAubHhuc2QudjEuTGlzdE5hbWVzcGFjZXNSZXNwb25zZTABElgKD1dhdGNoTmFtZXNwYWNlcxIgLmx4bnNkLnYxLldhdGNoTmFtZXNwYWNlc1JlcXVlc3QaIS5seG5zZC52MS5XYXRjaE5hbWVzcGFjZXNSZXNwb25zZTABEjUKBE9wZW4SFS5seG5zZC52MS5PcGVuUmVxdWVzdBoWLmx4bnNkLnYxLk9wZW5SZXNwb25zZRI4CgVDbG9zZRIWLmx4bnNkLnYxLkNsb3NlUmVxdWVzdBoXLmx4bnNkLnYxLkNsb3NlUmVzcG9uc2USPgoHVW5zaGFyZRIYLmx4bnNkLnYxLlVuc2hhcmVSZXF1ZXN0GhkubHhuc2QudjEuVW5zaGFyZVJlc3BvbnNlEkEKCEdldExpbWl0EhkubHhuc2QudjEuR2V0TGltaXRSZXF1ZXN0GhoubHhuc2QudjEuR2V0TGltaXRSZXNwb25zZRJBCghTZXRMaW1pdBIZLmx4bnNkLnYxLlNldExpbWl0UmVxdWVzdBoaLmx4bnNkLnYxLlNldExpbWl0UmVzcG9uc2USMgoDUGluEhQubHhuc2QudjEuUGluUmVxdWVzdBoVLmx4bnNkLnYxLlBpblJlc3BvbnNlEjgKBVVucGluEhYubHhuc2QudjEuVW5waW5SZXF1ZXN0GhcubHhuc2QudjEuVW5waW5SZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_lxnsd_v1_types]);
+  fileDesc("CiBseG5zZC92MS9uYW1lc3BhY2Vfc2VydmljZS5wcm90bxIIbHhuc2QudjEiNQoOSW5zcGVjdFJlcXVlc3QSIwoDcmVmGAEgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmIjgKD0luc3BlY3RSZXNwb25zZRIlCgRpbmZvGAEgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbyIdChtHZXRDdXJyZW50TmFtZXNwYWNlc1JlcXVlc3QiSwocR2V0Q3VycmVudE5hbWVzcGFjZXNSZXNwb25zZRIrCgpuYW1lc3BhY2VzGAEgAygLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbyJMChVMaXN0TmFtZXNwYWNlc1JlcXVlc3QSJgoFdHlwZXMYASADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEgsKA3BpZBgCIAEoBSJFChZMaXN0TmFtZXNwYWNlc1Jlc3BvbnNlEisKB3N1bW1hcnkYASABKAsyGi5seG5zZC52MS5OYW1lc3BhY2VTdW1tYXJ5Im0KFldhdGNoTmFtZXNwYWNlc1JlcXVlc3QSJgoFdHlwZXMYASADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEisKCGludGVydmFsGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uImkKF1dhdGNoTmFtZXNwYWNlc1Jlc3BvbnNlEiEKBGtpbmQYASABKA4yEy5seG5zZC52MS5FdmVudEtpbmQSKwoHc3VtbWFyeRgCIAEoCzIaLmx4bnNkLnYxLk5hbWVzcGFjZVN1bW1hcnkiXAoLT3BlblJlcXVlc3QSIwoDcmVmGAEgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEigKBWxlYXNlGAIgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uIjAKDE9wZW5SZXNwb25zZRIgCgZoYW5kbGUYASABKAsyEC5seG5zZC52MS5IYW5kbGUiHgoMQ2xvc2VSZXF1ZXN0Eg4KBmhhbmRsZRgBIAEoCSIPCg1DbG9zZVJlc3BvbnNlIrUBCg5VbnNoYXJlUmVxdWVzdBImCgV0eXBlcxgBIAMoDjIXLmx4bnNkLnYxLk5hbWVzcGFjZVR5cGUSKQoHb3B0aW9ucxgCIAEoCzIYLmx4bnNkLnYxLlVuc2hhcmVPcHRpb25zEigKBWxlYXNlGAMgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEiYKBnRhcmdldBgEIAEoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZiI0Cg9VbnNoYXJlUmVzcG9uc2USIQoHaGFuZGxlcxgBIAMoCzIQLmx4bnNkLnYxLkhhbmRsZSJoCg9HZXRMaW1pdFJlcXVlc3QSJQoEdHlwZRgBIAEoDjIXLmx4bnNkLnYxLk5hbWVzcGFjZVR5cGUSLgoOdXNlcl9uYW1lc3BhY2UYAiABKAsyFi5seG5zZC52MS5OYW1lc3BhY2VSZWYiIQoQR2V0TGltaXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoAyJ3Cg9TZXRMaW1pdFJlcXVlc3QSJQoEdHlwZRgBIAEoDjIXLmx4bnNkLnYxLk5hbWVzcGFjZVR5cGUSDQoFdmFsdWUYAiABKAMSLgoOdXNlcl9uYW1lc3BhY2UYAyABKAsyFi5seG5zZC52MS5OYW1lc3BhY2VSZWYiIQoQU2V0TGltaXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoAyI/CgpQaW5SZXF1ZXN0EiMKA3JlZhgBIAEoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZhIMCgRuYW1lGAIgASgJIhsKC1BpblJlc3BvbnNlEgwKBHBhdGgYASABKAkiHAoMVW5waW5SZXF1ZXN0EgwKBG5hbWUYASABKAkiDwoNVW5waW5SZXNwb25zZSJFChBHZXRTeXNjdGxSZXF1ZXN0EiMKA3JlZhgBIAEoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZhIMCgRuYW1lGAIgASgJIiIKEUdldFN5c2N0bFJlc3BvbnNlEg0KBXZhbHVlGAEgASgJIlQKEFNldFN5c2N0bFJlcXVlc3QSIwoDcmVmGAEgASgLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEgwKBG5hbWUYAiABKAkSDQoFdmFsdWUYAyABKAkiIgoRU2V0U3lzY3RsUmVzcG9uc2USDQoFdmFsdWUYASABKAkymwcKEE5hbWVzcGFjZVNlcnZpY2USPgoHSW5zcGVjdBIYLmx4bnNkLnYxLkluc3BlY3RSZXF1ZXN0GhkubHhuc2QudjEuSW5zcGVjdFJlc3BvbnNlEmUKFEdldEN1cnJlbnROYW1lc3BhY2VzEiUubHhuc2QudjEuR2V0Q3VycmVudE5hbWVzcGFjZXNSZXF1ZXN0GiYubHhuc2QudjEuR2V0Q3VycmVudE5hbWVzcGFjZXNSZXNwb25zZRJVCg5MaXN0TmFtZXNwYWNlcxIfLmx4bnNkLnYxLkxpc3ROYW1lc3BhY2VzUmVxdWVzdBogLmx4bnNkLnYxLkxpc3ROYW1lc3BhY2VzUmVzcG9uc2UwARJYCg9XYXRjaE5hbWVzcGFjZXMSIC5seG5zZC52MS5XYXRjaE5hbWVzcGFjZXNSZXF1ZXN0GiEubHhuc2QudjEuV2F0Y2hOYW1lc3BhY2VzUmVzcG9uc2UwARI1CgRPcGVuEhUubHhuc2QudjEuT3BlblJlcXVlc3QaFi5seG5zZC52MS5PcGVuUmVzcG9uc2USOAoFQ2xvc2USFi5seG5zZC52MS5DbG9zZVJlcXVlc3QaFy5seG5zZC52MS5DbG9zZVJlc3BvbnNlEj4KB1Vuc2hhcmUSGC5seG5zZC52MS5VbnNoYXJlUmVxdWVzdBoZLmx4bnNkLnYxLlVuc2hhcmVSZXNwb25zZRJBCghHZXRMaW1pdBIZLmx4bnNkLnYxLkdldExpbWl0UmVxdWVzdBoaLmx4bnNkLnYxLkdldExpbWl0UmVzcG9uc2USQQoIU2V0TGltaXQSGS5seG5zZC52MS5TZXRMaW1pdFJlcXVlc3QaGi5seG5zZC52MS5TZXRMaW1pdFJlc3BvbnNlEjIKA1BpbhIULmx4bnNkLnYxLlBpblJlcXVlc3QaFS5seG5zZC52MS5QaW5SZXNwb25zZRI4CgVVbnBpbhIWLmx4bnNkLnYxLlVucGluUmVxdWVzdBoXLmx4bnNkLnYxLlVucGluUmVzcG9uc2USRAoJR2V0U3lzY3RsEhoubHhuc2QudjEuR2V0U3lzY3RsUmVxdWVzdBobLmx4bnNkLnYxLkdldFN5c2N0bFJlc3BvbnNlEkQKCVNldFN5c2N0bBIaLmx4bnNkLnYxLlNldFN5c2N0bFJlcXVlc3QaGy5seG5zZC52MS5TZXRTeXNjdGxSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_duration, file_lxnsd_v1_types]);
 
 /**
  * @generated from message lxnsd.v1.InspectRequest
@@ -472,6 +472,93 @@ export const UnpinResponseSchema: GenMessage<UnpinResponse> = /*@__PURE__*/
   messageDesc(file_lxnsd_v1_namespace_service, 21);
 
 /**
+ * @generated from message lxnsd.v1.GetSysctlRequest
+ */
+export type GetSysctlRequest = Message<"lxnsd.v1.GetSysctlRequest"> & {
+  /**
+   * @generated from field: lxnsd.v1.NamespaceRef ref = 1;
+   */
+  ref?: NamespaceRef | undefined;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+};
+
+/**
+ * Describes the message lxnsd.v1.GetSysctlRequest.
+ * Use `create(GetSysctlRequestSchema)` to create a new message.
+ */
+export const GetSysctlRequestSchema: GenMessage<GetSysctlRequest> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_namespace_service, 22);
+
+/**
+ * @generated from message lxnsd.v1.GetSysctlResponse
+ */
+export type GetSysctlResponse = Message<"lxnsd.v1.GetSysctlResponse"> & {
+  /**
+   * The file's content without its trailing newline.
+   *
+   * @generated from field: string value = 1;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message lxnsd.v1.GetSysctlResponse.
+ * Use `create(GetSysctlResponseSchema)` to create a new message.
+ */
+export const GetSysctlResponseSchema: GenMessage<GetSysctlResponse> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_namespace_service, 23);
+
+/**
+ * @generated from message lxnsd.v1.SetSysctlRequest
+ */
+export type SetSysctlRequest = Message<"lxnsd.v1.SetSysctlRequest"> & {
+  /**
+   * @generated from field: lxnsd.v1.NamespaceRef ref = 1;
+   */
+  ref?: NamespaceRef | undefined;
+
+  /**
+   * @generated from field: string name = 2;
+   */
+  name: string;
+
+  /**
+   * @generated from field: string value = 3;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message lxnsd.v1.SetSysctlRequest.
+ * Use `create(SetSysctlRequestSchema)` to create a new message.
+ */
+export const SetSysctlRequestSchema: GenMessage<SetSysctlRequest> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_namespace_service, 24);
+
+/**
+ * @generated from message lxnsd.v1.SetSysctlResponse
+ */
+export type SetSysctlResponse = Message<"lxnsd.v1.SetSysctlResponse"> & {
+  /**
+   * The value now in force.
+   *
+   * @generated from field: string value = 1;
+   */
+  value: string;
+};
+
+/**
+ * Describes the message lxnsd.v1.SetSysctlResponse.
+ * Use `create(SetSysctlResponseSchema)` to create a new message.
+ */
+export const SetSysctlResponseSchema: GenMessage<SetSysctlResponse> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_namespace_service, 25);
+
+/**
  * The service form of the lxns namespace API.
  *
  * @generated from service lxnsd.v1.NamespaceService
@@ -608,6 +695,32 @@ export const NamespaceService: GenService<{
     methodKind: "unary";
     input: typeof UnpinRequestSchema;
     output: typeof UnpinResponseSchema;
+  },
+  /**
+   * A sysctl of the namespace ref names, read through a /proc/sys opened by
+   * a task in that namespace (a per-request child that joined it). name is
+   * dotted (net.ipv4.ip_forward) or slashed (net/ipv4/ip_forward) and must
+   * belong to the namespace's type: NET net.*; UTS kernel.hostname,
+   * kernel.domainname; IPC kernel.shm*, kernel.msg*, kernel.sem,
+   * fs.mqueue.*; USER user.*. Another name is INVALID_ARGUMENT naming the
+   * type it would need.
+   *
+   * @generated from rpc lxnsd.v1.NamespaceService.GetSysctl
+   */
+  getSysctl: {
+    methodKind: "unary";
+    input: typeof GetSysctlRequestSchema;
+    output: typeof GetSysctlResponseSchema;
+  },
+  /**
+   * Writes a sysctl as GetSysctl reads it, then reads back the value now in force.
+   *
+   * @generated from rpc lxnsd.v1.NamespaceService.SetSysctl
+   */
+  setSysctl: {
+    methodKind: "unary";
+    input: typeof SetSysctlRequestSchema;
+    output: typeof SetSysctlResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_lxnsd_v1_namespace_service, 0);

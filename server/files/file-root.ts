@@ -1,0 +1,146 @@
+import { closeSync, constants, openSync, statSync } from "node:fs";
+import { status } from "@grpc/grpc-js";
+import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
+import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
+import * as native from "../../native/lib";
+import type { Caller } from "../auth/caller";
+import { isRestricted, targetForbidden } from "../auth/target-guard";
+import { openTargetProcess } from "../auth/target-context";
+import { RpcError, invalidArgument, nativeCall } from "../errors";
+import { whilePinned } from "../namespaces/process-pin";
+import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
+
+const O_PATH = 0o10000000;
+
+/**
+ * Where a FileService request resolves its path from, and as whom: `fd` an
+ * O_PATH directory (a process's root, or a mount namespace's root) that
+ * openat2 RESOLVE_IN_ROOT never leaves; `creds` the target's filesystem
+ * credentials for a restricted caller (undefined: the daemon's). release()
+ * closes the fd.
+ */
+export interface FileRoot {
+  readonly fd: number;
+  readonly label: string;
+  readonly creds?: native.FileCreds;
+  release(): void;
+}
+
+/** What FileService needs to find a root. */
+export interface FileRootDeps {
+  resolver: NamespaceResolver;
+  childTimeoutMs: number;
+}
+
+/** open(path, O_PATH|O_DIRECTORY): a magic link of /proc (a process's root) followed once, no lookup in the target's file system. */
+function openRootDir(file: string): number {
+  return openSync(file, O_PATH | constants.O_DIRECTORY);
+}
+
+/** The inode of /proc/PID/ns/mnt, to tie a root to the namespace the resolver checked. */
+function mntInode(pid: number | "self"): bigint {
+  return statSync(`/proc/${pid}/ns/mnt`, { bigint: true }).ino;
+}
+
+/**
+ * Opens the root of `ref` (a mount namespace reference; type MNT or unset)
+ * for `caller`:
+ * - by pid or self: the process's own root, /proc/PID/root (its mount
+ *   namespace and chroot, as `nsenter -t PID -m -r`), opened while the
+ *   process is pinned by a pidfd and confirmed alive afterwards, and in the
+ *   mount namespace the resolver checked;
+ * - by handle or path: the mount namespace's root, held from a per-request
+ *   child that joined it (setns(CLONE_NEWNS) makes the namespace's root the
+ *   child's root; the daemon opens /proc/CHILD/root before the child exits).
+ * A restricted caller acts as its target: the process named (or the one a
+ * handle or pin was made from, still running), with that process's
+ * credentials; none: PERMISSION_DENIED (TARGET_FORBIDDEN).
+ */
+export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller, deps: FileRootDeps, signal: AbortSignal): Promise<FileRoot> {
+  if (ref && ref.relation !== Relation.UNSPECIFIED) {
+    throw invalidArgument("mount.relation: a file's mount namespace is the one referenced itself");
+  }
+  const mnt = deps.resolver.resolve(ref, "mount", caller, { defaultType: NamespaceType.MNT });
+  try {
+    if (mnt.kind.type !== NamespaceType.MNT) {
+      throw new RpcError(status.FAILED_PRECONDITION, `mount: ${mnt.label} is a ${mnt.kind.name} namespace, not mnt`, "WRONG_NAMESPACE_TYPE");
+    }
+    const byProcess = ref!.source.case === "pid" || ref!.source.case === "self";
+    const pid = ref!.source.case === "pid" ? ref!.source.value : ref!.source.case === "self" ? process.pid : mnt.origin;
+    if (isRestricted(caller)) {
+      if (pid === undefined || mnt.originGone) throw targetForbidden(caller, `${mnt.label}: files need a process to act as (a pid, or a handle or pin made from a running process)`);
+      return await restrictedRoot(mnt, pid, byProcess, caller, deps, signal);
+    }
+    if (byProcess) return processRoot(mnt, ref!.source.case === "self" ? "self" : pid!);
+    return withRelease(await namespaceRoot(mnt, deps, signal), mnt.label);
+  } finally {
+    mnt.release();
+  }
+}
+
+function withRelease(fd: number, label: string, creds?: native.FileCreds): FileRoot {
+  let open = true;
+  return {
+    fd,
+    label,
+    ...(creds ? { creds } : {}),
+    release: () => {
+      if (open) closeSync(fd);
+      open = false;
+    },
+  };
+}
+
+/** /proc/PID/root of the pinned process, which must still be in the mount namespace `mnt`. */
+function processRoot(mnt: ResolvedNamespace, pid: number | "self"): FileRoot {
+  const ino = native.nsStat(mnt.fd).ino;
+  const open = () => {
+    const fd = openRootDir(`/proc/${pid}/root`);
+    if (mntInode(pid) !== ino) {
+      closeSync(fd);
+      throw new RpcError(status.ABORTED, `${mnt.label}: the process changed its mount namespace meanwhile; retry`, "NAMESPACE_CHANGED");
+    }
+    return fd;
+  };
+  const what = `open the root of ${mnt.label}`;
+  const fd = pid === "self" ? nativeCall(what, open) : nativeCall(what, () => whilePinned(pid, open, (value) => closeSync(value)));
+  return withRelease(fd, mnt.label);
+}
+
+/** The root of the mount namespace `mnt`, from a child that joined it. */
+async function namespaceRoot(mnt: ResolvedNamespace, deps: FileRootDeps, signal: AbortSignal): Promise<number> {
+  const spec = { join: [{ fd: mnt.fd, nstype: native.CLONE_NEWNS }], holdNs: ["root"], timeoutMs: deps.childTimeoutMs };
+  const result = await nativeCall(`open the root of ${mnt.label}`, () => native.runChild(spec, { signal }));
+  return result.fds[0];
+}
+
+/**
+ * A restricted caller's root: its target pinned and checked (its cgroup,
+ * its user namespace) by openTargetProcess, the root opened while that
+ * pidfd holds it, and the target's filesystem credentials. Capabilities
+ * count in the target's own user namespace: one that is not the daemon's
+ * gets none here (fewer rights than the target, never more).
+ */
+async function restrictedRoot(mnt: ResolvedNamespace, pid: number, byProcess: boolean, caller: Caller, deps: FileRootDeps, signal: AbortSignal): Promise<FileRoot> {
+  const target = openTargetProcess(caller, pid, `process ${pid}`);
+  let fd: number | undefined;
+  try {
+    const ino = native.nsStat(mnt.fd).ino;
+    if (target.namespaces.get("mnt") !== ino) throw targetForbidden(caller, `${mnt.label}: not the mount namespace of process ${pid}`);
+    if (byProcess) fd = nativeCall(`open the root of ${mnt.label}`, () => openRootDir(`/proc/${pid}/root`));
+    if (!native.pidfdAlive(target.spec.pidfd)) throw new RpcError(status.NOT_FOUND, `process ${pid} exited while it was read`, "ESRCH");
+    const creds: native.FileCreds = {
+      uid: target.spec.uid,
+      gid: target.spec.gid,
+      groups: [...target.spec.groups],
+      effective: target.sameUserNamespace ? target.spec.caps.effective : 0n,
+    };
+    if (fd === undefined) fd = await namespaceRoot(mnt, deps, signal);
+    const root = withRelease(fd, mnt.label, creds);
+    fd = undefined;
+    return root;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+    target.close();
+  }
+}

@@ -1,0 +1,140 @@
+import { randomBytes } from "node:crypto";
+import { fdatasync, write } from "node:fs";
+import { promisify } from "node:util";
+import { status } from "@grpc/grpc-js";
+import { WriteMode } from "../../api/gen/lxnsd/v1/file_service_pb";
+import type { WriteFileHeader } from "../../api/gen/lxnsd/v1/file_service_pb";
+import * as native from "../../native/lib";
+import { RpcError, invalidArgument } from "../errors";
+import { fileCall } from "./file-errors";
+import { isDirectory, isRegular } from "./file-info";
+import { splitForWrite } from "./file-paths";
+import { closeQuietly } from "./file-read";
+import type { FileRoot } from "./file-root";
+
+const writeAsync = promisify(write);
+const fdatasyncAsync = promisify(fdatasync);
+
+const O_WRONLY = 0o1;
+const O_CREAT = 0o100;
+const O_EXCL = 0o200;
+const O_NOCTTY = 0o400;
+const O_TRUNC = 0o1000;
+const O_APPEND = 0o2000;
+const O_NONBLOCK = 0o4000;
+const O_DIRECTORY = 0o200000;
+const O_NOFOLLOW = 0o400000;
+const O_PATH = 0o10000000;
+const DEFAULT_MODE = 0o644;
+
+/** What a WriteFile header asks for, checked. */
+export interface WritePlan {
+  path: string;
+  dir: string;
+  name: string;
+  mode: WriteMode;
+  /** Permission bits to set; undefined: 0644 for a new file, an existing file's own for REPLACE. */
+  perm?: number;
+  uid?: number;
+  gid?: number;
+}
+
+/** INVALID_ARGUMENT for a header that cannot be written as asked (path, mode bits, write mode). */
+export function planWrite(header: WriteFileHeader): WritePlan {
+  const { dir, name } = splitForWrite(header.path);
+  if (header.mode > 0o7777) throw invalidArgument(`header.mode: at most 07777, got 0${header.mode.toString(8)}`);
+  const mode = header.writeMode === WriteMode.UNSPECIFIED ? WriteMode.REPLACE : header.writeMode;
+  if (!(mode in WriteMode)) throw invalidArgument(`header.write_mode: unknown value ${header.writeMode}`);
+  return { path: header.path, dir, name, mode, ...(header.mode !== 0 ? { perm: header.mode } : {}), ...(header.uid !== undefined ? { uid: header.uid } : {}), ...(header.gid !== undefined ? { gid: header.gid } : {}) };
+}
+
+/** Writes every chunk of `data` to `fd`, each whole; stops (throws its reason) once `signal` aborts. */
+async function writeAll(fd: number, data: AsyncIterable<Uint8Array>, what: string, signal: AbortSignal): Promise<bigint> {
+  let total = 0n;
+  for await (const chunk of data) {
+    if (signal.aborted) throw signal.reason;
+    let done = 0;
+    while (done < chunk.length) {
+      const { bytesWritten } = await fileCall(what, () => writeAsync(fd, chunk, done, chunk.length - done));
+      done += bytesWritten;
+    }
+    total += BigInt(chunk.length);
+  }
+  if (signal.aborted) throw signal.reason;
+  return total;
+}
+
+/**
+ * Writes the file `plan` names inside `root`, from `data`:
+ * - REPLACE: a temp file beside it (O_EXCL, in the same directory, resolved
+ *   once), fdatasync, then renameat over the name: readers see the old
+ *   file or the new one, never a mix; a failure or cancel before the
+ *   rename removes the temp file and leaves the old one as it was. An
+ *   existing file's mode and owner carry over unless the header sets them.
+ * - CREATE_NEW: O_EXCL (an existing name, even a symlink: ALREADY_EXISTS).
+ * - APPEND, TRUNCATE: the file itself (created when missing), a final
+ *   symlink followed inside the root; only a regular file is written.
+ * Returns the bytes written.
+ */
+export async function writeFileIn(root: FileRoot, plan: WritePlan, data: AsyncIterable<Uint8Array>, signal: AbortSignal): Promise<bigint> {
+  const what = `write ${plan.path} in ${root.label}`;
+  if (plan.mode === WriteMode.REPLACE) return replaceFile(root, plan, data, signal, what);
+  const flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CREAT | (plan.mode === WriteMode.CREATE_NEW ? O_EXCL : plan.mode === WriteMode.APPEND ? O_APPEND : O_TRUNC);
+  const fd = await fileCall(what, () => native.files.openIn(root.fd, plan.path, flags, { mode: plan.perm ?? DEFAULT_MODE, creds: root.creds }));
+  try {
+    const st = await fileCall(what, () => native.files.statFd(fd));
+    if (!isRegular(st.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is not a regular file`, "NOT_REGULAR_FILE");
+    await setAttributes(fd, plan, root, what, plan.perm ?? (plan.mode === WriteMode.CREATE_NEW ? DEFAULT_MODE : undefined));
+    return await writeAll(fd, data, what, signal);
+  } finally {
+    await closeQuietly(fd);
+  }
+}
+
+async function setAttributes(fd: number, plan: WritePlan, root: FileRoot, what: string, perm: number | undefined, owner: { uid?: number; gid?: number } = {}): Promise<void> {
+  // fchmod after the create: the mode asked for exactly, whatever the daemon's umask.
+  if (perm !== undefined) await fileCall(what, () => native.files.chmodFd(fd, perm, root.creds));
+  const uid = plan.uid ?? owner.uid;
+  const gid = plan.gid ?? owner.gid;
+  if (uid !== undefined || gid !== undefined) await fileCall(what, () => native.files.chownFd(fd, { uid, gid }, root.creds));
+}
+
+async function replaceFile(root: FileRoot, plan: WritePlan, data: AsyncIterable<Uint8Array>, signal: AbortSignal, what: string): Promise<bigint> {
+  const dir = await fileCall(what, () => native.files.openIn(root.fd, plan.dir, O_PATH | O_DIRECTORY, { creds: root.creds }));
+  let temp: string | undefined;
+  let fd: number | undefined;
+  try {
+    const existing = await existingFile(dir, plan.name, root);
+    if (existing && isDirectory(existing.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is a directory`, "EISDIR");
+    const keep = existing && isRegular(existing.mode) ? existing : undefined;
+    const tempName = `.${plan.name.slice(0, 200)}.lxnsd-${randomBytes(6).toString("hex")}`;
+    fd = await fileCall(what, () => native.files.openIn(dir, tempName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, { mode: 0o600, beneath: true, creds: root.creds }));
+    temp = tempName;
+    const written = await writeAll(fd, data, what, signal);
+    await setAttributes(fd, plan, root, what, plan.perm ?? (keep ? keep.mode & 0o7777 : DEFAULT_MODE), keep ? { uid: keep.uid, gid: keep.gid } : {});
+    await fileCall(what, () => fdatasyncAsync(fd!));
+    if (signal.aborted) throw signal.reason;
+    await fileCall(what, () => native.files.renameIn(dir, tempName, plan.name, root.creds));
+    temp = undefined;
+    return written;
+  } finally {
+    if (fd !== undefined) await closeQuietly(fd);
+    if (temp !== undefined) await native.files.unlinkIn(dir, temp, root.creds).catch(() => undefined);
+    await closeQuietly(dir);
+  }
+}
+
+/** The stat of `name` in `dir` (not followed), or undefined when there is none. */
+async function existingFile(dir: number, name: string, root: FileRoot): Promise<native.FileStat | undefined> {
+  let fd: number;
+  try {
+    fd = await native.files.openIn(dir, name, O_PATH | O_NOFOLLOW, { beneath: true, creds: root.creds });
+  } catch {
+    return undefined;
+  }
+  try {
+    return await native.files.statFd(fd);
+  } finally {
+    await closeQuietly(fd);
+  }
+}
