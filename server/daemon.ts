@@ -19,6 +19,8 @@ import { unixSocketPath } from "./listeners/unix-socket";
 import { NamespaceLimits } from "./namespaces/limits";
 import { NamespacePins, pinDirs, pinOrigin } from "./namespaces/pins";
 import { NamespaceResolver } from "./namespaces/resolver";
+import { ContainerIndex } from "./containers/container-index";
+import { ContainerTargets } from "./containers/container-targets";
 import { DaemonHealth } from "./ops/health";
 import { DaemonMetrics } from "./ops/metrics";
 import { MetricsServer } from "./ops/metrics-server";
@@ -111,7 +113,14 @@ export class Daemon {
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: this.authenticator, slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
-    const resolver = new NamespaceResolver(this.handles, [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])], (file) => pinOrigin(dirs, file));
+    const containers = containerTargets(config.podLogDir, log);
+    const resolver = new NamespaceResolver(
+      this.handles,
+      [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])],
+      (file) => pinOrigin(dirs, file),
+      containers,
+    );
+    hooks.prepare = (request) => resolver.prepare(request);
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
@@ -209,5 +218,15 @@ export class Daemon {
     this.closeAudit();
     this.policy.close?.();
     this.log.info("lxnsd stopped");
+  }
+}
+
+/** Container references from this host's cgroups; undefined (logged) when no cgroup hierarchy names them. */
+function containerTargets(podLogDir: string, log: Logger): ContainerTargets | undefined {
+  try {
+    return new ContainerTargets(ContainerIndex.forHost(podLogDir));
+  } catch (err) {
+    log.warn({ err }, "containers cannot be named: no cgroup hierarchy to read");
+    return undefined;
   }
 }
