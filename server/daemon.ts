@@ -21,6 +21,9 @@ import { NamespacePins, pinDirs, pinOrigin } from "./namespaces/pins";
 import { NamespaceResolver } from "./namespaces/resolver";
 import { ContainerIndex } from "./containers/container-index";
 import { ContainerTargets } from "./containers/container-targets";
+import { podNamespaceLookup } from "./containers/pod-names";
+import { ContainerService } from "./services/container-service";
+import { ContainerService as ContainerServiceDesc } from "../api/gen/lxnsd/v1/container_service_pb";
 import { DaemonHealth } from "./ops/health";
 import { DaemonMetrics } from "./ops/metrics";
 import { MetricsServer } from "./ops/metrics-server";
@@ -77,7 +80,7 @@ export class Daemon {
   ) {
     const messageProblem = messageLimitProblem(config.maxMessageBytes);
     if (messageProblem) throw new Error(messageProblem);
-    const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
+    const policy = withPodNamespaces(config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY, config.podLogDir);
     this.policy = policy;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     this.authenticator = new Authenticator(policy, ownerUids);
@@ -142,7 +145,8 @@ export class Daemon {
       ...hooks,
       observe: observe(MountServiceDesc),
     });
-    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc];
+    new ContainerService({ resolver, ...(containers ? { containers } : {}) }).addTo(this.server, { ...hooks, observe: observe(ContainerServiceDesc) });
+    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc, ContainerServiceDesc];
     this.health = new DaemonHealth(services.map((service) => service.typeName));
     this.health.addTo(this.server);
     addReflection(this.server, services);
@@ -229,4 +233,12 @@ function containerTargets(podLogDir: string, log: Logger): ContainerTargets | un
     log.warn({ err }, "containers cannot be named: no cgroup hierarchy to read");
     return undefined;
   }
+}
+
+/** `policy` with the pod lookup its pod-namespace rules need (from kubelet's pod log directory). */
+function withPodNamespaces(policy: Policy, podLogDir: string): Policy {
+  if (!policy.identities.some((identity) => identity.targets?.podNamespaces)) return policy;
+  const podNamespaceOf = podNamespaceLookup(podLogDir);
+  const identities = policy.identities.map((identity) => (identity.targets?.podNamespaces ? { ...identity, targets: { ...identity.targets, podNamespaceOf } } : identity));
+  return { ...policy, identities };
 }

@@ -1,3 +1,4 @@
+import { readdirSync } from "node:fs";
 import { readdir, readlink } from "node:fs/promises";
 import * as path from "node:path";
 
@@ -55,6 +56,36 @@ export async function readContainerNames(containerLogDir: string): Promise<Map<s
 /** Where kubelet's container log links are, given its pod log directory: its sibling `containers`. */
 export function containerLogDirOf(podLogDir: string): string {
   return podLogDir === "" ? "" : path.join(path.dirname(path.resolve(podLogDir)), "containers");
+}
+
+/** How often podNamespaceLookup reads the directory again for a uid it does not know, at most. */
+const REREAD_MS = 1000;
+
+/**
+ * The Kubernetes namespace of a pod by uid, from `podLogDir`, for policy
+ * rules: a cached listing, read again (synchronously: one readdir of a
+ * local directory) when a uid is not in it, at most once a second. An
+ * unknown uid is undefined (the rule then refuses).
+ */
+export function podNamespaceLookup(podLogDir: string): (uid: string) => string | undefined {
+  let known = new Map<string, string>();
+  let readAt = 0;
+  return (uid) => {
+    const found = known.get(uid);
+    if (found !== undefined || podLogDir === "" || Date.now() - readAt < REREAD_MS) return found;
+    readAt = Date.now();
+    let entries: string[] = [];
+    try {
+      entries = readdirSync(podLogDir);
+    } catch {
+      // none
+    }
+    known = new Map(entries.flatMap((entry) => {
+      const match = POD_DIR.exec(entry);
+      return match ? [[match[3], match[1]] as [string, string]] : [];
+    }));
+    return known.get(uid);
+  };
 }
 
 async function listDir(dir: string): Promise<string[]> {

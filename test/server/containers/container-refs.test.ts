@@ -171,4 +171,31 @@ describeRoot("container references, from cgroups alone", () => {
     expect(result.exit?.code).toBe(0);
     expect(result.stdout.toString().trim()).toBe(`net:[${nsInode(target.pid, "net")}]`);
   });
+
+  it("ListContainers and GetContainer: ids, names, pod, init pid, cgroup, runtime, sandbox and namespaces as /proc says", async () => {
+    const uid = randomPodUid();
+    const [sandboxId, appId] = [randomContainerId(), randomContainerId()];
+    const podCgroup = `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${sys(uid)}.slice`;
+    const sandboxCgroup = cgroups.make(`${podCgroup}/cri-containerd-${sandboxId}.scope`);
+    const sandbox = await containerProcess(sandboxCgroup);
+    const app = await containerProcess(cgroups.make(`${podCgroup}/cri-containerd-${appId}.scope`));
+    const name = `api-${uid.slice(0, 6)}`;
+    podLogs("prod", name, uid, { server: appId });
+    const listed = [];
+    for await (const { container } of lxnsd.client.listContainers({ pod: { uid } })) listed.push(container!);
+    expect(listed.map((container) => container.id).sort()).toEqual([sandboxId, appId].sort());
+    const [s, a] = [listed.find((c) => c.id === sandboxId)!, listed.find((c) => c.id === appId)!];
+    expect(s).toMatchObject({ pid: sandbox.pid, sandbox: true, runtime: "containerd", cgroup: sandboxCgroup, pod: { uid, namespace: "prod", name } });
+    expect(a).toMatchObject({ pid: app.pid, sandbox: false, name: "server", pod: { uid, namespace: "prod", name } });
+    expect(a.namespaces.find((ns) => ns.type === NamespaceType.NET)?.nsId).toBe(nsInode(app.pid, "net"));
+    expect(a.namespaces.find((ns) => ns.type === NamespaceType.UTS)?.nsId).toBe(nsInode(app.pid, "uts"));
+    const all = [];
+    for await (const { container } of lxnsd.client.listContainers({})) all.push(container!.id);
+    expect(all).toEqual(expect.arrayContaining([sandboxId, appId]));
+    const got = await lxnsd.client.getContainer({ ref: byId(`containerd://${appId.slice(0, 12)}`) });
+    expect(got.container).toMatchObject({ id: appId, pid: app.pid, name: "server" });
+    const bySandbox = await lxnsd.client.getContainer({ ref: { selector: { case: "pod", value: { namespace: "prod", name } } } });
+    expect(bySandbox.container).toMatchObject({ id: sandboxId, sandbox: true });
+    await expect(lxnsd.client.getContainer({ ref: byId(randomContainerId()) })).rejects.toMatchObject({ code: status.NOT_FOUND });
+  });
 });
