@@ -1,6 +1,7 @@
 import { status } from "@grpc/grpc-js";
 import type { ContainerRef } from "../../api/gen/lxnsd/v1/types_pb";
 import { RpcError } from "../errors";
+import { whilePinned } from "../namespaces/process-pin";
 import type { ContainerIndex, IndexedContainer } from "./container-index";
 import { confirmInContainer, containerNotFound, firstStarted, initOf } from "./container-process";
 import type { RuntimeNames } from "./runtime-names";
@@ -54,6 +55,28 @@ export class ContainerTargets {
     const sandbox = firstStarted(containers);
     if (!sandbox) throw notRunning(`the sandbox of ${what}`);
     return { container: sandbox.container, pid: sandbox.init.pid, sandbox: true };
+  }
+
+  /**
+   * `body(pid)` for the process `ref` names, run while it is pinned by a
+   * pidfd and confirmed after: alive and still in the container's cgroup.
+   */
+  whileChosen<T>(ref: ContainerRef, field: string, body: (pid: number, chosen: ChosenContainer) => T, undo: (value: T) => void = () => {}): T {
+    const chosen = this.choose(ref, field);
+    return whilePinned(
+      chosen.pid,
+      () => {
+        const value = body(chosen.pid, chosen);
+        try {
+          this.confirm(chosen);
+        } catch (err) {
+          undo(value);
+          throw err;
+        }
+        return value;
+      },
+      undo,
+    );
   }
 
   /** NOT_FOUND unless the pinned process `pid` is still in `container`'s cgroup. */

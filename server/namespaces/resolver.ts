@@ -9,6 +9,7 @@ import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
 import { checkOwner, checkProcess, checkRelated, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
 import type { TargetProcess } from "../auth/target-guard";
+import type { CgroupLine } from "../containers/cgroup-names";
 import type { ContainerTargets } from "../containers/container-targets";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { checkAbsolutePath } from "../rpc/paths";
@@ -92,6 +93,11 @@ export class NamespaceResolver {
     this.pinDirs = pinDirs.map((dir) => path.posix.resolve(dir));
   }
 
+  /** The /proc/PID/cgroup line that names containers on this host. */
+  cgroupLine(): CgroupLine {
+    return this.containers?.index.options.line ?? "0::";
+  }
+
   /** Readies what resolving the container and pod references in `message` needs (a fresh container index); call before resolve(). */
   async prepare(message: unknown): Promise<void> {
     await this.containers?.prepare(message);
@@ -146,17 +152,8 @@ export class NamespaceResolver {
         lent.release();
         return recordedProcess(lent.origin, `${field}.handle: handle ${source.value}`, caller);
       }
-      case "container": {
-        const chosen = this.containerTargets(field).choose(source.value, `${field}.container`);
-        return whilePinned(
-          chosen.pid,
-          () => {
-            this.containers!.confirm(chosen);
-            return { pid: chosen.pid, startTime: native.processStartTime(chosen.pid) };
-          },
-          () => {},
-        );
-      }
+      case "container":
+        return this.containerTargets(field).whileChosen(source.value, `${field}.container`, (pid) => ({ pid, startTime: native.processStartTime(pid) }));
       default:
         throw invalidArgument(`${field}: one of pid, self, handle, path or container is required`);
     }
@@ -172,25 +169,16 @@ export class NamespaceResolver {
   private resolveContainer(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined): ResolvedNamespace {
     const source = ref.source;
     if (source.case !== "container") throw new Error("not a container reference");
-    const chosen = this.containerTargets(field).choose(source.value, `${field}.container`);
-    const byPid = create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: chosen.pid } });
-    return whilePinned(
-      chosen.pid,
-      () => {
-        const ns = this.resolveFrom(byPid, field, caller, wanted, chosen.pid);
-        try {
-          this.containers!.confirm(chosen);
-        } catch (err) {
-          ns.release();
-          throw err;
-        }
-        return ns;
-      },
+    return this.containerTargets(field).whileChosen(
+      source.value,
+      `${field}.container`,
+      (pid) => this.resolveFrom(create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: pid } }), field, caller, wanted, pid),
       (ns) => ns.release(),
     );
   }
 
-  private containerTargets(field: string): ContainerTargets {
+  /** The container targets, or FAILED_PRECONDITION when this daemon finds no containers. */
+  containerTargets(field: string): ContainerTargets {
     if (!this.containers) throw new RpcError(status.FAILED_PRECONDITION, `${field}.container: this daemon finds no containers (no cgroup hierarchy to read)`, "CONTAINERS_UNAVAILABLE");
     return this.containers;
   }

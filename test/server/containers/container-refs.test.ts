@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, status } from "../../../client";
-import type { ContainerRefSchema } from "../../../client";
+import type { ContainerRefSchema, NamespaceSummary } from "../../../client";
 import type { MessageInitShape } from "@bufbuild/protobuf";
 import { ContainerCgroups, randomContainerId, randomPodUid } from "../../helpers/container-cgroups";
 import { startDaemon } from "../../helpers/daemon";
@@ -197,5 +197,27 @@ describeRoot("container references, from cgroups alone", () => {
     const bySandbox = await lxnsd.client.getContainer({ ref: { selector: { case: "pod", value: { namespace: "prod", name } } } });
     expect(bySandbox.container).toMatchObject({ id: sandboxId, sandbox: true });
     await expect(lxnsd.client.getContainer({ ref: byId(randomContainerId()) })).rejects.toMatchObject({ code: status.NOT_FOUND });
+  });
+
+  it("ListNamespaces: the container filter lists that container's namespaces; summaries name the container and pod of their lowest pid", async () => {
+    const uid = randomPodUid();
+    const id = randomContainerId();
+    const target = await containerProcess(cgroups.make(`kubepods/pod${uid}/${id}`));
+    const rows: NamespaceSummary[] = [];
+    for await (const { summary } of lxnsd.client.listNamespaces({ container: byId(id) })) rows.push(summary!);
+    const ids = (type: NamespaceType) => rows.filter((row) => row.info?.type === type).map((row) => row.info?.nsId);
+    expect(ids(NamespaceType.NET)).toEqual([nsInode(target.pid, "net")]);
+    expect(ids(NamespaceType.UTS)).toEqual([nsInode(target.pid, "uts")]);
+    expect(rows).toHaveLength(8);
+    const net = rows.find((row) => row.info?.type === NamespaceType.NET)!;
+    expect(net).toMatchObject({ pid: target.pid, containerId: id, podUid: uid });
+    const mnt = rows.find((row) => row.info?.type === NamespaceType.MNT)!;
+    expect(mnt.containerId).toBe(""); // the host's mount namespace: its lowest pid is in no container
+    await expect((async () => {
+      for await (const _ of lxnsd.client.listNamespaces({ container: byId(randomContainerId()) })) void _;
+    })()).rejects.toMatchObject({ code: status.NOT_FOUND });
+    await expect((async () => {
+      for await (const _ of lxnsd.client.listNamespaces({ pid: target.pid, container: byId(id) })) void _;
+    })()).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });
 });
