@@ -174,9 +174,19 @@ export class ContainerIndex {
   }
 }
 
-/** Whether two cgroup paths name the same cgroup (a cgroup namespace's `/..` aside). */
+/**
+ * Whether two cgroup paths name the same cgroup. A path seen from inside a
+ * cgroup namespace (`/../../x/y`, as /proc/PID/cgroup shows cgroups outside
+ * the reader's) names the cgroup whose path ends with `x/y`: a daemon in a
+ * container of its own reads such paths, and walks the host's tree.
+ */
 export function sameCgroup(a: string, b: string): boolean {
-  return cgroupComponents(a).join("/") === cgroupComponents(b).join("/");
+  const [partsA, partsB] = [cgroupComponents(a), cgroupComponents(b)];
+  const [escapesA, escapesB] = [a.split("/").includes(".."), b.split("/").includes("..")];
+  if (!escapesA && !escapesB) return partsA.join("/") === partsB.join("/");
+  const [shorter, longer] = partsA.length <= partsB.length ? [partsA, partsB] : [partsB, partsA];
+  if (shorter.length === 0) return false;
+  return longer.slice(longer.length - shorter.length).join("/") === shorter.join("/");
 }
 
 function withName(container: IndexedContainer, name: ContainerName | undefined): IndexedContainer {
@@ -216,16 +226,22 @@ async function walkTree(root: string): Promise<IndexedContainer[]> {
   return found;
 }
 
-/** The mount point of the hierarchy `line` names, from /proc/self/mountinfo. */
+/**
+ * The mount point of the hierarchy `line` names, from /proc/self/mountinfo:
+ * the last one listed (a host's tree mounted over a container's own
+ * /sys/fs/cgroup comes after it).
+ */
 export function hierarchyMount(line: CgroupLine): string {
+  let found: string | undefined;
   for (const entry of readFileSync("/proc/self/mountinfo", "utf8").split("\n")) {
     const [mount, fs] = entry.split(" - ");
     if (!fs) continue;
     const [fsType, , superOptions = ""] = fs.split(" ");
     const wanted = line === "0::" ? fsType === "cgroup2" : fsType === "cgroup" && superOptions.split(",").includes("name=systemd");
-    if (wanted) return mount.split(" ")[4];
+    if (wanted) found = mount.split(" ")[4];
   }
-  throw new Error(`no cgroup hierarchy for the ${line} line is mounted`);
+  if (found === undefined) throw new Error(`no cgroup hierarchy for the ${line} line is mounted`);
+  return found;
 }
 
 /** The ContainerRef and PodRef messages inside a request (a PodRef inside a ContainerRef counts once), at most 16. */

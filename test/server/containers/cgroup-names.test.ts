@@ -1,3 +1,4 @@
+import { sameCgroup } from "../../../server/containers/container-index";
 import { cgroupOfLine, containerAbove, containerOfCgroup, lineOfHost, parseContainerId, podUidOfCgroup } from "../../../server/containers/cgroup-names";
 
 const ID = "4f1e6c3b2a1d0e9f8c7b6a5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f";
@@ -89,5 +90,15 @@ describe("cgroup names", () => {
     expect(parseContainerId("podman://abc")).toBeUndefined();
     expect(parseContainerId("xyz")).toBeUndefined();
     expect(parseContainerId(`${ID}0`)).toBeUndefined();
+  });
+
+  it("compares cgroups, a path seen from inside a cgroup namespace by its end", () => {
+    const full = `/kubepods.slice/kubepods-pod${SYS}.slice/cri-containerd-${ID}.scope`;
+    expect(sameCgroup(full, full)).toBe(true);
+    expect(sameCgroup(`/../../kubepods-pod${SYS}.slice/cri-containerd-${ID}.scope`, full)).toBe(true);
+    expect(sameCgroup(full, `/../cri-containerd-${ID}.scope`)).toBe(true);
+    expect(sameCgroup(`/../cri-containerd-${ID}.scope`, `/docker/${ID}`)).toBe(false);
+    expect(sameCgroup(`/a/${ID}`, `/b/${ID}`)).toBe(false);
+    expect(sameCgroup("/..", full)).toBe(false);
   });
 });
