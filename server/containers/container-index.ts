@@ -1,10 +1,10 @@
 import { readFileSync } from "node:fs";
-import { opendir } from "node:fs/promises";
+import { opendir, readFile, readdir } from "node:fs/promises";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { ContainerRef, PodRef } from "../../api/gen/lxnsd/v1/types_pb";
 import { RpcError, invalidArgument } from "../errors";
-import { cgroupComponents, containerAbove, containerOfCgroup, lineOfHost, parseContainerId } from "./cgroup-names";
+import { cgroupComponents, cgroupOfLine, containerAbove, containerOfCgroup, lineOfHost, parseContainerId } from "./cgroup-names";
 import type { CgroupLine, RuntimeKind } from "./cgroup-names";
 import { containerLogDirOf, readContainerNames, readPodNames } from "./pod-names";
 import type { ContainerName, PodName } from "./pod-names";
@@ -15,8 +15,10 @@ export interface IndexedContainer {
   runtime: RuntimeKind;
   /** Its cgroup, as the chosen line of /proc/PID/cgroup shows it. */
   cgroup: string;
-  /** That cgroup's directory. */
+  /** That cgroup's directory; "" when the container was found from its processes (its tree is not mounted here). */
   dir: string;
+  /** Found from its processes: their pids at the last walk. */
+  pids?: number[];
   podUid?: string;
   /** Its name in its pod, when kubelet's log links say it. */
   name?: string;
@@ -168,7 +170,9 @@ export class ContainerIndex {
 
   private async walk(): Promise<void> {
     const started = Date.now();
-    const [found, pods, names] = await Promise.all([walkTree(this.options.root), readPodNames(this.options.podLogDir), readContainerNames(this.containerLogDir)]);
+    const [tree, pods, names] = await Promise.all([walkTree(this.options.root), readPodNames(this.options.podLogDir), readContainerNames(this.containerLogDir)]);
+    // A sidecar sees its pod's processes but only its own cgroup: there the containers come from /proc.
+    const found = tree.length > 0 ? tree : await containersOfProcesses(this.options.line);
     const containers = found.map((container) => withName(container, names.get(container.id)));
     this.snapshot = { at: started, containers, byId: new Map(containers.map((container) => [container.id, container])), pods };
   }
@@ -224,6 +228,29 @@ async function walkTree(root: string): Promise<IndexedContainer[]> {
     level = next;
   }
   return found;
+}
+
+/**
+ * The containers the visible processes are in, from their /proc/PID/cgroup
+ * line (paths as this cgroup namespace shows them, `/../…` outside it):
+ * for a daemon whose cgroup tree shows no containers, as a sidecar's, which
+ * shares its pod's pid namespace (a few processes) but sees only its own cgroup.
+ */
+async function containersOfProcesses(line: CgroupLine): Promise<IndexedContainer[]> {
+  const pids = (await readdir("/proc").catch(() => [] as string[])).filter((name) => /^[1-9]\d*$/.test(name)).map(Number);
+  const byCgroup = new Map<string, IndexedContainer>();
+  await Promise.all(
+    pids.map(async (pid) => {
+      const text = await readFile(`/proc/${pid}/cgroup`, "utf8").catch(() => "");
+      const cgroup = cgroupOfLine(text, line);
+      const container = cgroup === undefined ? undefined : containerOfCgroup(cgroup);
+      if (!container || cgroup === undefined) return;
+      const known = byCgroup.get(cgroup) ?? { ...container, cgroup, dir: "", pids: [] };
+      known.pids!.push(pid);
+      byCgroup.set(cgroup, known);
+    }),
+  );
+  return [...byCgroup.values()];
 }
 
 /**

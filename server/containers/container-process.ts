@@ -28,7 +28,8 @@ export function containerNotFound(message: string): RpcError {
 export function initOf(container: IndexedContainer): ContainerProcess | undefined {
   let text: string;
   try {
-    text = readFileSync(path.join(container.dir, "cgroup.procs"), "utf8");
+    // Found from its processes: those pids (each is confirmed in the container once pinned).
+    text = container.dir === "" ? (container.pids ?? []).join("\n") : readFileSync(path.join(container.dir, "cgroup.procs"), "utf8");
   } catch (err) {
     if (isErrnoLike(err) && (err.code === "ENOENT" || err.code === "ENODEV")) throw containerNotFound(`container ${container.id.slice(0, 12)} is gone`);
     throw err;

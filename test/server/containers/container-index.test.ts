@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { GetContainerRequestSchema } from "../../../api/gen/lxnsd/v1/container_service_pb";
@@ -47,6 +50,28 @@ describe.each([
       const chosen = targets.choose(byId(id), "ref");
       expect(chosen.pid).toBe(target.pid);
       expect(() => targets.confirm(chosen)).not.toThrow();
+    });
+
+    it("finds containers from the processes' cgroups alone when its own tree shows none (a sidecar), and confirms them the same way", async () => {
+      const empty = mkdtempSync(path.join(tmpdir(), "lxnsd-no-cgroups-"));
+      try {
+        const sidecar = new ContainerTargets(new ContainerIndex({ root: empty, line, podLogDir: "" }));
+        const id = randomContainerId();
+        const cgroup = cgroups.make(`kubepods/burstable/pod${randomPodUid()}/${id}`);
+        const launched = await startTarget(["unshare", "--uts", "--fork"]);
+        started.push(launched);
+        cgroups.add(cgroup, launched.launcher.pid!);
+        cgroups.add(cgroup, launched.pid);
+        await sidecar.index.refresh();
+        const chosen = sidecar.choose(byId(id.slice(0, 12)), "ref");
+        expect(chosen.container).toMatchObject({ id, dir: "", cgroup });
+        expect(chosen.pid).toBe(launched.launcher.pid); // its init: the one whose parent is outside
+        expect(() => sidecar.confirm(chosen)).not.toThrow();
+        cgroups.add("/", chosen.pid);
+        expect(() => sidecar.confirm(chosen)).toThrow(expect.objectContaining({ code: status.NOT_FOUND }));
+      } finally {
+        rmSync(empty, { recursive: true, force: true });
+      }
     });
 
     it("confirm() is NOT_FOUND once the chosen process has left the container's cgroup (a restart between choosing and pinning)", async () => {
