@@ -220,4 +220,24 @@ describeRoot("container references, from cgroups alone", () => {
       for await (const _ of lxnsd.client.listNamespaces({ pid: target.pid, container: byId(id) })) void _;
     })()).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
   });
+
+  it("Open, Pin and GetLimit take a container reference too", async () => {
+    const id = randomContainerId();
+    const target = await startTarget(["unshare", "--user", "--map-root-user", "--net"]);
+    targets.push(target);
+    cgroups.add(cgroups.make(`docker/${id}`), target.pid);
+    const ref = { type: NamespaceType.NET, source: { case: "container" as const, value: byId(id) } };
+    const { handle } = await lxnsd.client.open({ ref });
+    expect(handle?.info?.nsId).toBe(nsInode(target.pid, "net"));
+    await lxnsd.client.close({ handle: handle!.id });
+    const name = `ctr-${id.slice(0, 8)}`;
+    const { path: pinned } = await lxnsd.client.pin({ ref, name });
+    try {
+      expect((await lxnsd.client.inspect({ ref: { source: { case: "path", value: pinned } } })).info?.nsId).toBe(nsInode(target.pid, "net"));
+    } finally {
+      await lxnsd.client.unpin({ name });
+    }
+    const limit = await lxnsd.client.getLimit({ type: NamespaceType.NET, userNamespace: { source: { case: "container", value: byId(id) } } });
+    expect(limit.value).toBeGreaterThan(0n);
+  });
 });
