@@ -85,13 +85,18 @@ export class ContainerIndex {
 
   /**
    * Makes the snapshot fresh enough for the container and pod references
-   * in `message` (any depth): refreshed when older than maxAgeMs, and again
-   * when a name is not in it and it is older than missAgeMs.
+   * in `message` (any depth): a walk is awaited when a name is not in it
+   * and it is older than missAgeMs (or there is none yet); one older than
+   * maxAgeMs is walked again meanwhile, not awaited. A found entry may be
+   * stale without harm: it only maps a name to a cgroup directory, whose
+   * processes are read when the name is resolved (a removed cgroup is
+   * NOT_FOUND then), and the chosen process is confirmed in it.
    */
   async prepare(message: unknown): Promise<void> {
     const refs = containerRefsIn(message);
     if (refs.length === 0) return;
-    if (Date.now() - this.snapshot.at > this.maxAgeMs) await this.refresh();
+    if (this.snapshot.at === 0) await this.refresh();
+    else if (Date.now() - this.snapshot.at > this.maxAgeMs) this.refresh().catch(() => undefined); // its own walk catches what a removed directory throws
     const missing = refs.some((ref) => {
       try {
         if (ref.$typeName === "lxnsd.v1.PodRef") return this.podContainers(ref, "pod").length === 0;
