@@ -22,6 +22,7 @@ import { NamespaceResolver } from "./namespaces/resolver";
 import { ContainerIndex } from "./containers/container-index";
 import { ContainerTargets } from "./containers/container-targets";
 import { podNamespaceLookup } from "./containers/pod-names";
+import type { RuntimeNames } from "./containers/runtime-names";
 import { ContainerService } from "./services/container-service";
 import { ContainerService as ContainerServiceDesc } from "../api/gen/lxnsd/v1/container_service_pb";
 import { DaemonHealth } from "./ops/health";
@@ -225,10 +226,13 @@ export class Daemon {
   }
 }
 
-/** Container references from this host's cgroups; undefined (logged) when no cgroup hierarchy names them. */
-function containerTargets(podLogDir: string, log: Logger): ContainerTargets | undefined {
+/**
+ * Container references from this host's cgroups, named by `runtime` too when
+ * there is one (the CRI client); undefined (logged) when no cgroup hierarchy names them.
+ */
+function containerTargets(podLogDir: string, log: Logger, runtime?: RuntimeNames): ContainerTargets | undefined {
   try {
-    return new ContainerTargets(ContainerIndex.forHost(podLogDir));
+    return new ContainerTargets(ContainerIndex.forHost(podLogDir, runtime ? { runtime } : {}));
   } catch (err) {
     log.warn({ err }, "containers cannot be named: no cgroup hierarchy to read");
     return undefined;

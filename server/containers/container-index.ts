@@ -7,6 +7,8 @@ import { RpcError, invalidArgument } from "../errors";
 import { cgroupComponents, cgroupOfLine, containerAbove, containerOfCgroup, lineOfHost, parseContainerId } from "./cgroup-names";
 import type { CgroupLine, RuntimeKind } from "./cgroup-names";
 import { containerLogDirOf, readContainerNames, readPodNames } from "./pod-names";
+import { RuntimeUnavailable } from "./runtime-names";
+import type { RuntimeContainer, RuntimeNames, RuntimeSandbox } from "./runtime-names";
 import type { ContainerName, PodName } from "./pod-names";
 
 /** One container found in the cgroup tree. */
@@ -19,6 +21,9 @@ export interface IndexedContainer {
   dir: string;
   /** Found from its processes: their pids at the last walk. */
   pids?: number[];
+  /** What the CRI runtime says, when there is one: its labels, and whether it is a pod's sandbox. */
+  labels?: Record<string, string>;
+  sandbox?: boolean;
   podUid?: string;
   /** Its name in its pod, when kubelet's log links say it. */
   name?: string;
@@ -37,9 +42,15 @@ export interface ContainerIndexOptions {
   maxAgeMs?: number;
   /** A name not found is looked up again in a new snapshot if the one it missed is older than this, in ms (default 50). */
   missAgeMs?: number;
+  /** The CRI runtime's names (undefined: from cgroups and kubelet's logs alone). */
+  runtime?: RuntimeNames;
 }
 
 interface Snapshot {
+  /** The runtime could not be reached at this walk: names only it knows are UNAVAILABLE. */
+  runtimeDown?: RuntimeUnavailable;
+  /** Ids the runtime lists that have no cgroup here: containers and sandboxes that exist but do not run. */
+  stopped?: readonly string[];
   at: number;
   containers: IndexedContainer[];
   byId: Map<string, IndexedContainer>;
@@ -151,13 +162,23 @@ export class ContainerIndex {
     if (uid === "") {
       if (pod.namespace === "" || pod.name === "") throw invalidArgument(`${field}: uid, or namespace and name, is required`);
       uid = [...this.snapshot.pods.values()].find((known) => known.namespace === pod.namespace && known.name === pod.name)?.uid ?? "";
+      if (uid === "") this.unlessRuntimeDown(`${field}: pod ${pod.namespace}/${pod.name}`);
       if (uid === "") return [];
     } else if (pod.namespace !== "" || pod.name !== "") {
       const known = this.snapshot.pods.get(uid);
       if (known && (known.namespace !== (pod.namespace || known.namespace) || known.name !== (pod.name || known.name))) return [];
     }
     const containers = this.snapshot.containers.filter((container) => container.podUid === uid);
-    return pod.containerName === "" ? containers : containers.filter((container) => container.name === pod.containerName);
+    if (pod.containerName === "") return containers;
+    const named = containers.filter((container) => container.name === pod.containerName);
+    if (named.length === 0) this.unlessRuntimeDown(`${field}.container_name: ${pod.containerName}`);
+    return named;
+  }
+
+  /** UNAVAILABLE naming the endpoint when the runtime that would know `what` could not be reached at the last walk. */
+  private unlessRuntimeDown(what: string): void {
+    const down = this.snapshot.runtimeDown;
+    if (down) throw new RpcError(status.UNAVAILABLE, `${what}: names need the container runtime at ${down.endpoint}, which is unreachable`, "RUNTIME_UNAVAILABLE");
   }
 
   private findId(value: string, field: string): IndexedContainer {
@@ -168,7 +189,13 @@ export class ContainerIndex {
     if (exact) return exact;
     const matches = this.snapshot.containers.filter((container) => container.id.startsWith(parsed.prefix));
     if (matches.length === 1) return matches[0];
-    if (matches.length === 0) throw new RpcError(status.NOT_FOUND, `${field}: no container ${value}`, "CONTAINER_NOT_FOUND");
+    if (matches.length === 0) {
+      // The runtime knows it, but it has no cgroup: it exists and does not run.
+      if (this.snapshot.stopped?.some((id) => id.startsWith(parsed.prefix))) {
+        throw new RpcError(status.FAILED_PRECONDITION, `${field}: container ${value} is not running`, "CONTAINER_NOT_RUNNING");
+      }
+      throw new RpcError(status.NOT_FOUND, `${field}: no container ${value}`, "CONTAINER_NOT_FOUND");
+    }
     const names = matches.slice(0, 5).map((container) => container.id.slice(0, 16));
     throw invalidArgument(`${field}: ${value} matches ${matches.length} containers: ${names.join(", ")}${matches.length > 5 ? ", …" : ""}`);
   }
@@ -178,8 +205,13 @@ export class ContainerIndex {
     const [tree, pods, names] = await Promise.all([walkTree(this.options.root), readPodNames(this.options.podLogDir), readContainerNames(this.containerLogDir)]);
     // A sidecar sees its pod's processes but only its own cgroup: there the containers come from /proc.
     const found = tree.length > 0 ? tree : await containersOfProcesses(this.options.line);
-    const containers = found.map((container) => withName(container, names.get(container.id)));
-    this.snapshot = { at: started, containers, byId: new Map(containers.map((container) => [container.id, container])), pods };
+    let containers = found.map((container) => withName(container, names.get(container.id)));
+    const runtime = this.options.runtime ? await runtimeNamesOf(this.options.runtime) : undefined;
+    if (runtime && !(runtime instanceof RuntimeUnavailable)) containers = withRuntimeNames(containers, pods, runtime);
+    const runtimeDown = runtime instanceof RuntimeUnavailable ? runtime : undefined;
+    const byId = new Map(containers.map((container) => [container.id, container]));
+    const stopped = runtime && !(runtime instanceof RuntimeUnavailable) ? [...runtime.sandboxes, ...runtime.containers].map((known) => known.id).filter((id) => !byId.has(id)) : [];
+    this.snapshot = { at: started, containers, byId, pods, stopped, ...(runtimeDown ? { runtimeDown } : {}) };
   }
 }
 
@@ -196,6 +228,36 @@ export function sameCgroup(a: string, b: string): boolean {
   const [shorter, longer] = partsA.length <= partsB.length ? [partsA, partsB] : [partsB, partsA];
   if (shorter.length === 0) return false;
   return longer.slice(longer.length - shorter.length).join("/") === shorter.join("/");
+}
+
+/** What the runtime names, or RuntimeUnavailable. */
+async function runtimeNamesOf(runtime: RuntimeNames): Promise<{ sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] } | RuntimeUnavailable> {
+  try {
+    const [sandboxes, containers] = await Promise.all([runtime.sandboxes(), runtime.containers()]);
+    return { sandboxes, containers };
+  } catch (err) {
+    return err instanceof RuntimeUnavailable ? err : new RuntimeUnavailable(runtime.endpoint, err);
+  }
+}
+
+/**
+ * The cgroups' containers with the runtime's names: a container's name,
+ * labels and pod (its sandbox's uid), a sandbox marked as such; the
+ * runtime's pods join `pods` (by uid). Cgroups stay the truth of which
+ * containers exist and run: the runtime only names them.
+ */
+function withRuntimeNames(containers: IndexedContainer[], pods: Map<string, PodName>, runtime: { sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] }): IndexedContainer[] {
+  const sandboxes = new Map(runtime.sandboxes.map((sandbox) => [sandbox.id, sandbox]));
+  for (const sandbox of runtime.sandboxes) if (sandbox.uid !== "") pods.set(sandbox.uid, { uid: sandbox.uid, namespace: sandbox.namespace, name: sandbox.name });
+  const named = new Map(runtime.containers.map((container) => [container.id, container]));
+  return containers.map((container) => {
+    const sandbox = sandboxes.get(container.id);
+    if (sandbox) return { ...container, sandbox: true, labels: sandbox.labels, ...(sandbox.uid !== "" ? { podUid: sandbox.uid } : {}) };
+    const known = named.get(container.id);
+    if (!known) return container;
+    const podUid = sandboxes.get(known.sandboxId)?.uid;
+    return { ...container, name: known.name, labels: known.labels, sandbox: false, ...(podUid ? { podUid } : {}) };
+  });
 }
 
 function withName(container: IndexedContainer, name: ContainerName | undefined): IndexedContainer {

@@ -4,7 +4,6 @@ import { RpcError } from "../errors";
 import { whilePinned } from "../namespaces/process-pin";
 import type { ContainerIndex, IndexedContainer } from "./container-index";
 import { confirmInContainer, containerNotFound, firstStarted, initOf } from "./container-process";
-import type { RuntimeNames } from "./runtime-names";
 
 /** A container chosen for a reference, and the process that stands for it. */
 export interface ChosenContainer {
@@ -21,11 +20,8 @@ export interface ChosenContainer {
  * opens what it needs, then confirm()s it is still in that container.
  */
 export class ContainerTargets {
-  /** `runtime`: the CRI runtime's names, when there is one (undefined: from cgroups alone). */
-  constructor(
-    readonly index: ContainerIndex,
-    readonly runtime?: RuntimeNames,
-  ) {}
+  /** The index holds the CRI runtime's names too, when it was given one (ContainerIndexOptions.runtime). */
+  constructor(readonly index: ContainerIndex) {}
 
   /** Readies the index for the container and pod references in a request (see ContainerIndex.prepare). */
   prepare(message: unknown): Promise<void> {
@@ -52,7 +48,9 @@ export class ContainerTargets {
       return { container: running.container, pid: running.init.pid, sandbox: false };
     }
     if (containers.length === 0) throw containerNotFound(`${field}.pod: no pod ${what} on this node`);
-    const sandbox = firstStarted(containers);
+    // The sandbox the runtime names, else (from cgroups alone) the pod's container started first.
+    const named = containers.filter((container) => container.sandbox === true);
+    const sandbox = firstStarted(named.length > 0 ? named : containers);
     if (!sandbox) throw notRunning(`the sandbox of ${what}`);
     return { container: sandbox.container, pid: sandbox.init.pid, sandbox: true };
   }

@@ -116,9 +116,9 @@ export class ContainerService implements ServiceImpl<typeof ContainerServiceDesc
       pid,
       cgroup: container.cgroup,
       runtime: container.runtime,
-      sandbox,
+      sandbox: container.sandbox ?? sandbox,
       namespaces,
-      labels: {},
+      labels: container.labels ?? {},
     };
   }
 }
