@@ -40,6 +40,8 @@ const NAMES: Record<string, string> = {
   "nsenter-sysctl": "nsenter sysctl -w",
   "read-stream": "ReadFile 256 MiB",
   "nsenter-cat-stream": "nsenter head pipe",
+  "inspect-pid": "Inspect by pid",
+  "inspect-container": "Inspect by container id",
 };
 const name = (id: string): string => NAMES[id] ?? id;
 
@@ -100,6 +102,7 @@ export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Ch
     rate(cases, "exec-stream", "nsenter-stream", 1),
     rate(cases, "exec-stream", "nsenter-stream", 8),
     latency(cases, "list", "lsns", { op: "<=", value: 1.5 }),
+    latency(cases, "inspect-container", "inspect-pid", { op: "<=", value: 1.5 }),
     latency(cases, "unshare-close", "unshare-true"),
     ...fileChecks(cases),
     rate(cases, "unshare-close", "unshare-true", 8),

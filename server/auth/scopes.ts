@@ -25,6 +25,8 @@ const METHOD_SCOPES: Readonly<Record<string, Scope>> = {
   "FileService/Stat": "exec",
   "FileService/ListDirectory": "exec",
   "FileService/WriteFile": "admin",
+  "ContainerService/ListContainers": "read",
+  "ContainerService/GetContainer": "read",
 };
 
 /** The scope `method` ("Service/Method") needs; unknown methods need admin. */
