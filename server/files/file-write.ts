@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import * as path from "node:path";
 import { fdatasync, write } from "node:fs";
 import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
@@ -7,7 +8,7 @@ import type { WriteFileHeader } from "../../api/gen/lxnsd/v1/file_service_pb";
 import * as native from "../../native/lib";
 import { RpcError, invalidArgument } from "../errors";
 import { fileCall } from "./file-errors";
-import { isDirectory, isRegular } from "./file-info";
+import { isDirectory, isRegular, isSymlink } from "./file-info";
 import { splitForWrite } from "./file-paths";
 import { closeQuietly } from "./file-read";
 import type { FileRoot } from "./file-root";
@@ -67,7 +68,8 @@ async function writeAll(fd: number, data: AsyncIterable<Uint8Array>, what: strin
 /**
  * Writes the file `plan` names inside `root`, from `data`:
  * - REPLACE: a temp file beside it (O_EXCL, in the same directory, resolved
- *   once), fdatasync, then renameat over the name: readers see the old
+ *   once; beside the file a final symlink points to, inside the root),
+ *   fdatasync, then renameat over the name: readers see the old
  *   file or the new one, never a mix; a failure or cancel before the
  *   rename removes the temp file and leaves the old one as it was. An
  *   existing file's mode and owner carry over unless the header sets them.
@@ -99,22 +101,53 @@ async function setAttributes(fd: number, plan: WritePlan, root: FileRoot, what: 
   if (uid !== undefined || gid !== undefined) await fileCall(what, () => native.files.chownFd(fd, { uid, gid }, root.creds));
 }
 
+/** Most symlinks REPLACE follows from the path to the file it replaces (the kernel's own limit). */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The directory (an O_PATH fd) and name REPLACE writes: the path's, or,
+ * when its last component is a symlink, the file it points to, followed
+ * (lexically, then resolved again inside the root) up to MAX_LINK_HOPS. A
+ * symlink is never replaced by a file: /etc/resolv.conf pointing elsewhere
+ * keeps pointing there.
+ */
+async function replaceTarget(root: FileRoot, plan: WritePlan, what: string): Promise<{ dir: number; name: string; existing?: native.FileStat }> {
+  let { dir: dirPath, name } = plan;
+  for (let hops = 0; ; hops++) {
+    const dir = await fileCall(what, () => native.files.openIn(root.fd, dirPath, O_PATH | O_DIRECTORY, { creds: root.creds }));
+    try {
+      const existing = await existingFile(dir, name, root);
+      if (!existing?.link) return { dir, name, ...(existing ? { existing: existing.st } : {}) };
+      if (hops >= MAX_LINK_HOPS) throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label}: more than ${MAX_LINK_HOPS} symlinks`, "ELOOP");
+      const next = existing.link.startsWith("/") ? existing.link : path.posix.join(dirPath, existing.link);
+      try {
+        ({ dir: dirPath, name } = splitForWrite(next));
+      } catch {
+        throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is a symlink to ${JSON.stringify(existing.link)}, which names no file`, "NOT_REGULAR_FILE");
+      }
+    } catch (err) {
+      await closeQuietly(dir);
+      throw err;
+    }
+    await closeQuietly(dir);
+  }
+}
+
 async function replaceFile(root: FileRoot, plan: WritePlan, data: AsyncIterable<Uint8Array>, signal: AbortSignal, what: string): Promise<bigint> {
-  const dir = await fileCall(what, () => native.files.openIn(root.fd, plan.dir, O_PATH | O_DIRECTORY, { creds: root.creds }));
+  const { dir, name, existing } = await replaceTarget(root, plan, what);
   let temp: string | undefined;
   let fd: number | undefined;
   try {
-    const existing = await existingFile(dir, plan.name, root);
     if (existing && isDirectory(existing.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is a directory`, "EISDIR");
     const keep = existing && isRegular(existing.mode) ? existing : undefined;
-    const tempName = `.${plan.name.slice(0, 200)}.lxnsd-${randomBytes(6).toString("hex")}`;
+    const tempName = `.${name.slice(0, 200)}.lxnsd-${randomBytes(6).toString("hex")}`;
     fd = await fileCall(what, () => native.files.openIn(dir, tempName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, { mode: 0o600, beneath: true, creds: root.creds }));
     temp = tempName;
     const written = await writeAll(fd, data, what, signal);
     await setAttributes(fd, plan, root, what, plan.perm ?? (keep ? keep.mode & 0o7777 : DEFAULT_MODE), keep ? { uid: keep.uid, gid: keep.gid } : {});
     await fileCall(what, () => fdatasyncAsync(fd!));
     if (signal.aborted) throw signal.reason;
-    await fileCall(what, () => native.files.renameIn(dir, tempName, plan.name, root.creds));
+    await fileCall(what, () => native.files.renameIn(dir, tempName, name, root.creds));
     temp = undefined;
     return written;
   } finally {
@@ -124,8 +157,8 @@ async function replaceFile(root: FileRoot, plan: WritePlan, data: AsyncIterable<
   }
 }
 
-/** The stat of `name` in `dir` (not followed), or undefined when there is none. */
-async function existingFile(dir: number, name: string, root: FileRoot): Promise<native.FileStat | undefined> {
+/** The stat of `name` in `dir` (not followed) and, for a symlink, its target; undefined when there is none. */
+async function existingFile(dir: number, name: string, root: FileRoot): Promise<{ st: native.FileStat; link?: string } | undefined> {
   let fd: number;
   try {
     fd = await native.files.openIn(dir, name, O_PATH | O_NOFOLLOW, { beneath: true, creds: root.creds });
@@ -133,7 +166,8 @@ async function existingFile(dir: number, name: string, root: FileRoot): Promise<
     return undefined;
   }
   try {
-    return await native.files.statFd(fd);
+    const st = await native.files.statFd(fd);
+    return isSymlink(st.mode) ? { st, link: await native.files.readLinkFd(fd) } : { st };
   } finally {
     await closeQuietly(fd);
   }

@@ -80,6 +80,17 @@ describeRoot("FileService in a target with a pivoted root", () => {
     expect(target.inside("ls -a /data").split("\n").filter((name) => name.includes("lxnsd"))).toEqual([]);
   });
 
+  it("REPLACE through a final symlink replaces the file it points to, inside the root, and keeps the symlink", async () => {
+    const mount = pidRef(target.pid);
+    target.inside("mkdir -p /data/etc /data/run && echo old > /data/run/resolv && ln -sfn ../run/resolv /data/etc/resolv.conf && ln -sfn /../../data/run/made /data/etc/abs");
+    await lxnsd.client.writeFile(oneShot({ mount, path: "/data/etc/resolv.conf" }, "nameserver 10.0.0.2\n"));
+    expect(target.inside("readlink /data/etc/resolv.conf; cat /data/run/resolv")).toBe("../run/resolv\nnameserver 10.0.0.2\n");
+    await lxnsd.client.writeFile(oneShot({ mount, path: "/data/etc/abs" }, "made\n"));
+    expect(target.inside("readlink /data/etc/abs; cat /data/run/made")).toBe("/../../data/run/made\nmade\n");
+    target.inside("ln -sfn loop-b /data/etc/loop-a && ln -sfn loop-a /data/etc/loop-b");
+    await expect(lxnsd.client.writeFile(oneShot({ mount, path: "/data/etc/loop-a" }, "x"))).rejects.toMatchObject({ code: status.FAILED_PRECONDITION });
+  });
+
   it("by a handle of the mount namespace alone: from the namespace's root", async () => {
     const { handle } = await lxnsd.client.open({ ref: pidRef(target.pid) });
     try {

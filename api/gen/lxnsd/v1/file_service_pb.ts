@@ -406,7 +406,9 @@ export const FileService: GenService<{
   /**
    * A header, then the data. REPLACE (the default) writes a temp file in the
    * same directory and renames it over the path: readers see the old or the
-   * new content, never a mix, and a cancelled call leaves the old file.
+   * new content, never a mix, and a cancelled call leaves the old file. A
+   * final symlink is followed inside the root: the file it points to is
+   * replaced, the symlink stays.
    *
    * @generated from rpc lxnsd.v1.FileService.WriteFile
    */
