@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lxnsd/v1/types.proto.
  */
 export const file_lxnsd_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChRseG5zZC92MS90eXBlcy5wcm90bxIIbHhuc2QudjEipgEKDE5hbWVzcGFjZVJlZhIlCgR0eXBlGAEgASgOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRINCgNwaWQYAiABKAVIABIOCgRzZWxmGAMgASgISAASEAoGaGFuZGxlGAQgASgJSAASDgoEcGF0aBgFIAEoCUgAEiQKCHJlbGF0aW9uGAYgASgOMhIubHhuc2QudjEuUmVsYXRpb25CCAoGc291cmNlIsEBCg1OYW1lc3BhY2VJbmZvEiUKBHR5cGUYASABKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEg0KBW5zX2lkGAIgASgEEg4KBmRldmljZRgDIAEoBBIYChBvd25lcl91c2VyX25zX2lkGAQgASgEEhYKCW93bmVyX3VpZBgFIAEoDUgAiAEBEhkKDHBhcmVudF9uc19pZBgGIAEoBEgBiAEBQgwKCl9vd25lcl91aWRCDwoNX3BhcmVudF9uc19pZCJ7ChBOYW1lc3BhY2VTdW1tYXJ5EiUKBGluZm8YASABKAsyFy5seG5zZC52MS5OYW1lc3BhY2VJbmZvEhUKDXByb2Nlc3NfY291bnQYAiABKA0SCwoDcGlkGAMgASgFEgsKA3VpZBgEIAEoDRIPCgdjb21tYW5kGAUgASgJImsKBkhhbmRsZRIKCgJpZBgBIAEoCRIlCgRpbmZvGAIgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbxIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4CgpFeGl0U3RhdHVzEg4KBGNvZGUYASABKAVIABIQCgZzaWduYWwYAiABKAVIAEIICgZzdGF0dXMiQgoJSWRNYXBwaW5nEhEKCWluc2lkZV9pZBgBIAEoDRISCgpvdXRzaWRlX2lkGAIgASgNEg4KBmxlbmd0aBgDIAEoDSL+AQoOVW5zaGFyZU9wdGlvbnMSEAoIbWFwX3Jvb3QYASABKAgSJAoHdWlkX21hcBgCIAMoCzITLmx4bnNkLnYxLklkTWFwcGluZxIkCgdnaWRfbWFwGAMgAygLMhMubHhuc2QudjEuSWRNYXBwaW5nEhAKCGhvc3RuYW1lGAQgASgJEjMKEG1vbm90b25pY19vZmZzZXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoPYm9vdHRpbWVfb2Zmc2V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC2xvb3BiYWNrX3VwGAcgASgIIpUCCghFeGVjU3BlYxIkCgRqb2luGAEgAygLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEigKB3Vuc2hhcmUYAiADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEgwKBGFyZ3YYAyADKAkSCwoDZW52GAQgAygJEgsKA2N3ZBgFIAEoCRIQCgN1aWQYBiABKA1IAIgBARIQCgNnaWQYByABKA1IAYgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKD3Vuc2hhcmVfb3B0aW9ucxgJIAEoCzIYLmx4bnNkLnYxLlVuc2hhcmVPcHRpb25zQgYKBF91aWRCBgoEX2dpZCr0AQoNTmFtZXNwYWNlVHlwZRIeChpOQU1FU1BBQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhcKE05BTUVTUEFDRV9UWVBFX1VTRVIQARIZChVOQU1FU1BBQ0VfVFlQRV9DR1JPVVAQAhIWChJOQU1FU1BBQ0VfVFlQRV9JUEMQAxIWChJOQU1FU1BBQ0VfVFlQRV9ORVQQBBIWChJOQU1FU1BBQ0VfVFlQRV9NTlQQBRIWChJOQU1FU1BBQ0VfVFlQRV9QSUQQBhIXChNOQU1FU1BBQ0VfVFlQRV9USU1FEAcSFgoSTkFNRVNQQUNFX1RZUEVfVVRTEAgqTQoIUmVsYXRpb24SGAoUUkVMQVRJT05fVU5TUEVDSUZJRUQQABISCg5SRUxBVElPTl9PV05FUhABEhMKD1JFTEFUSU9OX1BBUkVOVBACKlUKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQRVZFTlRfS0lORF9BRERFRBABEhYKEkVWRU5UX0tJTkRfUkVNT1ZFRBACYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRseG5zZC92MS90eXBlcy5wcm90bxIIbHhuc2QudjEipgEKDE5hbWVzcGFjZVJlZhIlCgR0eXBlGAEgASgOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRINCgNwaWQYAiABKAVIABIOCgRzZWxmGAMgASgISAASEAoGaGFuZGxlGAQgASgJSAASDgoEcGF0aBgFIAEoCUgAEiQKCHJlbGF0aW9uGAYgASgOMhIubHhuc2QudjEuUmVsYXRpb25CCAoGc291cmNlIsEBCg1OYW1lc3BhY2VJbmZvEiUKBHR5cGUYASABKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEg0KBW5zX2lkGAIgASgEEg4KBmRldmljZRgDIAEoBBIYChBvd25lcl91c2VyX25zX2lkGAQgASgEEhYKCW93bmVyX3VpZBgFIAEoDUgAiAEBEhkKDHBhcmVudF9uc19pZBgGIAEoBEgBiAEBQgwKCl9vd25lcl91aWRCDwoNX3BhcmVudF9uc19pZCJ7ChBOYW1lc3BhY2VTdW1tYXJ5EiUKBGluZm8YASABKAsyFy5seG5zZC52MS5OYW1lc3BhY2VJbmZvEhUKDXByb2Nlc3NfY291bnQYAiABKA0SCwoDcGlkGAMgASgFEgsKA3VpZBgEIAEoDRIPCgdjb21tYW5kGAUgASgJImsKBkhhbmRsZRIKCgJpZBgBIAEoCRIlCgRpbmZvGAIgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbxIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4CgpFeGl0U3RhdHVzEg4KBGNvZGUYASABKAVIABIQCgZzaWduYWwYAiABKAVIAEIICgZzdGF0dXMiQgoJSWRNYXBwaW5nEhEKCWluc2lkZV9pZBgBIAEoDRISCgpvdXRzaWRlX2lkGAIgASgNEg4KBmxlbmd0aBgDIAEoDSL+AQoOVW5zaGFyZU9wdGlvbnMSEAoIbWFwX3Jvb3QYASABKAgSJAoHdWlkX21hcBgCIAMoCzITLmx4bnNkLnYxLklkTWFwcGluZxIkCgdnaWRfbWFwGAMgAygLMhMubHhuc2QudjEuSWRNYXBwaW5nEhAKCGhvc3RuYW1lGAQgASgJEjMKEG1vbm90b25pY19vZmZzZXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoPYm9vdHRpbWVfb2Zmc2V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC2xvb3BiYWNrX3VwGAcgASgIItECCghFeGVjU3BlYxIkCgRqb2luGAEgAygLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEigKB3Vuc2hhcmUYAiADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEgwKBGFyZ3YYAyADKAkSCwoDZW52GAQgAygJEgsKA2N3ZBgFIAEoCRIQCgN1aWQYBiABKA1IAIgBARIQCgNnaWQYByABKA1IAYgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKD3Vuc2hhcmVfb3B0aW9ucxgJIAEoCzIYLmx4bnNkLnYxLlVuc2hhcmVPcHRpb25zEgsKA3R0eRgKIAEoCBItCg10ZXJtaW5hbF9zaXplGAsgASgLMhYubHhuc2QudjEuVGVybWluYWxTaXplQgYKBF91aWRCBgoEX2dpZCIqCgxUZXJtaW5hbFNpemUSDAoEcm93cxgBIAEoDRIMCgRjb2xzGAIgASgNKvQBCg1OYW1lc3BhY2VUeXBlEh4KGk5BTUVTUEFDRV9UWVBFX1VOU1BFQ0lGSUVEEAASFwoTTkFNRVNQQUNFX1RZUEVfVVNFUhABEhkKFU5BTUVTUEFDRV9UWVBFX0NHUk9VUBACEhYKEk5BTUVTUEFDRV9UWVBFX0lQQxADEhYKEk5BTUVTUEFDRV9UWVBFX05FVBAEEhYKEk5BTUVTUEFDRV9UWVBFX01OVBAFEhYKEk5BTUVTUEFDRV9UWVBFX1BJRBAGEhcKE05BTUVTUEFDRV9UWVBFX1RJTUUQBxIWChJOQU1FU1BBQ0VfVFlQRV9VVFMQCCpNCghSZWxhdGlvbhIYChRSRUxBVElPTl9VTlNQRUNJRklFRBAAEhIKDlJFTEFUSU9OX09XTkVSEAESEwoPUkVMQVRJT05fUEFSRU5UEAIqVQoJRXZlbnRLaW5kEhoKFkVWRU5UX0tJTkRfVU5TUEVDSUZJRUQQABIUChBFVkVOVF9LSU5EX0FEREVEEAESFgoSRVZFTlRfS0lORF9SRU1PVkVEEAJiBnByb3RvMw", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A reference to one namespace.
@@ -408,6 +408,31 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
    * @generated from field: lxnsd.v1.UnshareOptions unshare_options = 9;
    */
   unshareOptions?: UnshareOptions | undefined;
+
+  /**
+   * Exec only (Run with tty is INVALID_ARGUMENT): run the program on a
+   * terminal of its own instead of pipes. The per-request child allocates a
+   * pseudo-terminal after joining the namespaces, from the devpts of the
+   * program's mount namespace (/dev/pts/ptmx there, else /dev/ptmx); the
+   * program gets a new session with the terminal's slave as its controlling
+   * terminal and as fds 0, 1 and 2 (owned by uid/gid when given), and TERM
+   * from env or "xterm". Its output comes as raw stdout chunks only (no
+   * stderr, no translation by the daemon); stdin chunks are typed on the
+   * terminal, close_stdin types its EOF character, signal goes to the
+   * terminal's foreground process group, and ExecRequest.resize changes its
+   * size (the foreground job gets SIGWINCH). Without tty nothing changes.
+   *
+   * @generated from field: bool tty = 10;
+   */
+  tty: boolean;
+
+  /**
+   * With tty: the terminal's size before the program starts (unset or 0
+   * rows/cols: the kernel's 0x0). Without tty: INVALID_ARGUMENT.
+   *
+   * @generated from field: lxnsd.v1.TerminalSize terminal_size = 11;
+   */
+  terminalSize?: TerminalSize | undefined;
 };
 
 /**
@@ -416,6 +441,30 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
  */
 export const ExecSpecSchema: GenMessage<ExecSpec> = /*@__PURE__*/
   messageDesc(file_lxnsd_v1_types, 7);
+
+/**
+ * A terminal's size in character cells, as TIOCSWINSZ takes it (at most 65535 each).
+ *
+ * @generated from message lxnsd.v1.TerminalSize
+ */
+export type TerminalSize = Message<"lxnsd.v1.TerminalSize"> & {
+  /**
+   * @generated from field: uint32 rows = 1;
+   */
+  rows: number;
+
+  /**
+   * @generated from field: uint32 cols = 2;
+   */
+  cols: number;
+};
+
+/**
+ * Describes the message lxnsd.v1.TerminalSize.
+ * Use `create(TerminalSizeSchema)` to create a new message.
+ */
+export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_types, 8);
 
 /**
  * The eight Linux namespace types, in lxns's join order (ALL_NAMESPACE_CLASSES):
