@@ -14,6 +14,7 @@ import { NativeError } from "./native-error";
 import { CLONE_NEWNS, NS_TYPES, type NsTypeName } from "./ns-types";
 import type { RawScanRow } from "./raw";
 import { openTarget as readTarget, type TargetContext } from "./target";
+import { Terminal } from "./terminal";
 
 export type { ChildJoin, ChildResult, ChildSpec, ChildTarget, RunChildOptions } from "./child-spec";
 export type { ExecHandle, ProgramSpec, SpawnSpec, ProgramExit, SpawnProgramOptions } from "./spawn-spec";
@@ -31,6 +32,7 @@ export {
   type NsTypeName,
 } from "./ns-types";
 export { STEP, type StepName } from "./steps";
+export { Terminal } from "./terminal";
 export type { TargetContext } from "./target";
 export { cgroupProcsFiles, idInside, processStartTime } from "./target";
 
@@ -281,7 +283,7 @@ export function spawnProgram(spec: SpawnSpec, options: SpawnProgramOptions = {})
           reject(err);
           return;
         }
-        const { pid, stdin, stdout, stderr, cgroup } = result!;
+        const { pid, stdin, stdout, stderr, cgroup, terminal } = result!;
         started = true;
         resolve({
           id,
@@ -291,6 +293,7 @@ export function spawnProgram(spec: SpawnSpec, options: SpawnProgramOptions = {})
           stdin,
           stdout,
           stderr,
+          ...(terminal !== undefined ? { terminal: new Terminal(terminal) } : {}),
           exited,
           kill: (sig: number) => {
             checkUint(sig, "signal", 64);
