@@ -12,6 +12,7 @@ import { registerMount } from "./commands/mount";
 import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
+import { processTerminal } from "./process-terminal";
 import { processSignals, streamWriter } from "./run-program";
 import { UsageError } from "./usage-error";
 
@@ -102,6 +103,7 @@ if (require.main === module) {
     stdin: process.stdin,
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
+    terminal: processTerminal(),
   }).then((code) => {
     process.exitCode = code;
   });
