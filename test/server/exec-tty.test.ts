@@ -1,6 +1,6 @@
 import { readdirSync, readlinkSync, statSync } from "node:fs";
 import { NamespaceType, status } from "../../client";
-import type { ExecSession, ExecSpecInit } from "../../client";
+import type { ExecSession } from "../../client";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { fdHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
@@ -90,14 +90,13 @@ describeRoot("Exec with a terminal (spec.tty)", () => {
   const mnt = () => ({ type: NamespaceType.MNT, source: { case: "pid" as const, value: target.pid } });
 
   /** An interactive sh on a 30x100 terminal in the target's mount namespace, at its first prompt. */
-  async function shell(extra: Partial<ExecSpecInit> = {}): Promise<{ screen: Screen; pid: number }> {
+  async function shell(): Promise<{ screen: Screen; pid: number }> {
     const session = lxnsd.client.exec({
       join: [mnt()],
       argv: ["sh", "-i"],
       env: [PATH, `PS1=${PROMPT}`, "HOME=/"],
       tty: true,
       terminalSize: { rows: 30, cols: 100 },
-      ...extra,
     });
     const screen = new Screen(session);
     const pid = await session.started;
