@@ -182,12 +182,10 @@ class WriteWindow {
   private wake?: () => void;
 
   private closed = false;
+  private stopDrainWait?: () => void;
 
   constructor(private readonly call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) {
-    call.once("close", () => {
-      this.closed = true;
-      this.notify();
-    });
+    call.once("close", () => this.end());
   }
 
   async write(response: unknown): Promise<void> {
@@ -196,8 +194,27 @@ class WriteWindow {
       this.unsent -= 1;
       this.notify();
     });
-    if (!roomy) await new Promise((resolve) => this.call.once("drain", resolve));
+    // A call that ends (cancel, deadline, lost connection) never drains: stop waiting then, or the handler's
+    // generator would never be returned and what it holds (a program's terminal) never released.
+    if (!roomy && !this.closed) {
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.call.off("drain", done);
+          this.stopDrainWait = undefined;
+          resolve();
+        };
+        this.stopDrainWait = done;
+        this.call.once("drain", done);
+      });
+    }
     while (this.unsent >= MAX_UNSENT_RESPONSES && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  /** The call is over: no write waits any more. */
+  end(): void {
+    this.closed = true;
+    this.stopDrainWait?.();
+    this.notify();
   }
 
   private notify(): void {
@@ -222,6 +239,7 @@ function streamingHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks)
     (async () => {
       release = await admit(call, facts, hooks, context);
       const window = new WriteWindow(call);
+      context.signal.addEventListener("abort", () => window.end(), { once: true });
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
         await window.write(response);
         if (context.signal.aborted) throw context.signal.reason;
