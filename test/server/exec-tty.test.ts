@@ -1,6 +1,9 @@
+import { randomBytes } from "node:crypto";
 import { readdirSync, readlinkSync, statSync } from "node:fs";
-import { NamespaceType, status } from "../../client";
-import type { ExecSession } from "../../client";
+import { NamespaceType, createClient, status } from "../../client";
+import type { ExecSession, LxnsdClient } from "../../client";
+import { makeCgroup } from "../helpers/cgroup";
+import { newToken, tokenHash, writePolicy } from "../helpers/policy";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 import { fdHoldings, waitForNoNewHoldings } from "../helpers/fd-holdings";
@@ -269,3 +272,51 @@ function fdHoldingsAll(): string[] {
   }
   return links;
 }
+
+describeRoot("Exec with a terminal for an identity with target rules", () => {
+  const token = newToken();
+  let cgroup: ReturnType<typeof makeCgroup>;
+  let lxnsd: TestDaemon;
+  let client: LxnsdClient;
+  /** A container-like target: uid 65534, no capabilities, no_new_privs, its own mount namespace and devpts. */
+  let nobody: Target;
+
+  beforeAll(async () => {
+    cgroup = makeCgroup(`tty-${randomBytes(4).toString("hex")}`);
+    nobody = await startTarget([
+      "unshare",
+      "-m",
+      "--propagation",
+      "private",
+      "sh",
+      "-c",
+      'mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts && exec setpriv --reuid 65534 --regid 65534 --clear-groups --bounding-set=-all --no-new-privs "$0" "$@"',
+    ]);
+    cgroup.add(nobody.pid);
+    const policy = writePolicy({ identities: [{ name: "pods", scopes: ["exec"], tokens: [tokenHash(token)], targets: { "cgroup-prefixes": [cgroup.path] } }] });
+    lxnsd = await startDaemon({ policyFile: policy });
+    client = createClient(lxnsd.address, { token });
+  });
+  afterAll(async () => {
+    client?.disconnect();
+    await nobody?.kill();
+    await lxnsd?.stop();
+    cgroup?.remove();
+  });
+
+  it("opens the terminal as the target: from its devpts, the slave its own, the program its uid", async () => {
+    const session = client.exec({
+      join: [{ type: NamespaceType.MNT, source: { case: "pid", value: nobody.pid } }],
+      argv: ["sh", "-c", 'id -u; tty; stat -c %u "$(tty)"'],
+      tty: true,
+    });
+    const screen = new Screen(session);
+    expect(await session.wait()).toEqual({ code: 0 });
+    await screen.ended();
+    const [uid, tty, owner] = screen.text.split("\r\n");
+    expect(uid).toBe("65534");
+    expect(tty).toMatch(/^\/dev\/pts\/\d+$/);
+    expect(owner).toBe("65534");
+  });
+});
+
