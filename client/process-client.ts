@@ -49,10 +49,12 @@ export interface ExecSession {
   readonly output: AsyncIterable<OutputChunk>;
   /** Sends bytes to its stdin; resolves when the stream takes more. */
   write(data: Uint8Array | string): Promise<void>;
-  /** Closes its stdin. */
+  /** Closes its stdin (with spec.tty: types the terminal's EOF character). */
   closeStdin(): void;
-  /** Sends a signal to its process group. */
+  /** Sends a signal to its process group (with spec.tty: to its terminal's foreground process group). */
   signal(signal: number): void;
+  /** With spec.tty: sets the terminal's size (its foreground job gets SIGWINCH). */
+  resize(rows: number, cols: number): void;
   /** How it ended. If output is not being read, it is read and dropped. */
   wait(): Promise<ProgramExit>;
   /** Cancels the call: the daemon kills the program. */
@@ -141,6 +143,10 @@ class GrpcExecSession implements ExecSession {
 
   signal(signal: number): void {
     this.call.write({ msg: { case: "signal", value: signal } });
+  }
+
+  resize(rows: number, cols: number): void {
+    this.call.write({ msg: { case: "resize", value: { rows, cols } } });
   }
 
   wait(): Promise<ProgramExit> {

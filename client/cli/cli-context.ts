@@ -29,6 +29,20 @@ export interface CliIo {
    * a program runs (to forward them); returns the unsubscribe. None when unset.
    */
   onSignal?(listener: (signal: NodeJS.Signals) => void): () => void;
+  /** lxnsctl's own terminal, for programs run on a terminal (exec, unshare -- CMD); none: never a terminal by default. */
+  terminal?: LocalTerminal;
+}
+
+/** What lxnsctl needs of the terminal it runs in (main.ts: process.stdin and process.stdout). */
+export interface LocalTerminal {
+  /** stdin and stdout are both terminals: programs get a terminal unless --no-tty. */
+  readonly interactive: boolean;
+  /** The window's size, when stdout is a terminal. */
+  size(): { rows: number; cols: number } | undefined;
+  /** Puts stdin in raw mode, when it is a terminal; returns what restores it (idempotent; also run at process exit). */
+  enterRaw(): () => void;
+  /** Calls `listener` on every window size change (SIGWINCH); returns the unsubscribe. */
+  onResize(listener: () => void): () => void;
 }
 
 /** The program-wide options. */

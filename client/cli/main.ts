@@ -15,6 +15,7 @@ import { registerSysctl } from "./commands/sysctl";
 import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
+import { processTerminal } from "./process-terminal";
 import { processSignals, streamWriter } from "./run-program";
 import { UsageError } from "./usage-error";
 
@@ -108,6 +109,7 @@ if (require.main === module) {
     stdin: process.stdin,
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
+    terminal: processTerminal(),
   }).then((code) => {
     process.exitCode = code;
   });

@@ -13,6 +13,8 @@ export interface ProgramFlags {
   timeoutProgram?: Duration;
   /** false under --no-stdin. */
   stdin?: boolean;
+  /** true under --tty, false under --no-tty; unset: a terminal when stdin and stdout both are. */
+  tty?: boolean;
 }
 
 /** A uid or gid: 0 to 4294967294 ((uid_t)-1 is not an id). */
@@ -41,7 +43,9 @@ export function addProgramOptions(command: Command): Command {
       ),
     )
     .addOption(new Option("--timeout-program <seconds>", "the daemon kills the program after this long (exit status 1, DEADLINE_EXCEEDED)").argParser(parseNonNegativeSeconds))
-    .addOption(new Option("--no-stdin", "do not forward stdin: the program's stdin is closed at once"));
+    .addOption(new Option("--no-stdin", "do not forward stdin: the program's stdin is closed at once"))
+    .addOption(new Option("--tty", "run the program on a terminal of its own (default when stdin and stdout are both terminals)"))
+    .addOption(new Option("--no-tty", "never give the program a terminal: pipes, even when stdin and stdout are terminals"));
 }
 
 /** The ExecSpec fields that say what to run and how (the rest say where). */

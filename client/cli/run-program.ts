@@ -5,6 +5,7 @@ import type { Command } from "commander";
 import { LxnsdError } from "../lxnsd-error";
 import type { ExecSession, ExecSpecInit, ProgramExit } from "../process-client";
 import type { CliContext, CliIo } from "./cli-context";
+import { runOnTerminal, wantsTerminal } from "./run-on-terminal";
 
 /** The signals lxnsctl passes on to the program it runs (as nsenter's --fork parent does). */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -24,7 +25,11 @@ Exit status:
   2    malformed command line
 
 stdin is forwarded to the program until EOF (--no-stdin: closed at once); its
-stdout and stderr are copied to lxnsctl's. SIGINT, SIGTERM and SIGHUP sent to
+stdout and stderr are copied to lxnsctl's. When stdin and stdout are both
+terminals (or with --tty; never with --no-tty) the program runs on a terminal
+of its own, as with kubectl exec -it: lxnsctl's terminal is in raw mode until
+it ends (and restored however lxnsctl ends), window size changes follow, and
+SIGTERM or SIGHUP to lxnsctl end the call. SIGINT, SIGTERM and SIGHUP sent to
 lxnsctl are passed on to the program's process group; if lxnsctl itself dies
 (SIGKILL, SIGQUIT) the call drops and the daemon kills the program. The
 global --timeout bounds the whole call, the program's run included.
@@ -53,6 +58,8 @@ export function failureStatusOf(err: unknown): number {
 export interface ProgramRunOptions {
   /** Forward io.stdin (false: the program's stdin is closed at once). */
   stdin: boolean;
+  /** --tty (true), --no-tty (false), or neither: a terminal when lxnsctl's stdin and stdout are terminals (run-on-terminal.ts). */
+  tty?: boolean;
 }
 
 /**
@@ -66,6 +73,7 @@ export interface ProgramRunOptions {
  */
 export async function runProgram(ctx: CliContext, command: Command, spec: ExecSpecInit, options: ProgramRunOptions): Promise<number> {
   const io = ctx.io;
+  if (wantsTerminal(io, options.tty)) return runOnTerminal(ctx, command, spec, options);
   const session = ctx.connect(command).exec(spec, ctx.callOptions(command));
   const unsubscribe = io.onSignal?.((name) => {
     const number = constants.signals[name];
@@ -105,7 +113,7 @@ export async function runProgram(ctx: CliContext, command: Command, spec: ExecSp
 }
 
 /** Copies `stdin` into the program, a chunk at a time, then closes the program's stdin. Stops quietly when either side goes away. */
-async function pumpStdin(stdin: Readable, session: ExecSession): Promise<void> {
+export async function pumpStdin(stdin: Readable, session: ExecSession): Promise<void> {
   try {
     for await (const chunk of stdin) {
       await session.write(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array));

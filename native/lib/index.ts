@@ -14,6 +14,7 @@ import { NativeError } from "./native-error";
 import { CLONE_NEWNS, NS_TYPES, type NsTypeName } from "./ns-types";
 import type { RawScanRow } from "./raw";
 import { openTarget as readTarget, type TargetContext } from "./target";
+import { Terminal } from "./terminal";
 
 export type { ChildJoin, ChildResult, ChildSpec, ChildTarget, RunChildOptions } from "./child-spec";
 export type { ExecHandle, ProgramSpec, SpawnSpec, ProgramExit, SpawnProgramOptions } from "./spawn-spec";
@@ -33,6 +34,7 @@ export {
 export { STEP, type StepName } from "./steps";
 export * as files from "./file-ops";
 export type { DirEntry, FileCreds, FileStat } from "./file-ops";
+export { Terminal } from "./terminal";
 export type { TargetContext } from "./target";
 export { cgroupProcsFiles, idInside, lsmLabel, processStartTime } from "./target";
 
@@ -283,7 +285,7 @@ export function spawnProgram(spec: SpawnSpec, options: SpawnProgramOptions = {})
           reject(err);
           return;
         }
-        const { pid, stdin, stdout, stderr, cgroup } = result!;
+        const { pid, stdin, stdout, stderr, cgroup, terminal } = result!;
         started = true;
         resolve({
           id,
@@ -293,6 +295,7 @@ export function spawnProgram(spec: SpawnSpec, options: SpawnProgramOptions = {})
           stdin,
           stdout,
           stderr,
+          ...(terminal !== undefined ? { terminal: new Terminal(terminal) } : {}),
           exited,
           kill: (sig: number) => {
             checkUint(sig, "signal", 64);

@@ -132,6 +132,12 @@ export interface RawProgramSpec {
    * cgroup.kill (at exit, timeout, kill(9), abort, killAll) and removed
    * once empty; `exited` comes only after that. Absent: its process group only. */
   cgroupParent?: string;
+  /** A terminal instead of stdio pipes (ExecSpec.tty; see child_terminal.h):
+   * the program opens a pty in its own mount namespace's devpts, of this
+   * size, as its controlling terminal and fds 0, 1, 2; the started callback
+   * gets its master as `terminal` and -1 for the three pipes. Never with
+   * collectOutput. */
+  tty?: { rows: number; cols: number };
 }
 
 /** A child spec that ends in a program; never with holdNs, readFile, writeFile. */
@@ -150,6 +156,8 @@ export interface RawProgramStarted {
   stdin: number;
   stdout: number;
   stderr: number;
+  /** With exec.tty: the terminal's master (O_CLOEXEC|O_NONBLOCK). */
+  terminal?: number;
 }
 
 /** How a program ended: exactly one field is set. */
@@ -241,6 +249,22 @@ export interface RawNative {
   scanNamespaces(): Promise<RawScanRow[]>;
   /** One file operation on the libuv pool (native/src/file_ops.h), with `creds` on a thread of its own. */
   fileOp(op: RawFileOpName, args: RawFileOpArgs, creds?: RawFileCreds): Promise<unknown>;
+  /** Watches an O_NONBLOCK fd, which is the watch's from here on (closeWatch closes it); onEvents gets bits 1 readable, 2 writable. Returns its id. */
+  watchFd(fd: number, onEvents: (bits: number) => void): number;
+  /** Polls for these bits (0: none). */
+  setWatch(id: number, bits: number): void;
+  /** Stops the watch and closes its fd; false when already closed. */
+  closeWatch(id: number): boolean;
+  /** read(2): bytes read, 0 at EOF, or -errno. */
+  fdRead(fd: number, buffer: Buffer): number;
+  /** write(2): bytes written, or -errno. */
+  fdWrite(fd: number, buffer: Buffer): number;
+  /** c_cc[VEOF] of a terminal (a pty master reports its slave's). */
+  terminalEofChar(fd: number): number;
+  /** TIOCSWINSZ (the kernel sends SIGWINCH to the foreground group when the size changed). */
+  terminalResize(fd: number, rows: number, cols: number): void;
+  /** Sends sig to the terminal's foreground process group; false when it has none. */
+  terminalSignal(fd: number, sig: number): boolean;
 }
 
 /** The ops of fileOp: open → fd; stat → RawFileStat; readlink → string; list → RawDirEntry[]; others → undefined. */

@@ -3,6 +3,7 @@
  * `exec` part of its spec. No addon access here.
  */
 import type { RawProgramSpec, RawSpawnSpec, RawProgramExit } from "./raw";
+import type { Terminal } from "./terminal";
 
 /**
  * A per-request child spec that ends in a program: the child joins,
@@ -40,6 +41,8 @@ export interface ExecHandle {
   stdout: number;
   /** Read end of its stderr pipe (O_CLOEXEC|O_NONBLOCK); -1 with exec.collectOutput. */
   stderr: number;
+  /** With exec.tty: the terminal (its master; the three pipes are -1), owned by the caller. */
+  terminal?: Terminal;
   /**
    * Resolves once the program is reaped, with its exit code or the signal
    * that killed it (with exec.collectOutput: once both pipes are also at
@@ -84,7 +87,7 @@ export function checkExec(spec: SpawnSpec, cloneNewNs: number): void {
   if (spec.holdNs !== undefined || spec.readFile !== undefined || spec.writeFile !== undefined) {
     throw new TypeError("exec cannot be combined with holdNs, readFile or writeFile");
   }
-  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput, timeoutMs, cgroupParent } = spec.exec;
+  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput, timeoutMs, cgroupParent, tty } = spec.exec;
   checkStrings(candidates, "exec.candidates", true);
   if (candidates.some((c) => !c.startsWith("/"))) throw new TypeError("exec.candidates must be absolute paths");
   checkStrings(argv, "exec.argv", true);
@@ -99,6 +102,12 @@ export function checkExec(spec: SpawnSpec, cloneNewNs: number): void {
   if (timeoutMs !== undefined) checkUint(timeoutMs, "exec.timeoutMs", 0x7fffffff);
   if (cgroupParent !== undefined && (typeof cgroupParent !== "string" || !cgroupParent.startsWith("/") || cgroupParent.includes("\0"))) {
     throw new TypeError("exec.cgroupParent must be an absolute path without NUL");
+  }
+  if (tty !== undefined) {
+    if (typeof tty !== "object" || tty === null) throw new TypeError("exec.tty must be an object");
+    checkUint(tty.rows, "exec.tty.rows", 0xffff);
+    checkUint(tty.cols, "exec.tty.cols", 0xffff);
+    if (collectOutput !== undefined) throw new TypeError("exec.tty cannot be combined with collectOutput");
   }
   if (mountProc && ((spec.unshareFlags ?? 0) & cloneNewNs) === 0) {
     throw new TypeError("exec.mountProc needs CLONE_NEWNS in unshareFlags");

@@ -31,6 +31,7 @@ export const STEP = {
   startProgram: "start program",
   setpgid: "setpgid",
   mountProc: "mount proc",
+  openTerminal: "open terminal",
   chdir: "chdir",
   setCredentials: "set credentials",
   stdio: "stdio",

@@ -16,6 +16,10 @@ import type { DaemonIds } from "../namespaces/unshare-plan";
 /** The environment a program gets when the caller names none. */
 export const DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"];
 const DEFAULT_PATH = DEFAULT_ENV[0].slice("PATH=".length);
+/** TERM of a terminal's program when the caller's env has none. */
+export const DEFAULT_TERM = "TERM=xterm";
+/** The largest terminal dimension TIOCSWINSZ takes. */
+const MAX_TERMINAL_CELLS = 0xffff;
 /** Bounds on what a caller may ask the kernel to copy into a new program. */
 const MAX_ARGS = 4096;
 const MAX_ARG_BYTES = 256 * 1024;
@@ -59,7 +63,10 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   if (spec.uid === NO_ID || spec.gid === NO_ID) throw invalidArgument("spec.uid and spec.gid: 4294967295 is not an id");
   const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
   if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`spec.timeout: at most ${MAX_TIMEOUT_MS} ms (the addon's timer)`);
-  const env = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
+  const tty = terminalOf(spec);
+  const given = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
+  // A terminal's program learns its kind from TERM: the caller's, else xterm (as kubectl and docker exec give).
+  const env = tty && !given.some((entry) => entry.startsWith("TERM=")) ? [...given, DEFAULT_TERM] : given;
   const fields = { types: "spec.unshare", options: "spec.unshare_options", allowNone: true };
   let unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, fields);
   const creates = (type: NamespaceType) => unshare.kinds.some((kind) => kind.type === type);
@@ -99,11 +106,36 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
         uid: spec.uid,
         gid: spec.gid,
         mountProc: creates(NamespaceType.PID) && creates(NamespaceType.MNT),
+        ...(tty ? { tty } : {}),
         // A target's program gets its own cgroup below the target's: it counts against the target's limits, and cgroup.kill ends it alone.
         ...(target?.cgroupV2 ? { cgroupParent: target.cgroupV2.dir } : {}),
       },
     },
   };
+}
+
+/**
+ * spec.tty and spec.terminal_size as the addon takes them (rows and cols,
+ * 0 when unset), or undefined without tty; a terminal_size without tty, or
+ * one past 65535 cells, is INVALID_ARGUMENT.
+ */
+function terminalOf(spec: ExecSpec): { rows: number; cols: number } | undefined {
+  const size = spec.terminalSize;
+  if (!spec.tty) {
+    if (size) throw invalidArgument("spec.terminal_size: only with spec.tty");
+    return undefined;
+  }
+  const rows = size?.rows ?? 0;
+  const cols = size?.cols ?? 0;
+  checkTerminalSize(rows, cols, "spec.terminal_size");
+  return { rows, cols };
+}
+
+/** INVALID_ARGUMENT unless rows and cols fit a terminal (at most 65535 each). */
+export function checkTerminalSize(rows: number, cols: number, field: string): void {
+  if (rows > MAX_TERMINAL_CELLS || cols > MAX_TERMINAL_CELLS) {
+    throw invalidArgument(`${field}: rows and cols must be at most ${MAX_TERMINAL_CELLS}, got ${rows}x${cols}`);
+  }
 }
 
 /** The target's child spec, less its v2 cgroup: the program is cloned into a cgroup of its own below that one instead. */

@@ -39,6 +39,8 @@ export interface ProgramSession {
   /** Its stdout and stderr; undefined when the addon collects them (see `output`). */
   readonly stdout: Socket | undefined;
   readonly stderr: Socket | undefined;
+  /** With spec.tty: its terminal (then stdin, stdout and stderr are undefined). */
+  readonly terminal: native.Terminal | undefined;
   /** How the program ended, once it has been reaped (and, when collected, its output read to EOF). */
   readonly exited: Promise<MessageInitShape<typeof ExitStatusSchema>>;
   /** With collectOutput: what it wrote, settled with `exited`. */
@@ -101,9 +103,11 @@ export async function startProgram(
   } finally {
     plan.release();
   }
-  const stdin = stdinBytes === undefined ? new Socket({ fd: handle.stdin, readable: false, writable: true }) : feedAndClose(handle.stdin, stdinBytes);
-  const stdout = collectOutput === undefined ? new Socket({ fd: handle.stdout, readable: true, writable: false }) : undefined;
-  const stderr = collectOutput === undefined ? new Socket({ fd: handle.stderr, readable: true, writable: false }) : undefined;
+  const terminal = handle.terminal;
+  const pipes = terminal === undefined;
+  const stdin = !pipes ? undefined : stdinBytes === undefined ? new Socket({ fd: handle.stdin, readable: false, writable: true }) : feedAndClose(handle.stdin, stdinBytes);
+  const stdout = pipes && collectOutput === undefined ? new Socket({ fd: handle.stdout, readable: true, writable: false }) : undefined;
+  const stderr = pipes && collectOutput === undefined ? new Socket({ fd: handle.stderr, readable: true, writable: false }) : undefined;
   // The program may exit without reading its stdin; that is its business.
   stdin?.on("error", () => {});
 
@@ -132,6 +136,7 @@ export async function startProgram(
     stdin,
     stdout,
     stderr,
+    terminal,
     exited,
     output,
     signal: (signal) => {
@@ -148,6 +153,7 @@ export async function startProgram(
       stdin?.destroy();
       stdout?.destroy();
       stderr?.destroy();
+      terminal?.close();
     },
   };
 }

@@ -190,12 +190,10 @@ class WriteWindow {
   private wake?: () => void;
 
   private closed = false;
+  private stopDrainWait?: () => void;
 
   constructor(private readonly call: ServerWritableStream<unknown, unknown> | ServerDuplexStream<unknown, unknown>) {
-    call.once("close", () => {
-      this.closed = true;
-      this.notify();
-    });
+    call.once("close", () => this.end());
   }
 
   async write(response: unknown): Promise<void> {
@@ -204,20 +202,27 @@ class WriteWindow {
       this.unsent -= 1;
       this.notify();
     });
-    // A stream closed (cancelled, its connection gone) never drains: waiting for "drain" alone hung the handler, and a
-    // generator it was reading (ReadFile's open file) stayed suspended for good.
+    // A call that ends (cancel, deadline, lost connection) never drains: stop waiting then, or the handler's
+    // generator would never be returned and what it holds (a program's terminal) never released.
     if (!roomy && !this.closed) {
       await new Promise<void>((resolve) => {
         const done = () => {
           this.call.off("drain", done);
-          this.call.off("close", done);
+          this.stopDrainWait = undefined;
           resolve();
         };
+        this.stopDrainWait = done;
         this.call.once("drain", done);
-        this.call.once("close", done);
       });
     }
     while (this.unsent >= MAX_UNSENT_RESPONSES && !this.closed) await new Promise<void>((resolve) => (this.wake = resolve));
+  }
+
+  /** The call is over: no write waits any more. */
+  end(): void {
+    this.closed = true;
+    this.stopDrainWait?.();
+    this.notify();
   }
 
   private notify(): void {
@@ -243,6 +248,7 @@ function streamingHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks)
       release = await admit(call, facts, hooks, context);
       if (!bidi) await hooks.prepare?.(input);
       const window = new WriteWindow(call);
+      context.signal.addEventListener("abort", () => window.end(), { once: true });
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
         await window.write(response);
         if (context.signal.aborted) throw context.signal.reason;

@@ -5,7 +5,8 @@ import type { Logger } from "pino";
 import { ProcessService as ProcessServiceDesc } from "../../api/gen/lxnsd/v1/process_service_pb";
 import type { ExecRequest, ExecResponseSchema, RunRequest } from "../../api/gen/lxnsd/v1/process_service_pb";
 import { asRpcError, invalidArgument } from "../errors";
-import { planExec } from "../programs/exec-plan";
+import { checkTerminalSize, planExec } from "../programs/exec-plan";
+import type { Terminal } from "../../native/lib";
 import type { NamespaceResolver } from "../namespaces/resolver";
 import { mergeReadables } from "../programs/merge-readables";
 import { DEFAULT_MAX_OUTPUT, largestOutputCap } from "../programs/output-limits";
@@ -42,6 +43,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   }
 
   async run(request: RunRequest, context: CallContext) {
+    if (request.spec?.tty) throw invalidArgument("spec.tty: a terminal needs Exec (Run has no stream to carry it)");
     const cap = request.maxOutputBytes === 0 ? DEFAULT_MAX_OUTPUT : request.maxOutputBytes;
     const largest = largestOutputCap(this.deps.maxMessageBytes);
     if (cap > largest) {
@@ -69,7 +71,8 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     addDetails(context.audit, specDetails(first.value.msg.value));
     await this.deps.resolver.prepare(first.value.msg.value);
     const session = await this.start(first.value.msg.value, context);
-    pumpInput(input, session).catch((err: unknown) => session.stop(asRpcError(err)));
+    const pump = session.terminal ? pumpTerminalInput(input, session, session.terminal) : pumpInput(input, session);
+    pump.catch((err: unknown) => session.stop(asRpcError(err)));
     try {
       yield { msg: { case: "started", value: { pid: session.pid } } };
       for await (const { tag, chunk } of readOutput(session)) yield { msg: { case: tag, value: chunk } };
@@ -89,8 +92,9 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   }
 }
 
-/** stdout and stderr chunks in arrival order, each stream in its own order, until both pipes close. */
+/** stdout and stderr chunks in arrival order, each stream in its own order, until both pipes close; a terminal's output as stdout alone. */
 function readOutput(session: ProgramSession) {
+  if (session.terminal) return mergeReadables([{ tag: "stdout" as const, stream: session.terminal.output }]);
   if (!session.stdout || !session.stderr) throw new Error("an Exec program is started with its stdout and stderr as sockets");
   return mergeReadables([
     { tag: "stdout" as const, stream: session.stdout },
@@ -117,11 +121,53 @@ async function pumpInput(input: AsyncIterator<ExecRequest>, session: ProgramSess
         break;
       case "spec":
         throw invalidArgument("spec: only the first message may carry it");
+      case "resize":
+        throw invalidArgument("resize: the program has no terminal (spec.tty)");
       default:
-        throw invalidArgument("msg: one of stdin, close_stdin or signal is required");
+        throw invalidArgument("msg: one of stdin, close_stdin, signal or resize is required");
     }
   }
   stdin.end();
+}
+
+/**
+ * The caller's messages after the spec, for a program on a terminal: stdin
+ * is typed on it (with backpressure), close_stdin and the caller's
+ * half-close type its EOF character (once), signals go to its foreground
+ * process group (the program's group when it has none), resize sets its
+ * size.
+ */
+async function pumpTerminalInput(input: AsyncIterator<ExecRequest>, session: ProgramSession, terminal: Terminal): Promise<void> {
+  let eofSent = false;
+  const sendEof = async () => {
+    if (eofSent) return;
+    eofSent = true;
+    await terminal.sendEof();
+  };
+  for (let next = await input.next(); !next.done; next = await input.next()) {
+    const msg = next.value.msg;
+    switch (msg.case) {
+      case "stdin":
+        await terminal.write(msg.value);
+        break;
+      case "closeStdin":
+        await sendEof();
+        break;
+      case "signal":
+        if (!Number.isInteger(msg.value) || msg.value < 1 || msg.value > MAX_SIGNAL) throw invalidArgument(`signal: must be 1..${MAX_SIGNAL}, got ${msg.value}`);
+        if (!terminal.signal(msg.value)) session.signal(msg.value);
+        break;
+      case "resize":
+        checkTerminalSize(msg.value.rows, msg.value.cols, "resize");
+        terminal.resize(msg.value.rows, msg.value.cols);
+        break;
+      case "spec":
+        throw invalidArgument("spec: only the first message may carry it");
+      default:
+        throw invalidArgument("msg: one of stdin, close_stdin, signal or resize is required");
+    }
+  }
+  await sendEof();
 }
 
 function drained(stdin: Socket): Promise<void> {

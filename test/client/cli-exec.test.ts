@@ -10,6 +10,8 @@ import type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit } from "../../
 import type { CliIo } from "../../client/cli/main";
 import { exitStatusOf, failureStatusOf } from "../../client/cli/run-program";
 import { captureCli } from "../helpers/cli";
+import { waitFor } from "../helpers/proc";
+import type { LocalTerminal } from "../../client/cli/cli-context";
 
 /** What the fake program does: its output, and how it ends (an exit or a daemon error). */
 interface Script {
@@ -26,6 +28,7 @@ interface Script {
 class FakeSession implements ExecSession {
   readonly writes: Buffer[] = [];
   readonly signals: number[] = [];
+  readonly resizes: [number, number][] = [];
   stdinClosed = false;
   cancelled = false;
   private readonly ended: Promise<ProgramExit>;
@@ -67,6 +70,9 @@ class FakeSession implements ExecSession {
   signal(signal: number): void {
     this.signals.push(signal);
     this.signalNow(signal);
+  }
+  resize(rows: number, cols: number): void {
+    this.resizes.push([rows, cols]);
   }
   wait(): Promise<ProgramExit> {
     return this.ended;
@@ -330,5 +336,100 @@ describe("lxnsctl exec and unshare -- CMD: malformed command lines exit 2 withou
     const top = await cli(["--help"]);
     expect(top.stdout).toMatch(/^ {2}exec \[options\]/m);
     expect(top.stdout).toMatch(/^ {2}unshare \[options\]/m);
+  });
+});
+
+/** A local terminal that records what lxnsctl did to it. */
+function fakeTerminal(interactive: boolean, size?: { rows: number; cols: number }) {
+  const log: string[] = [];
+  let resize: (() => void) | undefined;
+  let current = size;
+  const terminal: LocalTerminal = {
+    interactive,
+    size: () => current,
+    enterRaw: () => {
+      log.push("raw");
+      let restored = false;
+      return () => {
+        if (!restored) log.push("restored");
+        restored = true;
+      };
+    },
+    onResize: (listener) => {
+      resize = listener;
+      return () => (resize = undefined);
+    },
+  };
+  const windowChanged = (rows: number, cols: number) => {
+    current = { rows, cols };
+    resize?.();
+  };
+  return { terminal, log, windowChanged };
+}
+
+describe("lxnsctl exec on a terminal (--tty, --no-tty)", () => {
+  it("uses a terminal when stdin and stdout are terminals: tty and the window's size in the spec, raw mode restored, resizes sent", async () => {
+    const local = fakeTerminal(true, { rows: 24, cols: 80 });
+    const fake = fakeClient({ output: [{ stream: "stdout", data: Buffer.from("$ ") }], exit: { code: 7 } });
+    const session = fake.sessions;
+    const running = cli(["exec", "--handle", "h", "--", "sh"], fake, { terminal: local.terminal });
+    const result = await running;
+    expect(result.specs[0]).toMatchObject({ tty: true, terminalSize: { rows: 24, cols: 80 }, argv: ["sh"] });
+    expect(result.code).toBe(7);
+    expect(result.stdout).toBe("$ ");
+    expect(local.log).toEqual(["raw", "restored"]);
+    expect(session).toHaveLength(1);
+  });
+
+  it("sends every window size change as a resize while the program runs", async () => {
+    const local = fakeTerminal(true, { rows: 24, cols: 80 });
+    const fake = fakeClient({ waitForSignal: true });
+    let sendSignal: ((signal: NodeJS.Signals) => void) | undefined;
+    const running = cli(["exec", "--handle", "h", "--", "sh"], fake, { terminal: local.terminal, onSignal: (l) => ((sendSignal = l), () => undefined) });
+    await waitFor(() => fake.sessions.length === 1 && sendSignal !== undefined, 2000, "the session");
+    local.windowChanged(40, 120);
+    expect(fake.sessions[0].resizes).toEqual([[40, 120]]);
+    sendSignal!("SIGINT"); // to the terminal's foreground job; the fake then dies of it
+    const result = await running;
+    expect(fake.sessions[0].signals).toEqual([2]);
+    expect(result.code).toBe(130);
+    expect(local.log).toEqual(["raw", "restored"]);
+  });
+
+  it("SIGTERM to lxnsctl ends the call (cancel), restores the terminal, status 143", async () => {
+    const local = fakeTerminal(true, { rows: 24, cols: 80 });
+    const fake = fakeClient({ waitForSignal: true });
+    let sendSignal: ((signal: NodeJS.Signals) => void) | undefined;
+    const running = cli(["exec", "--handle", "h", "--", "sh"], fake, { terminal: local.terminal, onSignal: (l) => ((sendSignal = l), () => undefined) });
+    await waitFor(() => sendSignal !== undefined, 2000, "the session");
+    sendSignal!("SIGTERM");
+    expect(local.log).toEqual(["raw", "restored"]);
+    expect(fake.sessions[0].cancelled).toBe(true);
+    fake.sessions[0].signal(9); // the fake's call ends (a real one ends CANCELLED)
+    expect((await running).code).toBe(143);
+  });
+
+  it("restores the terminal before reporting a daemon error", async () => {
+    const local = fakeTerminal(true, { rows: 24, cols: 80 });
+    const error = new LxnsdError(status.NOT_FOUND, "gone");
+    const result = await cli(["exec", "--handle", "h", "--", "sh"], fakeClient({ error }), { terminal: local.terminal });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("NOT_FOUND");
+    expect(local.log).toEqual(["raw", "restored"]);
+  });
+
+  it("--no-tty: pipes even on a terminal; --tty: a terminal without one (no size to send); not a terminal: pipes", async () => {
+    const local = fakeTerminal(true, { rows: 24, cols: 80 });
+    const noTty = await cli(["exec", "--no-tty", "--handle", "h", "--", "sh"], fakeClient(), { terminal: local.terminal });
+    expect(noTty.specs[0].tty).toBeFalsy();
+    expect(local.log).toEqual([]);
+    const pipes = fakeTerminal(false);
+    const forced = await cli(["exec", "--tty", "--handle", "h", "--", "sh"], fakeClient(), { terminal: pipes.terminal });
+    expect(forced.specs[0]).toMatchObject({ tty: true });
+    expect(forced.specs[0].terminalSize).toBeUndefined();
+    const plain = await cli(["exec", "--handle", "h", "--", "sh"], fakeClient(), { terminal: pipes.terminal });
+    expect(plain.specs[0].tty).toBeFalsy();
+    const unshare = await cli(["unshare", "-n", "--tty", "--", "sh"], fakeClient(), { terminal: pipes.terminal });
+    expect(unshare.specs[0]).toMatchObject({ tty: true });
   });
 });

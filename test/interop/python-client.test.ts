@@ -30,6 +30,7 @@ interface Report {
   unshared: Record<string, string>;
   exec: { pid: number; echoed_bytes: number };
   exec_signal: number;
+  tty: { size: string; resized: string; exit: number; stderr_chunks: number };
   closed: Failure;
   errors: Record<string, Failure>;
 }
@@ -106,6 +107,10 @@ describeInterop("a Python client built from proto/ (grpcio, protoc --python_out)
     expect(held).not.toContain(`net:[${report.unshared.net}]`);
     expect(held).not.toContain(`uts:[${report.unshared.uts}]`);
     expect(report.closed).toMatchObject({ code: "FAILED_PRECONDITION", domain: "lxnsd", reason: "HANDLE_CLOSED" });
+  });
+
+  it("opened a tty session: the prompt, stty size as asked, a resize followed, exit 5, stdout chunks only", () => {
+    expect(report.tty).toEqual({ size: "25 90", resized: "50 132", exit: 5, stderr_chunks: 0 });
   });
 
   it("streamed 1 MiB through cat with Exec and signalled a program; nothing is left running", () => {

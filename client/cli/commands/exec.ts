@@ -83,6 +83,7 @@ the joined mount namespace.
 ${EXIT_STATUS_HELP}
 
 Examples:
+  lxnsctl exec -t 1234 -a -- sh              # a shell in its namespaces, on a terminal
   lxnsctl exec -t 1234 -n -- ip addr
   lxnsctl exec -t 1234 -a -- sh -c 'hostname; id'
   lxnsctl exec -t 1234 -m -p --uid 1000 --cwd /tmp --env TERM -- ps ax
@@ -94,6 +95,6 @@ Examples:
       let { refs } = execJoins(flags);
       const spec = programSpec(argv, flags, ctx.io.env ?? process.env);
       if (flags.all) refs = await skipOwnUserNamespace(ctx.connect(self), ctx.callOptions(self), targetSource(flags)!, refs);
-      ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs }, { stdin: flags.stdin !== false });
+      ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs }, { stdin: flags.stdin !== false, tty: flags.tty });
     });
 }

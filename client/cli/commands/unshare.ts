@@ -111,7 +111,7 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
 With a command the namespaces belong to the program and go when it does (no
 handles); the program is PID 1 of a new pid namespace, and with --pid and
 --mount gets a fresh /proc. The program options (-S, -G, -w, --env,
---timeout-program, --no-stdin) apply only with a command.
+--timeout-program, --no-stdin, --tty, --no-tty) apply only with a command.
 ${EXIT_STATUS_HELP}
 
 Examples:
@@ -123,16 +123,18 @@ Examples:
     )
     .action(async (argv: string[], flags: UnshareOptionsFlags & ProgramFlags, self: Command) => {
       if (argv.length === 0) {
-        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, --env, --timeout-program and --no-stdin need a program to run (-- CMD)");
+        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, --env, --timeout-program, --no-stdin and --tty/--no-tty need a program to run (-- CMD)");
         const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
         ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
         return;
       }
       const spec = unshareProgramSpec(argv, flags, ctx.io.env ?? process.env);
-      ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false });
+      ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false, tty: flags.tty });
     });
 }
 
 function programFlagsGiven(flags: ProgramFlags): boolean {
-  return flags.uid !== undefined || flags.gid !== undefined || flags.cwd !== undefined || flags.env !== undefined || flags.timeoutProgram !== undefined || flags.stdin === false;
+  return (
+    flags.uid !== undefined || flags.gid !== undefined || flags.cwd !== undefined || flags.env !== undefined || flags.timeoutProgram !== undefined || flags.stdin === false || flags.tty !== undefined
+  );
 }

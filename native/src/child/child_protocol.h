@@ -101,6 +101,18 @@
 //              ends closed, and Complete() gets the failure.
 //     No extra wake-up or pipe tells the daemon that execve happened: the
 //     child's own exit does (CLONE_VFORK returns at the program's exec).
+//   Terminal (ExecSpec.tty; never with collectOutput): no stdio pipes; the
+//   status socket is always a SOCK_SEQPACKET socketpair (direct exec too:
+//   its close-on-exec EOF still says "exec'd"). The program (ProgramMain)
+//   calls setsid instead of setpgid and, after mount proc, step "open
+//   terminal" (child_terminal.h): a pty from its own mount namespace's
+//   devpts, its slave the controlling terminal and fds 0, 1, 2, and
+//   ChildMessage{kMsgTerminal} with the master (O_NONBLOCK) as SCM_RIGHTS to
+//   the parent, which takes it (recvmsg MSG_CMSG_CLOEXEC) in whatever wait
+//   it is in, and reads what is left on the socket before it hands the
+//   program over or reaps the child (the message comes before the exec or
+//   exit that ends the wait). The master goes to Complete() with the
+//   program (ChildResult::terminal_fd), or is closed on any failure.
 //   Either way, ProgramWatch (program_watch.h): a poll on the program's
 //   pidfd and, with timeoutMs, a timer for what is left of it. At exit
 //   (waitid WNOWAIT first: the zombie's pid still names its group) the
@@ -119,6 +131,7 @@
 enum ChildMessageKind : uint32_t {
   kMsgReadyForIdmap = 1,  // unshared a user ns; waiting for the maps
   kMsgReadyForHold = 2,   // all steps done; waiting while the parent opens ns fds
+  kMsgTerminal = 3,       // ExecSpec.tty: the pty master as SCM_RIGHTS; no answer
 };
 struct ChildMessage {
   uint32_t kind;

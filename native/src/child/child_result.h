@@ -34,6 +34,9 @@ struct ChildResult {
   // stderr when the addon collects them).
   int program_pid = 0;
   int stdio[3] = {-1, -1, -1};  // stdin write end, stdout and stderr read ends
+  // ExecSpec.tty: the terminal's master (O_CLOEXEC|O_NONBLOCK; caller owns
+  // it) instead of stdio pipes; -1 otherwise.
+  int terminal_fd = -1;
   // The path of the program's own cgroup (exec.cgroup_parent given).
   std::string cgroup_path;
 };

@@ -58,17 +58,59 @@ const ProgramOutput* ChildRun::Output(ProgramOutput* out) {
 }
 
 void ChildRun::OnStatusReadable() {
+  if (ReadStatus(false)) return;
+  // EOF or error: the child exec'd or is gone
+  uv_poll_stop(&status_poll_);
+  OnStatusEof();
+}
+
+// Reads every message waiting on the status socket or pipe (O_NONBLOCK):
+// a terminal is taken whenever it comes; with `terminal_only` (the child
+// is gone or being handed over) nothing else is acted on. True while more
+// may come, false at EOF or on an error.
+bool ChildRun::ReadStatus(bool terminal_only) {
   for (;;) {
     ChildMessage msg;
-    ssize_t n = read(status_fd_, &msg, sizeof msg);  // O_NONBLOCK; a socket or a pipe
-    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-    if (n <= 0) {  // EOF or error: the child exec'd or is gone
-      uv_poll_stop(&status_poll_);
-      OnStatusEof();
-      return;
+    struct iovec iov = {&msg, sizeof msg};
+    alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr mh;
+    std::memset(&mh, 0, sizeof mh);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    mh.msg_control = control;
+    mh.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(status_fd_, &mh, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && errno == ENOTSOCK) {  // a direct exec's pipe: never written, only closed
+      mh.msg_controllen = 0;
+      n = read(status_fd_, &msg, sizeof msg);
     }
-    if (static_cast<size_t>(n) != sizeof msg) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return true;
+    if (n <= 0) return false;
+    if (mh.msg_controllen > 0 || msg.kind == kMsgTerminal) {
+      TakeTerminal(msg, static_cast<size_t>(n), &mh);
+      continue;
+    }
+    if (static_cast<size_t>(n) != sizeof msg || terminal_only) continue;
     OnMessage(msg.kind);
+  }
+}
+
+// Keeps the master of a kMsgTerminal message (the first, when the spec
+// asked for a terminal); any other fd that came along is closed.
+void ChildRun::TakeTerminal(const ChildMessage& msg, size_t len, struct msghdr* mh) {
+  for (struct cmsghdr* cm = CMSG_FIRSTHDR(mh); cm != nullptr; cm = CMSG_NXTHDR(mh, cm)) {
+    if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS) continue;
+    size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (size_t i = 0; i < count; i++) {
+      int fd;
+      std::memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+      bool wanted = len == sizeof msg && msg.kind == kMsgTerminal && spec_.exec.tty && terminal_fd_ < 0;
+      if (wanted) {
+        terminal_fd_ = fd;
+      } else {
+        close(fd);
+      }
+    }
   }
 }
 
@@ -158,6 +200,7 @@ void ChildRun::StopWatching() {
 // program that is over by then (reaped, its output at EOF) needs no watch
 // at all: the completion gets the start and the exit at once.
 void ChildRun::HandOverProgram(bool exited) {
+  if (status_fd_ >= 0) ReadStatus(true);  // the terminal, sent before the exec
   StopWatching();
   state_ = State::kHandedOver;
   ChildResult result;
@@ -168,11 +211,21 @@ void ChildRun::HandOverProgram(bool exited) {
   std::string cgroup_path = cgroup_ != nullptr ? cgroup_->path() : "";
   ProgramWatch* program = ProgramWatch::Adopt(runner_->loop_, &runner_->programs_, pid_, pidfd,
                                                Setup(&output), exited, &result.failure);
+  if (program != nullptr && TerminalMissing()) {
+    // Its master was sent but not received (recvmsg had no fd left for it).
+    program->KillAndReap();
+    program = nullptr;
+    result.failure = {EMFILE, "recvmsg", "terminal", kChildStepNames[kStepTerminal], ""};
+  }
   if (program != nullptr) {
     result.program_pid = pid_;
     result.cgroup_path = cgroup_path;
     stdio_.HandOver(result.stdio);
+    result.terminal_fd = terminal_fd_;
+    terminal_fd_ = -1;
   }
+  if (terminal_fd_ >= 0) close(terminal_fd_);
+  terminal_fd_ = -1;
   stdio_.Close();
   runner_->regions_.Release(&region_);
   runner_->runs_.remove(this);
@@ -212,6 +265,7 @@ void ChildRun::Reap(bool notify) {
     KillGroupAndReap(pid_);
   }
   const bool killed = state_ == State::kKilled;
+  if (status_fd_ >= 0) ReadStatus(true);  // the terminal, sent before the program's exec
   StopWatching();
   state_ = State::kDone;
   close(pidfd_);
@@ -239,6 +293,9 @@ void ChildRun::Reap(bool notify) {
     if (spec_.has_exec && program_pid <= 0) {
       result.failure = {ECHILD, "clone", "", kChildStepNames[kStepStartProgram],
                         "the child exited 0 without starting the program"};
+    } else if (spec_.has_exec && TerminalMissing()) {
+      // Its master was sent but not received (recvmsg had no fd left for it).
+      result.failure = {EMFILE, "recvmsg", "terminal", kChildStepNames[kStepTerminal], ""};
     } else if (spec_.has_exec && notify && done_) {
       // The program has exec'd: from here on it is watched on its own.
       ProgramOutput output;
@@ -249,6 +306,8 @@ void ChildRun::Reap(bool notify) {
         result.program_pid = program_pid;
         result.cgroup_path = cgroup_path;
         stdio_.HandOver(result.stdio);
+        result.terminal_fd = terminal_fd_;
+        terminal_fd_ = -1;
       }
       program_pid = 0;  // watched, or already killed and reaped by Start
     }
@@ -275,6 +334,8 @@ void ChildRun::Reap(bool notify) {
   if (program_pid > 0) KillGroupAndReap(program_pid);
   DropCgroup();
   stdio_.Close();
+  if (terminal_fd_ >= 0) close(terminal_fd_);
+  terminal_fd_ = -1;
   if (keeper_write_ >= 0) close(keeper_write_);
   keeper_write_ = -1;
   for (int fd : held_fds_) close(fd);

@@ -20,6 +20,7 @@
 #ifndef LXNSD_NATIVE_CHILD_RUN_H_
 #define LXNSD_NATIVE_CHILD_RUN_H_
 
+#include <sys/socket.h>
 #include <uv.h>
 
 #include <cstdint>
@@ -103,6 +104,9 @@ class ChildRun {
   const ProgramOutput* Output(ProgramOutput* out);
   void ReleaseUnstarted();
   void OnStatusReadable();
+  bool ReadStatus(bool terminal_only);
+  void TakeTerminal(const ChildMessage& msg, size_t len, struct msghdr* mh);
+  bool TerminalMissing() const { return spec_.exec.tty && terminal_fd_ < 0; }
   bool ExecedDirectly() const;
   bool ExitedAlready() const;
   void StopWatching();
@@ -130,6 +134,7 @@ class ChildRun {
   int keeper_write_ = -1;     // the daemon's end, handed to the caller on success
   int proc_fd_ = -1;          // target: the daemon's /proc (O_PATH), closed after clone
   StdioPipes stdio_;          // exec: the daemon's ends handed over on success
+  int terminal_fd_ = -1;      // exec.tty: the master the program sent, handed over on success
   ExecArrays exec_arrays_;    // exec: arrays over spec_.exec's strings
   uint64_t started_ms_ = 0;  // uv_now at Start, for the program's lifetime timeout
   uint32_t timer_ms_ = 0;    // the run's timer: timeout_ms, or exec.timeoutMs when shorter

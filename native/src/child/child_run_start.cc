@@ -139,7 +139,8 @@ uint64_t ChildRun::Start(ChildFailure* failure) {
   id_ = next_id.fetch_add(1, std::memory_order_relaxed);
   bool ok = runner_->regions_.Acquire(spec_.read_max, &region_, failure);
   if (ok) ctl_ = region_.ctl();
-  if (!ok || (spec_.has_exec && !stdio_.Make(failure))) {
+  // A terminal replaces the pipes (the program opens it, see child_terminal.h).
+  if (!ok || (spec_.has_exec && !spec_.exec.tty && !stdio_.Make(failure))) {
     ReleaseUnstarted();
     return 0;
   }
@@ -152,7 +153,7 @@ uint64_t ChildRun::Start(ChildFailure* failure) {
     }
   }
   direct_ = ExecsDirectly(spec_);
-  if (spec_.has_idmap || !spec_.hold_ns.empty()) {
+  if (spec_.has_idmap || !spec_.hold_ns.empty() || spec_.exec.tty) {
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
       *failure = {errno, "socketpair", "", "", ""};
@@ -227,6 +228,7 @@ void ChildRun::ReleaseUnstarted() {
   if (keeper_read_ >= 0) close(keeper_read_);
   if (keeper_write_ >= 0) close(keeper_write_);
   if (proc_fd_ >= 0) close(proc_fd_);
+  if (terminal_fd_ >= 0) close(terminal_fd_);
   stdio_.Close();
   runner_->regions_.Release(&region_);
   delete this;

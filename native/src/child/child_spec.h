@@ -43,6 +43,11 @@ struct ProgramSpec {
   // it, so the program and all it starts are in it. Empty: its process
   // group only.
   std::string cgroup_parent;
+  // ExecSpec.tty: a terminal instead of stdio pipes (child_terminal.h), of
+  // this size; never with collect_output.
+  bool tty = false;
+  uint16_t tty_rows = 0;
+  uint16_t tty_cols = 0;
 };
 
 // The target context (see ChildTarget in child_steps.h). The fds belong

@@ -14,6 +14,7 @@
 #include <cerrno>
 
 #include "compat.h"
+#include "child/child_terminal.h"
 #include "child/raw_syscall.h"
 
 const char* const kChildStepNames[kStepCount] = {
@@ -24,7 +25,7 @@ const char* const kChildStepNames[kStepCount] = {
     "exec pause",  "sethostname",   "loopback up", "write file", "read file",
     "create target", "move_mount",
     "debug sleep", "open ns",       "start program",
-    "setpgid",     "mount proc",    "chdir",      "set credentials", "stdio",
+    "setpgid",     "mount proc",    "open terminal", "chdir",      "set credentials", "stdio",
     "execve",      "done",
 };
 
@@ -73,6 +74,10 @@ const char* const kChildSyscallNames[kSysCount] = {
     "prctl(PR_CAP_AMBIENT)",
     "prctl(PR_SET_NO_NEW_PRIVS)",
     "capget",
+    "ioctl",
+    "fchown",
+    "sendmsg",
+    "setsid",
 };
 
 namespace {
@@ -276,8 +281,14 @@ void StartKeeperInit(const ChildSteps* p) {
   ChildControl* ctl = p->ctl;
   // Its own process group (pgid = its pid in the daemon's namespace): the
   // daemon kills the program and everything it starts with kill(-pgid).
+  // With a terminal: a session of its own instead (its group too), so
+  // that the terminal can become its controlling terminal.
   EnterStep(ctl, kStepSetpgid);
-  Check(ctl, kSysSetpgid, RawSyscall(SYS_setpgid, 0, 0));
+  if (p->tty) {
+    Check(ctl, kSysSetsid, RawSyscall(SYS_setsid));
+  } else {
+    Check(ctl, kSysSetpgid, RawSyscall(SYS_setpgid, 0, 0));
+  }
   if (p->mount_proc) {
     // As unshare --mount-proc: nothing mounted here propagates back, and
     // the new proc shows the pid namespace this process is in (a proc
@@ -289,6 +300,11 @@ void StartKeeperInit(const ChildSteps* p) {
     Check(ctl, kSysMount,
           RawSyscall(SYS_mount, reinterpret_cast<long>("proc"), reinterpret_cast<long>("/proc"),
                      reinterpret_cast<long>("proc"), MS_NOSUID | MS_NODEV | MS_NOEXEC, 0));
+  }
+  int slave = -1;
+  if (p->tty) {  // after the joins, unshare and mount proc; before the ids change
+    EnterStep(ctl, kStepTerminal);
+    slave = OpenTerminal(p, ctl);
   }
   if (p->cwd != nullptr) {  // as nsenter --wd: inside the joined mount ns, before the ids
     EnterStep(ctl, kStepChdir);
@@ -310,6 +326,10 @@ void StartKeeperInit(const ChildSteps* p) {
   RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
   EnterStep(ctl, kStepStdio);
   for (int i = 0; i < 3; i++) {
+    if (slave >= 0) {  // the terminal's slave on 0, 1, 2 (blocking: its own open file)
+      Check(ctl, kSysDup3, RawSyscall(SYS_dup3, slave, i, 0));
+      continue;
+    }
     Check(ctl, kSysDup3, RawSyscall(SYS_dup3, p->stdio[i], i, 0));  // clears CLOEXEC
     // The pipes were made O_NONBLOCK for the daemon's ends; the program's
     // ends are their own open files and go back to blocking here.

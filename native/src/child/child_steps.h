@@ -46,6 +46,7 @@ enum ChildStep : int32_t {
   // program directly:
   kStepSetpgid,
   kStepMountProc,
+  kStepTerminal,      // ExecSpec.tty: see child_terminal.h (setsid replaces setpgid)
   kStepChdir,
   kStepCredentials,   // setgroups([]), setgid, setuid
   kStepStdio,         // dup3 onto 0, 1, 2; everything else close-on-exec
@@ -96,6 +97,10 @@ enum ChildSyscall : int32_t {
   kSysAmbient,
   kSysNoNewPrivs,
   kSysCapget,
+  kSysIoctl,     // the terminal's ioctls (child_terminal.cc)
+  kSysFchown,
+  kSysSendmsg,
+  kSysSetsid,
   kSysCount,
 };
 
@@ -204,7 +209,12 @@ struct ChildSteps {
   bool set_uid;
   uint32_t uid;
   bool mount_proc;
-  int stdio[3];       // the program's ends of the stdio pipes (>= 3, CLOEXEC)
+  int stdio[3];       // the program's ends of the stdio pipes (>= 3, CLOEXEC); -1 with tty
+  // ExecSpec.tty: the program opens a terminal of its own (kStepTerminal)
+  // and sends its master over status_fd; the slave is its stdio.
+  bool tty;
+  uint16_t tty_rows;
+  uint16_t tty_cols;
   char* program_stack_top;  // until it execs (guard-paged)
   // The child runs ProgramMain itself (no pid or time namespace to enter
   // for children, so no separate process is needed): one clone fewer.

@@ -63,6 +63,9 @@ ChildFailure ChildReportedFailure(const ChildSpec& spec, const ChildControl& ctl
     case kStepMountProc:
       f.target = "/proc";
       break;
+    case kStepTerminal:
+      f.target = "/dev/pts/ptmx";
+      break;
     case kStepChdir:
       f.target = spec.exec.cwd;
       break;

@@ -61,6 +61,9 @@ void TranslateExec(const ProgramSpec& e, const ChildResources& res, ExecArrays* 
   p->uid = e.uid;
   p->mount_proc = e.mount_proc;
   for (int i = 0; i < 3; i++) p->stdio[i] = res.stdio[i];
+  p->tty = e.tty;
+  p->tty_rows = e.tty_rows;
+  p->tty_cols = e.tty_cols;
   // The keeper init's stack: an exec spec never has a keeper.
   p->program_stack_top = res.region->init_stack_top();
 }

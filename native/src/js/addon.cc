@@ -36,6 +36,14 @@ LxnsAddon::LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env), O
       InstanceMethod("killAll", &LxnsAddon::KillAllJs),
       InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
       InstanceMethod("scanNamespaces", &LxnsAddon::ScanNamespacesJs),
+      InstanceMethod("watchFd", &LxnsAddon::WatchFdJs),
+      InstanceMethod("setWatch", &LxnsAddon::SetWatchJs),
+      InstanceMethod("closeWatch", &LxnsAddon::CloseWatchJs),
+      InstanceMethod("fdRead", &LxnsAddon::FdReadJs),
+      InstanceMethod("fdWrite", &LxnsAddon::FdWriteJs),
+      InstanceMethod("terminalEofChar", &LxnsAddon::TerminalEofCharJs),
+      InstanceMethod("terminalResize", &LxnsAddon::TerminalResizeJs),
+      InstanceMethod("terminalSignal", &LxnsAddon::TerminalSignalJs),
       InstanceValue("NS_TYPES", NsTypesArray(env), napi_enumerable),
       InstanceValue("STEP_NAMES", StepNamesArray(env), napi_enumerable),
   });
@@ -77,6 +85,7 @@ void LxnsAddon::Cleanup(void* arg) {
   LxnsAddon* self = static_cast<LxnsAddon*>(arg);
   self->cleaned_up_ = true;
   self->runner_.KillAll();
+  self->CloseAllWatches();
 }
 
 Napi::Value LxnsAddon::InitJs(const Napi::CallbackInfo& info) {

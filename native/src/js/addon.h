@@ -9,10 +9,13 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <map>
 #include <string>
 
 #include "child/child_result.h"
 #include "child/child_runner.h"
+
+struct FdWatch;
 
 class LxnsAddon : public Napi::Addon<LxnsAddon> {
  public:
@@ -62,11 +65,24 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
   Napi::Value CancelChild(const Napi::CallbackInfo& info);
   Napi::Value ScanNamespacesJs(const Napi::CallbackInfo& info);
   Napi::Value RunningChildren(const Napi::CallbackInfo& info);
+  // terminal_js.cc
+  Napi::Value WatchFdJs(const Napi::CallbackInfo& info);
+  Napi::Value SetWatchJs(const Napi::CallbackInfo& info);
+  Napi::Value CloseWatchJs(const Napi::CallbackInfo& info);
+  Napi::Value FdReadJs(const Napi::CallbackInfo& info);
+  Napi::Value FdWriteJs(const Napi::CallbackInfo& info);
+  Napi::Value TerminalEofCharJs(const Napi::CallbackInfo& info);
+  Napi::Value TerminalResizeJs(const Napi::CallbackInfo& info);
+  Napi::Value TerminalSignalJs(const Napi::CallbackInfo& info);
+  void CloseWatch(FdWatch* w);
+  void CloseAllWatches();
 
   Napi::Env env_ = Napi::Env(nullptr);
   Napi::FunctionReference error_class_;
   ChildRunner runner_;
   bool cleaned_up_ = false;
+  std::map<uint64_t, FdWatch*> fd_watches_;  // terminal_js.cc
+  uint64_t next_watch_ = 1;
 };
 
 #endif  // LXNSD_NATIVE_ADDON_H_

@@ -150,6 +150,17 @@ void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
     x.lifetime_timeout = true;
     x.lifetime_ms = GetUint32(env, e, "timeoutMs");
   }
+  if (IsSet(e, "tty")) {
+    if (!e.Get("tty").IsObject()) ThrowType(env, "exec.tty must be an object");
+    Napi::Object t = e.Get("tty").As<Napi::Object>();
+    uint32_t rows = GetUint32(env, t, "rows");
+    uint32_t cols = GetUint32(env, t, "cols");
+    if (rows > 0xffff || cols > 0xffff) ThrowType(env, "exec.tty rows and cols must be at most 65535");
+    if (x.collect_output) ThrowType(env, "exec.tty cannot be combined with collectOutput");
+    x.tty = true;
+    x.tty_rows = static_cast<uint16_t>(rows);
+    x.tty_cols = static_cast<uint16_t>(cols);
+  }
   if (IsSet(e, "cgroupParent")) {
     x.cgroup_parent = GetString(env, e, "cgroupParent", true);
     if (x.cgroup_parent[0] != '/') ThrowType(env, "exec.cgroupParent must be an absolute path");

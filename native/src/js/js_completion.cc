@@ -29,6 +29,7 @@ void JsCompletion::Complete(ChildResult&& result) {
         out.Set("stdin", result.stdio[0]);
         out.Set("stdout", result.stdio[1]);
         out.Set("stderr", result.stdio[2]);
+        if (result.terminal_fd >= 0) out.Set("terminal", result.terminal_fd);
         if (!result.cgroup_path.empty()) out.Set("cgroup", result.cgroup_path);
       }
       value = out;

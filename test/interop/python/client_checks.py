@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import queue
+import re
 import sys
 
 import grpc
@@ -169,6 +170,48 @@ class Checks:
         check(last.WhichOneof("msg") == "exit" and last.exit.WhichOneof("status") == "signal" and last.exit.signal == 15, f"Exec signal: {last}")
         self.report["exec_signal"] = last.exit.signal
 
+    def exec_tty(self):
+        """Exec with a terminal: sh -i gets its prompt, stty size follows terminal_size and a resize, exit 5 is 5."""
+        requests = queue.Queue()
+        spec = self.spec(["sh", "-i"])
+        spec.env.extend(["PATH=/usr/sbin:/usr/bin:/sbin:/bin", "PS1=py$ "])
+        spec.tty = True
+        spec.terminal_size.CopyFrom(self.pb.TerminalSize(rows=25, cols=90))
+        requests.put(self.ps_pb.ExecRequest(spec=spec))
+        responses = self.ps.Exec(iter(requests.get, None))
+        check(next(responses).WhichOneof("msg") == "started", "Exec tty: no started")
+        seen = {"text": b"", "stderr": 0}
+
+        def until(pattern):
+            while re.search(pattern, seen["text"]) is None:
+                answer = next(responses)
+                kind = answer.WhichOneof("msg")
+                check(kind in ("stdout", "stderr"), f"Exec tty: unexpected {answer} before {pattern!r}; screen {seen['text'][-200:]!r}")
+                if kind == "stderr":
+                    seen["stderr"] += 1
+                seen["text"] += answer.stdout
+            match = re.search(pattern, seen["text"])
+            seen["text"] = seen["text"][match.end() :]
+            return match
+
+        until(rb"py\$ $")
+        requests.put(self.ps_pb.ExecRequest(stdin=b"stty size\n"))
+        first = until(rb"\r\n(\d+ \d+)\r\npy\$ $").group(1).decode()
+        requests.put(self.ps_pb.ExecRequest(resize=self.pb.TerminalSize(rows=50, cols=132)))
+        requests.put(self.ps_pb.ExecRequest(stdin=b"stty size\n"))
+        resized = until(rb"\r\n(\d+ \d+)\r\npy\$ $").group(1).decode()
+        requests.put(self.ps_pb.ExecRequest(stdin=b"exit 5\n"))
+        exit_status = None
+        for answer in responses:
+            kind = answer.WhichOneof("msg")
+            if kind == "exit":
+                exit_status = answer.exit
+            elif kind == "stderr":
+                seen["stderr"] += 1
+        requests.put(None)
+        check(exit_status is not None and exit_status.WhichOneof("status") == "code", f"Exec tty exit {exit_status}")
+        self.report["tty"] = {"size": first, "resized": resized, "exit": exit_status.code, "stderr_chunks": seen["stderr"]}
+
     def close(self, handles):
         """Close releases a handle and may be repeated; using it afterwards is FAILED_PRECONDITION."""
         for handle in handles.values():
@@ -210,6 +253,7 @@ class Checks:
         try:
             self.run(handles, target_net)
             self.exec_stream(handles)
+            self.exec_tty()
         finally:
             self.close(handles)
         self.errors()

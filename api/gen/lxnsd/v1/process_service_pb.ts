@@ -6,7 +6,7 @@
 
 import type { GenFile, GenMessage, GenService } from "@bufbuild/protobuf/codegenv2";
 import { fileDesc, messageDesc, serviceDesc } from "@bufbuild/protobuf/codegenv2";
-import type { ExecSpec, ExitStatus } from "./types_pb";
+import type { ExecSpec, ExitStatus, TerminalSize } from "./types_pb";
 import { file_lxnsd_v1_types } from "./types_pb";
 import type { Message } from "@bufbuild/protobuf";
 
@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lxnsd/v1/process_service.proto.
  */
 export const file_lxnsd_v1_process_service: GenFile = /*@__PURE__*/
-  fileDesc("Ch5seG5zZC92MS9wcm9jZXNzX3NlcnZpY2UucHJvdG8SCGx4bnNkLnYxIlcKClJ1blJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmx4bnNkLnYxLkV4ZWNTcGVjEg0KBXN0ZGluGAIgASgMEhgKEG1heF9vdXRwdXRfYnl0ZXMYAyABKA0iZAoLUnVuUmVzcG9uc2USDgoGc3Rkb3V0GAEgASgMEg4KBnN0ZGVychgCIAEoDBIiCgRleGl0GAMgASgLMhQubHhuc2QudjEuRXhpdFN0YXR1cxIRCgl0cnVuY2F0ZWQYBCABKAgicgoLRXhlY1JlcXVlc3QSIgoEc3BlYxgBIAEoCzISLmx4bnNkLnYxLkV4ZWNTcGVjSAASDwoFc3RkaW4YAiABKAxIABIVCgtjbG9zZV9zdGRpbhgDIAEoCEgAEhAKBnNpZ25hbBgEIAEoBUgAQgUKA21zZyKFAQoMRXhlY1Jlc3BvbnNlEiQKB3N0YXJ0ZWQYASABKAsyES5seG5zZC52MS5TdGFydGVkSAASEAoGc3Rkb3V0GAIgASgMSAASEAoGc3RkZXJyGAMgASgMSAASJAoEZXhpdBgEIAEoCzIULmx4bnNkLnYxLkV4aXRTdGF0dXNIAEIFCgNtc2ciFgoHU3RhcnRlZBILCgNwaWQYASABKAUyfwoOUHJvY2Vzc1NlcnZpY2USMgoDUnVuEhQubHhuc2QudjEuUnVuUmVxdWVzdBoVLmx4bnNkLnYxLlJ1blJlc3BvbnNlEjkKBEV4ZWMSFS5seG5zZC52MS5FeGVjUmVxdWVzdBoWLmx4bnNkLnYxLkV4ZWNSZXNwb25zZSgBMAFiBnByb3RvMw", [file_lxnsd_v1_types]);
+  fileDesc("Ch5seG5zZC92MS9wcm9jZXNzX3NlcnZpY2UucHJvdG8SCGx4bnNkLnYxIlcKClJ1blJlcXVlc3QSIAoEc3BlYxgBIAEoCzISLmx4bnNkLnYxLkV4ZWNTcGVjEg0KBXN0ZGluGAIgASgMEhgKEG1heF9vdXRwdXRfYnl0ZXMYAyABKA0iZAoLUnVuUmVzcG9uc2USDgoGc3Rkb3V0GAEgASgMEg4KBnN0ZGVychgCIAEoDBIiCgRleGl0GAMgASgLMhQubHhuc2QudjEuRXhpdFN0YXR1cxIRCgl0cnVuY2F0ZWQYBCABKAginAEKC0V4ZWNSZXF1ZXN0EiIKBHNwZWMYASABKAsyEi5seG5zZC52MS5FeGVjU3BlY0gAEg8KBXN0ZGluGAIgASgMSAASFQoLY2xvc2Vfc3RkaW4YAyABKAhIABIQCgZzaWduYWwYBCABKAVIABIoCgZyZXNpemUYBSABKAsyFi5seG5zZC52MS5UZXJtaW5hbFNpemVIAEIFCgNtc2cihQEKDEV4ZWNSZXNwb25zZRIkCgdzdGFydGVkGAEgASgLMhEubHhuc2QudjEuU3RhcnRlZEgAEhAKBnN0ZG91dBgCIAEoDEgAEhAKBnN0ZGVychgDIAEoDEgAEiQKBGV4aXQYBCABKAsyFC5seG5zZC52MS5FeGl0U3RhdHVzSABCBQoDbXNnIhYKB1N0YXJ0ZWQSCwoDcGlkGAEgASgFMn8KDlByb2Nlc3NTZXJ2aWNlEjIKA1J1bhIULmx4bnNkLnYxLlJ1blJlcXVlc3QaFS5seG5zZC52MS5SdW5SZXNwb25zZRI5CgRFeGVjEhUubHhuc2QudjEuRXhlY1JlcXVlc3QaFi5seG5zZC52MS5FeGVjUmVzcG9uc2UoATABYgZwcm90bzM", [file_lxnsd_v1_types]);
 
 /**
  * @generated from message lxnsd.v1.RunRequest
@@ -84,7 +84,8 @@ export const RunResponseSchema: GenMessage<RunResponse> = /*@__PURE__*/
   messageDesc(file_lxnsd_v1_process_service, 1);
 
 /**
- * The first message carries spec; the caller half-closing means close_stdin.
+ * The first message carries spec; the caller half-closing means close_stdin
+ * (with spec.tty: the terminal's EOF character is typed).
  *
  * @generated from message lxnsd.v1.ExecRequest
  */
@@ -112,10 +113,22 @@ export type ExecRequest = Message<"lxnsd.v1.ExecRequest"> & {
     case: "closeStdin";
   } | {
     /**
+     * With tty: to the terminal's foreground process group; else to the
+     * program's process group.
+     *
      * @generated from field: int32 signal = 4;
      */
     value: number;
     case: "signal";
+  } | {
+    /**
+     * A tty session's new terminal size (SIGWINCH to its foreground job);
+     * INVALID_ARGUMENT without spec.tty.
+     *
+     * @generated from field: lxnsd.v1.TerminalSize resize = 5;
+     */
+    value: TerminalSize;
+    case: "resize";
   } | { case: undefined; value?: undefined };
 };
 
@@ -128,6 +141,8 @@ export const ExecRequestSchema: GenMessage<ExecRequest> = /*@__PURE__*/
 
 /**
  * started first, then stdout and stderr chunks (in order per stream), exit last.
+ * With spec.tty only stdout chunks: the terminal's raw output, read to its end
+ * (EIO once the program and all it started have let go of it) before exit.
  *
  * @generated from message lxnsd.v1.ExecResponse
  */

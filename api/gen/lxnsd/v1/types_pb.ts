@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lxnsd/v1/types.proto.
  */
 export const file_lxnsd_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChRseG5zZC92MS90eXBlcy5wcm90bxIIbHhuc2QudjEi0wEKDE5hbWVzcGFjZVJlZhIlCgR0eXBlGAEgASgOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRINCgNwaWQYAiABKAVIABIOCgRzZWxmGAMgASgISAASEAoGaGFuZGxlGAQgASgJSAASDgoEcGF0aBgFIAEoCUgAEisKCWNvbnRhaW5lchgHIAEoCzIWLmx4bnNkLnYxLkNvbnRhaW5lclJlZkgAEiQKCHJlbGF0aW9uGAYgASgOMhIubHhuc2QudjEuUmVsYXRpb25CCAoGc291cmNlImUKDENvbnRhaW5lclJlZhIWCgxjb250YWluZXJfaWQYASABKAlIABIfCgNwb2QYAiABKAsyEC5seG5zZC52MS5Qb2RSZWZIABIQCgZjZ3JvdXAYAyABKAlIAEIKCghzZWxlY3RvciJOCgZQb2RSZWYSCwoDdWlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRuYW1lGAMgASgJEhYKDmNvbnRhaW5lcl9uYW1lGAQgASgJIsEBCg1OYW1lc3BhY2VJbmZvEiUKBHR5cGUYASABKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEg0KBW5zX2lkGAIgASgEEg4KBmRldmljZRgDIAEoBBIYChBvd25lcl91c2VyX25zX2lkGAQgASgEEhYKCW93bmVyX3VpZBgFIAEoDUgAiAEBEhkKDHBhcmVudF9uc19pZBgGIAEoBEgBiAEBQgwKCl9vd25lcl91aWRCDwoNX3BhcmVudF9uc19pZCKiAQoQTmFtZXNwYWNlU3VtbWFyeRIlCgRpbmZvGAEgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbxIVCg1wcm9jZXNzX2NvdW50GAIgASgNEgsKA3BpZBgDIAEoBRILCgN1aWQYBCABKA0SDwoHY29tbWFuZBgFIAEoCRIUCgxjb250YWluZXJfaWQYBiABKAkSDwoHcG9kX3VpZBgHIAEoCSJrCgZIYW5kbGUSCgoCaWQYASABKAkSJQoEaW5mbxgCIAEoCzIXLmx4bnNkLnYxLk5hbWVzcGFjZUluZm8SLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOAoKRXhpdFN0YXR1cxIOCgRjb2RlGAEgASgFSAASEAoGc2lnbmFsGAIgASgFSABCCAoGc3RhdHVzIkIKCUlkTWFwcGluZxIRCglpbnNpZGVfaWQYASABKA0SEgoKb3V0c2lkZV9pZBgCIAEoDRIOCgZsZW5ndGgYAyABKA0i/gEKDlVuc2hhcmVPcHRpb25zEhAKCG1hcF9yb290GAEgASgIEiQKB3VpZF9tYXAYAiADKAsyEy5seG5zZC52MS5JZE1hcHBpbmcSJAoHZ2lkX21hcBgDIAMoCzITLmx4bnNkLnYxLklkTWFwcGluZxIQCghob3N0bmFtZRgEIAEoCRIzChBtb25vdG9uaWNfb2Zmc2V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD2Jvb3R0aW1lX29mZnNldBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtsb29wYmFja191cBgHIAEoCCKVAgoIRXhlY1NwZWMSJAoEam9pbhgBIAMoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZhIoCgd1bnNoYXJlGAIgAygOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRIMCgRhcmd2GAMgAygJEgsKA2VudhgEIAMoCRILCgNjd2QYBSABKAkSEAoDdWlkGAYgASgNSACIAQESEAoDZ2lkGAcgASgNSAGIAQESKgoHdGltZW91dBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg91bnNoYXJlX29wdGlvbnMYCSABKAsyGC5seG5zZC52MS5VbnNoYXJlT3B0aW9uc0IGCgRfdWlkQgYKBF9naWQq9AEKDU5hbWVzcGFjZVR5cGUSHgoaTkFNRVNQQUNFX1RZUEVfVU5TUEVDSUZJRUQQABIXChNOQU1FU1BBQ0VfVFlQRV9VU0VSEAESGQoVTkFNRVNQQUNFX1RZUEVfQ0dST1VQEAISFgoSTkFNRVNQQUNFX1RZUEVfSVBDEAMSFgoSTkFNRVNQQUNFX1RZUEVfTkVUEAQSFgoSTkFNRVNQQUNFX1RZUEVfTU5UEAUSFgoSTkFNRVNQQUNFX1RZUEVfUElEEAYSFwoTTkFNRVNQQUNFX1RZUEVfVElNRRAHEhYKEk5BTUVTUEFDRV9UWVBFX1VUUxAIKk0KCFJlbGF0aW9uEhgKFFJFTEFUSU9OX1VOU1BFQ0lGSUVEEAASEgoOUkVMQVRJT05fT1dORVIQARITCg9SRUxBVElPTl9QQVJFTlQQAipVCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhQKEEVWRU5UX0tJTkRfQURERUQQARIWChJFVkVOVF9LSU5EX1JFTU9WRUQQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRseG5zZC92MS90eXBlcy5wcm90bxIIbHhuc2QudjEi0wEKDE5hbWVzcGFjZVJlZhIlCgR0eXBlGAEgASgOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRINCgNwaWQYAiABKAVIABIOCgRzZWxmGAMgASgISAASEAoGaGFuZGxlGAQgASgJSAASDgoEcGF0aBgFIAEoCUgAEisKCWNvbnRhaW5lchgHIAEoCzIWLmx4bnNkLnYxLkNvbnRhaW5lclJlZkgAEiQKCHJlbGF0aW9uGAYgASgOMhIubHhuc2QudjEuUmVsYXRpb25CCAoGc291cmNlImUKDENvbnRhaW5lclJlZhIWCgxjb250YWluZXJfaWQYASABKAlIABIfCgNwb2QYAiABKAsyEC5seG5zZC52MS5Qb2RSZWZIABIQCgZjZ3JvdXAYAyABKAlIAEIKCghzZWxlY3RvciJOCgZQb2RSZWYSCwoDdWlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRuYW1lGAMgASgJEhYKDmNvbnRhaW5lcl9uYW1lGAQgASgJIsEBCg1OYW1lc3BhY2VJbmZvEiUKBHR5cGUYASABKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEg0KBW5zX2lkGAIgASgEEg4KBmRldmljZRgDIAEoBBIYChBvd25lcl91c2VyX25zX2lkGAQgASgEEhYKCW93bmVyX3VpZBgFIAEoDUgAiAEBEhkKDHBhcmVudF9uc19pZBgGIAEoBEgBiAEBQgwKCl9vd25lcl91aWRCDwoNX3BhcmVudF9uc19pZCKiAQoQTmFtZXNwYWNlU3VtbWFyeRIlCgRpbmZvGAEgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbxIVCg1wcm9jZXNzX2NvdW50GAIgASgNEgsKA3BpZBgDIAEoBRILCgN1aWQYBCABKA0SDwoHY29tbWFuZBgFIAEoCRIUCgxjb250YWluZXJfaWQYBiABKAkSDwoHcG9kX3VpZBgHIAEoCSJrCgZIYW5kbGUSCgoCaWQYASABKAkSJQoEaW5mbxgCIAEoCzIXLmx4bnNkLnYxLk5hbWVzcGFjZUluZm8SLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOAoKRXhpdFN0YXR1cxIOCgRjb2RlGAEgASgFSAASEAoGc2lnbmFsGAIgASgFSABCCAoGc3RhdHVzIkIKCUlkTWFwcGluZxIRCglpbnNpZGVfaWQYASABKA0SEgoKb3V0c2lkZV9pZBgCIAEoDRIOCgZsZW5ndGgYAyABKA0i/gEKDlVuc2hhcmVPcHRpb25zEhAKCG1hcF9yb290GAEgASgIEiQKB3VpZF9tYXAYAiADKAsyEy5seG5zZC52MS5JZE1hcHBpbmcSJAoHZ2lkX21hcBgDIAMoCzITLmx4bnNkLnYxLklkTWFwcGluZxIQCghob3N0bmFtZRgEIAEoCRIzChBtb25vdG9uaWNfb2Zmc2V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD2Jvb3R0aW1lX29mZnNldBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtsb29wYmFja191cBgHIAEoCCLRAgoIRXhlY1NwZWMSJAoEam9pbhgBIAMoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZhIoCgd1bnNoYXJlGAIgAygOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRIMCgRhcmd2GAMgAygJEgsKA2VudhgEIAMoCRILCgNjd2QYBSABKAkSEAoDdWlkGAYgASgNSACIAQESEAoDZ2lkGAcgASgNSAGIAQESKgoHdGltZW91dBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg91bnNoYXJlX29wdGlvbnMYCSABKAsyGC5seG5zZC52MS5VbnNoYXJlT3B0aW9ucxILCgN0dHkYCiABKAgSLQoNdGVybWluYWxfc2l6ZRgLIAEoCzIWLmx4bnNkLnYxLlRlcm1pbmFsU2l6ZUIGCgRfdWlkQgYKBF9naWQiKgoMVGVybWluYWxTaXplEgwKBHJvd3MYASABKA0SDAoEY29scxgCIAEoDSr0AQoNTmFtZXNwYWNlVHlwZRIeChpOQU1FU1BBQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhcKE05BTUVTUEFDRV9UWVBFX1VTRVIQARIZChVOQU1FU1BBQ0VfVFlQRV9DR1JPVVAQAhIWChJOQU1FU1BBQ0VfVFlQRV9JUEMQAxIWChJOQU1FU1BBQ0VfVFlQRV9ORVQQBBIWChJOQU1FU1BBQ0VfVFlQRV9NTlQQBRIWChJOQU1FU1BBQ0VfVFlQRV9QSUQQBhIXChNOQU1FU1BBQ0VfVFlQRV9USU1FEAcSFgoSTkFNRVNQQUNFX1RZUEVfVVRTEAgqTQoIUmVsYXRpb24SGAoUUkVMQVRJT05fVU5TUEVDSUZJRUQQABISCg5SRUxBVElPTl9PV05FUhABEhMKD1JFTEFUSU9OX1BBUkVOVBACKlUKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQRVZFTlRfS0lORF9BRERFRBABEhYKEkVWRU5UX0tJTkRfUkVNT1ZFRBACYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A reference to one namespace.
@@ -510,6 +510,31 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
    * @generated from field: lxnsd.v1.UnshareOptions unshare_options = 9;
    */
   unshareOptions?: UnshareOptions | undefined;
+
+  /**
+   * Exec only (Run with tty is INVALID_ARGUMENT): run the program on a
+   * terminal of its own instead of pipes. The per-request child allocates a
+   * pseudo-terminal after joining the namespaces, from the devpts of the
+   * program's mount namespace (/dev/pts/ptmx there, else /dev/ptmx); the
+   * program gets a new session with the terminal's slave as its controlling
+   * terminal and as fds 0, 1 and 2 (owned by uid/gid when given), and TERM
+   * from env or "xterm". Its output comes as raw stdout chunks only (no
+   * stderr, no translation by the daemon); stdin chunks are typed on the
+   * terminal, close_stdin types its EOF character, signal goes to the
+   * terminal's foreground process group, and ExecRequest.resize changes its
+   * size (the foreground job gets SIGWINCH). Without tty nothing changes.
+   *
+   * @generated from field: bool tty = 10;
+   */
+  tty: boolean;
+
+  /**
+   * With tty: the terminal's size before the program starts (unset or 0
+   * rows/cols: the kernel's 0x0). Without tty: INVALID_ARGUMENT.
+   *
+   * @generated from field: lxnsd.v1.TerminalSize terminal_size = 11;
+   */
+  terminalSize?: TerminalSize | undefined;
 };
 
 /**
@@ -518,6 +543,30 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
  */
 export const ExecSpecSchema: GenMessage<ExecSpec> = /*@__PURE__*/
   messageDesc(file_lxnsd_v1_types, 9);
+
+/**
+ * A terminal's size in character cells, as TIOCSWINSZ takes it (at most 65535 each).
+ *
+ * @generated from message lxnsd.v1.TerminalSize
+ */
+export type TerminalSize = Message<"lxnsd.v1.TerminalSize"> & {
+  /**
+   * @generated from field: uint32 rows = 1;
+   */
+  rows: number;
+
+  /**
+   * @generated from field: uint32 cols = 2;
+   */
+  cols: number;
+};
+
+/**
+ * Describes the message lxnsd.v1.TerminalSize.
+ * Use `create(TerminalSizeSchema)` to create a new message.
+ */
+export const TerminalSizeSchema: GenMessage<TerminalSize> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_types, 10);
 
 /**
  * The eight Linux namespace types, in lxns's join order (ALL_NAMESPACE_CLASSES):
