@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readlinkSync } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
@@ -37,6 +37,20 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
   it("exec -t PID -a runs in every namespace of the target (its user namespace, ours, skipped)", async () => {
     const result = await cli(["exec", "-t", String(target.pid), "-a", "--", "hostname"]);
     expect(result).toEqual({ code: 0, stdout: "lxnsctl-target\n", stderr: "" });
+  });
+
+  it("exec -U -n / --preserve-credentials on a target made by `setpriv --reuid 65534 unshare -r`: what nsenter prints", async () => {
+    const rootless = await startTarget(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "unshare", "-r", "--net", "--"]);
+    try {
+      const probe = ["sh", "-c", "id; grep CapEff /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/net"];
+      for (const extra of [[], ["--preserve-credentials"]]) {
+        const nsenter = spawnSync("nsenter", ["-t", String(rootless.pid), "-U", "-n", ...extra, ...probe], { encoding: "utf8" });
+        const result = await cli(["exec", "-t", String(rootless.pid), "-U", "-n", ...extra, "--", ...probe]);
+        expect(result).toEqual({ code: nsenter.status, stdout: nsenter.stdout, stderr: "" });
+      }
+    } finally {
+      await rootless.kill();
+    }
   });
 
   it("unshare -n -- readlink /proc/self/ns/net names another net namespace than ours", async () => {

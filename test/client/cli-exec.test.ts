@@ -142,6 +142,12 @@ describe("lxnsctl exec: flags → ExecSpec", () => {
     });
   });
 
+  it("--preserve-credentials sets preserve_credentials", async () => {
+    const result = await cli(["exec", "-t", "7", "-U", "-n", "--preserve-credentials", "--", "id"]);
+    expect(result.specs[0].preserveCredentials).toBe(true);
+    expect((await cli(["exec", "-t", "7", "-U", "--", "id"])).specs[0].preserveCredentials).toBeUndefined();
+  });
+
   it("the global --timeout becomes the call's deadline", async () => {
     const fake = fakeClient();
     const exec = fake.client.exec;

@@ -20,6 +20,7 @@ export interface ExecFlags extends ProgramFlags {
   target?: number;
   all?: boolean;
   handle?: string[];
+  preserveCredentials?: boolean;
   [typeFlag: string]: unknown;
 }
 
@@ -60,15 +61,20 @@ export function registerExec(program: Command, ctx: CliContext): void {
     .argument("[command...]", "the program and its arguments (after --)")
     .addOption(new Option("-t, --target <pid>", "the process whose namespaces to join").argParser(parsePid))
     .addOption(new Option("-a, --all", "join all eight namespaces of the target (its user namespace only if it is not the daemon's)"))
-    .addOption(new Option("--handle <id>", "also join the namespace of this handle (from open or unshare); repeatable").argParser(collect(String)));
+    .addOption(new Option("--handle <id>", "also join the namespace of this handle (from open or unshare); repeatable").argParser(collect(String)))
+    .addOption(new Option("--preserve-credentials", "after joining a user namespace, keep the daemon's ids as they map into it (default: uid 0 and gid 0 inside)"));
   addTypeFlags(command, (kind) => `join the target's ${kind.name} namespace`);
   addProgramOptions(command)
     .addHelpText(
       "after",
       `
-The daemon joins the namespaces in its own order (user first), whatever the
-order of the flags, then runs the program with argv[0] looked up on PATH inside
-the joined mount namespace.
+The daemon joins the namespaces as nsenter does, whatever the order of the
+flags: all but the user namespace, then the user namespace, then what failed
+before; one the program is in already is not joined again (but the mount
+namespace is). After a user namespace is joined the program runs as uid 0 and
+gid 0 inside (unless --uid/--gid or --preserve-credentials), setgroups skipped
+where the namespace denies it. argv[0] is looked up on PATH inside the joined
+mount namespace.
 ${EXIT_STATUS_HELP}
 
 Examples:
@@ -81,6 +87,6 @@ Examples:
       let { refs } = execJoins(flags);
       const spec = programSpec(argv, flags, ctx.io.env ?? process.env);
       if (flags.all) refs = await skipOwnUserNamespace(ctx.connect(self), ctx.callOptions(self), flags.target!, refs);
-      ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs }, { stdin: flags.stdin !== false });
+      ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs, ...(flags.preserveCredentials ? { preserveCredentials: true } : {}) }, { stdin: flags.stdin !== false });
     });
 }
