@@ -29,6 +29,12 @@ export interface CliIo {
    * a program runs (to forward them); returns the unsubscribe. None when unset.
    */
   onSignal?(listener: (signal: NodeJS.Signals) => void): () => void;
+  /**
+   * Told when the program was killed by signal `signal` (run() still
+   * resolves to 128 + signal): the bin re-raises it on lxnsctl itself, as
+   * nsenter does, so that shells and subprocess see a death by that signal.
+   */
+  programKilledBy?(signal: number): void;
 }
 
 /** The program-wide options. */

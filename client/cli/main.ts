@@ -12,7 +12,8 @@ import { registerMount } from "./commands/mount";
 import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
-import { processSignals, streamWriter } from "./run-program";
+import { markProgramStart } from "./program-argv";
+import { processSignals, reraise, streamWriter } from "./run-program";
 import { UsageError } from "./usage-error";
 
 export type { CliIo } from "./cli-context";
@@ -78,7 +79,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     current = actionCommand.name();
   });
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(markProgramStart(program, argv), { from: "user" });
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
@@ -96,13 +97,16 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 if (require.main === module) {
   const writeStdout = streamWriter(process.stdout);
   const writeStderr = streamWriter(process.stderr);
+  let killedBy: number | undefined;
   run(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
     stdin: process.stdin,
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
+    programKilledBy: (signal) => (killedBy = signal),
   }).then((code) => {
     process.exitCode = code;
+    if (killedBy !== undefined) reraise(killedBy);
   });
 }

@@ -2,6 +2,8 @@ import type { Duration } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError, Option } from "commander";
 import type { Command } from "commander";
 import { collect, parseInteger, parseNonNegativeSeconds } from "./parse-values";
+import { DEFAULT_ENV } from "../../api/default-env";
+import type { CliIo } from "./cli-context";
 import { UsageError } from "./usage-error";
 
 /** The parsed flags that say how to run the program (exec, and unshare with a command). */
@@ -10,6 +12,7 @@ export interface ProgramFlags {
   gid?: number;
   cwd?: string;
   env?: string[];
+  envAll?: boolean;
   timeoutProgram?: Duration;
   /** false under --no-stdin. */
   stdin?: boolean;
@@ -36,10 +39,11 @@ export function addProgramOptions(command: Command): Command {
     .addOption(new Option("-G, --gid <gid>", "run the program as this gid (supplementary groups are dropped)").argParser(parseId))
     .addOption(new Option("-w, --cwd <dir>", "working directory, absolute, inside the program's mount namespace (default: /)"))
     .addOption(
-      new Option("--env <key=value>", "environment entry, repeatable; KEY alone copies lxnsctl's value (default: the daemon's minimal PATH and HOME)").argParser(
+      new Option("--env <key=value>", "environment entry added to the defaults (PATH and HOME=/), repeatable; KEY alone copies lxnsctl's value").argParser(
         collect(parseEnvEntry),
       ),
     )
+    .addOption(new Option("--env-all", "pass lxnsctl's whole environment (--env entries still added)"))
     .addOption(new Option("--timeout-program <seconds>", "the daemon kills the program after this long (exit status 1, DEADLINE_EXCEEDED)").argParser(parseNonNegativeSeconds))
     .addOption(new Option("--no-stdin", "do not forward stdin: the program's stdin is closed at once"));
 }
@@ -54,21 +58,58 @@ export interface ProgramSpecFields {
   timeout?: Duration;
 }
 
+/** Where lxnsctl runs: its environment, and whether its stdin is a terminal. */
+export interface LocalSide {
+  env: Record<string, string | undefined>;
+  stdinIsTerminal?: boolean;
+}
+
+/** The LocalSide of `io`: its env (process.env by default), and whether its stdin is a terminal. */
+export function localSide(io: CliIo): LocalSide {
+  return { env: io.env ?? process.env, stdinIsTerminal: (io.stdin as { isTTY?: boolean } | undefined)?.isTTY === true };
+}
+
 /**
- * The ExecSpec fields of the program flags and `argv`. KEY-only --env entries
- * take their value from `env` and are dropped when it has none. Throws
- * UsageError without a program.
+ * The program's environment: none of lxnsctl's by default (the daemon's
+ * PATH and HOME); --env-all all of it; --env entries added, each replacing
+ * the entry of its KEY (KEY alone takes lxnsctl's value and is dropped when
+ * it has none); TERM when stdin is a terminal, as nsenter passes its own.
+ * Empty when nothing is added: the daemon's defaults then.
  */
-export function programSpec(argv: string[], flags: ProgramFlags, env: Record<string, string | undefined>): ProgramSpecFields {
-  if (argv.length === 0 || argv[0] === "") throw new UsageError("a program to run is required after --");
-  const entries: string[] = [];
+export function programEnv(flags: ProgramFlags, local: LocalSide): string[] {
+  const entries = new Map<string, string>();
+  const add = (key: string, value: string | undefined) => value !== undefined && entries.set(key, `${key}=${value}`);
+  if (flags.envAll) for (const [key, value] of Object.entries(local.env)) add(key, value);
   for (const entry of flags.env ?? []) {
-    if (entry.includes("=")) entries.push(entry);
-    else if (env[entry] !== undefined) entries.push(`${entry}=${env[entry]}`);
+    const equals = entry.indexOf("=");
+    if (equals > 0) entries.set(entry.slice(0, equals), entry);
+    else add(entry, local.env[entry]);
   }
+  if (local.stdinIsTerminal && !entries.has("TERM")) add("TERM", local.env.TERM);
+  if (entries.size === 0) return [];
+  if (!flags.envAll) {
+    for (const entry of [...DEFAULT_ENV].reverse()) {
+      const key = entry.slice(0, entry.indexOf("="));
+      if (!entries.has(key)) entries.set(key, entry);
+    }
+    // The defaults first, as the daemon would give them.
+    const defaults = DEFAULT_ENV.map((entry) => entry.slice(0, entry.indexOf("=")));
+    return [...defaults.map((key) => entries.get(key)!), ...[...entries].filter(([key]) => !defaults.includes(key)).map(([, entry]) => entry)];
+  }
+  return [...entries.values()];
+}
+
+/**
+ * The ExecSpec fields of the program flags and `argv`; without a program,
+ * `defaultProgram` (a shell, as nsenter and unshare run one). See programEnv
+ * for the environment.
+ */
+export function programSpec(argv: string[], flags: ProgramFlags, local: LocalSide, defaultProgram = "/bin/sh"): ProgramSpecFields {
+  if (argv.length === 0) argv = [defaultProgram];
+  if (argv[0] === "") throw new UsageError("the program's name is empty");
   return {
     argv,
-    env: entries,
+    env: programEnv(flags, local),
     cwd: flags.cwd ?? "",
     uid: flags.uid,
     gid: flags.gid,

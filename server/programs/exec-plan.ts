@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { ExecSpec } from "../../api/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { DEFAULT_ENV } from "../../api/default-env";
 import * as native from "../../native/lib";
 import { durationMs } from "../rpc/durations";
 import { invalidArgument } from "../errors";
@@ -13,8 +14,7 @@ import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolve
 import { planUnshare } from "../namespaces/unshare-plan";
 import type { DaemonIds } from "../namespaces/unshare-plan";
 
-/** The environment a program gets when the caller names none. */
-export const DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"];
+export { DEFAULT_ENV };
 const DEFAULT_PATH = DEFAULT_ENV[0].slice("PATH=".length);
 /** Bounds on what a caller may ask the kernel to copy into a new program. */
 const MAX_ARGS = 4096;
@@ -59,7 +59,7 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   if (spec.uid === NO_ID || spec.gid === NO_ID) throw invalidArgument("spec.uid and spec.gid: 4294967295 is not an id");
   const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
   if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`spec.timeout: at most ${MAX_TIMEOUT_MS} ms (the addon's timer)`);
-  const env = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
+  const env = spec.env.length > 0 ? spec.env : [...DEFAULT_ENV];
   const fields = { types: "spec.unshare", options: "spec.unshare_options", allowNone: true };
   let unshare = planUnshare(spec.unshare, spec.unshareOptions, ids, fields);
   const creates = (type: NamespaceType) => unshare.kinds.some((kind) => kind.type === type);

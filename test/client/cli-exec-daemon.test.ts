@@ -95,7 +95,29 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
     expect(env.stdout).toBe("y /tmp\n");
   });
 
-  it("the compiled bin: stdin piped through cat, exit code, and SIGTERM forwarded (143)", async () => {
+  it("the compiled bin: a program killed by a signal kills lxnsctl with it, as nsenter dies of it", async () => {
+    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
+    const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
+    for (const signal of ["TERM", "KILL", "INT"]) {
+      const program = ["sh", "-c", `kill -${signal} $$`];
+      const nsenter = spawnSync("nsenter", ["-t", String(target.pid), "-u", ...program]);
+      // Not spawnSync: the daemon runs in this process.
+      const child = spawn(process.execPath, [CLI_MAIN, "exec", "-t", String(target.pid), "-u", ...program], { env, stdio: "ignore" });
+      const lxnsctl = await new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (status, signal) => resolve({ status, signal })));
+      expect(lxnsctl).toEqual({ status: nsenter.status, signal: nsenter.signal });
+      expect(lxnsctl.signal).toBe(`SIG${signal}`);
+    }
+  });
+
+  it("exec -t PID -u sh -c '…' without --: the same output and status as nsenter", async () => {
+    const program = ["sh", "-c", "hostname; exit 4"];
+    const nsenter = spawnSync("nsenter", ["-t", String(target.pid), "-u", ...program], { encoding: "utf8" });
+    const result = await cli(["exec", "-t", String(target.pid), "-u", ...program]);
+    expect(result).toEqual({ code: nsenter.status, stdout: nsenter.stdout, stderr: "" });
+    expect(result.code).toBe(4);
+  });
+
+  it("the compiled bin: stdin piped through cat, exit code, and SIGTERM forwarded (the program's death by it is lxnsctl's)", async () => {
     if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
     const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
     const big = Buffer.alloc(4 * 1024 * 1024, "x");
@@ -106,8 +128,8 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
     const child = spawn(process.execPath, [CLI_MAIN, "unshare", "-u", "--", "sh", "-c", "echo ready; exec sleep 100"], { env, stdio: ["ignore", "pipe", "pipe"] });
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
     child.kill("SIGTERM");
-    const code = await new Promise((resolve) => child.once("close", (code) => resolve(code)));
-    expect(code).toBe(143);
+    const signal = await new Promise((resolve) => child.once("close", (_code, signal) => resolve(signal)));
+    expect(signal).toBe("SIGTERM");
   });
 });
 

@@ -1,4 +1,7 @@
 import { create } from "@bufbuild/protobuf";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { Readable } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { ErrorInfoSchema } from "../../api/gen/google/rpc/error_details_pb";
@@ -9,6 +12,8 @@ import { LxnsdError } from "../../client/lxnsd-error";
 import type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit } from "../../client/process-client";
 import type { CliIo } from "../../client/cli/main";
 import { exitStatusOf, failureStatusOf } from "../../client/cli/run-program";
+import { targetShell } from "../../client/cli/commands/exec";
+import { DEFAULT_ENV } from "../../api/default-env";
 import { captureCli } from "../helpers/cli";
 
 /** What the fake program does: its output, and how it ends (an exit or a daemon error). */
@@ -133,7 +138,7 @@ describe("lxnsctl exec: flags → ExecSpec", () => {
     expect(result.stderr).toBe("");
     expect(result.specs[0]).toEqual({
       argv: ["ls", "-l", "--color"],
-      env: ["A=B", "TERM=xterm"],
+      env: [...DEFAULT_ENV, "A=B", "TERM=xterm"],
       cwd: "/tmp",
       uid: 1,
       gid: 2,
@@ -299,20 +304,72 @@ describe("lxnsctl exec: stdio and signals", () => {
   });
 });
 
+describe("lxnsctl exec: program and environment as nsenter reads them", () => {
+  it("the first argument that is not an option starts the program; -- is still allowed", async () => {
+    for (const argv of [
+      ["exec", "-t", "42", "-n", "sh", "-c", "echo $0", "-t"],
+      ["exec", "-t", "42", "-n", "--", "sh", "-c", "echo $0", "-t"],
+      ["exec", "-t42", "-n", "sh", "-c", "echo $0", "-t"],
+      ["exec", "--target", "42", "--env", "A=B", "-n", "sh", "-c", "echo $0", "-t"],
+      ["--timeout", "5000", "exec", "-n", "-t", "42", "sh", "-c", "echo $0", "-t"],
+    ]) {
+      const result = await cli(argv);
+      expect(result.stderr).toBe("");
+      expect(result.specs[0]).toMatchObject({ argv: ["sh", "-c", "echo $0", "-t"], join: [pidRef(NamespaceType.NET, 42)] });
+    }
+    const unshare = await cli(["unshare", "-n", "ls", "-l"]);
+    expect(unshare.specs[0]).toMatchObject({ argv: ["ls", "-l"], unshare: [NamespaceType.NET] });
+  });
+
+  it("-it is refused with a message pointing to --tty (it read as --ipc --target)", async () => {
+    const result = await cli(["exec", "-it", "42", "-a", "--", "sh"]);
+    expect(result.code).toBe(2);
+    expect(result.specs).toEqual([]);
+    expect(result.stderr).toMatch(/^lxnsctl: -it: .*--tty/);
+  });
+
+  it("no program: the target's $SHELL, else /bin/sh", async () => {
+    expect((await cli(["exec", "-t", "2147483646", "-n"])).specs[0].argv).toEqual(["/bin/sh"]);
+    const procRoot = mkdtempSync(path.join(tmpdir(), "lxnsctl-proc-"));
+    try {
+      mkdirSync(path.join(procRoot, "42"));
+      writeFileSync(path.join(procRoot, "42", "environ"), "A=1\0SHELL=/bin/bash\0B=2\0");
+      expect(targetShell(42, procRoot)).toBe("/bin/bash");
+      writeFileSync(path.join(procRoot, "42", "environ"), "A=1\0");
+      expect(targetShell(42, procRoot)).toBe("/bin/sh");
+    } finally {
+      rmSync(procRoot, { recursive: true });
+    }
+  });
+
+  it("--env adds to the defaults (PATH and HOME kept unless given); --env-all passes lxnsctl's environment; TERM when stdin is a terminal", async () => {
+    const env = { TERM: "xterm", LANG: "C.UTF-8", PATH: "/mine" };
+    const specOf = async (argv: string[], stdin?: Readable) => (await cli(["exec", "-t", "1", "-n", ...argv, "--", "env"], fakeClient(), { env, ...(stdin ? { stdin } : {}) })).specs[0].env;
+    expect(await specOf([])).toEqual([]);
+    expect(await specOf(["--env", "A=B"])).toEqual([...DEFAULT_ENV, "A=B"]);
+    expect(await specOf(["--env", "PATH=/x", "--env", "LANG"])).toEqual(["PATH=/x", "HOME=/", "LANG=C.UTF-8"]);
+    expect(await specOf(["--env-all", "--env", "A=B"])).toEqual(["TERM=xterm", "LANG=C.UTF-8", "PATH=/mine", "A=B"]);
+    const terminal = Object.assign(Readable.from([]), { isTTY: true });
+    expect(await specOf([], terminal)).toEqual([...DEFAULT_ENV, "TERM=xterm"]);
+    const withTerm = await cli(["exec", "-t", "1", "-n", "--", "env"], fakeClient(), { env: {}, stdin: Object.assign(Readable.from([]), { isTTY: true }) });
+    expect(withTerm.specs[0].env).toEqual([]);
+  });
+});
+
 describe("lxnsctl exec and unshare -- CMD: malformed command lines exit 2 without a call", () => {
   it.each(
     [
       ["exec", "--", "hostname"], // nothing to join
       ["exec", "-n", "--", "hostname"], // a type without a target
       ["exec", "-t", "42", "--", "hostname"], // a target without a type
-      ["exec", "-t", "42", "-n"], // no program
       ["exec", "-t", "42", "-n", "--", ""],
+      ["exec", "-it", "42", "-a", "--", "sh"], // docker's -it: refused, pointing to --tty
+      ["exec", "-ti", "42", "-a", "sh"],
       ["exec", "-t", "x", "-n", "--", "true"],
       ["exec", "-t", "42", "-n", "--uid", "-1", "--", "true"],
       ["exec", "-t", "42", "-n", "--gid", "4294967295", "--", "true"],
       ["exec", "-t", "42", "-n", "--env", "=x", "--", "true"],
       ["exec", "-t", "42", "-n", "--timeout-program", "-1", "--", "true"],
-      ["exec", "-t", "42", "-n", "ls", "-l"], // the program's options without --
       ["unshare", "--", "sh"], // no type
       ["unshare", "-n", "--lease", "5", "--", "sh"],
       ["unshare", "-m", "--mount-proc", "--", "sh"], // --mount-proc without --pid

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { Option } from "commander";
 import type { Command } from "commander";
@@ -9,7 +10,7 @@ import type { LxnsdClient } from "../../create-client";
 import type { CallOptions } from "../../rpc/call-options";
 import type { CliContext } from "../cli-context";
 import { collect, parsePid } from "../parse-values";
-import { addProgramOptions, programSpec } from "../program-options";
+import { addProgramOptions, localSide, programSpec } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
@@ -52,13 +53,30 @@ async function skipOwnUserNamespace(client: LxnsdClient, options: CallOptions, t
   return same ? refs.filter((r) => !(r.type === NamespaceType.USER && r.source.case === "pid")) : refs;
 }
 
+/**
+ * The shell to run when no program is given: the target's $SHELL (from
+ * /proc/PID/environ, when lxnsctl may read it), else /bin/sh, as nsenter
+ * runs a shell.
+ */
+export function targetShell(pid: number, procRoot = "/proc"): string {
+  try {
+    const shell = readFileSync(`${procRoot}/${pid}/environ`, "latin1")
+      .split("\0")
+      .find((entry) => entry.startsWith("SHELL="))
+      ?.slice("SHELL=".length);
+    return shell && shell.startsWith("/") ? shell : "/bin/sh";
+  } catch {
+    return "/bin/sh";
+  }
+}
+
 /** `lxnsctl exec`: run a program in a process's namespaces (ProcessService.Exec), nsenter-style. */
 export function registerExec(program: Command, ctx: CliContext): void {
   const command = program
     .command("exec")
     .description("run a program in namespaces of a process (or held handles), like nsenter; stdio is streamed")
-    .usage("[options] -- command [args...]")
-    .argument("[command...]", "the program and its arguments (after --)")
+    .usage("[options] [--] [command [args...]]")
+    .argument("[command...]", "the program and its arguments: the first argument that is not an option (default: the target's $SHELL, else /bin/sh)")
     .addOption(new Option("-t, --target <pid>", "the process whose namespaces to join").argParser(parsePid))
     .addOption(new Option("-a, --all", "join all eight namespaces of the target (its user namespace only if it is not the daemon's)"))
     .addOption(new Option("--handle <id>", "also join the namespace of this handle (from open or unshare); repeatable").argParser(collect(String)))
@@ -85,7 +103,7 @@ Examples:
     )
     .action(async (argv: string[], flags: ExecFlags, self: Command) => {
       let { refs } = execJoins(flags);
-      const spec = programSpec(argv, flags, ctx.io.env ?? process.env);
+      const spec = programSpec(argv, flags, localSide(ctx.io), flags.target !== undefined ? targetShell(flags.target) : "/bin/sh");
       if (flags.all) refs = await skipOwnUserNamespace(ctx.connect(self), ctx.callOptions(self), flags.target!, refs);
       ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs, ...(flags.preserveCredentials ? { preserveCredentials: true } : {}) }, { stdin: flags.stdin !== false });
     });

@@ -10,7 +10,8 @@ import type { IdMapping, UnshareOptionsSchema } from "../../../api/gen/lxnsd/v1/
 import type { ExecSpecInit } from "../../process-client";
 import type { CliContext } from "../cli-context";
 import { formatHandles } from "../format";
-import { addProgramOptions, programSpec } from "../program-options";
+import { addProgramOptions, localSide, programSpec } from "../program-options";
+import type { LocalSide } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
 import { collect, parseIdMapping, parseNonNegativeSeconds, parsePid, parseSeconds } from "../parse-values";
@@ -74,11 +75,11 @@ export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
 }
 
 /** The ExecSpec of `unshare ... -- CMD`: the program in new namespaces. */
-export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, env: Record<string, string | undefined>): ExecSpecInit {
+export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, local: LocalSide): ExecSpecInit {
   if (flags.lease !== undefined) throw new UsageError("--lease is for held namespaces; a program's namespaces go with it");
   if (flags.target !== undefined) throw new UsageError("--target is for held namespaces; a program runs as the process its joins name (lxnsctl exec)");
   const { types, options } = unshareTypesAndOptions(flags);
-  return { ...programSpec(argv, flags, env), unshare: types, unshareOptions: options };
+  return { ...programSpec(argv, flags, local), unshare: types, unshareOptions: options };
 }
 
 /**
@@ -91,7 +92,7 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .command("unshare")
     .description("create new namespaces: held by the daemon (prints HANDLE TYPE NS per namespace), or, with -- CMD, for a program run in them")
     .usage("[options] [-- command [args...]]")
-    .argument("[command...]", "a program to run in the new namespaces, and its arguments (after --)");
+    .argument("[command...]", "a program to run in the new namespaces, and its arguments: the first argument that is not an option");
   addTypeFlags(command, (kind) => `new ${kind.name} namespace`)
     .addOption(new Option("-r, --map-root-user", "map uid/gid 0 inside to the daemon's uid/gid, with --target to the target's (implies --user)"))
     .addOption(new Option("--map-users <inner:outer:count>", "uid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
@@ -128,7 +129,7 @@ Examples:
         ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
         return;
       }
-      const spec = unshareProgramSpec(argv, flags, ctx.io.env ?? process.env);
+      const spec = unshareProgramSpec(argv, flags, localSide(ctx.io));
       ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false });
     });
 }
