@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
+import { LXNSD_VERSION } from "../../api/version";
 import { CliContext } from "./cli-context";
 import type { CliIo } from "./cli-context";
 import { registerClose, registerOpen } from "./commands/handles";
@@ -39,6 +40,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option("--tls-server-name <name>", "name to check the daemon's certificate against (env: LXNSD_TLS_SERVER_NAME)"))
     .addOption(new Option("--json", "print the response as protobuf JSON, one document"))
     .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser(parseTimeoutMs))
+    .version(`lxnsctl ${LXNSD_VERSION}`, "-V, --version", "print the version and exit")
     .exitOverride()
     .configureHelp({ showGlobalOptions: true })
     .configureOutput({

@@ -58,6 +58,11 @@ describe("lxnsctl ls / watch: flags → request", () => {
     expect(JSON.parse(result.stdout).namespaces[0]).toMatchObject({ pid: 42, command: "sleep 1000", info: { nsId: "4026532000" } });
   });
 
+  it("--json keeps zero values: uid 0 is root, not an absent field", async () => {
+    const result = await cli(["ls", "--json"], fake().client);
+    expect(JSON.parse(result.stdout).namespaces[0]).toMatchObject({ uid: 0, info: { ownerUserNsId: "0" } });
+  });
+
   it.each([[["ls", "-p", "0"]], [["ls", "-t", "bogus"]], [["watch", "--interval", "x"]]])("%j is a usage error", async (argv) => {
     expect((await cli(argv, fake().client)).code).toBe(2);
   });

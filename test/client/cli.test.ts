@@ -1,3 +1,7 @@
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import * as path from "node:path";
+import { LXNSD_VERSION } from "../../api/version";
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
@@ -101,6 +105,15 @@ describe("lxnsctl inspect: flags → NamespaceRef", () => {
   it("--json prints the InspectResponse as protobuf JSON", async () => {
     const result = await cli(["--json", "inspect", "-t", "1", "-n"], fake());
     expect(JSON.parse(result.stdout)).toEqual({ info: { type: "NAMESPACE_TYPE_NET", nsId: "4026532000", device: "4", ownerUserNsId: "4026531837" } });
+  });
+
+  it("--version prints lxnsctl's version, the package's", async () => {
+    const result = await cli(["--version"], fake());
+    expect(result).toMatchObject({ code: 0, stdout: `lxnsctl ${LXNSD_VERSION}\n` });
+    expect(LXNSD_VERSION).toBe(JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")).version);
+    // The daemon's, compiled (npm run build).
+    const daemon = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "dist", "server", "main.js"), "--version"], { encoding: "utf8" });
+    expect({ status: daemon.status, stdout: daemon.stdout }).toEqual({ status: 0, stdout: `lxnsd ${LXNSD_VERSION}\n` });
   });
 
   it("global options may follow the command", async () => {

@@ -10,7 +10,7 @@ import type { NamespaceSummary } from "../../../api/gen/lxnsd/v1/types_pb";
 import { LxnsdError } from "../../lxnsd-error";
 import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
-import { formatTable, typeName } from "../format";
+import { JSON_OPTIONS, formatTable, typeName } from "../format";
 import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
 
 /** The parsed flags of `ls`. */
@@ -54,7 +54,7 @@ export function registerList(program: Command, ctx: CliContext): void {
       const rows: NamespaceSummary[] = [];
       for await (const response of ctx.connect(self).listNamespaces(listRequest(options), ctx.callOptions(self))) rows.push(response.summary!);
       if (ctx.globals(self).json) {
-        ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row)) }, null, 2)}\n`);
+        ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row, JSON_OPTIONS)) }, null, 2)}\n`);
       } else {
         ctx.io.stdout(formatTable(["NS", "TYPE", "NPROCS", "PID", "UID", "COMMAND"], rows.map(summaryCells)));
       }
@@ -75,7 +75,7 @@ export function registerWatch(program: Command, ctx: CliContext): void {
       const json = ctx.globals(self).json;
       try {
         for await (const event of ctx.connect(self).watchNamespaces(watchRequest(options), { ...ctx.callOptions(self), signal: controller.signal })) {
-          if (json) ctx.io.stdout(`${JSON.stringify(toJson(WatchNamespacesResponseSchema, event))}\n`);
+          if (json) ctx.io.stdout(`${JSON.stringify(toJson(WatchNamespacesResponseSchema, event, JSON_OPTIONS))}\n`);
           else {
             const s = event.summary!;
             const kind = event.kind === EventKind.ADDED ? "ADDED" : event.kind === EventKind.REMOVED ? "REMOVED" : String(event.kind);
