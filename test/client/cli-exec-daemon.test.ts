@@ -53,6 +53,15 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
     }
   });
 
+  it("unshare -c / --map-user / --map-group: the ids util-linux unshare gives", async () => {
+    for (const flags of [["-c"], ["--map-user", "1000", "--map-group", "100"], ["-r"]]) {
+      const program = ["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map"];
+      const unshare = spawnSync("unshare", [...flags, ...program], { encoding: "utf8" });
+      const result = await cli(["unshare", ...flags, ...program]);
+      expect(result).toEqual({ code: unshare.status, stdout: unshare.stdout, stderr: "" });
+    }
+  });
+
   it("unshare -n -- readlink /proc/self/ns/net names another net namespace than ours", async () => {
     const result = await cli(["unshare", "-n", "--", "readlink", "/proc/self/ns/net"]);
     expect(result.code).toBe(0);

@@ -304,6 +304,35 @@ describe("lxnsctl exec: stdio and signals", () => {
   });
 });
 
+describe("lxnsctl unshare: user maps as util-linux unshare spells them, and options checked before any call", () => {
+  const euid = process.geteuid!();
+  const egid = process.getegid!();
+  const line = (insideId: number, outsideId: number) => ({ insideId, outsideId, length: 1 });
+
+  it("-c maps lxnsctl's effective ids to themselves; --map-user/--map-group to the ids given; each implies --user", async () => {
+    const current = await cli(["unshare", "-c", "-n", "--", "id"]);
+    expect(current.specs[0]).toMatchObject({ unshare: [NamespaceType.USER, NamespaceType.NET], unshareOptions: { mapRoot: false, uidMap: [line(euid, euid)], gidMap: [line(egid, egid)] } });
+    const user = await cli(["unshare", "--map-user", "1000", "--map-group", "100", "--", "id"]);
+    expect(user.specs[0]).toMatchObject({ unshare: [NamespaceType.USER], unshareOptions: { uidMap: [line(1000, euid)], gidMap: [line(100, egid)] } });
+    const onlyUser = await cli(["unshare", "--map-user", "7", "--", "id"]);
+    expect(onlyUser.specs[0].unshareOptions).toMatchObject({ uidMap: [line(7, euid)], gidMap: [] });
+  });
+
+  it.each([
+    [["unshare", "-n", "--monotonic", "1", "--", "true"], "--monotonic needs -T/--time"],
+    [["unshare", "-n", "--boottime", "1"], "--boottime needs -T/--time"],
+    [["unshare", "-n", "--hostname", "box", "--", "true"], "--hostname needs -u/--uts"],
+    [["unshare", "-u", "--loopback-up", "--", "true"], "--loopback-up needs -n/--net"],
+    [["unshare", "-r", "--map-users", "0:0:1", "--", "true"], "-r/--map-root-user and --map-users: give one mapping"],
+    [["unshare", "-c", "--map-user", "5", "--", "true"], "-c/--map-current-user and --map-user: give one mapping"],
+  ])("%j exits 2 naming the flag, without a call", async (argv, message) => {
+    const result = await cli(argv);
+    expect(result.code).toBe(2);
+    expect(result.specs).toEqual([]);
+    expect(result.stderr).toContain(`lxnsctl: ${message}`);
+  });
+});
+
 describe("lxnsctl exec: program and environment as nsenter reads them", () => {
   it("the first argument that is not an option starts the program; -- is still allowed", async () => {
     for (const argv of [

@@ -6,11 +6,12 @@ import type { Command } from "commander";
 import { UnshareRequestSchema, UnshareResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import type { UnshareRequest } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import { NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
+import { IdMappingSchema } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { IdMapping, UnshareOptionsSchema } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { ExecSpecInit } from "../../process-client";
 import type { CliContext } from "../cli-context";
 import { formatHandles } from "../format";
-import { addProgramOptions, localSide, programSpec } from "../program-options";
+import { addProgramOptions, localSide, parseId, programSpec } from "../program-options";
 import type { LocalSide } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
@@ -23,6 +24,9 @@ export interface UnshareOptionsFlags {
   mapRootUser?: boolean;
   mapUsers?: IdMapping[];
   mapGroups?: IdMapping[];
+  mapCurrentUser?: boolean;
+  mapUser?: number;
+  mapGroup?: number;
   hostname?: string;
   monotonic?: Duration;
   boottime?: Duration;
@@ -42,28 +46,76 @@ export interface UnshareOptionsFlags {
  * UsageError when no namespace type is given; whether the options fit the
  * types is the daemon's to say.
  */
-export function unshareTypesAndOptions(flags: UnshareOptionsFlags): { types: NamespaceType[]; options: MessageInitShape<typeof UnshareOptionsSchema> } {
+export function unshareTypesAndOptions(flags: UnshareOptionsFlags, local: LocalIds = localIds()): { types: NamespaceType[]; options: MessageInitShape<typeof UnshareOptionsSchema> } {
   const types = flaggedKinds(flags).map((kind) => kind.type);
-  const mapsUsers = flags.mapRootUser || flags.mapUsers?.length || flags.mapGroups?.length;
+  const { uidMap, gidMap } = idMaps(flags, local);
+  const mapsUsers = flags.mapRootUser || uidMap.length > 0 || gidMap.length > 0;
   if (mapsUsers && !types.includes(NamespaceType.USER)) types.push(NamespaceType.USER);
   if (flags.mountProc) {
     if (!types.includes(NamespaceType.PID)) throw new UsageError("--mount-proc needs --pid: /proc is mounted fresh for a new pid namespace");
     if (!types.includes(NamespaceType.MNT)) types.push(NamespaceType.MNT);
   }
   if (types.length === 0) throw new UsageError("at least one namespace type is required (-U, -C, -i, -n, -m, -p, -T, -u)");
+  // What the daemon would refuse with its field names, said here with the flags' (exit 2, no call).
+  const needs = (given: unknown, type: NamespaceType, flag: string, typeFlag: string) => {
+    if (given !== undefined && given !== false && !types.includes(type)) throw new UsageError(`${flag} needs ${typeFlag}`);
+  };
+  needs(flags.monotonic, NamespaceType.TIME, "--monotonic", "-T/--time (a new time namespace)");
+  needs(flags.boottime, NamespaceType.TIME, "--boottime", "-T/--time (a new time namespace)");
+  needs(flags.hostname, NamespaceType.UTS, "--hostname", "-u/--uts (a new uts namespace)");
+  needs(flags.loopbackUp, NamespaceType.NET, "--loopback-up", "-n/--net (a new net namespace)");
   types.sort((a, b) => a - b);
   return {
     types,
     options: {
       mapRoot: flags.mapRootUser ?? false,
-      uidMap: flags.mapUsers ?? [],
-      gidMap: flags.mapGroups ?? [],
+      uidMap,
+      gidMap,
       hostname: flags.hostname ?? "",
       monotonicOffset: flags.monotonic,
       boottimeOffset: flags.boottime,
       loopbackUp: flags.loopbackUp ?? false,
     },
   };
+}
+
+/** lxnsctl's effective ids: what -c, --map-user and --map-group map. */
+export interface LocalIds {
+  uid: number;
+  gid: number;
+}
+
+function localIds(): LocalIds {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+}
+
+/**
+ * The uid_map and gid_map lines of the mapping flags, as util-linux unshare
+ * reads them: --map-users/--map-groups lines as given; -c/--map-current-user
+ * maps lxnsctl's effective uid and gid to themselves, --map-user=UID and
+ * --map-group=GID map them to UID and GID inside. -r excludes the others,
+ * and each map takes one way of being given (UsageError naming the flags).
+ */
+export function idMaps(flags: UnshareOptionsFlags, local: LocalIds): { uidMap: IdMapping[]; gidMap: IdMapping[] } {
+  const line = (insideId: number, outsideId: number) => create(IdMappingSchema, { insideId, outsideId, length: 1 });
+  const uidWays: [string, IdMapping[]][] = [];
+  const gidWays: [string, IdMapping[]][] = [];
+  if (flags.mapUsers?.length) uidWays.push(["--map-users", flags.mapUsers]);
+  if (flags.mapGroups?.length) gidWays.push(["--map-groups", flags.mapGroups]);
+  if (flags.mapCurrentUser) {
+    uidWays.push(["-c/--map-current-user", [line(local.uid, local.uid)]]);
+    gidWays.push(["-c/--map-current-user", [line(local.gid, local.gid)]]);
+  }
+  if (flags.mapUser !== undefined) uidWays.push(["--map-user", [line(flags.mapUser, local.uid)]]);
+  if (flags.mapGroup !== undefined) gidWays.push(["--map-group", [line(flags.mapGroup, local.gid)]]);
+  if (flags.mapRootUser) {
+    const other = [...uidWays, ...gidWays][0];
+    if (other) throw new UsageError(`-r/--map-root-user and ${other[0]}: give one mapping`);
+  }
+  for (const ways of [uidWays, gidWays]) {
+    if (ways.length > 1) throw new UsageError(`${ways[0][0]} and ${ways[1][0]}: give one mapping`);
+  }
+  return { uidMap: uidWays[0]?.[1] ?? [], gidMap: gidWays[0]?.[1] ?? [] };
 }
 
 /** The UnshareRequest the flags ask for (no command: namespaces held by the daemon). */
@@ -97,6 +149,9 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .addOption(new Option("-r, --map-root-user", "map uid/gid 0 inside to the daemon's uid/gid, with --target to the target's (implies --user)"))
     .addOption(new Option("--map-users <inner:outer:count>", "uid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
     .addOption(new Option("--map-groups <inner:outer:count>", "gid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
+    .addOption(new Option("-c, --map-current-user", "map lxnsctl's effective uid and gid to the same ids inside (implies --user)"))
+    .addOption(new Option("--map-user <uid>", "map lxnsctl's effective uid to UID inside (implies --user)").argParser(parseId))
+    .addOption(new Option("--map-group <gid>", "map lxnsctl's effective gid to GID inside (implies --user)").argParser(parseId))
     .addOption(new Option("--hostname <name>", "hostname of the new uts namespace"))
     .addOption(new Option("--monotonic <seconds>", "CLOCK_MONOTONIC offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
