@@ -7,7 +7,9 @@ import type { ClientOptions, LxnsdClient } from "../create-client";
 import { UsageError } from "./usage-error";
 import { defaultAddress } from "../../api/default-address";
 import type { CallOptions } from "../rpc/call-options";
-import { describeError, formatJson } from "./format";
+import { formatJson } from "./format";
+import { plainMessage } from "./plain-errors";
+import type { CallContext } from "./plain-errors";
 
 /** Where the CLI reads its environment and writes its output; tests pass their own. */
 export interface CliIo {
@@ -58,6 +60,8 @@ export class CliContext {
   private client?: LxnsdClient;
   /** The status run() returns; commands that go on past a failure set it to 1. */
   exitCode = 0;
+  /** The address and --timeout of the call, for report(). */
+  private readonly call: CallContext = {};
 
   constructor(readonly io: CliIo) {}
 
@@ -74,6 +78,7 @@ export class CliContext {
 
   /** The client, connected on first use. */
   connect(command: Command): LxnsdClient {
+    this.call.address ??= this.address(command);
     this.client ??= (this.io.connect ?? createClient)(this.address(command), this.clientOptions(command));
     return this.client;
   }
@@ -98,6 +103,7 @@ export class CliContext {
   /** Per-call options from --timeout. */
   callOptions(command: Command): CallOptions {
     const timeout = this.globals(command).timeout;
+    this.call.timeoutMs = timeout;
     return timeout === undefined ? {} : { timeoutMs: timeout };
   }
 
@@ -108,7 +114,7 @@ export class CliContext {
 
   /** Reports a failed call on stderr as `lxnsctl: CODE: message` and marks the run failed. */
   report(err: unknown): void {
-    this.io.stderr(`lxnsctl: ${describeError(err)}\n`);
+    this.io.stderr(`lxnsctl: ${plainMessage(err, this.call)}\n`);
     this.exitCode = 1;
   }
 

@@ -62,8 +62,3 @@ export function formatHandles(handles: Handle[]): string {
   return formatTable(null, handles.map((handle) => [handle.id, typeName(handle.info?.type ?? 0), handle.info?.nsId.toString() ?? "-"]));
 }
 
-/** A failure for stderr: `CODE_NAME: message` for a daemon error, the message alone otherwise; never a stack. */
-export function describeError(err: unknown): string {
-  if (err instanceof LxnsdError) return `${err.codeName}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}

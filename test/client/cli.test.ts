@@ -1,5 +1,7 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { plainMessage } from "../../client/cli/plain-errors";
 import * as path from "node:path";
 import { LXNSD_VERSION } from "../../api/version";
 import { create } from "@bufbuild/protobuf";
@@ -116,6 +118,19 @@ describe("lxnsctl inspect: flags → NamespaceRef", () => {
     expect({ status: daemon.status, stdout: daemon.stdout }).toEqual({ status: 0, stdout: `lxnsd ${LXNSD_VERSION}\n` });
   });
 
+  it("a socket closed to the caller (EACCES): its mode and the way in, not grpc-js' text", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lxnsctl-eacces-"));
+    const socket = path.join(dir, "lxnsd.sock");
+    writeFileSync(socket, "");
+    chmodSync(socket, 0o660);
+    try {
+      const err = new LxnsdError(status.UNAVAILABLE, `No connection established. Last error: Error: connect EACCES ${socket}. Resolution note: `);
+      expect(plainMessage(err, { address: `unix:${socket}` })).toBe(`UNAVAILABLE: cannot connect to unix:${socket}: permission denied: the socket is mode 0660; ask for its group (--socket-group)`);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
   it("global options may follow the command", async () => {
     const result = await cli(["inspect", "-t", "1", "-n", "--json", "--timeout", "1500", "--address", "unix:/tmp/x.sock"], fake());
     expect(result.code).toBe(0);
@@ -178,13 +193,13 @@ describe("lxnsctl: malformed command lines exit 2 without a call", () => {
 describe("lxnsctl unshare: flags → UnshareRequest", () => {
   const fake = () => fakeClient({ unshare: create(UnshareResponseSchema, {}) });
 
-  it("-r -n -u --hostname x --boottime 3600", async () => {
-    const result = await cli(["unshare", "-r", "-n", "-u", "--hostname", "x", "--boottime", "3600"], fake());
+  it("-r -n -u -T --hostname x --boottime 3600", async () => {
+    const result = await cli(["unshare", "-r", "-n", "-u", "-T", "--hostname", "x", "--boottime", "3600"], fake());
     expect(result.code).toBe(0);
     expect(result.calls[0].method).toBe("unshare");
     expect(result.calls[0].request).toEqual(
       create(UnshareRequestSchema, {
-        types: [NamespaceType.USER, NamespaceType.NET, NamespaceType.UTS],
+        types: [NamespaceType.USER, NamespaceType.NET, NamespaceType.TIME, NamespaceType.UTS],
         options: { mapRoot: true, hostname: "x", boottimeOffset: { seconds: 3600n, nanos: 0 } },
       }),
     );
