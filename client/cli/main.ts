@@ -42,7 +42,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser(parseTimeoutMs))
     .version(`lxnsctl ${LXNSD_VERSION}`, "-V, --version", "print the version and exit")
     .exitOverride()
-    .configureHelp({ showGlobalOptions: true })
+    .addHelpText("after", `\nGlobal options go before or after the command; they are listed here only.\nEvery command has examples in its help: lxnsctl COMMAND --help.\n\nExamples:\n  lxnsctl ls -t net\n  lxnsctl exec -t 1234 -n ip addr\n  lxnsctl --version`)
     .configureOutput({
       writeOut: (text) => ctx.io.stdout(text),
       writeErr: (text) => ctx.io.stderr(text),

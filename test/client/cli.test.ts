@@ -131,6 +131,17 @@ describe("lxnsctl inspect: flags → NamespaceRef", () => {
     }
   });
 
+  it("every command's help has examples; the global options are listed once, in lxnsctl --help", async () => {
+    const top = await cli(["--help"], fake());
+    expect(top.stdout.match(/--address <addr>/g)).toHaveLength(1);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((name) => name !== "help" && name !== "lxnsctl");
+    expect(commands).toEqual(expect.arrayContaining(["exec", "unshare", "ls", "mount", "close", "current", "unpin"]));
+    for (const command of [...commands.map((c) => [c]), ["mount", "bind"]]) {
+      const help = await cli([...command, "--help"], fake());
+      expect({ command, examples: /\nExamples:\n {2}lxnsctl /.test(help.stdout), globals: help.stdout.includes("--address") }).toEqual({ command, examples: true, globals: false });
+    }
+  });
+
   it("global options may follow the command", async () => {
     const result = await cli(["inspect", "-t", "1", "-n", "--json", "--timeout", "1500", "--address", "unix:/tmp/x.sock"], fake());
     expect(result.code).toBe(0);
