@@ -37,6 +37,8 @@ export interface CliIo {
    * nsenter does, so that shells and subprocess see a death by that signal.
    */
   programKilledBy?(signal: number): void;
+  /** The terminal's width when stdout is a terminal: tables are cut to it, as lsns does. */
+  columns?: number;
 }
 
 /** The program-wide options. */

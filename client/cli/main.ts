@@ -107,6 +107,7 @@ if (require.main === module) {
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
     programKilledBy: (signal) => (killedBy = signal),
+    ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}),
   }).then((code) => {
     process.exitCode = code;
     if (killedBy !== undefined) reraise(killedBy);

@@ -10,13 +10,17 @@ import type { NamespaceSummary } from "../../../api/gen/lxnsd/v1/types_pb";
 import { LxnsdError } from "../../lxnsd-error";
 import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
-import { JSON_OPTIONS, formatTable, typeName } from "../format";
+import { JSON_OPTIONS, typeName } from "../format";
+import { COLUMN_NAMES, formatLsTable, parseColumns } from "../ls-table";
 import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
 
 /** The parsed flags of `ls`. */
 export interface LsOptions {
   type?: NamespaceKind[];
   pid?: number;
+  output?: string;
+  noheadings?: boolean;
+  raw?: boolean;
 }
 
 /** The parsed flags of `watch`. */
@@ -37,26 +41,26 @@ export function watchRequest(options: WatchOptions): MessageInitShape<typeof Wat
 
 const typeOption = () => new Option("-t, --type <name>", "only namespaces of this type (repeatable)").argParser(collect(parseKind));
 
-/** The lsns-like cells of a summary: NS TYPE NPROCS PID UID COMMAND. */
-function summaryCells(summary: NamespaceSummary): string[] {
-  return [summary.info?.nsId.toString() ?? "-", typeName(summary.info?.type ?? 0), String(summary.processCount), String(summary.pid), String(summary.uid), summary.command];
-}
 
 /** `lxnsctl ls`: every namespace some process is in (ListNamespaces), as lsns prints them. */
 export function registerList(program: Command, ctx: CliContext): void {
   program
     .command("ls")
-    .description("list namespaces as lsns does: NS TYPE NPROCS PID UID COMMAND")
+    .description("list namespaces as lsns does: NS TYPE NPROCS PID USER COMMAND, sorted by NS")
     .addOption(typeOption())
     .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid))
-    .addHelpText("after", "\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -p 1234 --json")
+    .addOption(new Option("-o, --output <list>", `the columns, comma-separated, as lsns names them (+LIST adds to the default): ${COLUMN_NAMES.join(", ")}`))
+    .addOption(new Option("-n, --noheadings", "no heading line"))
+    .addOption(new Option("-r, --raw", "columns one space apart, not aligned (blanks in a cell as \\x20)"))
+    .addHelpText("after", "\nNETNSID and NSFS are accepted and left empty.\n\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -o NS,TYPE,PATH,PID,PPID,UID -n\n  lxnsctl ls -p 1234 --json")
     .action(async (options: LsOptions, self: Command) => {
+      const columns = parseColumns(options.output);
       const rows: NamespaceSummary[] = [];
       for await (const response of ctx.connect(self).listNamespaces(listRequest(options), ctx.callOptions(self))) rows.push(response.summary!);
       if (ctx.globals(self).json) {
         ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row, JSON_OPTIONS)) }, null, 2)}\n`);
       } else {
-        ctx.io.stdout(formatTable(["NS", "TYPE", "NPROCS", "PID", "UID", "COMMAND"], rows.map(summaryCells)));
+        ctx.io.stdout(formatLsTable(rows, columns, { noHeadings: options.noheadings === true, raw: options.raw, width: ctx.io.columns }));
       }
     });
 }
