@@ -1,3 +1,4 @@
+import * as path from "node:path";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { InvalidArgumentError, Option } from "commander";
 import type { Command } from "commander";
@@ -11,6 +12,7 @@ export interface ProgramFlags {
   uid?: number;
   gid?: number;
   cwd?: string;
+  wdns?: string;
   env?: string[];
   envAll?: boolean;
   timeoutProgram?: Duration;
@@ -37,7 +39,8 @@ export function addProgramOptions(command: Command): Command {
   return command
     .addOption(new Option("-S, --uid <uid>", "run the program as this uid (setuid after joining and creating namespaces)").argParser(parseId))
     .addOption(new Option("-G, --gid <gid>", "run the program as this gid (supplementary groups are dropped)").argParser(parseId))
-    .addOption(new Option("-w, --cwd <dir>", "working directory, absolute, inside the program's mount namespace (default: /)"))
+    .addOption(new Option("-w, --cwd <dir>", "working directory (default: / of the program's mount namespace); a relative DIR is taken against lxnsctl's own when the program stays in the daemon's mount namespace"))
+    .addOption(new Option("-W, --wdns <dir>", "working directory, an absolute path inside the program's mount namespace"))
     .addOption(
       new Option("--env <key=value>", "environment entry added to the defaults (PATH and HOME=/), repeatable; KEY alone copies lxnsctl's value").argParser(
         collect(parseEnvEntry),
@@ -62,6 +65,8 @@ export interface ProgramSpecFields {
 export interface LocalSide {
   env: Record<string, string | undefined>;
   stdinIsTerminal?: boolean;
+  /** lxnsctl's working directory, when the program stays in the daemon's mount namespace (a relative -w is taken against it). */
+  cwd?: string;
 }
 
 /** The LocalSide of `io`: its env (process.env by default), and whether its stdin is a terminal. */
@@ -100,6 +105,24 @@ export function programEnv(flags: ProgramFlags, local: LocalSide): string[] {
 }
 
 /**
+ * The program's working directory: -W as given (absolute, inside the
+ * program's mount namespace); -w absolute as given, relative against
+ * lxnsctl's own directory where the program stays in the daemon's mount
+ * namespace (local.cwd); "" (the daemon's default, /) without either.
+ * UsageError, exit 2, where it cannot be resolved.
+ */
+export function programCwd(flags: ProgramFlags, local: LocalSide): string {
+  if (flags.cwd !== undefined && flags.wdns !== undefined) throw new UsageError("-w/--cwd and -W/--wdns: give one working directory");
+  if (flags.wdns !== undefined) {
+    if (!flags.wdns.startsWith("/")) throw new UsageError(`-W/--wdns ${flags.wdns}: must be an absolute path inside the program's mount namespace`);
+    return flags.wdns;
+  }
+  if (flags.cwd === undefined || flags.cwd.startsWith("/")) return flags.cwd ?? "";
+  if (local.cwd === undefined) throw new UsageError(`-w/--cwd ${flags.cwd}: a relative directory needs the program to stay in lxnsctl's mount namespace (no -m, -a or --handle); use an absolute path or -W`);
+  return path.posix.resolve(local.cwd, flags.cwd);
+}
+
+/**
  * The ExecSpec fields of the program flags and `argv`; without a program,
  * `defaultProgram` (a shell, as nsenter and unshare run one). See programEnv
  * for the environment.
@@ -110,7 +133,7 @@ export function programSpec(argv: string[], flags: ProgramFlags, local: LocalSid
   return {
     argv,
     env: programEnv(flags, local),
-    cwd: flags.cwd ?? "",
+    cwd: programCwd(flags, local),
     uid: flags.uid,
     gid: flags.gid,
     timeout: flags.timeoutProgram,

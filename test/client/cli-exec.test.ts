@@ -350,6 +350,23 @@ describe("lxnsctl exec: program and environment as nsenter reads them", () => {
     expect(unshare.specs[0]).toMatchObject({ argv: ["ls", "-l"], unshare: [NamespaceType.NET] });
   });
 
+  it("-w relative is taken against lxnsctl's directory where the program stays in our mount namespace; -W is inside the program's; else exit 2 naming the flag", async () => {
+    expect((await cli(["exec", "-t", "1", "-n", "-w", "sub/dir", "--", "pwd"])).specs[0].cwd).toBe(path.join(process.cwd(), "sub/dir"));
+    expect((await cli(["unshare", "-m", "-w", "..", "--", "pwd"])).specs[0].cwd).toBe(path.dirname(process.cwd()));
+    expect((await cli(["exec", "-t", "1", "-m", "-W", "/srv", "--", "pwd"])).specs[0].cwd).toBe("/srv");
+    expect((await cli(["exec", "-t", "1", "-n", "--", "pwd"])).specs[0].cwd).toBe("");
+    for (const [argv, message] of [
+      [["exec", "-t", "1", "-m", "-w", "rel", "--", "pwd"], "-w/--cwd rel: a relative directory needs"],
+      [["exec", "-t", "1", "-a", "-w", "rel", "pwd"], "-w/--cwd rel: a relative directory needs"],
+      [["exec", "-t", "1", "-m", "-W", "rel", "pwd"], "-W/--wdns rel: must be an absolute path"],
+      [["exec", "-t", "1", "-m", "-W", "/a", "-w", "/b", "pwd"], "-w/--cwd and -W/--wdns: give one"],
+    ] as const) {
+      const result = await cli([...argv]);
+      expect(result).toMatchObject({ code: 2, specs: [] });
+      expect(result.stderr).toContain(`lxnsctl: ${message}`);
+    }
+  });
+
   it("-it is refused with a message pointing to --tty (it read as --ipc --target)", async () => {
     const result = await cli(["exec", "-it", "42", "-a", "--", "sh"]);
     expect(result.code).toBe(2);

@@ -55,7 +55,7 @@ describe("lxnsctl ls / watch: flags → request", () => {
   });
 
   it("sorted by NS; cut to the terminal's width (COMMAND shortened), as lsns; -o +LIST adds to the defaults; an unknown column exits 2", async () => {
-    const other = create(NamespaceSummarySchema, { ...SUMMARY, info: { type: NamespaceType.UTS, nsId: 4026531000n, device: 4n }, command: "a-very-long-command --with arguments" });
+    const other = create(NamespaceSummarySchema, { processCount: 3, pid: 42, uid: 0, info: { type: NamespaceType.UTS, nsId: 4026531000n, device: 4n }, command: "a-very-long-command --with arguments" });
     const client = { listNamespaces: async function* () { yield { summary: SUMMARY }; yield { summary: other }; }, disconnect: () => undefined } as unknown as LxnsdClient;
     const wide = await captureCli(["ls", "-o", "NS,COMMAND"], { connect: () => client });
     expect(wide.stdout).toBe("        NS COMMAND\n4026531000 a-very-long-command --with arguments\n4026532000 sleep 1000\n");

@@ -103,7 +103,9 @@ Examples:
     )
     .action(async (argv: string[], flags: ExecFlags, self: Command) => {
       let { refs } = execJoins(flags);
-      const spec = programSpec(argv, flags, localSide(ctx.io), flags.target !== undefined ? targetShell(flags.target) : "/bin/sh");
+      const staysInOurMountNs = !flags.all && flags.mount !== true && (flags.handle ?? []).length === 0;
+      const local = { ...localSide(ctx.io), ...(staysInOurMountNs ? { cwd: process.cwd() } : {}) };
+      const spec = programSpec(argv, flags, local, flags.target !== undefined ? targetShell(flags.target) : "/bin/sh");
       if (flags.all) refs = await skipOwnUserNamespace(ctx.connect(self), ctx.callOptions(self), flags.target!, refs);
       ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs, ...(flags.preserveCredentials ? { preserveCredentials: true } : {}) }, { stdin: flags.stdin !== false });
     });

@@ -179,16 +179,17 @@ Examples:
     )
     .action(async (argv: string[], flags: UnshareOptionsFlags & ProgramFlags, self: Command) => {
       if (argv.length === 0) {
-        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, --env, --timeout-program and --no-stdin need a program to run (-- CMD)");
+        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, -W, --env, --timeout-program and --no-stdin need a program to run (-- CMD)");
         const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
         ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
         return;
       }
-      const spec = unshareProgramSpec(argv, flags, localSide(ctx.io));
+      // A new mount namespace is a copy of the daemon's: lxnsctl's directory is there too.
+      const spec = unshareProgramSpec(argv, flags, { ...localSide(ctx.io), cwd: process.cwd() });
       ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false });
     });
 }
 
 function programFlagsGiven(flags: ProgramFlags): boolean {
-  return flags.uid !== undefined || flags.gid !== undefined || flags.cwd !== undefined || flags.env !== undefined || flags.timeoutProgram !== undefined || flags.stdin === false;
+  return flags.uid !== undefined || flags.gid !== undefined || flags.cwd !== undefined || flags.wdns !== undefined || flags.env !== undefined || flags.timeoutProgram !== undefined || flags.stdin === false;
 }
