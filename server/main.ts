@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { LXNSD_VERSION } from "../api/version";
 import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { defaultAddress } from "../api/default-address";
@@ -36,6 +37,7 @@ function collectAbsolute(value: string, previous: string[] | undefined): string[
 
 const program = new ConfigurableCommand()
   .name("lxnsd")
+  .version(`lxnsd ${LXNSD_VERSION}`, "-V, --version", "print the version and exit")
   .description("Linux namespaces behind a typed gRPC API (lxnsd.v1): inspect, list, hold, create, pin and limit namespaces, run programs in them, bind-mount into them.")
   .addOption(new Option("--config <file>", "read options from FILE, a JSON or YAML mapping of option names (without --) to values").env("LXNSD_CONFIG"))
   .option("--listen <address>", `listen on ADDRESS: unix:PATH or HOST:PORT (TCP: mutual TLS, or --insecure-loopback); repeatable (default: ${defaultAddress()})`, collect)

@@ -7,7 +7,9 @@ import type { ClientOptions, LxnsdClient } from "../create-client";
 import { UsageError } from "./usage-error";
 import { defaultAddress } from "../../api/default-address";
 import type { CallOptions } from "../rpc/call-options";
-import { describeError, formatJson } from "./format";
+import { formatJson } from "./format";
+import { plainMessage } from "./plain-errors";
+import type { CallContext } from "./plain-errors";
 
 /** Where the CLI reads its environment and writes its output; tests pass their own. */
 export interface CliIo {
@@ -29,6 +31,14 @@ export interface CliIo {
    * a program runs (to forward them); returns the unsubscribe. None when unset.
    */
   onSignal?(listener: (signal: NodeJS.Signals) => void): () => void;
+  /**
+   * Told when the program was killed by signal `signal` (run() still
+   * resolves to 128 + signal): the bin re-raises it on lxnsctl itself, as
+   * nsenter does, so that shells and subprocess see a death by that signal.
+   */
+  programKilledBy?(signal: number): void;
+  /** The terminal's width when stdout is a terminal: tables are cut to it, as lsns does. */
+  columns?: number;
   /** lxnsctl's own terminal, for programs run on a terminal (exec, unshare -- CMD); none: never a terminal by default. */
   terminal?: LocalTerminal;
 }
@@ -66,6 +76,8 @@ export class CliContext {
   private client?: LxnsdClient;
   /** The status run() returns; commands that go on past a failure set it to 1. */
   exitCode = 0;
+  /** The address and --timeout of the call, for report(). */
+  private readonly call: CallContext = {};
 
   constructor(readonly io: CliIo) {}
 
@@ -82,6 +94,7 @@ export class CliContext {
 
   /** The client, connected on first use. */
   connect(command: Command): LxnsdClient {
+    this.call.address ??= this.address(command);
     this.client ??= (this.io.connect ?? createClient)(this.address(command), this.clientOptions(command));
     return this.client;
   }
@@ -106,6 +119,7 @@ export class CliContext {
   /** Per-call options from --timeout. */
   callOptions(command: Command): CallOptions {
     const timeout = this.globals(command).timeout;
+    this.call.timeoutMs = timeout;
     return timeout === undefined ? {} : { timeoutMs: timeout };
   }
 
@@ -116,7 +130,7 @@ export class CliContext {
 
   /** Reports a failed call on stderr as `lxnsctl: CODE: message` and marks the run failed. */
   report(err: unknown): void {
-    this.io.stderr(`lxnsctl: ${describeError(err)}\n`);
+    this.io.stderr(`lxnsctl: ${plainMessage(err, this.call)}\n`);
     this.exitCode = 1;
   }
 

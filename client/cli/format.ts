@@ -4,9 +4,12 @@ import type { Handle, NamespaceInfo, NamespaceType } from "../../api/gen/lxnsd/v
 import { LxnsdError } from "../lxnsd-error";
 import { kindOf } from "../../api/namespace-types";
 
-/** `message` as one protobuf JSON document (canonical field names, int64 as strings), newline-terminated. */
+/** protobuf JSON with every field, zero values included (`uid: 0`, `ownerUid: 0` are answers, not absences). */
+export const JSON_OPTIONS = { alwaysEmitImplicit: true } as const;
+
+/** `message` as one protobuf JSON document (canonical field names, int64 as strings, zero values kept), newline-terminated. */
 export function formatJson<Desc extends DescMessage>(schema: Desc, message: MessageShape<Desc>): string {
-  return `${JSON.stringify(toJson(schema, message), null, 2)}\n`;
+  return `${JSON.stringify(toJson(schema, message, JSON_OPTIONS), null, 2)}\n`;
 }
 
 /** The short name of a type ("net"), or "unspecified"/the number for values this client does not know. */
@@ -59,8 +62,3 @@ export function formatHandles(handles: Handle[]): string {
   return formatTable(null, handles.map((handle) => [handle.id, typeName(handle.info?.type ?? 0), handle.info?.nsId.toString() ?? "-"]));
 }
 
-/** A failure for stderr: `CODE_NAME: message` for a daemon error, the message alone otherwise; never a stack. */
-export function describeError(err: unknown): string {
-  if (err instanceof LxnsdError) return `${err.codeName}: ${err.message}`;
-  return err instanceof Error ? err.message : String(err);
-}

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, CommanderError, Option } from "commander";
+import { LXNSD_VERSION } from "../../api/version";
 import { CliContext } from "./cli-context";
 import type { CliIo } from "./cli-context";
 import { registerClose, registerOpen } from "./commands/handles";
@@ -15,8 +16,9 @@ import { registerSysctl } from "./commands/sysctl";
 import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
+import { markProgramStart } from "./program-argv";
 import { processTerminal } from "./process-terminal";
-import { processSignals, streamWriter } from "./run-program";
+import { processSignals, reraise, streamWriter } from "./run-program";
 import { UsageError } from "./usage-error";
 
 export type { CliIo } from "./cli-context";
@@ -42,8 +44,9 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option("--tls-server-name <name>", "name to check the daemon's certificate against (env: LXNSD_TLS_SERVER_NAME)"))
     .addOption(new Option("--json", "print the response as protobuf JSON, one document"))
     .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser(parseTimeoutMs))
+    .version(`lxnsctl ${LXNSD_VERSION}`, "-V, --version", "print the version and exit")
     .exitOverride()
-    .configureHelp({ showGlobalOptions: true })
+    .addHelpText("after", `\nGlobal options go before or after the command; they are listed here only.\nEvery command has examples in its help: lxnsctl COMMAND --help.\n\nExamples:\n  lxnsctl ls -t net\n  lxnsctl exec -t 1234 -n ip addr\n  lxnsctl --version`)
     .configureOutput({
       writeOut: (text) => ctx.io.stdout(text),
       writeErr: (text) => ctx.io.stderr(text),
@@ -85,7 +88,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
     current = actionCommand.name();
   });
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(markProgramStart(program, argv), { from: "user" });
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
@@ -103,6 +106,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
 if (require.main === module) {
   const writeStdout = streamWriter(process.stdout);
   const writeStderr = streamWriter(process.stderr);
+  let killedBy: number | undefined;
   run(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
@@ -110,7 +114,10 @@ if (require.main === module) {
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
     terminal: processTerminal(),
+    programKilledBy: (signal) => (killedBy = signal),
+    ...(process.stdout.isTTY ? { columns: process.stdout.columns } : {}),
   }).then((code) => {
     process.exitCode = code;
+    if (killedBy !== undefined) reraise(killedBy);
   });
 }

@@ -18,7 +18,8 @@ export const EXIT_CANNOT_RUN = 126;
 /** How the program's exit becomes lxnsctl's; shared by exec and unshare. */
 export const EXIT_STATUS_HELP = `
 Exit status:
-  the program's exit code, or 128+N when it was killed by signal N (as shells report it);
+  the program's exit code; when it was killed by signal N, lxnsctl dies of N too
+       (as nsenter does; shells report 128+N), or exits 128+N for SIGPIPE;
   127  the program was not found (execve: ENOENT or ENOTDIR)
   126  the program was found but could not be run (execve: EACCES, ENOEXEC, …)
   1    the daemon refused or lost the call (lxnsctl: CODE: message on stderr)
@@ -33,7 +34,7 @@ SIGTERM or SIGHUP to lxnsctl end the call. SIGINT, SIGTERM and SIGHUP sent to
 lxnsctl are passed on to the program's process group; if lxnsctl itself dies
 (SIGKILL, SIGQUIT) the call drops and the daemon kills the program. The
 global --timeout bounds the whole call, the program's run included.
-Put the program after --, so that its own options are not taken for lxnsctl's.`;
+The first argument that is not an option starts the program; -- may mark it.`;
 
 /** The status a shell gives for `exit`: the code, or 128 + the signal that killed the program. */
 export function exitStatusOf(exit: ProgramExit): number {
@@ -101,7 +102,9 @@ export async function runProgram(ctx: CliContext, command: Command, spec: ExecSp
       throw err;
     }
     await write.flush();
-    return exitStatusOf(await session.wait());
+    const exit = await session.wait();
+    if (exit.signal !== undefined) io.programKilledBy?.(exit.signal);
+    return exitStatusOf(exit);
   } catch (err) {
     ctx.report(err);
     return failureStatusOf(err);
@@ -195,4 +198,22 @@ export function processSignals(listener: (signal: NodeJS.Signals) => void): () =
   return () => {
     for (const signal of FORWARDED_SIGNALS) process.off(signal, listener);
   };
+}
+
+/** Signals a Node.js process cannot die of by kill(self): ignored (SIGPIPE), or taken by Node itself (SIGUSR1 starts the inspector). */
+const NOT_RERAISED = new Set(["SIGPIPE", "SIGUSR1", "SIGSTOP", "SIGTSTP", "SIGTTIN", "SIGTTOU", "SIGCONT", "SIGCHLD", "SIGURG", "SIGWINCH"]);
+
+/**
+ * Dies of `signal` as the program did, as nsenter does: stdin's terminal
+ * mode is restored first, lxnsctl's own listeners for it removed, then it
+ * is sent to lxnsctl itself. Returns (the caller then exits 128 + signal)
+ * for signals a Node.js process would not die of.
+ */
+export function reraise(signal: number): void {
+  const name = Object.entries(constants.signals).find(([, number]) => number === signal)?.[0];
+  if (name === undefined || NOT_RERAISED.has(name)) return;
+  const stdin = process.stdin as { isTTY?: boolean; setRawMode?(raw: boolean): void };
+  if (stdin.isTTY) stdin.setRawMode?.(false);
+  process.removeAllListeners(name);
+  process.kill(process.pid, name as NodeJS.Signals);
 }

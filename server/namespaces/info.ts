@@ -59,17 +59,24 @@ export function describeNamespace(fd: number): NamespaceInfo {
   return info;
 }
 
-let ownUserNs: bigint | undefined;
+const ownNamespaces = new Map<string, bigint>();
 
-/** The daemon's own user namespace id (it never changes: the daemon never changes its namespaces). */
-export function ownUserNamespaceId(): bigint {
-  if (ownUserNs === undefined) {
-    const fd = native.openPath("/proc/self/ns/user");
+/** The id of the daemon's own namespace of `kind` (it never changes: the daemon never changes its namespaces). */
+export function ownNamespaceId(kind: NamespaceKind): bigint {
+  let id = ownNamespaces.get(kind.name);
+  if (id === undefined) {
+    const fd = native.openPath(`/proc/self/ns/${kind.name}`);
     try {
-      ownUserNs = native.nsStat(fd).ino;
+      id = native.nsStat(fd).ino;
     } finally {
       native.close(fd);
     }
+    ownNamespaces.set(kind.name, id);
   }
-  return ownUserNs;
+  return id;
+}
+
+/** The daemon's own user namespace id. */
+export function ownUserNamespaceId(): bigint {
+  return ownNamespaceId(NAMESPACE_KINDS[0]);
 }

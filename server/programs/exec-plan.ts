@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import type { ExecSpec } from "../../api/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
+import { DEFAULT_ENV } from "../../api/default-env";
 import * as native from "../../native/lib";
 import { durationMs } from "../rpc/durations";
 import { invalidArgument } from "../errors";
@@ -8,13 +9,12 @@ import type { Caller } from "../auth/caller";
 import { checkTargetMaySwitch, openTargetProcess } from "../auth/target-context";
 import type { TargetProcess } from "../auth/target-context";
 import { isRestricted, targetForbidden } from "../auth/target-guard";
-import { ownUserNamespaceId } from "../namespaces/info";
+import { ownNamespaceId } from "../namespaces/info";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
 import { planUnshare } from "../namespaces/unshare-plan";
 import type { DaemonIds } from "../namespaces/unshare-plan";
 
-/** The environment a program gets when the caller names none. */
-export const DEFAULT_ENV = ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/"];
+export { DEFAULT_ENV };
 const DEFAULT_PATH = DEFAULT_ENV[0].slice("PATH=".length);
 /** TERM of a terminal's program when the caller's env has none. */
 export const DEFAULT_TERM = "TERM=xterm";
@@ -64,7 +64,7 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
   const timeoutMs = durationMs(spec.timeout, "spec.timeout") || undefined;
   if (timeoutMs !== undefined && timeoutMs > MAX_TIMEOUT_MS) throw invalidArgument(`spec.timeout: at most ${MAX_TIMEOUT_MS} ms (the addon's timer)`);
   const tty = terminalOf(spec);
-  const given = spec.env.length > 0 ? spec.env : DEFAULT_ENV;
+  const given = spec.env.length > 0 ? spec.env : [...DEFAULT_ENV];
   // A terminal's program learns its kind from TERM: the caller's, else xterm (as kubectl and docker exec give).
   const env = tty && !given.some((entry) => entry.startsWith("TERM=")) ? [...given, DEFAULT_TERM] : given;
   const fields = { types: "spec.unshare", options: "spec.unshare_options", allowNone: true };
@@ -89,7 +89,8 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
     target?.close();
   };
   // With a target, the child is in all of its namespaces already: only joins that differ are left to do.
-  const join = target ? joins.filter((entry) => native.nsStat(entry.fd).ino !== target!.namespaces.get(entry.kind.name)) : joins.filter((entry) => !isOwnUserNamespace(entry));
+  const join = target ? joins.filter((entry) => native.nsStat(entry.fd).ino !== target!.namespaces.get(entry.kind.name)) : joins.filter((entry) => !isOwnNamespace(entry));
+  const credentials = programIds(spec, join, target !== undefined);
   return {
     joins,
     timeoutMs,
@@ -103,8 +104,8 @@ export function planExec(spec: ExecSpec | undefined, resolver: NamespaceResolver
         argv: spec.argv,
         env,
         cwd,
-        uid: spec.uid,
-        gid: spec.gid,
+        uid: credentials.uid,
+        gid: credentials.gid,
         mountProc: creates(NamespaceType.PID) && creates(NamespaceType.MNT),
         ...(tty ? { tty } : {}),
         // A target's program gets its own cgroup below the target's: it counts against the target's limits, and cgroup.kill ends it alone.
@@ -169,13 +170,27 @@ function openJoinTarget(caller: Caller, joins: readonly ResolvedNamespace[]): Ta
 }
 
 /**
- * setns into the user namespace one is already in fails with EINVAL, so a
- * join of the daemon's own user namespace (a target that has none of its
- * own, `nsenter -a` of a plain container) is skipped, as nsenter does.
+ * A join of a namespace the child is in already (the daemon's own) is
+ * skipped, as nsenter -a does: setns into one's own user namespace fails
+ * with EINVAL, and into one's own time or cgroup namespace with EPERM once
+ * a user namespace was joined (its owner is one the program has no
+ * privileges in). The mount namespace is joined all the same: that also
+ * resets root and cwd to its root.
  */
-function isOwnUserNamespace(join: ResolvedNamespace): boolean {
-  if (join.kind.type !== NamespaceType.USER) return false;
-  return native.nsStat(join.fd).ino === ownUserNamespaceId();
+function isOwnNamespace(join: ResolvedNamespace): boolean {
+  if (join.kind.type === NamespaceType.MNT) return false;
+  return native.nsStat(join.fd).ino === ownNamespaceId(join.kind);
+}
+
+/**
+ * The program's uid and gid: those the caller gave; after a user namespace
+ * join without a target (a target's credentials are the target's), 0 of
+ * that namespace for the ones not given, as nsenter does, unless
+ * spec.preserve_credentials keeps the daemon's as they map into it.
+ */
+function programIds(spec: ExecSpec, join: readonly ResolvedNamespace[], hasTarget: boolean): { uid?: number; gid?: number } {
+  const rootInside = !hasTarget && !spec.preserveCredentials && join.some((entry) => entry.kind.type === NamespaceType.USER);
+  return { uid: spec.uid ?? (rootInside ? 0 : undefined), gid: spec.gid ?? (rootInside ? 0 : undefined) };
 }
 
 function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver, caller: Caller): ResolvedNamespace[] {

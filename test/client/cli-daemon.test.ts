@@ -91,14 +91,26 @@ describeRoot("lxnsctl against a daemon", () => {
     const result = await cli("inspect", "-t", "2147483647", "-n");
     expect(result.code).toBe(1);
     expect(result.stdout).toBe("");
-    expect(result.stderr).toMatch(/^lxnsctl: NOT_FOUND: .+\n$/);
+    expect(result.stderr).toBe("lxnsctl: NOT_FOUND: no process 2147483647\n");
+    const exec = await cli("exec", "-t", "2147483647", "-n", "true");
+    expect(exec).toEqual({ code: 1, stdout: "", stderr: "lxnsctl: NOT_FOUND: no process 2147483647\n" });
   });
 
-  it("a daemon that is not there is UNAVAILABLE, exit 1", async () => {
+  it("a program that is not there: its name and the PATH directories, once", async () => {
+    const result = await cli("unshare", "-u", "lxnsctl-no-such-program");
+    expect(result).toEqual({ code: 127, stdout: "", stderr: "lxnsctl: NOT_FOUND: lxnsctl-no-such-program: not found in /usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin (ENOENT)\n" });
+  });
+
+  it("--timeout says so, without grpc-js' timings", async () => {
+    const result = await cli("--timeout", "200", "unshare", "-u", "sleep", "5");
+    expect(result).toEqual({ code: 1, stdout: "", stderr: "lxnsctl: DEADLINE_EXCEEDED: no answer within --timeout 200 ms\n" });
+  });
+
+  it("a daemon that is not there is UNAVAILABLE, exit 1, in plain words", async () => {
     let stderr = "";
     const code = await run(["--address", "unix:/nonexistent/lxnsd.sock", "current"], { stdout: () => undefined, stderr: (text) => (stderr += text) });
     expect(code).toBe(1);
-    expect(stderr).toMatch(/^lxnsctl: UNAVAILABLE: /);
+    expect(stderr).toBe("lxnsctl: UNAVAILABLE: cannot connect to unix:/nonexistent/lxnsd.sock: no such socket (is lxnsd running? --address, LXNSD_ADDRESS)\n");
   });
 
   it("the compiled bin gives the same output and exit codes", async () => {

@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readlinkSync } from "node:fs";
 import * as path from "node:path";
 import { Readable } from "node:stream";
@@ -37,6 +37,29 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
   it("exec -t PID -a runs in every namespace of the target (its user namespace, ours, skipped)", async () => {
     const result = await cli(["exec", "-t", String(target.pid), "-a", "--", "hostname"]);
     expect(result).toEqual({ code: 0, stdout: "lxnsctl-target\n", stderr: "" });
+  });
+
+  it("exec -U -n / --preserve-credentials on a target made by `setpriv --reuid 65534 unshare -r`: what nsenter prints", async () => {
+    const rootless = await startTarget(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "unshare", "-r", "--net", "--"]);
+    try {
+      const probe = ["sh", "-c", "id; grep CapEff /proc/self/status; readlink /proc/self/ns/user /proc/self/ns/net"];
+      for (const extra of [[], ["--preserve-credentials"]]) {
+        const nsenter = spawnSync("nsenter", ["-t", String(rootless.pid), "-U", "-n", ...extra, ...probe], { encoding: "utf8" });
+        const result = await cli(["exec", "-t", String(rootless.pid), "-U", "-n", ...extra, "--", ...probe]);
+        expect(result).toEqual({ code: nsenter.status, stdout: nsenter.stdout, stderr: "" });
+      }
+    } finally {
+      await rootless.kill();
+    }
+  });
+
+  it("unshare -c / --map-user / --map-group: the ids util-linux unshare gives", async () => {
+    for (const flags of [["-c"], ["--map-user", "1000", "--map-group", "100"], ["-r"]]) {
+      const program = ["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map"];
+      const unshare = spawnSync("unshare", [...flags, ...program], { encoding: "utf8" });
+      const result = await cli(["unshare", ...flags, ...program]);
+      expect(result).toEqual({ code: unshare.status, stdout: unshare.stdout, stderr: "" });
+    }
   });
 
   it("unshare -n -- readlink /proc/self/ns/net names another net namespace than ours", async () => {
@@ -81,7 +104,29 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
     expect(env.stdout).toBe("y /tmp\n");
   });
 
-  it("the compiled bin: stdin piped through cat, exit code, and SIGTERM forwarded (143)", async () => {
+  it("the compiled bin: a program killed by a signal kills lxnsctl with it, as nsenter dies of it", async () => {
+    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
+    const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
+    for (const signal of ["TERM", "KILL", "INT"]) {
+      const program = ["sh", "-c", `kill -${signal} $$`];
+      const nsenter = spawnSync("nsenter", ["-t", String(target.pid), "-u", ...program]);
+      // Not spawnSync: the daemon runs in this process.
+      const child = spawn(process.execPath, [CLI_MAIN, "exec", "-t", String(target.pid), "-u", ...program], { env, stdio: "ignore" });
+      const lxnsctl = await new Promise<{ status: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("close", (status, signal) => resolve({ status, signal })));
+      expect(lxnsctl).toEqual({ status: nsenter.status, signal: nsenter.signal });
+      expect(lxnsctl.signal).toBe(`SIG${signal}`);
+    }
+  });
+
+  it("exec -t PID -u sh -c '…' without --: the same output and status as nsenter", async () => {
+    const program = ["sh", "-c", "hostname; exit 4"];
+    const nsenter = spawnSync("nsenter", ["-t", String(target.pid), "-u", ...program], { encoding: "utf8" });
+    const result = await cli(["exec", "-t", String(target.pid), "-u", ...program]);
+    expect(result).toEqual({ code: nsenter.status, stdout: nsenter.stdout, stderr: "" });
+    expect(result.code).toBe(4);
+  });
+
+  it("the compiled bin: stdin piped through cat, exit code, and SIGTERM forwarded (the program's death by it is lxnsctl's)", async () => {
     if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
     const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
     const big = Buffer.alloc(4 * 1024 * 1024, "x");
@@ -92,8 +137,8 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
     const child = spawn(process.execPath, [CLI_MAIN, "unshare", "-u", "--", "sh", "-c", "echo ready; exec sleep 100"], { env, stdio: ["ignore", "pipe", "pipe"] });
     await new Promise<void>((resolve) => child.stdout.once("data", () => resolve()));
     child.kill("SIGTERM");
-    const code = await new Promise((resolve) => child.once("close", (code) => resolve(code)));
-    expect(code).toBe(143);
+    const signal = await new Promise((resolve) => child.once("close", (_code, signal) => resolve(signal)));
+    expect(signal).toBe("SIGTERM");
   });
 });
 

@@ -1,4 +1,7 @@
 import { create } from "@bufbuild/protobuf";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
 import { Readable } from "node:stream";
 import { status } from "@grpc/grpc-js";
 import { ErrorInfoSchema } from "../../api/gen/google/rpc/error_details_pb";
@@ -9,6 +12,8 @@ import { LxnsdError } from "../../client/lxnsd-error";
 import type { ExecSession, ExecSpecInit, OutputChunk, ProgramExit } from "../../client/process-client";
 import type { CliIo } from "../../client/cli/main";
 import { exitStatusOf, failureStatusOf } from "../../client/cli/run-program";
+import { targetShell } from "../../client/cli/commands/exec";
+import { DEFAULT_ENV } from "../../api/default-env";
 import { captureCli } from "../helpers/cli";
 import { waitFor } from "../helpers/proc";
 import type { LocalTerminal } from "../../client/cli/cli-context";
@@ -139,13 +144,19 @@ describe("lxnsctl exec: flags → ExecSpec", () => {
     expect(result.stderr).toBe("");
     expect(result.specs[0]).toEqual({
       argv: ["ls", "-l", "--color"],
-      env: ["A=B", "TERM=xterm"],
+      env: [...DEFAULT_ENV, "A=B", "TERM=xterm"],
       cwd: "/tmp",
       uid: 1,
       gid: 2,
       timeout: expect.objectContaining({ seconds: 1n, nanos: 500000000 }),
       join: [pidRef(NamespaceType.MNT, 7), create(NamespaceRefSchema, { source: { case: "handle", value: "h-1" } })],
     });
+  });
+
+  it("--preserve-credentials sets preserve_credentials", async () => {
+    const result = await cli(["exec", "-t", "7", "-U", "-n", "--preserve-credentials", "--", "id"]);
+    expect(result.specs[0].preserveCredentials).toBe(true);
+    expect((await cli(["exec", "-t", "7", "-U", "--", "id"])).specs[0].preserveCredentials).toBeUndefined();
   });
 
   it("the global --timeout becomes the call's deadline", async () => {
@@ -299,20 +310,118 @@ describe("lxnsctl exec: stdio and signals", () => {
   });
 });
 
+describe("lxnsctl unshare: user maps as util-linux unshare spells them, and options checked before any call", () => {
+  const euid = process.geteuid!();
+  const egid = process.getegid!();
+  const line = (insideId: number, outsideId: number) => ({ insideId, outsideId, length: 1 });
+
+  it("-c maps lxnsctl's effective ids to themselves; --map-user/--map-group to the ids given; each implies --user", async () => {
+    const current = await cli(["unshare", "-c", "-n", "--", "id"]);
+    expect(current.specs[0]).toMatchObject({ unshare: [NamespaceType.USER, NamespaceType.NET], unshareOptions: { mapRoot: false, uidMap: [line(euid, euid)], gidMap: [line(egid, egid)] } });
+    const user = await cli(["unshare", "--map-user", "1000", "--map-group", "100", "--", "id"]);
+    expect(user.specs[0]).toMatchObject({ unshare: [NamespaceType.USER], unshareOptions: { uidMap: [line(1000, euid)], gidMap: [line(100, egid)] } });
+    const onlyUser = await cli(["unshare", "--map-user", "7", "--", "id"]);
+    expect(onlyUser.specs[0].unshareOptions).toMatchObject({ uidMap: [line(7, euid)], gidMap: [] });
+  });
+
+  it.each([
+    [["unshare", "-n", "--monotonic", "1", "--", "true"], "--monotonic needs -T/--time"],
+    [["unshare", "-n", "--boottime", "1"], "--boottime needs -T/--time"],
+    [["unshare", "-n", "--hostname", "box", "--", "true"], "--hostname needs -u/--uts"],
+    [["unshare", "-u", "--loopback-up", "--", "true"], "--loopback-up needs -n/--net"],
+    [["unshare", "-r", "--map-users", "0:0:1", "--", "true"], "-r/--map-root-user and --map-users: give one mapping"],
+    [["unshare", "-c", "--map-user", "5", "--", "true"], "-c/--map-current-user and --map-user: give one mapping"],
+  ])("%j exits 2 naming the flag, without a call", async (argv, message) => {
+    const result = await cli(argv);
+    expect(result.code).toBe(2);
+    expect(result.specs).toEqual([]);
+    expect(result.stderr).toContain(`lxnsctl: ${message}`);
+  });
+});
+
+describe("lxnsctl exec: program and environment as nsenter reads them", () => {
+  it("the first argument that is not an option starts the program; -- is still allowed", async () => {
+    for (const argv of [
+      ["exec", "-t", "42", "-n", "sh", "-c", "echo $0", "-t"],
+      ["exec", "-t", "42", "-n", "--", "sh", "-c", "echo $0", "-t"],
+      ["exec", "-t42", "-n", "sh", "-c", "echo $0", "-t"],
+      ["exec", "--target", "42", "--env", "A=B", "-n", "sh", "-c", "echo $0", "-t"],
+      ["--timeout", "5000", "exec", "-n", "-t", "42", "sh", "-c", "echo $0", "-t"],
+    ]) {
+      const result = await cli(argv);
+      expect(result.stderr).toBe("");
+      expect(result.specs[0]).toMatchObject({ argv: ["sh", "-c", "echo $0", "-t"], join: [pidRef(NamespaceType.NET, 42)] });
+    }
+    const unshare = await cli(["unshare", "-n", "ls", "-l"]);
+    expect(unshare.specs[0]).toMatchObject({ argv: ["ls", "-l"], unshare: [NamespaceType.NET] });
+  });
+
+  it("-w relative is taken against lxnsctl's directory where the program stays in our mount namespace; -W is inside the program's; else exit 2 naming the flag", async () => {
+    expect((await cli(["exec", "-t", "1", "-n", "-w", "sub/dir", "--", "pwd"])).specs[0].cwd).toBe(path.join(process.cwd(), "sub/dir"));
+    expect((await cli(["unshare", "-m", "-w", "..", "--", "pwd"])).specs[0].cwd).toBe(path.dirname(process.cwd()));
+    expect((await cli(["exec", "-t", "1", "-m", "-W", "/srv", "--", "pwd"])).specs[0].cwd).toBe("/srv");
+    expect((await cli(["exec", "-t", "1", "-n", "--", "pwd"])).specs[0].cwd).toBe("");
+    for (const [argv, message] of [
+      [["exec", "-t", "1", "-m", "-w", "rel", "--", "pwd"], "-w/--cwd rel: a relative directory needs"],
+      [["exec", "-t", "1", "-a", "-w", "rel", "pwd"], "-w/--cwd rel: a relative directory needs"],
+      [["exec", "-t", "1", "-m", "-W", "rel", "pwd"], "-W/--wdns rel: must be an absolute path"],
+      [["exec", "-t", "1", "-m", "-W", "/a", "-w", "/b", "pwd"], "-w/--cwd and -W/--wdns: give one"],
+    ] as const) {
+      const result = await cli([...argv]);
+      expect(result).toMatchObject({ code: 2, specs: [] });
+      expect(result.stderr).toContain(`lxnsctl: ${message}`);
+    }
+  });
+
+  it("-it is refused with a message pointing to --tty (it read as --ipc --target)", async () => {
+    const result = await cli(["exec", "-it", "42", "-a", "--", "sh"]);
+    expect(result.code).toBe(2);
+    expect(result.specs).toEqual([]);
+    expect(result.stderr).toMatch(/^lxnsctl: -it: .*--tty/);
+  });
+
+  it("no program: the target's $SHELL, else /bin/sh", async () => {
+    expect((await cli(["exec", "-t", "2147483646", "-n"])).specs[0].argv).toEqual(["/bin/sh"]);
+    const procRoot = mkdtempSync(path.join(tmpdir(), "lxnsctl-proc-"));
+    try {
+      mkdirSync(path.join(procRoot, "42"));
+      writeFileSync(path.join(procRoot, "42", "environ"), "A=1\0SHELL=/bin/bash\0B=2\0");
+      expect(targetShell(42, procRoot)).toBe("/bin/bash");
+      writeFileSync(path.join(procRoot, "42", "environ"), "A=1\0");
+      expect(targetShell(42, procRoot)).toBe("/bin/sh");
+    } finally {
+      rmSync(procRoot, { recursive: true });
+    }
+  });
+
+  it("--env adds to the defaults (PATH and HOME kept unless given); --env-all passes lxnsctl's environment; TERM when stdin is a terminal", async () => {
+    const env = { TERM: "xterm", LANG: "C.UTF-8", PATH: "/mine" };
+    const specOf = async (argv: string[], stdin?: Readable) => (await cli(["exec", "-t", "1", "-n", ...argv, "--", "env"], fakeClient(), { env, ...(stdin ? { stdin } : {}) })).specs[0].env;
+    expect(await specOf([])).toEqual([]);
+    expect(await specOf(["--env", "A=B"])).toEqual([...DEFAULT_ENV, "A=B"]);
+    expect(await specOf(["--env", "PATH=/x", "--env", "LANG"])).toEqual(["PATH=/x", "HOME=/", "LANG=C.UTF-8"]);
+    expect(await specOf(["--env-all", "--env", "A=B"])).toEqual(["TERM=xterm", "LANG=C.UTF-8", "PATH=/mine", "A=B"]);
+    const terminal = Object.assign(Readable.from([]), { isTTY: true });
+    expect(await specOf([], terminal)).toEqual([...DEFAULT_ENV, "TERM=xterm"]);
+    const withTerm = await cli(["exec", "-t", "1", "-n", "--", "env"], fakeClient(), { env: {}, stdin: Object.assign(Readable.from([]), { isTTY: true }) });
+    expect(withTerm.specs[0].env).toEqual([]);
+  });
+});
+
 describe("lxnsctl exec and unshare -- CMD: malformed command lines exit 2 without a call", () => {
   it.each(
     [
       ["exec", "--", "hostname"], // nothing to join
       ["exec", "-n", "--", "hostname"], // a type without a target
       ["exec", "-t", "42", "--", "hostname"], // a target without a type
-      ["exec", "-t", "42", "-n"], // no program
       ["exec", "-t", "42", "-n", "--", ""],
+      ["exec", "-it", "42", "-a", "--", "sh"], // docker's -it: refused, pointing to --tty
+      ["exec", "-ti", "42", "-a", "sh"],
       ["exec", "-t", "x", "-n", "--", "true"],
       ["exec", "-t", "42", "-n", "--uid", "-1", "--", "true"],
       ["exec", "-t", "42", "-n", "--gid", "4294967295", "--", "true"],
       ["exec", "-t", "42", "-n", "--env", "=x", "--", "true"],
       ["exec", "-t", "42", "-n", "--timeout-program", "-1", "--", "true"],
-      ["exec", "-t", "42", "-n", "ls", "-l"], // the program's options without --
       ["unshare", "--", "sh"], // no type
       ["unshare", "-n", "--lease", "5", "--", "sh"],
       ["unshare", "-m", "--mount-proc", "--", "sh"], // --mount-proc without --pid

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { create } from "@bufbuild/protobuf";
 import { EventKind, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import { NamespaceSummarySchema } from "../../api/gen/lxnsd/v1/types_pb";
@@ -50,12 +51,31 @@ describe("lxnsctl ls / watch: flags → request", () => {
     const result = await cli(argv, f.client);
     expect(result.code).toBe(0);
     expect(f.requests).toEqual([{ method: "listNamespaces", request }]);
-    expect(result.stdout).toMatch(/^NS\s+TYPE\s+NPROCS\s+PID\s+UID\s+CONTAINER\s+POD\s+COMMAND\n4026532000\s+net\s+3\s+42\s+0\s+-\s+-\s+sleep 1000\n$/);
+    expect(result.stdout).toBe("        NS TYPE  NPROCS   PID USER CONTAINER POD COMMAND\n4026532000 net        3    42 root -         -   sleep 1000\n");
+  });
+
+  it("sorted by NS; cut to the terminal's width (COMMAND shortened), as lsns; -o +LIST adds to the defaults; an unknown column exits 2", async () => {
+    const other = create(NamespaceSummarySchema, { processCount: 3, pid: 42, uid: 0, info: { type: NamespaceType.UTS, nsId: 4026531000n, device: 4n }, command: "a-very-long-command --with arguments" });
+    const client = { listNamespaces: async function* () { yield { summary: SUMMARY }; yield { summary: other }; }, disconnect: () => undefined } as unknown as LxnsdClient;
+    const wide = await captureCli(["ls", "-o", "NS,COMMAND"], { connect: () => client });
+    expect(wide.stdout).toBe("        NS COMMAND\n4026531000 a-very-long-command --with arguments\n4026532000 sleep 1000\n");
+    const cut = await captureCli(["ls", "-o", "NS,COMMAND"], { connect: () => client, columns: 25 });
+    expect(cut.stdout).toBe("        NS COMMAND\n4026531000 a-very-long-co\n4026532000 sleep 1000\n");
+    const plus = await captureCli(["ls", "-n", "-o", "+UID"], { connect: () => client });
+    expect(plus.stdout.split("\n")[1]).toBe(`4026532000 net       3    42 root ${"sleep 1000".padEnd(36)} 0`);
+    const bad = await captureCli(["ls", "-o", "NS,BOGUS"], { connect: () => client });
+    expect(bad).toMatchObject({ code: 2, stdout: "" });
+    expect(bad.stderr).toMatch(/^lxnsctl: -o\/--output: unknown column "BOGUS"/);
   });
 
   it("ls --json prints one document of summaries", async () => {
     const result = await cli(["ls", "--json"], fake().client);
     expect(JSON.parse(result.stdout).namespaces[0]).toMatchObject({ pid: 42, command: "sleep 1000", info: { nsId: "4026532000" } });
+  });
+
+  it("--json keeps zero values: uid 0 is root, not an absent field", async () => {
+    const result = await cli(["ls", "--json"], fake().client);
+    expect(JSON.parse(result.stdout).namespaces[0]).toMatchObject({ uid: 0, info: { ownerUserNsId: "0" } });
   });
 
   it.each([[["ls", "-p", "0"]], [["ls", "-t", "bogus"]], [["watch", "--interval", "x"]]])("%j is a usage error", async (argv) => {
@@ -84,7 +104,20 @@ describeRoot("lxnsctl ls / watch against a daemon", () => {
     try {
       const result = await cli(["--address", lxnsd.address, "ls", "-p", String(target.pid), "-t", "net"], undefined as unknown as LxnsdClient);
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(new RegExp(`^${nsInode(target.pid, "net")}\\s+net\\s+1\\s+${target.pid}\\s+0\\s+-\\s+-\\s+sleep 1000$`, "m"));
+      expect(result.stdout).toMatch(new RegExp(`^${nsInode(target.pid, "net")}\\s+net\\s+1\\s+${target.pid}\\s+root\\s+-\\s+-\\s+sleep 1000$`, "m"));
+    } finally {
+      await target.kill();
+    }
+  });
+
+  it("-o with lsns' column names, -n, -r: the text lsns prints on the same target", async () => {
+    const target = await startTarget(["unshare", "--net", "--uts"]);
+    try {
+      for (const flags of [["-o", "NS,TYPE,PID,PPID,UID,USER,PNS,ONS"], ["-n", "-o", "ns,type,pid,command"], ["-r", "-o", "NS,TYPE,UID,COMMAND"], ["-r", "-n", "-o", "NS,PATH,ONS"]]) {
+        const lsns = spawnSync("lsns", ["-p", String(target.pid), ...flags], { encoding: "utf8" });
+        const result = await cli(["--address", lxnsd.address, "ls", "-p", String(target.pid), ...flags], undefined as unknown as LxnsdClient);
+        expect({ flags, ...result }).toEqual({ flags, code: lsns.status, stdout: lsns.stdout, stderr: "" });
+      }
     } finally {
       await target.kill();
     }

@@ -1,3 +1,9 @@
+import { spawnSync } from "node:child_process";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { plainMessage } from "../../client/cli/plain-errors";
+import * as path from "node:path";
+import { LXNSD_VERSION } from "../../api/version";
 import { create } from "@bufbuild/protobuf";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import { status } from "@grpc/grpc-js";
@@ -103,6 +109,39 @@ describe("lxnsctl inspect: flags → NamespaceRef", () => {
     expect(JSON.parse(result.stdout)).toEqual({ info: { type: "NAMESPACE_TYPE_NET", nsId: "4026532000", device: "4", ownerUserNsId: "4026531837" } });
   });
 
+  it("--version prints lxnsctl's version, the package's", async () => {
+    const result = await cli(["--version"], fake());
+    expect(result).toMatchObject({ code: 0, stdout: `lxnsctl ${LXNSD_VERSION}\n` });
+    expect(LXNSD_VERSION).toBe(JSON.parse(readFileSync(path.join(__dirname, "..", "..", "package.json"), "utf8")).version);
+    // The daemon's, compiled (npm run build).
+    const daemon = spawnSync(process.execPath, [path.join(__dirname, "..", "..", "dist", "server", "main.js"), "--version"], { encoding: "utf8" });
+    expect({ status: daemon.status, stdout: daemon.stdout }).toEqual({ status: 0, stdout: `lxnsd ${LXNSD_VERSION}\n` });
+  });
+
+  it("a socket closed to the caller (EACCES): its mode and the way in, not grpc-js' text", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lxnsctl-eacces-"));
+    const socket = path.join(dir, "lxnsd.sock");
+    writeFileSync(socket, "");
+    chmodSync(socket, 0o660);
+    try {
+      const err = new LxnsdError(status.UNAVAILABLE, `No connection established. Last error: Error: connect EACCES ${socket}. Resolution note: `);
+      expect(plainMessage(err, { address: `unix:${socket}` })).toBe(`UNAVAILABLE: cannot connect to unix:${socket}: permission denied: the socket is mode 0660; ask for its group (--socket-group)`);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it("every command's help has examples; the global options are listed once, in lxnsctl --help", async () => {
+    const top = await cli(["--help"], fake());
+    expect(top.stdout.match(/--address <addr>/g)).toHaveLength(1);
+    const commands = [...top.stdout.matchAll(/^ {2}([a-z]+) /gm)].map((m) => m[1]).filter((name) => name !== "help" && name !== "lxnsctl");
+    expect(commands).toEqual(expect.arrayContaining(["exec", "unshare", "ls", "mount", "close", "current", "unpin"]));
+    for (const command of [...commands.map((c) => [c]), ["mount", "bind"]]) {
+      const help = await cli([...command, "--help"], fake());
+      expect({ command, examples: /\nExamples:\n {2}lxnsctl /.test(help.stdout), globals: help.stdout.includes("--address") }).toEqual({ command, examples: true, globals: false });
+    }
+  });
+
   it("global options may follow the command", async () => {
     const result = await cli(["inspect", "-t", "1", "-n", "--json", "--timeout", "1500", "--address", "unix:/tmp/x.sock"], fake());
     expect(result.code).toBe(0);
@@ -165,13 +204,13 @@ describe("lxnsctl: malformed command lines exit 2 without a call", () => {
 describe("lxnsctl unshare: flags → UnshareRequest", () => {
   const fake = () => fakeClient({ unshare: create(UnshareResponseSchema, {}) });
 
-  it("-r -n -u --hostname x --boottime 3600", async () => {
-    const result = await cli(["unshare", "-r", "-n", "-u", "--hostname", "x", "--boottime", "3600"], fake());
+  it("-r -n -u -T --hostname x --boottime 3600", async () => {
+    const result = await cli(["unshare", "-r", "-n", "-u", "-T", "--hostname", "x", "--boottime", "3600"], fake());
     expect(result.code).toBe(0);
     expect(result.calls[0].method).toBe("unshare");
     expect(result.calls[0].request).toEqual(
       create(UnshareRequestSchema, {
-        types: [NamespaceType.USER, NamespaceType.NET, NamespaceType.UTS],
+        types: [NamespaceType.USER, NamespaceType.NET, NamespaceType.TIME, NamespaceType.UTS],
         options: { mapRoot: true, hostname: "x", boottimeOffset: { seconds: 3600n, nanos: 0 } },
       }),
     );

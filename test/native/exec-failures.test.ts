@@ -10,6 +10,7 @@ import * as native from "../../native/lib";
 import { describeRoot } from "../helpers/privileged";
 import { fdHoldings, newHoldings } from "../helpers/fd-holdings";
 import { childrenOf, waitFor } from "../helpers/proc";
+import { startTarget } from "../helpers/targets";
 
 const { CLONE_NEWNET, CLONE_NEWUTS, CLONE_NEWPID, CLONE_NEWUSER } = native;
 
@@ -90,6 +91,27 @@ describeRoot("native spawnProgram failures", () => {
       }
     } finally {
       native.close(net);
+    }
+  });
+
+  it("a join that fails again after the user namespace's names that join: 'joined user namespace N, then setns uts'", async () => {
+    // Two passes, as nsenter: the uts join (a net fd) fails in the first, the user join succeeds, the retry fails.
+    const target = await startTarget(["setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups", "--", "unshare", "-r", "--"]);
+    const user = native.openPath(`/proc/${target.pid}/ns/user`);
+    const net = native.openPath("/proc/self/ns/net");
+    try {
+      const userId = native.nsStat(user).ino;
+      const join = [{ fd: user, nstype: CLONE_NEWUSER }, { fd: net, nstype: CLONE_NEWUTS }];
+      const err = await expectRejects(native.spawnProgram({ join, exec: program(["/bin/true"]) }), {
+        code: "EINVAL",
+        syscall: "setns",
+        step: `joined user namespace ${userId}, then setns uts`,
+      });
+      expect(err.message).toBe(`setns(uts): EINVAL (joined user namespace ${userId}, then setns(uts) EINVAL: Invalid argument)`);
+    } finally {
+      native.close(user);
+      native.close(net);
+      await target.kill();
     }
   });
 

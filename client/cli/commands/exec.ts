@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { create } from "@bufbuild/protobuf";
 import { Option } from "commander";
 import type { Command } from "commander";
@@ -11,7 +12,7 @@ import type { CliContext } from "../cli-context";
 import { addContainerOptions, containerRefOf } from "../container-options";
 import type { ContainerFlags } from "../container-options";
 import { collect, parsePid } from "../parse-values";
-import { addProgramOptions, programSpec } from "../program-options";
+import { addProgramOptions, localSide, programSpec } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
@@ -22,6 +23,7 @@ export interface ExecFlags extends ProgramFlags, ContainerFlags {
   target?: number;
   all?: boolean;
   handle?: string[];
+  preserveCredentials?: boolean;
   [typeFlag: string]: unknown;
 }
 
@@ -61,25 +63,47 @@ async function skipOwnUserNamespace(client: LxnsdClient, options: CallOptions, t
   return same ? refs.filter((r) => !(r.type === NamespaceType.USER && r.source.case === target.case)) : refs;
 }
 
+/**
+ * The shell to run when no program is given: the target's $SHELL (from
+ * /proc/PID/environ, when lxnsctl may read it), else /bin/sh, as nsenter
+ * runs a shell.
+ */
+export function targetShell(pid: number, procRoot = "/proc"): string {
+  try {
+    const shell = readFileSync(`${procRoot}/${pid}/environ`, "latin1")
+      .split("\0")
+      .find((entry) => entry.startsWith("SHELL="))
+      ?.slice("SHELL=".length);
+    return shell && shell.startsWith("/") ? shell : "/bin/sh";
+  } catch {
+    return "/bin/sh";
+  }
+}
+
 /** `lxnsctl exec`: run a program in a process's namespaces (ProcessService.Exec), nsenter-style. */
 export function registerExec(program: Command, ctx: CliContext): void {
   const command = program
     .command("exec")
     .description("run a program in namespaces of a process (or held handles), like nsenter; stdio is streamed")
-    .usage("[options] -- command [args...]")
-    .argument("[command...]", "the program and its arguments (after --)")
+    .usage("[options] [--] [command [args...]]")
+    .argument("[command...]", "the program and its arguments: the first argument that is not an option (default: the target's $SHELL, else /bin/sh)")
     .addOption(new Option("-t, --target <pid>", "the process whose namespaces to join").argParser(parsePid).conflicts(["container", "pod", "podUid"]))
     .addOption(new Option("-a, --all", "join all eight namespaces of the target (its user namespace only if it is not the daemon's)"))
-    .addOption(new Option("--handle <id>", "also join the namespace of this handle (from open or unshare); repeatable").argParser(collect(String)));
+    .addOption(new Option("--handle <id>", "also join the namespace of this handle (from open or unshare); repeatable").argParser(collect(String)))
+    .addOption(new Option("--preserve-credentials", "after joining a user namespace, keep the daemon's ids as they map into it (default: uid 0 and gid 0 inside)"));
   addContainerOptions(command, ["target"]);
   addTypeFlags(command, (kind) => `join the target's ${kind.name} namespace`);
   addProgramOptions(command)
     .addHelpText(
       "after",
       `
-The daemon joins the namespaces in its own order (user first), whatever the
-order of the flags, then runs the program with argv[0] looked up on PATH inside
-the joined mount namespace.
+The daemon joins the namespaces as nsenter does, whatever the order of the
+flags: all but the user namespace, then the user namespace, then what failed
+before; one the program is in already is not joined again (but the mount
+namespace is). After a user namespace is joined the program runs as uid 0 and
+gid 0 inside (unless --uid/--gid or --preserve-credentials), setgroups skipped
+where the namespace denies it. argv[0] is looked up on PATH inside the joined
+mount namespace.
 ${EXIT_STATUS_HELP}
 
 Examples:
@@ -93,8 +117,10 @@ Examples:
     )
     .action(async (argv: string[], flags: ExecFlags, self: Command) => {
       let { refs } = execJoins(flags);
-      const spec = programSpec(argv, flags, ctx.io.env ?? process.env);
+      const staysInOurMountNs = !flags.all && flags.mount !== true && (flags.handle ?? []).length === 0;
+      const local = { ...localSide(ctx.io), ...(staysInOurMountNs ? { cwd: process.cwd() } : {}) };
+      const spec = programSpec(argv, flags, local, flags.target !== undefined ? targetShell(flags.target) : "/bin/sh");
       if (flags.all) refs = await skipOwnUserNamespace(ctx.connect(self), ctx.callOptions(self), targetSource(flags)!, refs);
-      ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs }, { stdin: flags.stdin !== false, tty: flags.tty });
+      ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs, ...(flags.preserveCredentials ? { preserveCredentials: true } : {}) }, { stdin: flags.stdin !== false, tty: flags.tty });
     });
 }

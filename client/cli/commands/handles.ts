@@ -32,6 +32,7 @@ export function registerClose(program: Command, ctx: CliContext): void {
   program
     .command("close")
     .description("release handles; closing one again is harmless")
+    .addHelpText("after", "\nExamples:\n  lxnsctl close h-abc\n  lxnsctl close $(lxnsctl unshare -n | cut -d' ' -f1)")
     .argument("<handle...>", "handle ids from open or unshare")
     .action(async (handles: string[], _options: unknown, self: Command) => {
       const client = ctx.connect(self);

@@ -22,6 +22,7 @@ export function registerCurrent(program: Command, ctx: CliContext): void {
   program
     .command("current")
     .description("list the daemon's own namespace of every type")
+    .addHelpText("after", "\nExamples:\n  lxnsctl current\n  lxnsctl --json current")
     .action(async (_options: unknown, self: Command) => {
       const response = await ctx.connect(self).getCurrentNamespaces({}, ctx.callOptions(self));
       ctx.print(self, GetCurrentNamespacesResponseSchema, response, (r) => formatInfoTable(r.namespaces));

@@ -10,7 +10,8 @@ import type { NamespaceSummary } from "../../../api/gen/lxnsd/v1/types_pb";
 import { LxnsdError } from "../../lxnsd-error";
 import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
-import { formatTable, typeName } from "../format";
+import { JSON_OPTIONS, typeName } from "../format";
+import { COLUMN_NAMES, formatLsTable, parseColumns } from "../ls-table";
 import { addContainerOptions, containerRefOf } from "../container-options";
 import type { ContainerFlags } from "../container-options";
 import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
@@ -19,6 +20,9 @@ import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
 export interface LsOptions extends ContainerFlags {
   type?: NamespaceKind[];
   pid?: number;
+  output?: string;
+  noheadings?: boolean;
+  raw?: boolean;
 }
 
 /** The parsed flags of `watch`. */
@@ -40,31 +44,29 @@ export function watchRequest(options: WatchOptions): MessageInitShape<typeof Wat
 
 const typeOption = () => new Option("-t, --type <name>", "only namespaces of this type (repeatable)").argParser(collect(parseKind));
 
-/** The lsns-like cells of a summary: NS TYPE NPROCS PID UID CONTAINER POD COMMAND (the container id short, "-" for none). */
-function summaryCells(summary: NamespaceSummary): string[] {
-  const container = summary.containerId === "" ? "-" : summary.containerId.slice(0, 12);
-  const pod = summary.podUid === "" ? "-" : summary.podUid;
-  return [summary.info?.nsId.toString() ?? "-", typeName(summary.info?.type ?? 0), String(summary.processCount), String(summary.pid), String(summary.uid), container, pod, summary.command];
-}
 
 /** `lxnsctl ls`: every namespace some process is in (ListNamespaces), as lsns prints them. */
 export function registerList(program: Command, ctx: CliContext): void {
   const ls = program
     .command("ls")
-    .description("list namespaces as lsns does, with the container and pod of each one's lowest pid: NS TYPE NPROCS PID UID CONTAINER POD COMMAND")
+    .description("list namespaces as lsns does, with the container and pod of each one's lowest pid: NS TYPE NPROCS PID USER CONTAINER POD COMMAND, sorted by NS")
     .addOption(typeOption())
-    .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid).conflicts(["container", "pod", "podUid"]));
-  addContainerOptions(ls, ["pid"])
-    .addHelpText("after", "\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -p 1234 --json\n  lxnsctl ls --pod shop/web --container-name app")
+    .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid).conflicts(["container", "pod", "podUid"]))
+    .addOption(new Option("-o, --output <list>", `the columns, comma-separated, as lsns names them (+LIST adds to the default): ${COLUMN_NAMES.join(", ")}`))
+    .addOption(new Option("-n, --noheadings", "no heading line"))
+    .addOption(new Option("-r, --raw", "columns one space apart, not aligned (blanks in a cell as \\x20)"))
+    .addHelpText("after", "\nNETNSID and NSFS are accepted and left empty.\n\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -o NS,TYPE,PATH,PID,PPID,UID -n\n  lxnsctl ls -p 1234 --json\n  lxnsctl ls --pod shop/web --container-name app")
     .action(async (options: LsOptions, self: Command) => {
+      const columns = parseColumns(options.output);
       const rows: NamespaceSummary[] = [];
       for await (const response of ctx.connect(self).listNamespaces(listRequest(options), ctx.callOptions(self))) rows.push(response.summary!);
       if (ctx.globals(self).json) {
-        ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row)) }, null, 2)}\n`);
+        ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row, JSON_OPTIONS)) }, null, 2)}\n`);
       } else {
-        ctx.io.stdout(formatTable(["NS", "TYPE", "NPROCS", "PID", "UID", "CONTAINER", "POD", "COMMAND"], rows.map(summaryCells)));
+        ctx.io.stdout(formatLsTable(rows, columns, { noHeadings: options.noheadings === true, raw: options.raw, width: ctx.io.columns }));
       }
     });
+  addContainerOptions(ls, ["pid"]);
 }
 
 /** `lxnsctl watch`: ADDED/REMOVED lines as namespaces come and go (WatchNamespaces), until interrupted. */
@@ -81,7 +83,7 @@ export function registerWatch(program: Command, ctx: CliContext): void {
       const json = ctx.globals(self).json;
       try {
         for await (const event of ctx.connect(self).watchNamespaces(watchRequest(options), { ...ctx.callOptions(self), signal: controller.signal })) {
-          if (json) ctx.io.stdout(`${JSON.stringify(toJson(WatchNamespacesResponseSchema, event))}\n`);
+          if (json) ctx.io.stdout(`${JSON.stringify(toJson(WatchNamespacesResponseSchema, event, JSON_OPTIONS))}\n`);
           else {
             const s = event.summary!;
             const kind = event.kind === EventKind.ADDED ? "ADDED" : event.kind === EventKind.REMOVED ? "REMOVED" : String(event.kind);

@@ -34,7 +34,10 @@ function mountRef(options: BindOptions): NamespaceRef {
 
 /** `lxnsctl mount bind SRC DEST`: bind-mount a host path into another mount namespace (BindMount). */
 export function registerMount(program: Command, ctx: CliContext): void {
-  const mount = program.command("mount").description("mounts in other mount namespaces");
+  const mount = program
+    .command("mount")
+    .description("mounts in other mount namespaces")
+    .addHelpText("after", "\nExamples:\n  lxnsctl mount bind -t 1234 /srv/data /data\n  lxnsctl mount bind --container 3f2a9c81d4e5 /srv/data /data");
   const others = (name: string) => [...TARGETS.filter((other) => other !== name), ...CONTAINER_FLAGS];
   const bind = mount
     .command("bind")

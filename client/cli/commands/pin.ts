@@ -22,6 +22,7 @@ export function registerUnpin(program: Command, ctx: CliContext): void {
   program
     .command("unpin")
     .description("unmount and remove a pin made by `lxnsctl pin`")
+    .addHelpText("after", "\nExamples:\n  lxnsctl unpin web")
     .argument("<name>", "the pin's name")
     .action(async (name: string, _options: unknown, self: Command) => {
       const response = await ctx.connect(self).unpin({ name }, ctx.callOptions(self));

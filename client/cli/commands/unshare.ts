@@ -6,11 +6,13 @@ import type { Command } from "commander";
 import { UnshareRequestSchema, UnshareResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import type { UnshareRequest } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import { NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
+import { IdMappingSchema } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { IdMapping, UnshareOptionsSchema } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { ExecSpecInit } from "../../process-client";
 import type { CliContext } from "../cli-context";
 import { formatHandles } from "../format";
-import { addProgramOptions, programSpec } from "../program-options";
+import { addProgramOptions, localSide, parseId, programSpec } from "../program-options";
+import type { LocalSide } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
 import { collect, parseIdMapping, parseNonNegativeSeconds, parsePid, parseSeconds } from "../parse-values";
@@ -22,6 +24,9 @@ export interface UnshareOptionsFlags {
   mapRootUser?: boolean;
   mapUsers?: IdMapping[];
   mapGroups?: IdMapping[];
+  mapCurrentUser?: boolean;
+  mapUser?: number;
+  mapGroup?: number;
   hostname?: string;
   monotonic?: Duration;
   boottime?: Duration;
@@ -41,28 +46,76 @@ export interface UnshareOptionsFlags {
  * UsageError when no namespace type is given; whether the options fit the
  * types is the daemon's to say.
  */
-export function unshareTypesAndOptions(flags: UnshareOptionsFlags): { types: NamespaceType[]; options: MessageInitShape<typeof UnshareOptionsSchema> } {
+export function unshareTypesAndOptions(flags: UnshareOptionsFlags, local: LocalIds = localIds()): { types: NamespaceType[]; options: MessageInitShape<typeof UnshareOptionsSchema> } {
   const types = flaggedKinds(flags).map((kind) => kind.type);
-  const mapsUsers = flags.mapRootUser || flags.mapUsers?.length || flags.mapGroups?.length;
+  const { uidMap, gidMap } = idMaps(flags, local);
+  const mapsUsers = flags.mapRootUser || uidMap.length > 0 || gidMap.length > 0;
   if (mapsUsers && !types.includes(NamespaceType.USER)) types.push(NamespaceType.USER);
   if (flags.mountProc) {
     if (!types.includes(NamespaceType.PID)) throw new UsageError("--mount-proc needs --pid: /proc is mounted fresh for a new pid namespace");
     if (!types.includes(NamespaceType.MNT)) types.push(NamespaceType.MNT);
   }
   if (types.length === 0) throw new UsageError("at least one namespace type is required (-U, -C, -i, -n, -m, -p, -T, -u)");
+  // What the daemon would refuse with its field names, said here with the flags' (exit 2, no call).
+  const needs = (given: unknown, type: NamespaceType, flag: string, typeFlag: string) => {
+    if (given !== undefined && given !== false && !types.includes(type)) throw new UsageError(`${flag} needs ${typeFlag}`);
+  };
+  needs(flags.monotonic, NamespaceType.TIME, "--monotonic", "-T/--time (a new time namespace)");
+  needs(flags.boottime, NamespaceType.TIME, "--boottime", "-T/--time (a new time namespace)");
+  needs(flags.hostname, NamespaceType.UTS, "--hostname", "-u/--uts (a new uts namespace)");
+  needs(flags.loopbackUp, NamespaceType.NET, "--loopback-up", "-n/--net (a new net namespace)");
   types.sort((a, b) => a - b);
   return {
     types,
     options: {
       mapRoot: flags.mapRootUser ?? false,
-      uidMap: flags.mapUsers ?? [],
-      gidMap: flags.mapGroups ?? [],
+      uidMap,
+      gidMap,
       hostname: flags.hostname ?? "",
       monotonicOffset: flags.monotonic,
       boottimeOffset: flags.boottime,
       loopbackUp: flags.loopbackUp ?? false,
     },
   };
+}
+
+/** lxnsctl's effective ids: what -c, --map-user and --map-group map. */
+export interface LocalIds {
+  uid: number;
+  gid: number;
+}
+
+function localIds(): LocalIds {
+  return { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
+}
+
+/**
+ * The uid_map and gid_map lines of the mapping flags, as util-linux unshare
+ * reads them: --map-users/--map-groups lines as given; -c/--map-current-user
+ * maps lxnsctl's effective uid and gid to themselves, --map-user=UID and
+ * --map-group=GID map them to UID and GID inside. -r excludes the others,
+ * and each map takes one way of being given (UsageError naming the flags).
+ */
+export function idMaps(flags: UnshareOptionsFlags, local: LocalIds): { uidMap: IdMapping[]; gidMap: IdMapping[] } {
+  const line = (insideId: number, outsideId: number) => create(IdMappingSchema, { insideId, outsideId, length: 1 });
+  const uidWays: [string, IdMapping[]][] = [];
+  const gidWays: [string, IdMapping[]][] = [];
+  if (flags.mapUsers?.length) uidWays.push(["--map-users", flags.mapUsers]);
+  if (flags.mapGroups?.length) gidWays.push(["--map-groups", flags.mapGroups]);
+  if (flags.mapCurrentUser) {
+    uidWays.push(["-c/--map-current-user", [line(local.uid, local.uid)]]);
+    gidWays.push(["-c/--map-current-user", [line(local.gid, local.gid)]]);
+  }
+  if (flags.mapUser !== undefined) uidWays.push(["--map-user", [line(flags.mapUser, local.uid)]]);
+  if (flags.mapGroup !== undefined) gidWays.push(["--map-group", [line(flags.mapGroup, local.gid)]]);
+  if (flags.mapRootUser) {
+    const other = [...uidWays, ...gidWays][0];
+    if (other) throw new UsageError(`-r/--map-root-user and ${other[0]}: give one mapping`);
+  }
+  for (const ways of [uidWays, gidWays]) {
+    if (ways.length > 1) throw new UsageError(`${ways[0][0]} and ${ways[1][0]}: give one mapping`);
+  }
+  return { uidMap: uidWays[0]?.[1] ?? [], gidMap: gidWays[0]?.[1] ?? [] };
 }
 
 /** The UnshareRequest the flags ask for (no command: namespaces held by the daemon). */
@@ -74,11 +127,11 @@ export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
 }
 
 /** The ExecSpec of `unshare ... -- CMD`: the program in new namespaces. */
-export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, env: Record<string, string | undefined>): ExecSpecInit {
+export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, local: LocalSide): ExecSpecInit {
   if (flags.lease !== undefined) throw new UsageError("--lease is for held namespaces; a program's namespaces go with it");
   if (flags.target !== undefined) throw new UsageError("--target is for held namespaces; a program runs as the process its joins name (lxnsctl exec)");
   const { types, options } = unshareTypesAndOptions(flags);
-  return { ...programSpec(argv, flags, env), unshare: types, unshareOptions: options };
+  return { ...programSpec(argv, flags, local), unshare: types, unshareOptions: options };
 }
 
 /**
@@ -91,11 +144,14 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .command("unshare")
     .description("create new namespaces: held by the daemon (prints HANDLE TYPE NS per namespace), or, with -- CMD, for a program run in them")
     .usage("[options] [-- command [args...]]")
-    .argument("[command...]", "a program to run in the new namespaces, and its arguments (after --)");
+    .argument("[command...]", "a program to run in the new namespaces, and its arguments: the first argument that is not an option");
   addTypeFlags(command, (kind) => `new ${kind.name} namespace`)
     .addOption(new Option("-r, --map-root-user", "map uid/gid 0 inside to the daemon's uid/gid, with --target to the target's (implies --user)"))
     .addOption(new Option("--map-users <inner:outer:count>", "uid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
     .addOption(new Option("--map-groups <inner:outer:count>", "gid_map line; repeatable (implies --user)").argParser(collect(parseIdMapping)))
+    .addOption(new Option("-c, --map-current-user", "map lxnsctl's effective uid and gid to the same ids inside (implies --user)"))
+    .addOption(new Option("--map-user <uid>", "map lxnsctl's effective uid to UID inside (implies --user)").argParser(parseId))
+    .addOption(new Option("--map-group <gid>", "map lxnsctl's effective gid to GID inside (implies --user)").argParser(parseId))
     .addOption(new Option("--hostname <name>", "hostname of the new uts namespace"))
     .addOption(new Option("--monotonic <seconds>", "CLOCK_MONOTONIC offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
@@ -123,18 +179,26 @@ Examples:
     )
     .action(async (argv: string[], flags: UnshareOptionsFlags & ProgramFlags, self: Command) => {
       if (argv.length === 0) {
-        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, --env, --timeout-program, --no-stdin and --tty/--no-tty need a program to run (-- CMD)");
+        if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, -W, --env, --timeout-program, --no-stdin and --tty/--no-tty need a program to run (-- CMD)");
         const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
         ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
         return;
       }
-      const spec = unshareProgramSpec(argv, flags, ctx.io.env ?? process.env);
+      // A new mount namespace is a copy of the daemon's: lxnsctl's directory is there too.
+      const spec = unshareProgramSpec(argv, flags, { ...localSide(ctx.io), cwd: process.cwd() });
       ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false, tty: flags.tty });
     });
 }
 
 function programFlagsGiven(flags: ProgramFlags): boolean {
   return (
-    flags.uid !== undefined || flags.gid !== undefined || flags.cwd !== undefined || flags.env !== undefined || flags.timeoutProgram !== undefined || flags.stdin === false || flags.tty !== undefined
+    flags.uid !== undefined ||
+    flags.gid !== undefined ||
+    flags.cwd !== undefined ||
+    flags.wdns !== undefined ||
+    flags.env !== undefined ||
+    flags.timeoutProgram !== undefined ||
+    flags.stdin === false ||
+    flags.tty !== undefined
   );
 }

@@ -154,6 +154,9 @@ struct ChildControl {
   volatile int32_t init_pid;
   // The program's pid (exec specs), stored the same way; 0 = not created.
   volatile int32_t program_pid;
+  // 1 + the index of the user namespace join once it succeeded, 0 before
+  // (or without one): a later failure names it.
+  volatile int32_t joined_user;
 };
 
 #endif  // LXNSD_NATIVE_CHILD_PROTOCOL_H_

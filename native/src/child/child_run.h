@@ -132,7 +132,7 @@ class ChildRun {
   int child_status_fd_ = -1;  // child's end, closed in the parent after clone
   int keeper_read_ = -1;      // keepalive pipe: the init's end, closed after clone
   int keeper_write_ = -1;     // the daemon's end, handed to the caller on success
-  int proc_fd_ = -1;          // target: the daemon's /proc (O_PATH), closed after clone
+  int proc_fd_ = -1;          // target, or uid/gid given: the daemon's /proc (O_PATH), closed after clone
   StdioPipes stdio_;          // exec: the daemon's ends handed over on success
   int terminal_fd_ = -1;      // exec.tty: the master the program sent, handed over on success
   ExecArrays exec_arrays_;    // exec: arrays over spec_.exec's strings

@@ -191,7 +191,7 @@ uint64_t ChildRun::Start(ChildFailure* failure) {
     keeper_read_ = pfd[0];
     keeper_write_ = pfd[1];
   }
-  if (spec_.target.has) {
+  if (spec_.target.has || (spec_.has_exec && (spec_.exec.has_uid || spec_.exec.has_gid))) {
     proc_fd_ = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (proc_fd_ < 0) {
       *failure = {errno, "open", "/proc", "", ""};

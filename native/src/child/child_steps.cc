@@ -206,6 +206,24 @@ void Sleep(ChildControl* ctl, uint32_t ms) {
   Check(ctl, kSysNanosleep, r);
 }
 
+// Whether the user namespace of the calling process denies setgroups:
+// self/setgroups under proc_fd (the daemon's /proc, which shows every
+// process the daemon's children start) reads "deny". False when it cannot
+// be read.
+bool SetgroupsDenied(int proc_fd) {
+  if (proc_fd < 0) return false;
+  long fd;
+  do fd = RawSyscall(SYS_openat, proc_fd, reinterpret_cast<long>("self/setgroups"), O_RDONLY | O_CLOEXEC, 0);
+  while (fd == -EINTR);
+  if (fd < 0) return false;
+  char buf[8] = {};
+  long n;
+  do n = RawSyscall(SYS_read, fd, reinterpret_cast<long>(buf), sizeof buf);
+  while (n == -EINTR);
+  RawSyscall(SYS_close, fd);
+  return n >= 4 && buf[0] == 'd' && buf[1] == 'e' && buf[2] == 'n' && buf[3] == 'y';
+}
+
 // The keeper init until it execs lxnsd-pause. Runs right after clone, on
 // its own small stack, in the memory of the child (CLONE_VM: the daemon's
 // own, for a CLONE_VM child) while the child is suspended (CLONE_VFORK):
@@ -316,7 +334,10 @@ void StartKeeperInit(const ChildSteps* p) {
     // With a target, a uid alone keeps the target's groups (dropping them
     // would need CAP_SETGID, which the caller was not checked for).
     if (p->target.pidfd < 0 || p->set_gid) {
-      Check(ctl, kSysSetgroups, RawSyscall(SYS_setgroups, 0, 0));
+      long r = RawSyscall(SYS_setgroups, 0, 0);
+      // A user namespace whose setgroups is "deny" (as `unshare -r` makes
+      // them) refuses it to everyone: keep the groups, as nsenter does.
+      if (r < 0 && !(r == -EPERM && SetgroupsDenied(p->proc_fd))) Fail(ctl, kSysSetgroups, r);
     }
     if (p->set_gid) Check(ctl, kSysSetgid, RawSyscall(SYS_setgid, p->gid));
     if (p->set_uid) Check(ctl, kSysSetuid, RawSyscall(SYS_setuid, p->uid));
@@ -372,6 +393,40 @@ void ProgramEntry(const void* arg) {
   Exit(0);
 }
 
+// The joins, in two passes as nsenter(1) does: the first joins every
+// namespace but the user namespace, in the given (NamespaceType) order,
+// and leaves a join that fails for later; then the user namespace; then
+// the second pass retries what failed, and a failure there ends the child.
+// So a privileged caller joins the other namespaces while it still holds
+// its privileges over their owners (a target made by `unshare -r` keeps
+// the host's mount namespace, which no process in its user namespace may
+// join), and one that is privileged only inside the user namespace joins
+// them after it. ChildControl::joined_user records the user join (index +
+// 1) so a failure after it can say so.
+void JoinNamespaces(const ChildSteps* p) {
+  ChildControl* ctl = p->ctl;
+  uint64_t retry = 0;  // joins (by index) the first pass left for the second
+  for (size_t i = 0; i < p->join_count; i++) {
+    if (p->join[i].nstype == CLONE_NEWUSER) continue;
+    ctl->step_index = static_cast<int32_t>(i);
+    long r = RawSyscall(SYS_setns, p->join[i].fd, p->join[i].nstype);
+    if (r == 0) continue;
+    if (i >= 64) Fail(ctl, kSysSetns, r);  // no room to remember it
+    retry |= uint64_t{1} << i;
+  }
+  for (size_t i = 0; i < p->join_count; i++) {
+    if (p->join[i].nstype != CLONE_NEWUSER) continue;
+    ctl->step_index = static_cast<int32_t>(i);
+    Check(ctl, kSysSetns, RawSyscall(SYS_setns, p->join[i].fd, p->join[i].nstype));
+    ctl->joined_user = static_cast<int32_t>(i + 1);
+  }
+  for (size_t i = 0; i < p->join_count && i < 64; i++) {
+    if ((retry & (uint64_t{1} << i)) == 0) continue;
+    ctl->step_index = static_cast<int32_t>(i);
+    Check(ctl, kSysSetns, RawSyscall(SYS_setns, p->join[i].fd, p->join[i].nstype));
+  }
+}
+
 }  // namespace
 
 // BindMount's create_target_path: a directory (kind 1) or an empty file
@@ -402,10 +457,7 @@ int ChildMain(void* arg) {
   if (p->target.pidfd >= 0 && !EnterTarget(&p->target, ctl)) Exit(1);
 
   EnterStep(ctl, kStepSetns);
-  for (size_t i = 0; i < p->join_count; i++) {
-    ctl->step_index = static_cast<int32_t>(i);
-    Check(ctl, kSysSetns, RawSyscall(SYS_setns, p->join[i].fd, p->join[i].nstype));
-  }
+  JoinNamespaces(p);
   if (p->unshare_flags != 0) {
     EnterStep(ctl, kStepUnshare);
     Check(ctl, kSysUnshare, RawSyscall(SYS_unshare, p->unshare_flags));

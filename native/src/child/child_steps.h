@@ -204,6 +204,7 @@ struct ChildSteps {
   char* const* argv;  // NULL-terminated
   char* const* envp;  // NULL-terminated
   const char* cwd;    // nullptr = keep
+  int proc_fd;        // the daemon's /proc (O_PATH), -1 = none: is setgroups denied?
   bool set_gid;
   uint32_t gid;
   bool set_uid;

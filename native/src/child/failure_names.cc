@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include <sys/stat.h>
+
 #include "ns_table.h"
 
 std::string NsNames(int flags) {
@@ -14,6 +16,31 @@ std::string NsNames(int flags) {
   }
   return out.empty() ? "any" : out;
 }
+
+namespace {
+
+// The inode of the namespace behind join fd `fd` (its id, as lsns shows
+// it), or 0.
+uint64_t NsId(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_ino) : 0;
+}
+
+// "EPERM" (glibc's name for the errno; the number when it has none).
+std::string ErrnoText(int err) {
+  const char* name = strerrorname_np(err);
+  return name != nullptr ? name : "E" + std::to_string(err);
+}
+
+// The user namespace join that succeeded before the failing join `index`,
+// or nullptr: the failure happened with that namespace's privileges only.
+const ChildJoin* UserJoinedBefore(const ChildSpec& spec, const ChildControl& ctl, int index) {
+  int user = ctl.joined_user - 1;
+  if (user < 0 || user == index || static_cast<size_t>(user) >= spec.join.size()) return nullptr;
+  return &spec.join[user];
+}
+
+}  // namespace
 
 std::string StepName(const ChildSpec& spec, int step, int index) {
   if (step == kStepSetns && index >= 0 && static_cast<size_t>(index) < spec.join.size()) {
@@ -30,9 +57,20 @@ ChildFailure ChildReportedFailure(const ChildSpec& spec, const ChildControl& ctl
   f.syscall = (sys > 0 && sys < kSysCount) ? kChildSyscallNames[sys] : "unknown";
   f.step = StepName(spec, ctl.step, ctl.step_index);
   switch (ctl.step) {
-    case kStepSetns:
-      f.target = NsNames(spec.join[ctl.step_index].nstype);
+    case kStepSetns: {
+      std::string type = NsNames(spec.join[ctl.step_index].nstype);
+      f.target = type;
+      const ChildJoin* user = UserJoinedBefore(spec, ctl, ctl.step_index);
+      if (user == nullptr) break;
+      // nsenter's second pass: the join was retried after the user
+      // namespace's and failed again; say what was tried.
+      std::string joined = "joined user namespace " + std::to_string(NsId(user->fd));
+      f.step = joined + ", then " + f.step;
+      f.detail = joined + ", then setns(" + type + ") " + ErrnoText(ctl.err) + ": " +
+                 (ctl.err == EPERM ? "the " + type + " namespace is owned by a user namespace the program is not privileged in"
+                                   : std::string(std::strerror(ctl.err)));
       break;
+    }
     case kStepTimens:
       f.target = "/proc/self/timens_offsets";
       break;

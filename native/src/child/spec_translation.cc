@@ -55,6 +55,7 @@ void TranslateExec(const ProgramSpec& e, const ChildResources& res, ExecArrays* 
   p->argv = arrays->argv.data();
   p->envp = arrays->env.data();
   p->cwd = e.has_cwd ? e.cwd.c_str() : nullptr;
+  p->proc_fd = res.proc_fd;
   p->set_gid = e.has_gid;
   p->gid = e.gid;
   p->set_uid = e.has_uid;

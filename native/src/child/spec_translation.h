@@ -23,7 +23,7 @@ struct ChildResources {
   int pause_fd = -1;          // lxnsd-pause
   bool exec_direct = false;   // ExecsDirectly(spec)
   const int* stdio = nullptr;  // the program's pipe ends (3), exec specs only
-  int proc_fd = -1;           // target: the daemon's /proc (O_PATH)
+  int proc_fd = -1;           // target, or exec uid/gid: the daemon's /proc (O_PATH)
 };
 
 // NULL-terminated pointer arrays over a ProgramSpec's strings; they must
