@@ -14,8 +14,22 @@ import { scaled } from "../scale";
 import { startCrowd } from "../targets";
 import type { BenchContext } from "./context";
 
+/** rmdir of a cgroup, retried while it is busy (a killed crowd member still exiting in it), up to 5 s. */
+async function rmdirWhenIdle(dir: string): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      rmdirSync(dir);
+      return;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "EBUSY" || Date.now() > deadline) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  }
+}
+
 /** Container cgroups below one top directory of a random name, removed (their processes moved out) by remove(). */
-function containerCgroups(count: number): { root: string; ids: string[]; cgroup(i: number): string; remove(): void } {
+function containerCgroups(count: number): { root: string; ids: string[]; cgroup(i: number): string; remove(): Promise<void> } {
   const root = hierarchyMount(lineOfHost(readFileSync("/proc/self/cgroup", "utf8")));
   const top = path.join(root, `lxnsd-bench-${randomBytes(4).toString("hex")}`, "kubepods.slice");
   const ids = Array.from({ length: count }, () => randomBytes(32).toString("hex"));
@@ -26,7 +40,7 @@ function containerCgroups(count: number): { root: string; ids: string[]; cgroup(
     root,
     ids,
     cgroup: (i) => dirs[i],
-    remove: () => {
+    remove: async () => {
       for (const dir of dirs) {
         for (const pid of readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean)) {
           try {
@@ -35,7 +49,7 @@ function containerCgroups(count: number): { root: string; ids: string[]; cgroup(
             // exited meanwhile
           }
         }
-        rmdirSync(dir);
+        await rmdirWhenIdle(dir);
         rmdirSync(path.dirname(dir));
       }
       rmdirSync(top);
@@ -65,6 +79,6 @@ export async function containerCases(ctx: BenchContext): Promise<CaseResult[]> {
     );
   } finally {
     await crowd.stop();
-    cgroups.remove();
+    await cgroups.remove();
   }
 }

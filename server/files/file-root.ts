@@ -65,7 +65,8 @@ export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller
     if (mnt.kind.type !== NamespaceType.MNT) {
       throw new RpcError(status.FAILED_PRECONDITION, `mount: ${mnt.label} is a ${mnt.kind.name} namespace, not mnt`, "WRONG_NAMESPACE_TYPE");
     }
-    const byProcess = ref!.source.case === "pid" || ref!.source.case === "self";
+    // A container names its init process (mnt.origin): paths resolve as that process sees them, like a pid's.
+    const byProcess = ref!.source.case === "pid" || ref!.source.case === "self" || (ref!.source.case === "container" && mnt.origin !== undefined);
     const pid = ref!.source.case === "pid" ? ref!.source.value : ref!.source.case === "self" ? process.pid : mnt.origin;
     if (isRestricted(caller)) {
       if (pid === undefined || mnt.originGone) throw targetForbidden(caller, `${mnt.label}: files need a process to act as (a pid, or a handle or pin made from a running process)`);

@@ -73,7 +73,7 @@ describeRoot("lxnsctl: containers and pods as targets, ps, ls", () => {
 
   it("ls shows the CONTAINER and POD of each namespace's lowest pid, and takes the container flags", async () => {
     const result = await cli(["ls", "--container", ids.app, "-t", "net"]);
-    expect(result.stdout).toMatch(new RegExp(`^${nsInode(pids.app, "net")}\\s+net\\s+1\\s+${pids.app}\\s+0\\s+${ids.app.slice(0, 12)}\\s+${uid}\\s+sleep 1000$`, "m"));
+    expect(result.stdout).toMatch(new RegExp(`^${nsInode(pids.app, "net")}\\s+net\\s+1\\s+${pids.app}\\s+root\\s+${ids.app.slice(0, 12)}\\s+${uid}\\s+sleep 1000$`, "m"));
   });
 
   it.each([

@@ -62,7 +62,7 @@ describe("lxnsctl ls / watch: flags → request", () => {
     const cut = await captureCli(["ls", "-o", "NS,COMMAND"], { connect: () => client, columns: 25 });
     expect(cut.stdout).toBe("        NS COMMAND\n4026531000 a-very-long-co\n4026532000 sleep 1000\n");
     const plus = await captureCli(["ls", "-n", "-o", "+UID"], { connect: () => client });
-    expect(plus.stdout.split("\n")[1]).toBe(`4026532000 net       3    42 root ${"sleep 1000".padEnd(36)} 0`);
+    expect(plus.stdout.split("\n")[1]).toBe(`4026532000 net       3    42 root - - ${"sleep 1000".padEnd(36)} 0`);
     const bad = await captureCli(["ls", "-o", "NS,BOGUS"], { connect: () => client });
     expect(bad).toMatchObject({ code: 2, stdout: "" });
     expect(bad.stderr).toMatch(/^lxnsctl: -o\/--output: unknown column "BOGUS"/);

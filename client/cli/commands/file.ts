@@ -90,7 +90,10 @@ function statText(info: FileInfo): string {
 
 /** `lxnsctl file cat|put|stat|ls [target] PATH`: files as a process or mount namespace sees them (FileService). */
 export function registerFile(program: Command, ctx: CliContext): void {
-  const file = program.command("file").description("read, write, stat and list files inside a mount namespace, without running a program");
+  const file = program
+    .command("file")
+    .description("read, write, stat and list files inside a mount namespace, without running a program")
+    .addHelpText("after", "\nExamples:\n  lxnsctl file cat -t 1234 /etc/resolv.conf\n  lxnsctl file ls --container 3f2a9c81d4e5 /etc");
   addFileTargetOptions(file.command("cat").description("print a file").argument("<path>", "absolute path as the target sees it"), "mount namespace")
     .addOption(new Option("--offset <n>", "start at byte N").argParser(parseCount))
     .addOption(new Option("--length <n>", "at most N bytes").argParser(parseCount))

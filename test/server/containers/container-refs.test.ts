@@ -1,4 +1,5 @@
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { NamespaceType, status } from "../../../client";
@@ -219,6 +220,23 @@ describeRoot("container references, from cgroups alone", () => {
     await expect((async () => {
       for await (const _ of lxnsd.client.listNamespaces({ pid: target.pid, container: byId(id) })) void _;
     })()).rejects.toMatchObject({ code: status.INVALID_ARGUMENT });
+  });
+
+  it("FileService and GetSysctl take a container reference: files as the container's init sees them, sysctls of its namespaces", async () => {
+    const id = randomContainerId();
+    const target = await startTarget(["unshare", "--mount", "--propagation", "private", "--net", "sh", "-c", 'mount -t tmpfs lxnsd-ctr /mnt && echo "inside $0" > /mnt/ctr-file && exec "$@"', id]);
+    targets.push(target);
+    cgroups.add(cgroups.make(`docker/${id}`), target.pid);
+    const mount = { type: NamespaceType.MNT, source: { case: "container" as const, value: byId(id) } };
+    const chunks: Buffer[] = [];
+    for await (const { data } of lxnsd.client.readFile({ mount, path: "/mnt/ctr-file" })) chunks.push(Buffer.from(data));
+    // Only in the container's mount namespace: the host has no such file.
+    expect(Buffer.concat(chunks).toString()).toBe(`inside ${id}\n`);
+    expect(existsSync("/mnt/ctr-file")).toBe(false);
+    const { info } = await lxnsd.client.stat({ mount, path: "/mnt/ctr-file" });
+    expect(info?.size).toBe(BigInt(`inside ${id}\n`.length));
+    const sysctl = await lxnsd.client.getSysctl({ ref: { type: NamespaceType.NET, source: { case: "container", value: byId(id) } }, name: "net.ipv4.ip_forward" });
+    expect(sysctl.value).toBe(execFileSync("nsenter", ["-t", String(target.pid), "-n", "cat", "/proc/sys/net/ipv4/ip_forward"], { encoding: "utf8" }).trim());
   });
 
   it("Open, Pin and GetLimit take a container reference too", async () => {
