@@ -33,6 +33,7 @@ import { NamespaceService } from "./services/namespace-service";
 import { MountService } from "./services/mount-service";
 import { ProcessService } from "./services/process-service";
 import { programCgroupParent } from "./programs/program-cgroup";
+import { CriRuntime } from "./containers/cri-runtime";
 import { MountService as MountServiceDesc } from "../api/gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService as NamespaceServiceDesc } from "../api/gen/lxnsd/v1/namespace_service_pb";
 import { ProcessService as ProcessServiceDesc } from "../api/gen/lxnsd/v1/process_service_pb";
@@ -67,6 +68,8 @@ export class Daemon {
   private readonly closeAudit: () => void;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
   metricsAddress?: string;
+  /** The CRI runtime of `criEndpoint`, asked for container and pod names; undefined without one. Connects at its first call. */
+  readonly cri: CriRuntime | undefined;
 
   /** Throws on a configuration it cannot serve (an invalid policy file, unreadable TLS files come at start()). */
   constructor(
@@ -104,6 +107,7 @@ export class Daemon {
       log,
     });
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
+    this.cri = config.criEndpoint !== "" ? new CriRuntime(config.criEndpoint) : undefined;
     const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
     this.closeAudit = () => auditLog?.close();
     const audit = config.auditLog === undefined ? log : auditLog?.log;
@@ -174,7 +178,7 @@ export class Daemon {
       this.metricsAddress = await this.metricsServer.listen(this.config.metricsListen);
     }
     this.health.set(true);
-    this.log.info({ listen: bound, metrics: this.metricsAddress }, "lxnsd serving");
+    this.log.info({ listen: bound, metrics: this.metricsAddress, cri: this.cri?.endpoint }, "lxnsd serving");
     return bound;
   }
 
@@ -206,6 +210,7 @@ export class Daemon {
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
     await this.metricsServer?.close();
+    this.cri?.close();
     this.closeAudit();
     this.policy.close?.();
     this.log.info("lxnsd stopped");
