@@ -41,7 +41,7 @@ describe("--cri-endpoint values", () => {
 describe("the pid in a verbose status", () => {
   it("is info.info's pid when a positive integer, else undefined", () => {
     expect(pidOfVerboseInfo({ info: JSON.stringify({ sandboxID: "x", pid: 4242, runtimeSpec: {} }) })).toBe(4242);
-    for (const info of [{}, { info: "not json" }, { info: "null" }, { info: '{"pid":0}' }, { info: '{"pid":-1}' }, { info: '{"pid":"12"}' }, { info: '{"pid":1.5}' }, { other: '{"pid":12}' }]) {
+    for (const info of [{}, { info: "not json" }, { info: "null" }, { info: '{"pid":0}' }, { info: '{"pid":-1}' }, { info: '{"pid":"12"}' }, { info: '{"pid":1.5}' }, { other: '{"pid":12}' }] as Record<string, string>[]) {
       expect(pidOfVerboseInfo(info)).toBeUndefined();
     }
   });
