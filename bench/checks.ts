@@ -34,6 +34,8 @@ const NAMES: Record<string, string> = {
   lsns: "lsns",
   "unshare-close": "Unshare+Close",
   "unshare-true": "unshare(1)",
+  "inspect-pid": "Inspect by pid",
+  "inspect-container": "Inspect by container id",
 };
 const name = (id: string): string => NAMES[id] ?? id;
 
@@ -84,6 +86,7 @@ export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Ch
     rate(cases, "exec-stream", "nsenter-stream", 1),
     rate(cases, "exec-stream", "nsenter-stream", 8),
     latency(cases, "list", "lsns", { op: "<=", value: 1.5 }),
+    latency(cases, "inspect-container", "inspect-pid", { op: "<=", value: 1.5 }),
     latency(cases, "unshare-close", "unshare-true"),
     rate(cases, "unshare-close", "unshare-true", 8),
     withGoal(

@@ -9,6 +9,7 @@ import { Command } from "commander";
 import { createClient } from "../client";
 import type { LxnsdClient } from "../client";
 import { execMemory, withRunEnd } from "./cases/exec-memory";
+import { containerCases } from "./cases/containers";
 import { execStreamCases } from "./cases/exec-stream";
 import { listCases } from "./cases/list";
 import { runCases } from "./cases/run";
@@ -52,6 +53,8 @@ async function measureAll(ctx: BenchContext, freshDaemon: () => Promise<{ client
   cases.push(...(await listCases(ctx)).results);
   progress("Inspect, Open+Close against the grpc-js floor");
   cases.push(...(await unaryCases(ctx)));
+  progress("Inspect by container id against Inspect by pid (1,000 containers' cgroups)");
+  cases.push(...(await containerCases(ctx)));
   progress("Exec stdout streams against an nsenter pipe");
   cases.push(...(await execStreamCases(ctx)));
   progress("daemon memory with 64 concurrent Execs, on a fresh daemon");

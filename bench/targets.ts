@@ -53,7 +53,7 @@ export async function startNetUtsTarget(): Promise<Started> {
  * `groups` process groups, each in new net and uts namespaces with four
  * sleeps (4 × groups extra processes); resolves once all of them run.
  */
-export async function startCrowd(groups: number): Promise<Started & { processes: number }> {
+export async function startCrowd(groups: number): Promise<Started & { processes: number; members(): number[] }> {
   const children: ChildProcess[] = [];
   for (let i = 0; i < groups; i++) {
     children.push(spawn("unshare", ["--net", "--uts", "sh", "-c", "sleep 1000 & sleep 1000 & sleep 1000 & exec sleep 1000"], { stdio: "ignore", detached: true }));
@@ -66,5 +66,6 @@ export async function startCrowd(groups: number): Promise<Started & { processes:
     await killGroups(children);
     throw err;
   }
-  return { pid: children[0].pid!, processes: 4 * groups, stop: () => killGroups(children) };
+  const members = () => [...processGroups()].filter(([pid, group]) => ids.has(group) && comm(pid) === "sleep").map(([pid]) => pid);
+  return { pid: children[0].pid!, processes: 4 * groups, members, stop: () => killGroups(children) };
 }

@@ -2,6 +2,7 @@ import { Client } from "@grpc/grpc-js";
 import type { ChannelCredentials, ChannelOptions } from "@grpc/grpc-js";
 import { bearerToken, channelCredentials } from "./auth-options";
 import type { TlsOptions } from "./auth-options";
+import { ContainerService } from "../api/gen/lxnsd/v1/container_service_pb";
 import { MountService } from "../api/gen/lxnsd/v1/mount_service_pb";
 import { NamespaceService } from "../api/gen/lxnsd/v1/namespace_service_pb";
 import { defaultAddress } from "../api/default-address";
@@ -22,12 +23,13 @@ export interface ClientOptions {
 }
 
 /**
- * A typed lxnsd client: every method of NamespaceService, ProcessService and
- * MountService (promises for unary calls, async iterables for streams), plus
+ * A typed lxnsd client: every method of NamespaceService, ProcessService,
+ * MountService and ContainerService (promises for unary calls, async iterables for streams), plus
  * disconnect(). Failed calls reject with LxnsdError.
  */
 export type LxnsdClient = ServiceClient<typeof NamespaceService> &
-  ServiceClient<typeof MountService> & {
+  ServiceClient<typeof MountService> &
+  ServiceClient<typeof ContainerService> & {
     /** Runs a program to completion (ProcessService.Run): its output and exit status. */
     run: ReturnType<typeof runFunction>;
     /** Runs a program with streamed stdio (ProcessService.Exec). */
@@ -59,6 +61,7 @@ export function createClient(address: string = defaultAddress(), options: Client
     run: runFunction(channel),
     exec: execFunction(channel),
     ...serviceClient(channel, MountService),
+    ...serviceClient(channel, ContainerService),
     checkHealth: healthFunction(channel),
     disconnect: () => channel.close(),
   };

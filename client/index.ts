@@ -11,4 +11,5 @@ export * from "../api/gen/lxnsd/v1/types_pb";
 export * from "../api/gen/lxnsd/v1/namespace_service_pb";
 export * from "../api/gen/lxnsd/v1/process_service_pb";
 export * from "../api/gen/lxnsd/v1/mount_service_pb";
+export * from "../api/gen/lxnsd/v1/container_service_pb";
 export { status } from "@grpc/grpc-js";

@@ -19,6 +19,12 @@ import { unixSocketPath } from "./listeners/unix-socket";
 import { NamespaceLimits } from "./namespaces/limits";
 import { NamespacePins, pinDirs, pinOrigin } from "./namespaces/pins";
 import { NamespaceResolver } from "./namespaces/resolver";
+import { ContainerIndex } from "./containers/container-index";
+import { ContainerTargets } from "./containers/container-targets";
+import { podNamespaceLookup } from "./containers/pod-names";
+import type { RuntimeNames } from "./containers/runtime-names";
+import { ContainerService } from "./services/container-service";
+import { ContainerService as ContainerServiceDesc } from "../api/gen/lxnsd/v1/container_service_pb";
 import { DaemonHealth } from "./ops/health";
 import { DaemonMetrics } from "./ops/metrics";
 import { MetricsServer } from "./ops/metrics-server";
@@ -78,7 +84,7 @@ export class Daemon {
   ) {
     const messageProblem = messageLimitProblem(config.maxMessageBytes);
     if (messageProblem) throw new Error(messageProblem);
-    const policy = config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY;
+    const policy = withPodNamespaces(config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY, config.podLogDir);
     this.policy = policy;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     this.authenticator = new Authenticator(policy, ownerUids);
@@ -115,7 +121,14 @@ export class Daemon {
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: this.authenticator, slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
-    const resolver = new NamespaceResolver(this.handles, [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])], (file) => pinOrigin(dirs, file));
+    const containers = containerTargets(config.podLogDir, log, this.cri);
+    const resolver = new NamespaceResolver(
+      this.handles,
+      [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])],
+      (file) => pinOrigin(dirs, file),
+      containers,
+    );
+    hooks.prepare = (request) => resolver.prepare(request);
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
@@ -137,7 +150,8 @@ export class Daemon {
       ...hooks,
       observe: observe(MountServiceDesc),
     });
-    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc];
+    new ContainerService({ resolver, ...(containers ? { containers } : {}) }).addTo(this.server, { ...hooks, observe: observe(ContainerServiceDesc) });
+    const services = [NamespaceServiceDesc, ProcessServiceDesc, MountServiceDesc, ContainerServiceDesc];
     this.health = new DaemonHealth(services.map((service) => service.typeName));
     this.health.addTo(this.server);
     addReflection(this.server, services);
@@ -215,4 +229,25 @@ export class Daemon {
     this.policy.close?.();
     this.log.info("lxnsd stopped");
   }
+}
+
+/**
+ * Container references from this host's cgroups, named by `runtime` too when
+ * there is one (the CRI client); undefined (logged) when no cgroup hierarchy names them.
+ */
+function containerTargets(podLogDir: string, log: Logger, runtime?: RuntimeNames): ContainerTargets | undefined {
+  try {
+    return new ContainerTargets(ContainerIndex.forHost(podLogDir, runtime ? { runtime } : {}));
+  } catch (err) {
+    log.warn({ err }, "containers cannot be named: no cgroup hierarchy to read");
+    return undefined;
+  }
+}
+
+/** `policy` with the pod lookup its pod-namespace rules need (from kubelet's pod log directory). */
+function withPodNamespaces(policy: Policy, podLogDir: string): Policy {
+  if (!policy.identities.some((identity) => identity.targets?.podNamespaces)) return policy;
+  const podNamespaceOf = podNamespaceLookup(podLogDir);
+  const identities = policy.identities.map((identity) => (identity.targets?.podNamespaces ? { ...identity, targets: { ...identity.targets, podNamespaceOf } } : identity));
+  return { ...policy, identities };
 }

@@ -66,6 +66,7 @@ const program = new ConfigurableCommand()
   .option("--mount-source-root <dir>", "a directory BindMount sources must be beneath (resolved once, openat2 RESOLVE_BENEATH); repeatable (default: / = anywhere)", collectAbsolute)
   .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
   .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
+  .option("--pod-log-dir <dir>", "kubelet's pod log directory, where container references find pod namespaces and names (\"\" = none)", "/var/log/pods")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed (Run/Exec: the steps before execve)", positiveInt, 10000)
   .option("--program-cgroup <dir>", "cgroup v2 directory under which each Run/Exec program gets a cgroup of its own, ended with cgroup.kill (default: <the daemon's own cgroup v2>/lxnsd-programs)")
   .option("--max-children <n>", "most calls running a program or per-request child at once", positiveInt, 256)
@@ -126,6 +127,7 @@ interface DaemonFlags extends Record<string, unknown> {
   mountSourceRoot?: string[];
   stateDir: string;
   netnsDir: string;
+  podLogDir: string;
   childTimeout: number;
   programCgroup?: string;
   maxChildren: number;
@@ -190,6 +192,7 @@ async function main(): Promise<void> {
     ...(options.programCgroup !== undefined ? { programCgroup: options.programCgroup } : {}),
     stateDir: options.stateDir,
     netnsDir: options.netnsDir,
+    podLogDir: options.podLogDir,
     logLevel: options.logLevel,
     auditLog: options.auditLog,
     ...(options.socketGroup !== undefined ? { socketGroup: options.socketGroup } : {}),

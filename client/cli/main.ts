@@ -8,6 +8,7 @@ import { registerHealth } from "./commands/health";
 import { registerCurrent, registerInspect } from "./commands/inspect";
 import { registerLimit } from "./commands/limit";
 import { registerList, registerWatch } from "./commands/list";
+import { registerPs } from "./commands/containers";
 import { registerMount } from "./commands/mount";
 import { registerPin, registerUnpin } from "./commands/pin";
 import { registerUnshare } from "./commands/unshare";
@@ -53,6 +54,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerExec(program, ctx);
   registerLimit(program, ctx);
   registerList(program, ctx);
+  registerPs(program, ctx);
   registerWatch(program, ctx);
   registerPin(program, ctx);
   registerUnpin(program, ctx);

@@ -36,6 +36,7 @@ const targets = z
   .object({
     "cgroup-prefixes": z.array(absolute).min(1).optional(),
     "user-namespaces": z.array(userNamespace).min(1).optional(),
+    "pod-namespaces": z.array(z.string().regex(/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/, "must be a Kubernetes namespace name")).min(1).optional(),
   })
   .strict();
 
@@ -87,7 +88,7 @@ export function parsePolicy(document: unknown, source: string): Policy {
   const held = new UserNamespaceHolder();
   const identities = value.identities.map((entry, index) => {
     const userNamespaces = entry.targets?.["user-namespaces"]?.map((file, at) => held.hold(String(file), `identities.${index}.targets.user-namespaces.${at}`));
-    const rules = { cgroupPrefixes: entry.targets?.["cgroup-prefixes"], userNamespaces, mountSources: entry["mount-sources"] };
+    const rules = { cgroupPrefixes: entry.targets?.["cgroup-prefixes"], userNamespaces, mountSources: entry["mount-sources"], podNamespaces: entry.targets?.["pod-namespaces"] };
     return {
       name: entry.name,
       scopes: new Set(entry.scopes),

@@ -9,6 +9,10 @@ export interface TargetRules {
   readonly userNamespaces?: readonly HeldNamespace[];
   /** Directories BindMount sources must be beneath; for a restricted identity, none = it may mount nothing. */
   readonly mountSources?: readonly string[];
+  /** Kubernetes namespaces a target process's pod must be in (a process of no pod is refused). */
+  readonly podNamespaces?: readonly string[];
+  /** The Kubernetes namespace of a pod by uid, for podNamespaces: set by the daemon, from kubelet's pod log directory. */
+  readonly podNamespaceOf?: (uid: string) => string | undefined;
 }
 
 /**

@@ -19,6 +19,8 @@ const METHOD_SCOPES: Readonly<Record<string, Scope>> = {
   "NamespaceService/Pin": "admin",
   "NamespaceService/Unpin": "admin",
   "MountService/BindMount": "admin",
+  "ContainerService/ListContainers": "read",
+  "ContainerService/GetContainer": "read",
 };
 
 /** The scope `method` ("Service/Method") needs; unknown methods need admin. */

@@ -3,6 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, isErrnoLike, nativeCall } from "../errors";
+import { podUidOfCgroup } from "../containers/cgroup-names";
 import { anyBeneath } from "../rpc/paths";
 import type { Caller } from "./caller";
 
@@ -37,11 +38,49 @@ function pathsOfLines(lines: readonly string[]): string[] {
 /** PERMISSION_DENIED unless the cgroup of these /proc/PID/cgroup lines (read by the caller while the process was pinned) is under a prefix. */
 export function checkCgroupLines(caller: Caller, lines: readonly string[], label: string): void {
   const prefixes = caller.targets?.cgroupPrefixes;
-  if (!prefixes) return;
-  const paths = pathsOfLines(lines);
-  if (!anyBeneath(paths, prefixes)) {
-    throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
+  if (prefixes) {
+    const paths = pathsOfLines(lines);
+    if (!anyBeneath(paths, prefixes)) {
+      throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
+    }
   }
+  checkPod(caller, lines, label);
+}
+
+/**
+ * For pod-namespace rules, PERMISSION_DENIED unless the process of these
+ * /proc/PID/cgroup lines is in a pod (its kubepods cgroup names the uid)
+ * of an allowed Kubernetes namespace.
+ */
+function checkPod(caller: Caller, lines: readonly string[], label: string): void {
+  const allowed = caller.targets?.podNamespaces;
+  if (!allowed) return;
+  const uid = podOfLines(lines);
+  if (uid === undefined) throw forbidden(caller, `${label}: it is in no pod`);
+  const namespace = caller.targets?.podNamespaceOf?.(uid);
+  if (namespace === undefined || !allowed.includes(namespace)) throw forbidden(caller, `${label}: its pod ${uid} is not in ${allowed.join(", ")}`);
+}
+
+/** Whether the process of this /proc/PID/cgroup text passes `caller`'s cgroup and pod rules. */
+export function cgroupTextAllowed(caller: Caller, text: string): boolean {
+  const lines = text.split("\n").filter((line) => line !== "");
+  const prefixes = caller.targets?.cgroupPrefixes;
+  if (prefixes && !anyBeneath(pathsOfLines(lines), prefixes)) return false;
+  try {
+    checkPod(caller, lines, "");
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The pod uid some line's cgroup path names (v2 or any v1 hierarchy). */
+function podOfLines(lines: readonly string[]): string | undefined {
+  for (const line of lines) {
+    const uid = podUidOfCgroup(line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1));
+    if (uid !== undefined) return uid;
+  }
+  return undefined;
 }
 
 /** Whether one of a process's cgroup `paths` lies under one of `prefixes`. */
@@ -58,13 +97,15 @@ export function processOfPath(file: string): TargetProcess {
 
 /** PERMISSION_DENIED unless `pid` lives under one of the caller's cgroup prefixes. */
 export function checkProcess(caller: Caller, pid: TargetProcess, label: string): void {
-  const prefixes = caller.targets?.cgroupPrefixes;
-  if (!prefixes) return;
+  if (!processRules(caller)) return;
   if (pid === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
-  const paths = cgroupPaths(pid);
-  if (!inCgroupPrefixes(paths, prefixes)) {
-    throw forbidden(caller, `${label} (cgroup ${paths.join(", ")})`);
-  }
+  const text = nativeCall(`read /proc/${pid}/cgroup`, () => readFileSync(`/proc/${pid}/cgroup`, "utf8"));
+  checkCgroupLines(caller, text.split("\n").filter((line) => line !== ""), label);
+}
+
+/** Whether the caller has rules about which processes it may touch (cgroup prefixes or pod namespaces). */
+export function processRules(caller: Caller): boolean {
+  return caller.targets?.cgroupPrefixes !== undefined || caller.targets?.podNamespaces !== undefined;
 }
 
 /**
@@ -101,7 +142,7 @@ export function checkOwner(caller: Caller, fd: number, type: NamespaceType, labe
  * caller holds a pidfd of `origin` across this check and confirms it after.
  */
 export function checkRelated(caller: Caller, fd: number, name: string, origin: TargetProcess, label: string): void {
-  if (!caller.targets?.cgroupPrefixes) return;
+  if (!processRules(caller)) return;
   if (origin === undefined) throw forbidden(caller, `${label}: its process cannot be checked against the cgroup rules`);
   const own = native.nsStat(fd);
   const theirs = nativeCall(`open /proc/${origin}/ns/${name}`, () => {
@@ -145,5 +186,5 @@ export function checkDaemonNamespaces(caller: Caller, kinds: readonly { type: Na
 
 /** Whether a caller is limited to some targets at all. */
 export function isRestricted(caller: Caller): boolean {
-  return caller.targets?.cgroupPrefixes !== undefined || caller.targets?.userNamespaces !== undefined;
+  return processRules(caller) || caller.targets?.userNamespaces !== undefined;
 }

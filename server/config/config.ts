@@ -28,6 +28,8 @@ export interface DaemonConfig {
   stateDir: string;
   /** Where network namespaces are pinned as well, for `ip netns`; "" = nowhere else. */
   netnsDir: string;
+  /** kubelet's pod log directory (/var/log/pods): pod namespaces and names for container references; "" = none. */
+  podLogDir: string;
   logLevel: string;
   /**
    * Where audit lines go, whatever logLevel says: "stderr", "off" or a file path (appended to).
@@ -91,6 +93,7 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     mountSourceRoots: ["/"],
     stateDir: "/run/lxnsd",
     netnsDir: "/run/netns",
+    podLogDir: "/var/log/pods",
     logLevel: "info",
     insecureLoopback: false,
     maxChildren: 256,

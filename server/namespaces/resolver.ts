@@ -1,6 +1,7 @@
 import * as path from "node:path";
+import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
-import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
+import { NamespaceRefSchema, NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceInfo, NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 import { kindOf } from "../../api/namespace-types";
 import type { NamespaceKind } from "../../api/namespace-types";
@@ -8,6 +9,8 @@ import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
 import { checkOwner, checkProcess, checkRelated, isRestricted, processOfPath, targetForbidden } from "../auth/target-guard";
 import type { TargetProcess } from "../auth/target-guard";
+import type { CgroupLine } from "../containers/cgroup-names";
+import type { ContainerTargets } from "../containers/container-targets";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike } from "../errors";
 import { checkAbsolutePath } from "../rpc/paths";
 import { isExitingProcess, processExited } from "./exiting-process";
@@ -76,13 +79,28 @@ export class NamespaceResolver {
    */
   private readonly pinDirs: readonly string[];
 
-  /** `originOfPath`: the process a path (a pin) was made from, if known. */
+  /**
+   * `originOfPath`: the process a path (a pin) was made from, if known.
+   * `containers`: turns container references into processes; undefined:
+   * container references are FAILED_PRECONDITION.
+   */
   constructor(
     private readonly handles: HandleTable,
     pinDirs: readonly string[],
     private readonly originOfPath: (file: string) => HandleOrigin | undefined = () => undefined,
+    private readonly containers?: ContainerTargets,
   ) {
     this.pinDirs = pinDirs.map((dir) => path.posix.resolve(dir));
+  }
+
+  /** The /proc/PID/cgroup line that names containers on this host. */
+  cgroupLine(): CgroupLine {
+    return this.containers?.index.options.line ?? "0::";
+  }
+
+  /** Readies what resolving the container and pod references in `message` needs (a fresh container index); call before resolve(). */
+  async prepare(message: unknown): Promise<void> {
+    await this.containers?.prepare(message);
   }
 
   /**
@@ -96,6 +114,7 @@ export class NamespaceResolver {
     if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
     const wanted = this.wantedKind(ref, field, options);
     if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
+    if (ref.source.case === "container") return this.resolveContainer(ref, field, caller, wanted);
     const origin = this.originOf(ref, field);
     const run = () => this.resolveFrom(ref, field, caller, wanted, origin);
     // The pid is trusted (cgroup read, ns files opened and compared) only while pinned by a pidfd.
@@ -133,9 +152,35 @@ export class NamespaceResolver {
         lent.release();
         return recordedProcess(lent.origin, `${field}.handle: handle ${source.value}`, caller);
       }
+      case "container":
+        return this.containerTargets(field).whileChosen(source.value, `${field}.container`, (pid) => ({ pid, startTime: native.processStartTime(pid) }));
       default:
-        throw invalidArgument(`${field}: one of pid, self, handle or path is required`);
+        throw invalidArgument(`${field}: one of pid, self, handle, path or container is required`);
     }
+  }
+
+  /**
+   * A container reference: the container's (or pod sandbox's) init is
+   * chosen, pinned by a pidfd, its namespace file opened as a pid
+   * reference's would be, and only then confirmed still in that
+   * container's cgroup (NOT_FOUND otherwise: it restarted, or the pid is
+   * another process's now).
+   */
+  private resolveContainer(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined): ResolvedNamespace {
+    const source = ref.source;
+    if (source.case !== "container") throw new Error("not a container reference");
+    return this.containerTargets(field).whileChosen(
+      source.value,
+      `${field}.container`,
+      (pid) => this.resolveFrom(create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: pid } }), field, caller, wanted, pid),
+      (ns) => ns.release(),
+    );
+  }
+
+  /** The container targets, or FAILED_PRECONDITION when this daemon finds no containers. */
+  containerTargets(field: string): ContainerTargets {
+    if (!this.containers) throw new RpcError(status.FAILED_PRECONDITION, `${field}.container: this daemon finds no containers (no cgroup hierarchy to read)`, "CONTAINERS_UNAVAILABLE");
+    return this.containers;
   }
 
   private resolveFrom(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, origin: TargetProcess): ResolvedNamespace {
@@ -174,7 +219,7 @@ export class NamespaceResolver {
     const type = ref.type === NamespaceType.UNSPECIFIED ? options.defaultType : ref.type;
     if (type === undefined || type === NamespaceType.UNSPECIFIED) {
       if (ref.source.case === "handle" || ref.source.case === "path") return undefined;
-      throw invalidArgument(`${field}.type: required for a pid or self reference`);
+      throw invalidArgument(`${field}.type: required for a pid, self or container reference`);
     }
     const kind = kindOf(type);
     if (!kind) throw invalidArgument(`${field}.type: unknown value ${type}`);

@@ -2,7 +2,7 @@ import { readFile, readdir, stat } from "node:fs/promises";
 import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import * as native from "../../native/lib";
 import type { Caller } from "../auth/caller";
-import { checkOwner, inCgroupPrefixes, isRestricted, parseCgroupFile } from "../auth/target-guard";
+import { cgroupTextAllowed, checkOwner, isRestricted, processRules } from "../auth/target-guard";
 import { rowKey } from "./list";
 import { SharedScan } from "./shared-scan";
 
@@ -22,8 +22,7 @@ import { SharedScan } from "./shared-scan";
 export async function visibleRows(rows: readonly native.NsScanRow[], caller: Caller): Promise<readonly native.NsScanRow[]> {
   if (!isRestricted(caller)) return rows;
   let visible = rows;
-  const prefixes = caller.targets?.cgroupPrefixes;
-  if (prefixes) visible = await rowsOfProcessesUnder(visible, prefixes);
+  if (processRules(caller)) visible = await rowsOfProcessesUnder(visible, caller);
   if (caller.targets?.userNamespaces) visible = rowsOwnedByAllowed(visible, rows, caller);
   return visible;
 }
@@ -43,11 +42,12 @@ interface Member {
  */
 const walks = new Map<string, SharedScan<Map<string, Member>>>();
 
-async function rowsOfProcessesUnder(rows: readonly native.NsScanRow[], prefixes: readonly string[]): Promise<native.NsScanRow[]> {
-  const key = JSON.stringify(prefixes);
+async function rowsOfProcessesUnder(rows: readonly native.NsScanRow[], caller: Caller): Promise<native.NsScanRow[]> {
+  // One shared walk per set of rules (cgroup prefixes and pod namespaces).
+  const key = JSON.stringify([caller.targets?.cgroupPrefixes, caller.targets?.podNamespaces]);
   let walk = walks.get(key);
   if (!walk) {
-    walk = new SharedScan(() => membersUnder(prefixes));
+    walk = new SharedScan(() => membersUnder((text) => cgroupTextAllowed(caller, text)));
     walks.set(key, walk);
   }
   const members = await walk.get();
@@ -59,11 +59,11 @@ async function rowsOfProcessesUnder(rows: readonly native.NsScanRow[], prefixes:
   return visible;
 }
 
-/** For each namespace (type:inode) some process under `prefixes` is in: the lowest such process, and how many there are. */
-async function membersUnder(prefixes: readonly string[]): Promise<Map<string, Member>> {
+/** For each namespace (type:inode) some allowed process (by its /proc/PID/cgroup text) is in: the lowest such process, and how many there are. */
+async function membersUnder(allowed: (cgroupText: string) => boolean): Promise<Map<string, Member>> {
   const pids = (await readdir("/proc")).filter((name) => /^[1-9]\d*$/.test(name)).map(Number);
   const members = new Map<string, Member>();
-  const found = await Promise.all(pids.map((pid) => allowedProcess(pid, prefixes)));
+  const found = await Promise.all(pids.map((pid) => allowedProcess(pid, allowed)));
   for (const process of found) {
     if (!process) continue;
     for (const key of process.keys) {
@@ -83,10 +83,10 @@ async function membersUnder(prefixes: readonly string[]): Promise<Map<string, Me
  * /proc/PID, as lsns) and command; undefined for any other, or one that went
  * away. Its start time is read before and after: a pid reused meanwhile is skipped.
  */
-async function allowedProcess(pid: number, prefixes: readonly string[]): Promise<{ pid: number; uid: number; command: string; keys: string[] } | undefined> {
+async function allowedProcess(pid: number, allowed: (cgroupText: string) => boolean): Promise<{ pid: number; uid: number; command: string; keys: string[] } | undefined> {
   try {
     const started = await startTime(pid);
-    if (!inCgroupPrefixes(parseCgroupFile(await readFile(`/proc/${pid}/cgroup`, "utf8")), prefixes)) return undefined;
+    if (!allowed(await readFile(`/proc/${pid}/cgroup`, "utf8"))) return undefined;
     const { uid } = await stat(`/proc/${pid}`);
     const keys: string[] = [];
     for (const kind of NAMESPACE_KINDS) {

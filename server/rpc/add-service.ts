@@ -44,6 +44,8 @@ export interface RpcHooks {
   observe?: CallObserver;
   /** Bounds the calls that run children (CHILD_METHODS). */
   slots?: ChildSlots;
+  /** Readies what a request's references need (the container index) before its handler runs. */
+  prepare?: (request: unknown) => Promise<void>;
 }
 
 /** What every call of one method needs to know about it, worked out once when its handler is made. */
@@ -148,8 +150,9 @@ function unaryHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): Un
     context.targets.push(...refTargets(call.request));
     let release = () => {};
     admit(call, facts, hooks, context)
-      .then((granted) => {
+      .then(async (granted) => {
         release = granted;
+        await hooks.prepare?.(call.request);
         return impl(call.request, context);
       })
       .then(
@@ -221,6 +224,7 @@ function streamingHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks)
     let release = () => {};
     (async () => {
       release = await admit(call, facts, hooks, context);
+      if (!bidi) await hooks.prepare?.(input);
       const window = new WriteWindow(call);
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {
         await window.write(response);

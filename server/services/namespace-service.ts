@@ -25,6 +25,7 @@ import { RpcError, invalidArgument, nativeCall } from "../errors";
 import type { HandleTable } from "../namespaces/handle-table";
 import { describeNamespace } from "../namespaces/info";
 import { namespacesOfPid, scanRows, toSummary, typeFilter } from "../namespaces/list";
+import { ProcessPlaces } from "../containers/process-places";
 import { NamespaceWatch } from "../namespaces/watch";
 import { visibleRows } from "../namespaces/visible-rows";
 import { checkProcess, isRestricted, targetForbidden } from "../auth/target-guard";
@@ -96,10 +97,19 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
     const types = typeFilter(request.types);
     // A restricted identity names only processes under its cgroups (a no-op without cgroup rules).
     if (request.pid > 0) checkProcess(context.caller, request.pid, `pid ${request.pid}`);
+    if (request.pid !== 0 && request.container) throw invalidArgument("pid and container: at most one filter");
     // namespacesOfPid refuses a negative pid; 0 means every process.
-    const only = request.pid !== 0 ? namespacesOfPid(request.pid) : undefined;
+    let only = request.pid !== 0 ? namespacesOfPid(request.pid) : undefined;
+    if (request.container) {
+      const containers = this.deps.resolver.containerTargets("container");
+      only = containers.whileChosen(request.container, "container", (pid) => {
+        checkProcess(context.caller, pid, `container process ${pid}`);
+        return namespacesOfPid(pid);
+      });
+    }
+    const places = new ProcessPlaces(this.deps.resolver.cgroupLine());
     for (const row of await visibleRows(await scanRows(), context.caller)) {
-      if (types.has(row.type) && (!only || only.has(row.ino))) yield { summary: toSummary(row) };
+      if (types.has(row.type) && (!only || only.has(row.ino))) yield { summary: { ...toSummary(row), ...(await places.of(row.pid)) } };
     }
   }
 

@@ -67,6 +67,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     if (first.done || first.value.msg.case !== "spec") throw invalidArgument("the first message must carry spec");
     context.targets.push(...refTargets(first.value.msg.value));
     addDetails(context.audit, specDetails(first.value.msg.value));
+    await this.deps.resolver.prepare(first.value.msg.value);
     const session = await this.start(first.value.msg.value, context);
     pumpInput(input, session).catch((err: unknown) => session.stop(asRpcError(err)));
     try {

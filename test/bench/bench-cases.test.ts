@@ -2,12 +2,13 @@
 // (concurrency 1 and 8 only, to stay quick): keeps the bench code working.
 // Numbers are only checked for sanity, never timed.
 import type { Server } from "@grpc/grpc-js";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { BenchContext } from "../../bench/cases/context";
 import { execMemory } from "../../bench/cases/exec-memory";
 import { execStreamCases } from "../../bench/cases/exec-stream";
+import { containerCases } from "../../bench/cases/containers";
 import { listCases } from "../../bench/cases/list";
 import { runCases } from "../../bench/cases/run";
 import { unaryCases } from "../../bench/cases/unary";
@@ -89,5 +90,11 @@ describeRoot("bench cases at BENCH_SCALE=0.01", () => {
     // The crowd's launchers are gone and reaped; the target (+1) is still there.
     await waitFor(() => childrenOf().length === children + 1, 5000, "the crowd to be gone");
     expect(childrenOf().map((c) => c.pid)).toContain(target.pid);
+  });
+
+  it("times Inspect by container id against by pid with containers' cgroups, then removes them and the crowd", async () => {
+    expectSane(await containerCases(ctx), ["inspect-pid", "inspect-container"]);
+    await waitFor(() => childrenOf().length === children + 1, 5000, "the crowd to be gone");
+    expect(readdirSync("/sys/fs/cgroup/systemd").filter((name) => name.startsWith("lxnsd-bench-"))).toEqual([]);
   });
 });

@@ -27,6 +27,8 @@ const CASES: CaseResult[] = [
   { ...row("lsns", 50, 30, "baseline"), repeatedCalls: 2 },
   row("unshare-close", 1, 900),
   row("unshare-true", 4, 250, "baseline"),
+  row("inspect-pid", 0.4, 5000, "baseline"),
+  row("inspect-container", 0.5, 4000), // 1.25× Inspect by pid: met
 ];
 const MEMORY: MemoryResult = { streams: 64, bytesPerStream: 16 * 1024 * 1024, rssBeforeMiB: 60, rssPeakSampledMiB: 140, rssAfterMiB: 70, hwmMiB: 151, endRssMiB: 120, endHwmMiB: 190 };
 const RESULTS: BenchResults = {
@@ -129,7 +131,7 @@ describe("bench checks", () => {
     expect(byId.get("daemon-rss")).toMatchObject({ value: 151, unit: "MiB", met: false });
     // Comparisons without a target carry no verdict.
     expect(byId.get("open-close-p50")!.met).toBeUndefined();
-    expect(RESULTS.checks.filter((c) => c.goal).map((c) => c.id)).toEqual(["inspect-p50", "run-true-floor-p50", "run-true-floor-rate-8", "list-p50", "daemon-rss"]);
+    expect(RESULTS.checks.filter((c) => c.goal).map((c) => c.id)).toEqual(["inspect-p50", "run-true-floor-p50", "run-true-floor-rate-8", "list-p50", "inspect-container-p50", "daemon-rss"]);
   });
 
   it("compares against goals in both directions, inclusively", () => {
@@ -168,7 +170,7 @@ describe("bench report", () => {
     expect(report).toContain("| floor of Run p50 ÷ (physical floor p50 + floor p50) | 2.40× | — |  |");
     expect(report).toContain("| ListNamespaces p50 ÷ lsns p50 | 1.60× | ≤ 1.50× | ❌ missed |");
     expect(report).toContain("| daemon peak RSS (VmHWM) with 64 concurrent Execs | 151 MiB | ≤ 150 MiB | ❌ missed |");
-    expect(report).toContain("Targets met: 3 of 5.");
+    expect(report).toContain("Targets met: 4 of 6.");
     expect(report).toContain("VmHWM 151 MiB, VmRSS 70.0 MiB after; the daemon that served every other case, at their end: VmRSS 120 MiB, VmHWM 190 MiB.");
   });
 
@@ -184,9 +186,9 @@ describe("bench chart", () => {
     const bars = [...svg.matchAll(/<rect x="[\d.]+" y="[\d.]+" width="[\d.]+" height="[\d.]+" fill="(#[0-9a-f]+)"\/>/g)].map((m) => m[1]);
     const ratios = RESULTS.checks.filter((c) => c.speedup !== undefined);
     expect(bars).toHaveLength(ratios.length);
-    expect(bars.filter((c) => c === "#4caf50")).toHaveLength(3); // inspect, run p50 and rate against the floor of Run
+    expect(bars.filter((c) => c === "#4caf50")).toHaveLength(4); // inspect, run p50 and rate against the floor of Run, Inspect by container id
     expect(bars.filter((c) => c === "#e53935")).toHaveLength(1); // list
-    expect(svg.match(/stroke-width="2"/g)).toHaveLength(4);
+    expect(svg.match(/stroke-width="2"/g)).toHaveLength(5);
     expect(svg).toContain("floor p50 ÷ Inspect p50");
     expect(svg).toContain("151 MiB, target ≤ 150 MiB (missed)");
     expect(svg.startsWith("<svg ")).toBe(true);

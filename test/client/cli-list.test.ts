@@ -50,7 +50,7 @@ describe("lxnsctl ls / watch: flags → request", () => {
     const result = await cli(argv, f.client);
     expect(result.code).toBe(0);
     expect(f.requests).toEqual([{ method: "listNamespaces", request }]);
-    expect(result.stdout).toMatch(/^NS\s+TYPE\s+NPROCS\s+PID\s+UID\s+COMMAND\n4026532000\s+net\s+3\s+42\s+0\s+sleep 1000\n$/);
+    expect(result.stdout).toMatch(/^NS\s+TYPE\s+NPROCS\s+PID\s+UID\s+CONTAINER\s+POD\s+COMMAND\n4026532000\s+net\s+3\s+42\s+0\s+-\s+-\s+sleep 1000\n$/);
   });
 
   it("ls --json prints one document of summaries", async () => {
@@ -84,7 +84,7 @@ describeRoot("lxnsctl ls / watch against a daemon", () => {
     try {
       const result = await cli(["--address", lxnsd.address, "ls", "-p", String(target.pid), "-t", "net"], undefined as unknown as LxnsdClient);
       expect(result.code).toBe(0);
-      expect(result.stdout).toMatch(new RegExp(`^${nsInode(target.pid, "net")}\\s+net\\s+1\\s+${target.pid}\\s+0\\s+sleep 1000$`, "m"));
+      expect(result.stdout).toMatch(new RegExp(`^${nsInode(target.pid, "net")}\\s+net\\s+1\\s+${target.pid}\\s+0\\s+-\\s+-\\s+sleep 1000$`, "m"));
     } finally {
       await target.kill();
     }

@@ -67,7 +67,7 @@ describe("buf breaking against the released contract (contract/v1)", () => {
   });
 
   it("fails on a renumbered field, naming it", async () => {
-    const tree = editedTree(dir, "lxnsd/v1/types.proto", (text) => text.replace("string command = 5;", "string command = 6;"));
+    const tree = editedTree(dir, "lxnsd/v1/types.proto", (text) => text.replace("string command = 5;", "string command = 8;"));
     const { code, findings } = await breaking(tree);
     expect(code).toBe(100);
     expect(findings).toContainEqual(

@@ -74,6 +74,16 @@ describe("deploy/", () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(config["shutdown-grace"]);
     const known = knownEnvNames();
     for (const env of container.env) expect(known).toContain(env.name);
+    // Containers as targets: kubelet's pod logs, container log links, the host's cgroups and the CRI socket, all read-only.
+    const hostPathOf = (mountPath: string) => {
+      const mount = container.volumeMounts.find((m: Doc) => m.mountPath === mountPath);
+      expect(mount?.readOnly).toBe(true);
+      return pod.volumes.find((v: Doc) => v.name === mount.name).hostPath.path;
+    };
+    expect(hostPathOf(config["pod-log-dir"])).toBe("/var/log/pods");
+    expect(hostPathOf("/var/log/containers")).toBe("/var/log/containers");
+    expect(hostPathOf("/host/sys/fs/cgroup")).toBe("/sys/fs/cgroup");
+    expect(hostPathOf("/run/containerd")).toBe("/run/containerd");
   });
 
   it("the DaemonSet asks the runtime over CRI: its --cri-endpoint is a socket in a directory mounted read-only from the host", () => {

@@ -10,7 +10,7 @@ import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
 
-const SERVICES = ["lxnsd.v1.NamespaceService", "lxnsd.v1.ProcessService", "lxnsd.v1.MountService"];
+const SERVICES = ["lxnsd.v1.NamespaceService", "lxnsd.v1.ProcessService", "lxnsd.v1.MountService", "lxnsd.v1.ContainerService"];
 
 /** A grpc.reflection client (v1, or v1alpha as older grpcurl speaks), from the proto files @grpc/reflection ships. */
 function reflectionClient(address: string, version: "v1" | "v1alpha" = "v1"): Client & { ServerReflectionInfo(): NodeJS.ReadWriteStream } {
@@ -121,7 +121,7 @@ describe("grpc.health.v1 and server reflection", () => {
 
       const byMessage = files(await reflect(client, { file_containing_symbol: "lxnsd.v1.NamespaceRef" }));
       const ref = byMessage.find((f) => f.name === "lxnsd/v1/types.proto")!.messageType.find((m) => m.name === "NamespaceRef")!;
-      expect(ref.field.map((f) => [f.name, f.number])).toEqual([["type", 1], ["pid", 2], ["self", 3], ["handle", 4], ["path", 5], ["relation", 6]]);
+      expect(ref.field.map((f) => [f.name, f.number])).toEqual([["type", 1], ["pid", 2], ["self", 3], ["handle", 4], ["path", 5], ["container", 7], ["relation", 6]]);
 
       const byName = files(await reflect(client, { file_by_filename: "lxnsd/v1/namespace_service.proto" }));
       expect(byName[0].service[0].name).toBe("NamespaceService");

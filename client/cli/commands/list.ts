@@ -11,10 +11,12 @@ import { LxnsdError } from "../../lxnsd-error";
 import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
 import { formatTable, typeName } from "../format";
+import { addContainerOptions, containerRefOf } from "../container-options";
+import type { ContainerFlags } from "../container-options";
 import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
 
 /** The parsed flags of `ls`. */
-export interface LsOptions {
+export interface LsOptions extends ContainerFlags {
   type?: NamespaceKind[];
   pid?: number;
 }
@@ -27,7 +29,8 @@ export interface WatchOptions {
 
 /** The ListNamespaces request `ls` flags ask for. */
 export function listRequest(options: LsOptions): MessageInitShape<typeof ListNamespacesRequestSchema> {
-  return { types: (options.type ?? []).map((kind) => kind.type), pid: options.pid ?? 0 };
+  const container = containerRefOf(options);
+  return { types: (options.type ?? []).map((kind) => kind.type), pid: options.pid ?? 0, ...(container ? { container } : {}) };
 }
 
 /** The WatchNamespaces request `watch` flags ask for. */
@@ -37,26 +40,29 @@ export function watchRequest(options: WatchOptions): MessageInitShape<typeof Wat
 
 const typeOption = () => new Option("-t, --type <name>", "only namespaces of this type (repeatable)").argParser(collect(parseKind));
 
-/** The lsns-like cells of a summary: NS TYPE NPROCS PID UID COMMAND. */
+/** The lsns-like cells of a summary: NS TYPE NPROCS PID UID CONTAINER POD COMMAND (the container id short, "-" for none). */
 function summaryCells(summary: NamespaceSummary): string[] {
-  return [summary.info?.nsId.toString() ?? "-", typeName(summary.info?.type ?? 0), String(summary.processCount), String(summary.pid), String(summary.uid), summary.command];
+  const container = summary.containerId === "" ? "-" : summary.containerId.slice(0, 12);
+  const pod = summary.podUid === "" ? "-" : summary.podUid;
+  return [summary.info?.nsId.toString() ?? "-", typeName(summary.info?.type ?? 0), String(summary.processCount), String(summary.pid), String(summary.uid), container, pod, summary.command];
 }
 
 /** `lxnsctl ls`: every namespace some process is in (ListNamespaces), as lsns prints them. */
 export function registerList(program: Command, ctx: CliContext): void {
-  program
+  const ls = program
     .command("ls")
-    .description("list namespaces as lsns does: NS TYPE NPROCS PID UID COMMAND")
+    .description("list namespaces as lsns does, with the container and pod of each one's lowest pid: NS TYPE NPROCS PID UID CONTAINER POD COMMAND")
     .addOption(typeOption())
-    .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid))
-    .addHelpText("after", "\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -p 1234 --json")
+    .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid).conflicts(["container", "pod", "podUid"]));
+  addContainerOptions(ls, ["pid"])
+    .addHelpText("after", "\nExamples:\n  lxnsctl ls\n  lxnsctl ls -t net -t uts\n  lxnsctl ls -p 1234 --json\n  lxnsctl ls --pod shop/web --container-name app")
     .action(async (options: LsOptions, self: Command) => {
       const rows: NamespaceSummary[] = [];
       for await (const response of ctx.connect(self).listNamespaces(listRequest(options), ctx.callOptions(self))) rows.push(response.summary!);
       if (ctx.globals(self).json) {
         ctx.io.stdout(`${JSON.stringify({ namespaces: rows.map((row) => toJson(NamespaceSummarySchema, row)) }, null, 2)}\n`);
       } else {
-        ctx.io.stdout(formatTable(["NS", "TYPE", "NPROCS", "PID", "UID", "COMMAND"], rows.map(summaryCells)));
+        ctx.io.stdout(formatTable(["NS", "TYPE", "NPROCS", "PID", "UID", "CONTAINER", "POD", "COMMAND"], rows.map(summaryCells)));
       }
     });
 }

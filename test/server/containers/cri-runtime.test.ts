@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { readFileSync, readdirSync } from "node:fs";
 import { CriRuntime } from "../../../server/containers/cri-runtime";
 import { RuntimeUnavailable } from "../../../server/containers/runtime-names";
-import { RuntimeSnapshot, byIdPrefix, containerById, containersOf, podSandboxes, sandboxById } from "../../../server/containers/runtime-snapshot";
 import { TestContainerd, containerdProblem } from "../../helpers/containerd";
 import type { TestPod } from "../../helpers/containerd";
 import { nsInode } from "../../helpers/proc";
@@ -136,42 +135,6 @@ describe("CriRuntime against a real containerd (test/helpers/containerd.ts)", ()
     await containerd!.removePod(job.id);
     expect((await cri.sandboxes()).map((sandbox) => sandbox.id)).not.toContain(job.id);
     expect(await cri.pidOf(job.id, true)).toBeUndefined();
-  });
-
-  it_("RuntimeSnapshot: asks the runtime once for a burst of callers, again when older than asked, and finds pods and containers by name", async () => {
-    let asks = 0;
-    const counted = {
-      runtime: cri.runtime,
-      endpoint: cri.endpoint,
-      sandboxes: () => (asks++, cri.sandboxes()),
-      containers: () => cri.containers(),
-      pidOf: (id: string, sandbox: boolean) => cri.pidOf(id, sandbox),
-    };
-    const snapshot = new RuntimeSnapshot(counted, 60_000);
-    const shop = await pod("shop");
-    const front = await containerd!.runContainer(shop, { name: "front" });
-    const back = await containerd!.createContainer(shop, { name: "back" });
-    const views = await Promise.all([snapshot.current(), snapshot.current(), snapshot.current()]);
-    expect(asks).toBe(1);
-    expect(views[1]).toBe(views[0]);
-    expect(await snapshot.current()).toBe(views[0]);
-    expect(asks).toBe(1);
-    const view = await snapshot.current(0);
-    expect(asks).toBe(2);
-
-    expect(podSandboxes(view, { uid: shop.uid.toUpperCase(), namespace: "", name: "" }).map((s) => s.id)).toEqual([shop.id]);
-    expect(podSandboxes(view, { uid: "", namespace: shop.namespace, name: shop.name }).map((s) => s.id)).toEqual([shop.id]);
-    expect(podSandboxes(view, { uid: shop.uid, namespace: "other", name: shop.name })).toEqual([]);
-    expect(containersOf(view, shop.id).map((c) => [c.id, c.state])).toEqual([
-      [front, "running"],
-      [back, "created"],
-    ]);
-    expect(containersOf(view, shop.id, "back").map((c) => c.id)).toEqual([back]);
-    expect(byIdPrefix(view, front.slice(0, 12))).toEqual([{ id: front, sandbox: false, state: "running" }]);
-    expect(byIdPrefix(view, shop.id.slice(0, 12))).toEqual([{ id: shop.id, sandbox: true, state: "running" }]);
-    expect(containerById(view, back)).toMatchObject({ name: "back", sandboxId: shop.id });
-    expect(sandboxById(view, shop.id)).toMatchObject({ uid: shop.uid, namespace: shop.namespace, name: shop.name });
-    await containerd!.removePod(shop.id);
   });
 
   it_("leaves nothing once the harness stops (containerd ended by its pid, no shim, runc or container process, no mount), and then rejects with RuntimeUnavailable", async () => {

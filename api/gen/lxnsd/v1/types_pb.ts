@@ -14,7 +14,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file lxnsd/v1/types.proto.
  */
 export const file_lxnsd_v1_types: GenFile = /*@__PURE__*/
-  fileDesc("ChRseG5zZC92MS90eXBlcy5wcm90bxIIbHhuc2QudjEipgEKDE5hbWVzcGFjZVJlZhIlCgR0eXBlGAEgASgOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRINCgNwaWQYAiABKAVIABIOCgRzZWxmGAMgASgISAASEAoGaGFuZGxlGAQgASgJSAASDgoEcGF0aBgFIAEoCUgAEiQKCHJlbGF0aW9uGAYgASgOMhIubHhuc2QudjEuUmVsYXRpb25CCAoGc291cmNlIsEBCg1OYW1lc3BhY2VJbmZvEiUKBHR5cGUYASABKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEg0KBW5zX2lkGAIgASgEEg4KBmRldmljZRgDIAEoBBIYChBvd25lcl91c2VyX25zX2lkGAQgASgEEhYKCW93bmVyX3VpZBgFIAEoDUgAiAEBEhkKDHBhcmVudF9uc19pZBgGIAEoBEgBiAEBQgwKCl9vd25lcl91aWRCDwoNX3BhcmVudF9uc19pZCJ7ChBOYW1lc3BhY2VTdW1tYXJ5EiUKBGluZm8YASABKAsyFy5seG5zZC52MS5OYW1lc3BhY2VJbmZvEhUKDXByb2Nlc3NfY291bnQYAiABKA0SCwoDcGlkGAMgASgFEgsKA3VpZBgEIAEoDRIPCgdjb21tYW5kGAUgASgJImsKBkhhbmRsZRIKCgJpZBgBIAEoCRIlCgRpbmZvGAIgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbxIuCgpleHBpcmVzX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCI4CgpFeGl0U3RhdHVzEg4KBGNvZGUYASABKAVIABIQCgZzaWduYWwYAiABKAVIAEIICgZzdGF0dXMiQgoJSWRNYXBwaW5nEhEKCWluc2lkZV9pZBgBIAEoDRISCgpvdXRzaWRlX2lkGAIgASgNEg4KBmxlbmd0aBgDIAEoDSL+AQoOVW5zaGFyZU9wdGlvbnMSEAoIbWFwX3Jvb3QYASABKAgSJAoHdWlkX21hcBgCIAMoCzITLmx4bnNkLnYxLklkTWFwcGluZxIkCgdnaWRfbWFwGAMgAygLMhMubHhuc2QudjEuSWRNYXBwaW5nEhAKCGhvc3RuYW1lGAQgASgJEjMKEG1vbm90b25pY19vZmZzZXQYBSABKAsyGS5nb29nbGUucHJvdG9idWYuRHVyYXRpb24SMgoPYm9vdHRpbWVfb2Zmc2V0GAYgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEhMKC2xvb3BiYWNrX3VwGAcgASgIIpUCCghFeGVjU3BlYxIkCgRqb2luGAEgAygLMhYubHhuc2QudjEuTmFtZXNwYWNlUmVmEigKB3Vuc2hhcmUYAiADKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEgwKBGFyZ3YYAyADKAkSCwoDZW52GAQgAygJEgsKA2N3ZBgFIAEoCRIQCgN1aWQYBiABKA1IAIgBARIQCgNnaWQYByABKA1IAYgBARIqCgd0aW1lb3V0GAggASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjEKD3Vuc2hhcmVfb3B0aW9ucxgJIAEoCzIYLmx4bnNkLnYxLlVuc2hhcmVPcHRpb25zQgYKBF91aWRCBgoEX2dpZCr0AQoNTmFtZXNwYWNlVHlwZRIeChpOQU1FU1BBQ0VfVFlQRV9VTlNQRUNJRklFRBAAEhcKE05BTUVTUEFDRV9UWVBFX1VTRVIQARIZChVOQU1FU1BBQ0VfVFlQRV9DR1JPVVAQAhIWChJOQU1FU1BBQ0VfVFlQRV9JUEMQAxIWChJOQU1FU1BBQ0VfVFlQRV9ORVQQBBIWChJOQU1FU1BBQ0VfVFlQRV9NTlQQBRIWChJOQU1FU1BBQ0VfVFlQRV9QSUQQBhIXChNOQU1FU1BBQ0VfVFlQRV9USU1FEAcSFgoSTkFNRVNQQUNFX1RZUEVfVVRTEAgqTQoIUmVsYXRpb24SGAoUUkVMQVRJT05fVU5TUEVDSUZJRUQQABISCg5SRUxBVElPTl9PV05FUhABEhMKD1JFTEFUSU9OX1BBUkVOVBACKlUKCUV2ZW50S2luZBIaChZFVkVOVF9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQRVZFTlRfS0lORF9BRERFRBABEhYKEkVWRU5UX0tJTkRfUkVNT1ZFRBACYgZwcm90bzM", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
+  fileDesc("ChRseG5zZC92MS90eXBlcy5wcm90bxIIbHhuc2QudjEi0wEKDE5hbWVzcGFjZVJlZhIlCgR0eXBlGAEgASgOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRINCgNwaWQYAiABKAVIABIOCgRzZWxmGAMgASgISAASEAoGaGFuZGxlGAQgASgJSAASDgoEcGF0aBgFIAEoCUgAEisKCWNvbnRhaW5lchgHIAEoCzIWLmx4bnNkLnYxLkNvbnRhaW5lclJlZkgAEiQKCHJlbGF0aW9uGAYgASgOMhIubHhuc2QudjEuUmVsYXRpb25CCAoGc291cmNlImUKDENvbnRhaW5lclJlZhIWCgxjb250YWluZXJfaWQYASABKAlIABIfCgNwb2QYAiABKAsyEC5seG5zZC52MS5Qb2RSZWZIABIQCgZjZ3JvdXAYAyABKAlIAEIKCghzZWxlY3RvciJOCgZQb2RSZWYSCwoDdWlkGAEgASgJEhEKCW5hbWVzcGFjZRgCIAEoCRIMCgRuYW1lGAMgASgJEhYKDmNvbnRhaW5lcl9uYW1lGAQgASgJIsEBCg1OYW1lc3BhY2VJbmZvEiUKBHR5cGUYASABKA4yFy5seG5zZC52MS5OYW1lc3BhY2VUeXBlEg0KBW5zX2lkGAIgASgEEg4KBmRldmljZRgDIAEoBBIYChBvd25lcl91c2VyX25zX2lkGAQgASgEEhYKCW93bmVyX3VpZBgFIAEoDUgAiAEBEhkKDHBhcmVudF9uc19pZBgGIAEoBEgBiAEBQgwKCl9vd25lcl91aWRCDwoNX3BhcmVudF9uc19pZCKiAQoQTmFtZXNwYWNlU3VtbWFyeRIlCgRpbmZvGAEgASgLMhcubHhuc2QudjEuTmFtZXNwYWNlSW5mbxIVCg1wcm9jZXNzX2NvdW50GAIgASgNEgsKA3BpZBgDIAEoBRILCgN1aWQYBCABKA0SDwoHY29tbWFuZBgFIAEoCRIUCgxjb250YWluZXJfaWQYBiABKAkSDwoHcG9kX3VpZBgHIAEoCSJrCgZIYW5kbGUSCgoCaWQYASABKAkSJQoEaW5mbxgCIAEoCzIXLmx4bnNkLnYxLk5hbWVzcGFjZUluZm8SLgoKZXhwaXJlc19hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiOAoKRXhpdFN0YXR1cxIOCgRjb2RlGAEgASgFSAASEAoGc2lnbmFsGAIgASgFSABCCAoGc3RhdHVzIkIKCUlkTWFwcGluZxIRCglpbnNpZGVfaWQYASABKA0SEgoKb3V0c2lkZV9pZBgCIAEoDRIOCgZsZW5ndGgYAyABKA0i/gEKDlVuc2hhcmVPcHRpb25zEhAKCG1hcF9yb290GAEgASgIEiQKB3VpZF9tYXAYAiADKAsyEy5seG5zZC52MS5JZE1hcHBpbmcSJAoHZ2lkX21hcBgDIAMoCzITLmx4bnNkLnYxLklkTWFwcGluZxIQCghob3N0bmFtZRgEIAEoCRIzChBtb25vdG9uaWNfb2Zmc2V0GAUgASgLMhkuZ29vZ2xlLnByb3RvYnVmLkR1cmF0aW9uEjIKD2Jvb3R0aW1lX29mZnNldBgGIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhITCgtsb29wYmFja191cBgHIAEoCCKVAgoIRXhlY1NwZWMSJAoEam9pbhgBIAMoCzIWLmx4bnNkLnYxLk5hbWVzcGFjZVJlZhIoCgd1bnNoYXJlGAIgAygOMhcubHhuc2QudjEuTmFtZXNwYWNlVHlwZRIMCgRhcmd2GAMgAygJEgsKA2VudhgEIAMoCRILCgNjd2QYBSABKAkSEAoDdWlkGAYgASgNSACIAQESEAoDZ2lkGAcgASgNSAGIAQESKgoHdGltZW91dBgIIAEoCzIZLmdvb2dsZS5wcm90b2J1Zi5EdXJhdGlvbhIxCg91bnNoYXJlX29wdGlvbnMYCSABKAsyGC5seG5zZC52MS5VbnNoYXJlT3B0aW9uc0IGCgRfdWlkQgYKBF9naWQq9AEKDU5hbWVzcGFjZVR5cGUSHgoaTkFNRVNQQUNFX1RZUEVfVU5TUEVDSUZJRUQQABIXChNOQU1FU1BBQ0VfVFlQRV9VU0VSEAESGQoVTkFNRVNQQUNFX1RZUEVfQ0dST1VQEAISFgoSTkFNRVNQQUNFX1RZUEVfSVBDEAMSFgoSTkFNRVNQQUNFX1RZUEVfTkVUEAQSFgoSTkFNRVNQQUNFX1RZUEVfTU5UEAUSFgoSTkFNRVNQQUNFX1RZUEVfUElEEAYSFwoTTkFNRVNQQUNFX1RZUEVfVElNRRAHEhYKEk5BTUVTUEFDRV9UWVBFX1VUUxAIKk0KCFJlbGF0aW9uEhgKFFJFTEFUSU9OX1VOU1BFQ0lGSUVEEAASEgoOUkVMQVRJT05fT1dORVIQARITCg9SRUxBVElPTl9QQVJFTlQQAipVCglFdmVudEtpbmQSGgoWRVZFTlRfS0lORF9VTlNQRUNJRklFRBAAEhQKEEVWRU5UX0tJTkRfQURERUQQARIWChJFVkVOVF9LSU5EX1JFTU9WRUQQAmIGcHJvdG8z", [file_google_protobuf_duration, file_google_protobuf_timestamp]);
 
 /**
  * A reference to one namespace.
@@ -70,6 +70,16 @@ export type NamespaceRef = Message<"lxnsd.v1.NamespaceRef"> & {
      */
     value: string;
     case: "path";
+  } | {
+    /**
+     * A container or pod on this node: its process (the container's init,
+     * or the pod's sandbox), found from cgroups (and the CRI runtime when
+     * there is one). `type` is required with it, as with pid.
+     *
+     * @generated from field: lxnsd.v1.ContainerRef container = 7;
+     */
+    value: ContainerRef;
+    case: "container";
   } | { case: undefined; value?: undefined };
 
   /**
@@ -84,6 +94,86 @@ export type NamespaceRef = Message<"lxnsd.v1.NamespaceRef"> & {
  */
 export const NamespaceRefSchema: GenMessage<NamespaceRef> = /*@__PURE__*/
   messageDesc(file_lxnsd_v1_types, 0);
+
+/**
+ * A container or pod on this node, as the runtime and Kubernetes name it.
+ *
+ * @generated from message lxnsd.v1.ContainerRef
+ */
+export type ContainerRef = Message<"lxnsd.v1.ContainerRef"> & {
+  /**
+   * @generated from oneof lxnsd.v1.ContainerRef.selector
+   */
+  selector: {
+    /**
+     * The full id, a unique prefix of at least 12 hex digits, or the form a
+     * pod status shows: "containerd://ID", "cri-o://ID", "docker://ID".
+     *
+     * @generated from field: string container_id = 1;
+     */
+    value: string;
+    case: "containerId";
+  } | {
+    /**
+     * A pod: its sandbox, or with container_name one of its containers.
+     *
+     * @generated from field: lxnsd.v1.PodRef pod = 2;
+     */
+    value: PodRef;
+    case: "pod";
+  } | {
+    /**
+     * A cgroup path as the last field of a /proc/PID/cgroup line.
+     *
+     * @generated from field: string cgroup = 3;
+     */
+    value: string;
+    case: "cgroup";
+  } | { case: undefined; value?: undefined };
+};
+
+/**
+ * Describes the message lxnsd.v1.ContainerRef.
+ * Use `create(ContainerRefSchema)` to create a new message.
+ */
+export const ContainerRefSchema: GenMessage<ContainerRef> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_types, 1);
+
+/**
+ * @generated from message lxnsd.v1.PodRef
+ */
+export type PodRef = Message<"lxnsd.v1.PodRef"> & {
+  /**
+   * metadata.uid, or namespace + name.
+   *
+   * @generated from field: string uid = 1;
+   */
+  uid: string;
+
+  /**
+   * @generated from field: string namespace = 2;
+   */
+  namespace: string;
+
+  /**
+   * @generated from field: string name = 3;
+   */
+  name: string;
+
+  /**
+   * One container of the pod by name; empty = the pod's sandbox.
+   *
+   * @generated from field: string container_name = 4;
+   */
+  containerName: string;
+};
+
+/**
+ * Describes the message lxnsd.v1.PodRef.
+ * Use `create(PodRefSchema)` to create a new message.
+ */
+export const PodRefSchema: GenMessage<PodRef> = /*@__PURE__*/
+  messageDesc(file_lxnsd_v1_types, 2);
 
 /**
  * What the kernel says about one namespace.
@@ -137,7 +227,7 @@ export type NamespaceInfo = Message<"lxnsd.v1.NamespaceInfo"> & {
  * Use `create(NamespaceInfoSchema)` to create a new message.
  */
 export const NamespaceInfoSchema: GenMessage<NamespaceInfo> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 1);
+  messageDesc(file_lxnsd_v1_types, 3);
 
 /**
  * One lsns row.
@@ -171,6 +261,18 @@ export type NamespaceSummary = Message<"lxnsd.v1.NamespaceSummary"> & {
    * @generated from field: string command = 5;
    */
   command: string;
+
+  /**
+   * The container and pod of that lowest pid, when it is in one.
+   *
+   * @generated from field: string container_id = 6;
+   */
+  containerId: string;
+
+  /**
+   * @generated from field: string pod_uid = 7;
+   */
+  podUid: string;
 };
 
 /**
@@ -178,7 +280,7 @@ export type NamespaceSummary = Message<"lxnsd.v1.NamespaceSummary"> & {
  * Use `create(NamespaceSummarySchema)` to create a new message.
  */
 export const NamespaceSummarySchema: GenMessage<NamespaceSummary> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 2);
+  messageDesc(file_lxnsd_v1_types, 4);
 
 /**
  * A namespace held open by the daemon on behalf of a caller.
@@ -209,7 +311,7 @@ export type Handle = Message<"lxnsd.v1.Handle"> & {
  * Use `create(HandleSchema)` to create a new message.
  */
 export const HandleSchema: GenMessage<Handle> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 3);
+  messageDesc(file_lxnsd_v1_types, 5);
 
 /**
  * How a program ended.
@@ -240,7 +342,7 @@ export type ExitStatus = Message<"lxnsd.v1.ExitStatus"> & {
  * Use `create(ExitStatusSchema)` to create a new message.
  */
 export const ExitStatusSchema: GenMessage<ExitStatus> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 4);
+  messageDesc(file_lxnsd_v1_types, 6);
 
 /**
  * One line of /proc/PID/uid_map or gid_map.
@@ -275,7 +377,7 @@ export type IdMapping = Message<"lxnsd.v1.IdMapping"> & {
  * Use `create(IdMappingSchema)` to create a new message.
  */
 export const IdMappingSchema: GenMessage<IdMapping> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 5);
+  messageDesc(file_lxnsd_v1_types, 7);
 
 /**
  * Settings applied to namespaces as they are created. Each option needs its
@@ -340,7 +442,7 @@ export type UnshareOptions = Message<"lxnsd.v1.UnshareOptions"> & {
  * Use `create(UnshareOptionsSchema)` to create a new message.
  */
 export const UnshareOptionsSchema: GenMessage<UnshareOptions> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 6);
+  messageDesc(file_lxnsd_v1_types, 8);
 
 /**
  * What to run and where.
@@ -415,7 +517,7 @@ export type ExecSpec = Message<"lxnsd.v1.ExecSpec"> & {
  * Use `create(ExecSpecSchema)` to create a new message.
  */
 export const ExecSpecSchema: GenMessage<ExecSpec> = /*@__PURE__*/
-  messageDesc(file_lxnsd_v1_types, 7);
+  messageDesc(file_lxnsd_v1_types, 9);
 
 /**
  * The eight Linux namespace types, in lxns's join order (ALL_NAMESPACE_CLASSES):
