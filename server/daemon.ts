@@ -41,6 +41,7 @@ import { MountService } from "./services/mount-service";
 import { FileService } from "./services/file-service";
 import { ProcessService } from "./services/process-service";
 import { programCgroupParent } from "./programs/program-cgroup";
+import { CriRuntime } from "./containers/cri-runtime";
 import { MountService as MountServiceDesc } from "../api/gen/lxnsd/v1/mount_service_pb";
 import { FileService as FileServiceDesc } from "../api/gen/lxnsd/v1/file_service_pb";
 import { NamespaceService as NamespaceServiceDesc } from "../api/gen/lxnsd/v1/namespace_service_pb";
@@ -76,6 +77,8 @@ export class Daemon {
   private readonly closeAudit: () => void;
   /** Where GET /metrics answers (HOST:PORT, the real port), once started with `metricsListen`. */
   metricsAddress?: string;
+  /** The CRI runtime of `criEndpoint`, asked for container and pod names; undefined without one. Connects at its first call. */
+  readonly cri: CriRuntime | undefined;
 
   /** Throws on a configuration it cannot serve (an invalid policy file, unreadable TLS files come at start()). */
   constructor(
@@ -114,6 +117,7 @@ export class Daemon {
       log,
     });
     this.slots = new ChildSlots({ maxChildren: config.maxChildren, maxQueue: config.maxQueue });
+    this.cri = config.criEndpoint !== "" ? new CriRuntime(config.criEndpoint) : undefined;
     const auditLog = config.auditLog === undefined ? undefined : openAuditLog(config.auditLog);
     this.closeAudit = () => auditLog?.close();
     const audit = config.auditLog === undefined ? log : auditLog?.log;
@@ -121,7 +125,7 @@ export class Daemon {
     const hooks: RpcHooks = { log, ...(audit ? { audit } : {}), gate: this.authenticator, slots: this.slots };
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
-    const containers = containerTargets(config.podLogDir, log);
+    const containers = containerTargets(config.podLogDir, log, this.cri);
     const resolver = new NamespaceResolver(
       this.handles,
       [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])],
@@ -193,7 +197,7 @@ export class Daemon {
       this.metricsAddress = await this.metricsServer.listen(this.config.metricsListen);
     }
     this.health.set(true);
-    this.log.info({ listen: bound, metrics: this.metricsAddress }, "lxnsd serving");
+    this.log.info({ listen: bound, metrics: this.metricsAddress, cri: this.cri?.endpoint }, "lxnsd serving");
     return bound;
   }
 
@@ -225,6 +229,7 @@ export class Daemon {
     // process.exit() skips the addon's cleanup hook: kill what still runs now.
     native.killAllChildren();
     await this.metricsServer?.close();
+    this.cri?.close();
     this.closeAudit();
     this.policy.close?.();
     this.log.info("lxnsd stopped");

@@ -11,6 +11,7 @@ import { auditDestinationProblem } from "./ops/audit-log";
 import { MIN_MAX_MESSAGE_BYTES, RUN_ANSWER_OVERHEAD, messageLimitProblem } from "./programs/output-limits";
 import type { TlsFiles } from "./listeners/tcp-listener";
 import { ConfigError, ConfigurableCommand, collect, parseWithSources } from "./config/option-sources";
+import { DEFAULT_CRI_ENDPOINTS, defaultCriEndpoint, parseCriEndpoint } from "./containers/cri-endpoint";
 
 function positiveInt(value: string): number {
   const parsed = Number(value);
@@ -28,6 +29,14 @@ function nonNegativeSeconds(value: string): number {
   const parsed = Number(value);
   if (value.trim() === "" || !Number.isFinite(parsed) || parsed < 0 || parsed > 86400) throw new InvalidArgumentError("must be a number of seconds from 0 to 86400");
   return parsed;
+}
+
+function criEndpoint(value: string): string {
+  try {
+    return parseCriEndpoint(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
 }
 
 function collectAbsolute(value: string, previous: string[] | undefined): string[] {
@@ -81,6 +90,11 @@ const program = new ConfigurableCommand()
   .option("--max-connection-idle <seconds>", "close a connection that has had no call for this long (clients reconnect)", positiveInt, 300)
   .option("--shutdown-grace <seconds>", "on SIGTERM/SIGINT, how long in-flight calls may finish before they are cancelled and their programs killed (fractions allowed)", nonNegativeSeconds, 10)
   .option("--metrics-listen <host:port>", "serve Prometheus metrics on http://HOST:PORT/metrics (default: off)")
+  .option(
+    "--cri-endpoint <endpoint>",
+    `the container runtime (CRI, unix:///PATH) asked for the names, pods, labels and states of containers; "" = none (default: the first that exists of ${DEFAULT_CRI_ENDPOINTS.join(", ")})`,
+    criEndpoint,
+  )
   .addOption(new Option("--log-level <level>", "log level (audit lines are not part of the log: see --audit-log)").choices(["trace", "debug", "info", "warn", "error", "fatal"]).default("info"))
   .option(
     "--audit-log <destination>",
@@ -134,6 +148,7 @@ interface DaemonFlags extends Record<string, unknown> {
   maxConnectionIdle: number;
   shutdownGrace: number;
   metricsListen?: string;
+  criEndpoint?: string;
   logLevel: string;
   auditLog: string;
 }
@@ -204,6 +219,7 @@ async function main(): Promise<void> {
     maxConnectionIdleMs: options.maxConnectionIdle * 1000,
     shutdownGraceMs: Math.round(options.shutdownGrace * 1000),
     metricsListen: options.metricsListen ?? "",
+    criEndpoint: options.criEndpoint ?? defaultCriEndpoint(),
   });
   let daemon: Daemon;
   try {

@@ -75,6 +75,11 @@ export interface DaemonConfig {
   shutdownGraceMs: number;
   /** HOST:PORT of the Prometheus endpoint (GET /metrics); "" = none. */
   metricsListen: string;
+  /**
+   * The CRI runtime asked for container and pod names, `unix:///PATH`; "" = none.
+   * lxnsd's --cri-endpoint defaults to the first CRI socket that exists; here the default is "" (tests, embedders).
+   */
+  criEndpoint: string;
 }
 
 /** The directories whose entries NamespaceRef.path may name unless configured otherwise (ip netns's). */
@@ -111,6 +116,7 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     maxConnectionIdleMs: 5 * 60 * 1000,
     shutdownGraceMs: 10_000,
     metricsListen: "",
+    criEndpoint: "",
     ...overrides,
   };
 }

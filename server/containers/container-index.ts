@@ -1,4 +1,4 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { opendir, readFile, readdir } from "node:fs/promises";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
@@ -46,11 +46,18 @@ export interface ContainerIndexOptions {
   runtime?: RuntimeNames;
 }
 
+/** A container or sandbox the runtime lists without a cgroup here; a sandbox has no name. */
+interface StoppedContainer {
+  id: string;
+  name: string;
+  podUid: string;
+}
+
 interface Snapshot {
   /** The runtime could not be reached at this walk: names only it knows are UNAVAILABLE. */
   runtimeDown?: RuntimeUnavailable;
-  /** Ids the runtime lists that have no cgroup here: containers and sandboxes that exist but do not run. */
-  stopped?: readonly string[];
+  /** What the runtime lists that has no cgroup here: containers and sandboxes that exist but do not run. */
+  stopped?: readonly StoppedContainer[];
   at: number;
   containers: IndexedContainer[];
   byId: Map<string, IndexedContainer>;
@@ -108,16 +115,19 @@ export class ContainerIndex {
     if (refs.length === 0) return;
     if (this.snapshot.at === 0) await this.refresh();
     else if (Date.now() - this.snapshot.at > this.maxAgeMs) this.refresh().catch(() => undefined); // its own walk catches what a removed directory throws
+    // A name not found, not running or needing an unreachable runtime: a new walk, unless this one is that new.
+    // A container whose cgroup has gone since the walk (stopped a moment ago): a new walk in any case.
+    let gone = false;
     const missing = refs.some((ref) => {
       try {
-        if (ref.$typeName === "lxnsd.v1.PodRef") return this.podContainers(ref, "pod").length === 0;
-        this.find(ref, "ref");
-        return false;
+        const found = ref.$typeName === "lxnsd.v1.PodRef" ? this.podContainers(ref, "pod") : [this.find(ref, "ref")];
+        gone = found.some((container) => !existsSync(container.dir));
+        return found.length === 0 || gone;
       } catch (err) {
-        return err instanceof RpcError && err.code === status.NOT_FOUND;
+        return err instanceof RpcError && err.code !== status.INVALID_ARGUMENT;
       }
     });
-    if (missing && Date.now() - this.snapshot.at > this.missAgeMs) await this.refresh();
+    if (gone || (missing && Date.now() - this.snapshot.at > this.missAgeMs)) await this.refresh();
   }
 
   /** Every container of the current snapshot. */
@@ -169,16 +179,22 @@ export class ContainerIndex {
       if (known && (known.namespace !== (pod.namespace || known.namespace) || known.name !== (pod.name || known.name))) return [];
     }
     const containers = this.snapshot.containers.filter((container) => container.podUid === uid);
-    if (pod.containerName === "") return containers;
-    const named = containers.filter((container) => container.name === pod.containerName);
-    if (named.length === 0) this.unlessRuntimeDown(`${field}.container_name: ${pod.containerName}`);
+    const named = pod.containerName === "" ? containers : containers.filter((container) => container.name === pod.containerName);
+    if (named.length > 0) return named;
+    this.unlessRuntimeDown(pod.containerName === "" ? `${field}: pod uid ${uid}` : `${field}.container_name: ${pod.containerName}`);
+    // The runtime lists it (the pod's sandbox, or the container by that name) without a cgroup: it exists and does not run.
+    const stopped = this.snapshot.stopped?.find((known) => known.podUid === uid && known.name === pod.containerName);
+    if (stopped) {
+      const what = pod.containerName === "" ? `the sandbox of pod uid ${uid}` : `container ${pod.containerName} of pod uid ${uid}`;
+      throw new RpcError(status.FAILED_PRECONDITION, `${field}: ${what} is not running`, "CONTAINER_NOT_RUNNING");
+    }
     return named;
   }
 
   /** UNAVAILABLE naming the endpoint when the runtime that would know `what` could not be reached at the last walk. */
   private unlessRuntimeDown(what: string): void {
     const down = this.snapshot.runtimeDown;
-    if (down) throw new RpcError(status.UNAVAILABLE, `${what}: names need the container runtime at ${down.endpoint}, which is unreachable`, "RUNTIME_UNAVAILABLE");
+    if (down) throw new RpcError(status.UNAVAILABLE, `${what}: names need the container runtime at ${down.endpoint}, which is unreachable`, "RUNTIME_UNAVAILABLE", { endpoint: down.endpoint });
   }
 
   private findId(value: string, field: string): IndexedContainer {
@@ -191,7 +207,7 @@ export class ContainerIndex {
     if (matches.length === 1) return matches[0];
     if (matches.length === 0) {
       // The runtime knows it, but it has no cgroup: it exists and does not run.
-      if (this.snapshot.stopped?.some((id) => id.startsWith(parsed.prefix))) {
+      if (this.snapshot.stopped?.some((known) => known.id.startsWith(parsed.prefix))) {
         throw new RpcError(status.FAILED_PRECONDITION, `${field}: container ${value} is not running`, "CONTAINER_NOT_RUNNING");
       }
       throw new RpcError(status.NOT_FOUND, `${field}: no container ${value}`, "CONTAINER_NOT_FOUND");
@@ -210,7 +226,7 @@ export class ContainerIndex {
     if (runtime && !(runtime instanceof RuntimeUnavailable)) containers = withRuntimeNames(containers, pods, runtime);
     const runtimeDown = runtime instanceof RuntimeUnavailable ? runtime : undefined;
     const byId = new Map(containers.map((container) => [container.id, container]));
-    const stopped = runtime && !(runtime instanceof RuntimeUnavailable) ? [...runtime.sandboxes, ...runtime.containers].map((known) => known.id).filter((id) => !byId.has(id)) : [];
+    const stopped = runtime && !(runtime instanceof RuntimeUnavailable) ? stoppedOf(runtime, byId) : [];
     this.snapshot = { at: started, containers, byId, pods, stopped, ...(runtimeDown ? { runtimeDown } : {}) };
   }
 }
@@ -238,6 +254,15 @@ async function runtimeNamesOf(runtime: RuntimeNames): Promise<{ sandboxes: Runti
   } catch (err) {
     return err instanceof RuntimeUnavailable ? err : new RuntimeUnavailable(runtime.endpoint, err);
   }
+}
+
+/** What the runtime lists that has no cgroup in `byId`, with its name and its pod's uid. */
+function stoppedOf(runtime: { sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] }, byId: ReadonlyMap<string, IndexedContainer>): StoppedContainer[] {
+  const uids = new Map(runtime.sandboxes.map((sandbox) => [sandbox.id, sandbox.uid.toLowerCase()]));
+  return [
+    ...runtime.sandboxes.map((sandbox) => ({ id: sandbox.id, name: "", podUid: sandbox.uid.toLowerCase() })),
+    ...runtime.containers.map((container) => ({ id: container.id, name: container.name, podUid: uids.get(container.sandboxId) ?? "" })),
+  ].filter((known) => !byId.has(known.id));
 }
 
 /**

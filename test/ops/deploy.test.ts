@@ -83,7 +83,18 @@ describe("deploy/", () => {
     expect(hostPathOf(config["pod-log-dir"])).toBe("/var/log/pods");
     expect(hostPathOf("/var/log/containers")).toBe("/var/log/containers");
     expect(hostPathOf("/host/sys/fs/cgroup")).toBe("/sys/fs/cgroup");
-    expect(hostPathOf("/run/containerd/containerd.sock")).toBe("/run/containerd/containerd.sock");
+    expect(hostPathOf("/run/containerd")).toBe("/run/containerd");
+  });
+
+  it("the DaemonSet asks the runtime over CRI: its --cri-endpoint is a socket in a directory mounted read-only from the host", () => {
+    const docs = documents(path.join(DEPLOY, "kubernetes", "daemonset.yaml"));
+    const pod = kind(docs, "DaemonSet").spec.template.spec;
+    const endpoint: string = parseYaml(kind(docs, "ConfigMap").data["lxnsd.yaml"])["cri-endpoint"];
+    expect(endpoint).toBe("unix:///run/containerd/containerd.sock");
+    const socketDir = path.dirname(endpoint.slice("unix://".length));
+    const mount = pod.containers[0].volumeMounts.find((m: Doc) => m.mountPath === socketDir);
+    expect(mount.readOnly).toBe(true);
+    expect(pod.volumes.find((v: Doc) => v.name === mount.name).hostPath).toEqual({ path: socketDir, type: "Directory" });
   });
 
   it("the sidecar: shared pid namespace, a native sidecar with health probes, the socket in an emptyDir both containers mount", () => {
