@@ -40,8 +40,6 @@ export interface ContainerIndexOptions {
   containerLogDir?: string;
   /** A snapshot older than this is refreshed before it answers, in ms (default 1000). */
   maxAgeMs?: number;
-  /** A name not found is looked up again in a new snapshot if the one it missed is older than this, in ms (default 50). */
-  missAgeMs?: number;
   /** The CRI runtime's names (undefined: from cgroups and kubelet's logs alone). */
   runtime?: RuntimeNames;
 }
@@ -79,13 +77,13 @@ const MAX_DIRS = 200_000;
 export class ContainerIndex {
   private snapshot: Snapshot = { at: 0, containers: [], byId: new Map(), pods: new Map() };
   private pending?: Promise<void>;
+  /** When the walk in flight began. */
+  private pendingSince = 0;
   private readonly maxAgeMs: number;
-  private readonly missAgeMs: number;
   private readonly containerLogDir: string;
 
   constructor(readonly options: ContainerIndexOptions) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
-    this.missAgeMs = options.missAgeMs ?? 50;
     this.containerLogDir = options.containerLogDir ?? containerLogDirOf(options.podLogDir);
   }
 
@@ -97,20 +95,24 @@ export class ContainerIndex {
 
   /** Walks the tree again (one walk at a time: callers meanwhile share it). */
   refresh(): Promise<void> {
-    this.pending ??= this.walk().finally(() => (this.pending = undefined));
+    if (!this.pending) {
+      this.pendingSince = Date.now();
+      this.pending = this.walk().finally(() => (this.pending = undefined));
+    }
     return this.pending;
   }
 
   /**
    * Makes the snapshot fresh enough for the container and pod references
-   * in `message` (any depth): a walk is awaited when a name is not in it
-   * and it is older than missAgeMs (or there is none yet); one older than
+   * in `message` (any depth): a walk that began after the request came is
+   * awaited when a name is not in it (or there is none yet); one older than
    * maxAgeMs is walked again meanwhile, not awaited. A found entry may be
    * stale without harm: it only maps a name to a cgroup directory, whose
    * processes are read when the name is resolved (a removed cgroup is
    * NOT_FOUND then), and the chosen process is confirmed in it.
    */
   async prepare(message: unknown): Promise<void> {
+    const arrived = Date.now();
     const refs = containerRefsIn(message);
     if (refs.length === 0) return;
     if (this.snapshot.at === 0) await this.refresh();
@@ -127,7 +129,21 @@ export class ContainerIndex {
         return err instanceof RpcError && err.code !== status.INVALID_ARGUMENT;
       }
     });
-    if (gone || (missing && Date.now() - this.snapshot.at > this.missAgeMs)) await this.refresh();
+    if (gone || missing) await this.walkSince(arrived);
+  }
+
+  /**
+   * Awaits a snapshot whose walk began at `since` or later: the walk in
+   * flight if it began then, else a new one after it. A walk that began
+   * before a request came may have missed a cgroup made just before it.
+   * Walks run one at a time, each shared by every request waiting then.
+   */
+  private async walkSince(since: number): Promise<void> {
+    while (this.snapshot.at < since) {
+      if (this.pending && this.pendingSince >= since) await this.pending;
+      else if (this.pending) await this.pending.catch(() => undefined);
+      else await this.refresh();
+    }
   }
 
   /** Every container of the current snapshot. */
