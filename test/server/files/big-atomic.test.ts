@@ -66,19 +66,23 @@ describeRoot("FileService: size, backpressure and atomic REPLACE", () => {
     const reader = spawn("nsenter", ["-t", String(target.pid), "-m", "-r", "sh", "-c", "while :; do od -An -v -tx1 /data/atomic | tr -s ' ' '\\n' | sort -u | grep -c . ; done"], { stdio: ["ignore", "pipe", "ignore"] });
     let out = "";
     reader.stdout!.on("data", (chunk: Buffer) => (out += chunk.toString()));
+    const reads = () => out.split("\n").filter(Boolean).length;
+    let last = 0;
     try {
-      for (let i = 0; i < 6; i++) {
-        await lxnsd.client.writeFile(chunks({ mount, path: "/data/atomic" }, 0x42 + i, 256 * 1024, size / (256 * 1024), async () => new Promise((r) => setImmediate(r))));
+      // REPLACEs go on until the reader has read the file at least 3 times meanwhile (each read takes a while on a busy machine).
+      const deadline = Date.now() + 60_000;
+      for (let i = 0; i < 6 || (reads() < 3 && Date.now() < deadline); i++) {
+        last = 0x42 + (i % 6);
+        await lxnsd.client.writeFile(chunks({ mount, path: "/data/atomic" }, last, 256 * 1024, size / (256 * 1024), async () => new Promise((r) => setImmediate(r))));
       }
-      await new Promise((resolve) => setTimeout(resolve, 300));
     } finally {
       reader.kill("SIGKILL");
     }
     const counts = out.trim().split("\n").filter(Boolean);
     expect(counts.length).toBeGreaterThan(0);
     expect(new Set(counts)).toEqual(new Set(["1"]));
-    expect(target.inside("od -An -v -tx1 /data/atomic | tr -s ' ' '\\n' | sort -u | grep .")).toBe("47\n");
-  });
+    expect(target.inside("od -An -v -tx1 /data/atomic | tr -s ' ' '\\n' | sort -u | grep .")).toBe(`${last.toString(16)}\n`);
+   }, 90_000);
 
   it("a cancelled REPLACE leaves the old file untouched and no temp file behind", async () => {
     const mount = pidRef(target.pid);
