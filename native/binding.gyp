@@ -12,6 +12,7 @@
         "src/js/native_error_js.cc",
         "src/js/terminal_js.cc",
         "src/child/child_steps.cc",
+        "src/child/step_names.cc",
         "src/child/child_run.cc",
         "src/child/child_run_start.cc",
         "src/child/child_runner.cc",
