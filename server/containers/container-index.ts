@@ -10,6 +10,9 @@ import { containerLogDirOf, readContainerNames, readPodNames } from "./pod-names
 import { RuntimeUnavailable } from "./runtime-names";
 import type { RuntimeContainer, RuntimeNames, RuntimeSandbox } from "./runtime-names";
 import type { ContainerName, PodName } from "./pod-names";
+import { initPidOf } from "./container-process";
+import { kubeletMountsOfSelf, readMountName } from "./mount-names";
+import type { KubeletMounts, MountName } from "./mount-names";
 
 /** One container found in the cgroup tree. */
 export interface IndexedContainer {
@@ -42,6 +45,8 @@ export interface ContainerIndexOptions {
   maxAgeMs?: number;
   /** The CRI runtime's names (undefined: from cgroups and kubelet's logs alone). */
   runtime?: RuntimeNames;
+  /** Where kubelet's mounts come from, for names neither the runtime nor the logs give (default: as the daemon's own mounts say). */
+  kubelet?: KubeletMounts;
 }
 
 /** A container or sandbox the runtime lists without a cgroup here; a sandbox has no name. */
@@ -66,6 +71,8 @@ const SHORTEST_PREFIX = 12;
 /** Bounds of one walk of the cgroup tree. */
 const MAX_DEPTH = 16;
 const MAX_DIRS = 200_000;
+/** How many containers' mounts are read at once. */
+const MOUNT_READS_AT_ONCE = 32;
 
 /**
  * The node's containers, found from cgroup directories (not from /proc):
@@ -81,10 +88,14 @@ export class ContainerIndex {
   private pendingSince = 0;
   private readonly maxAgeMs: number;
   private readonly containerLogDir: string;
+  private readonly kubelet: KubeletMounts;
+  /** What kubelet's mounts said of each container read so far (null: nothing), by id; a container's mounts do not change. */
+  private mountNames = new Map<string, MountName | null>();
 
   constructor(readonly options: ContainerIndexOptions) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
     this.containerLogDir = options.containerLogDir ?? containerLogDirOf(options.podLogDir);
+    this.kubelet = options.kubelet ?? kubeletMountsOfSelf();
   }
 
   /** The index of this host: the `name=systemd` hierarchy on v1 and hybrid hosts, else cgroup v2. */
@@ -232,6 +243,33 @@ export class ContainerIndex {
     throw invalidArgument(`${field}: ${value} matches ${matches.length} containers: ${names.join(", ")}${matches.length > 5 ? ", …" : ""}`);
   }
 
+  /**
+   * The containers neither the runtime nor kubelet's logs named, named by
+   * kubelet's mounts in their init's mountinfo (see mount-names.ts), each
+   * container read once. A pod uid that contradicts the container's cgroup
+   * path names nothing.
+   */
+  private async withMountNames(containers: IndexedContainer[]): Promise<IndexedContainer[]> {
+    const known = new Map<string, MountName | null>();
+    const nameOne = async (container: IndexedContainer): Promise<IndexedContainer> => {
+      if (container.name !== undefined || container.sandbox === true) return container;
+      let found = this.mountNames.get(container.id);
+      if (found === undefined) {
+        const pid = await initPidOf(container);
+        found = pid === undefined ? undefined : await readMountName(pid, this.options.line, (cgroup) => sameCgroup(cgroup, container.cgroup), this.kubelet);
+      }
+      if (found === undefined) return container; // not running, or gone meanwhile: read again at the next walk
+      known.set(container.id, found);
+      if (found === null || (container.podUid !== undefined && container.podUid !== found.podUid)) return container;
+      return { ...container, podUid: found.podUid, ...(found.name !== undefined ? { name: found.name } : {}) };
+    };
+    // A few at a time: each read holds a pidfd and a few files open.
+    const named: IndexedContainer[] = [];
+    for (let i = 0; i < containers.length; i += MOUNT_READS_AT_ONCE) named.push(...(await Promise.all(containers.slice(i, i + MOUNT_READS_AT_ONCE).map(nameOne))));
+    this.mountNames = known;
+    return named;
+  }
+
   private async walk(): Promise<void> {
     const started = Date.now();
     const [tree, pods, names] = await Promise.all([walkTree(this.options.root), readPodNames(this.options.podLogDir), readContainerNames(this.containerLogDir)]);
@@ -241,6 +279,7 @@ export class ContainerIndex {
     const runtime = this.options.runtime ? await runtimeNamesOf(this.options.runtime) : undefined;
     if (runtime && !(runtime instanceof RuntimeUnavailable)) containers = withRuntimeNames(containers, pods, runtime);
     const runtimeDown = runtime instanceof RuntimeUnavailable ? runtime : undefined;
+    containers = await this.withMountNames(containers);
     const byId = new Map(containers.map((container) => [container.id, container]));
     const stopped = runtime && !(runtime instanceof RuntimeUnavailable) ? stoppedOf(runtime, byId) : [];
     this.snapshot = { at: started, containers, byId, pods, stopped, ...(runtimeDown ? { runtimeDown } : {}) };
