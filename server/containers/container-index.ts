@@ -49,11 +49,13 @@ export interface ContainerIndexOptions {
   kubelet?: KubeletMounts;
 }
 
-/** A container or sandbox the runtime lists without a cgroup here; a sandbox has no name. */
-interface StoppedContainer {
+/** A container or sandbox the runtime lists without a cgroup here (created, exited, or a stopped sandbox); a sandbox has no name. */
+export interface StoppedContainer {
   id: string;
   name: string;
   podUid: string;
+  sandbox: boolean;
+  labels: Record<string, string>;
 }
 
 interface Snapshot {
@@ -65,6 +67,8 @@ interface Snapshot {
   containers: IndexedContainer[];
   byId: Map<string, IndexedContainer>;
   pods: Map<string, PodName>;
+  /** The pod uid of every container and sandbox the runtime lists, by id (for policy rules: only what the runtime says). */
+  runtimePodUids: Map<string, string>;
 }
 
 const SHORTEST_PREFIX = 12;
@@ -82,7 +86,7 @@ const MOUNT_READS_AT_ONCE = 32;
  * makes sure the snapshot is fresh enough for a request's names first.
  */
 export class ContainerIndex {
-  private snapshot: Snapshot = { at: 0, containers: [], byId: new Map(), pods: new Map() };
+  private snapshot: Snapshot = { at: 0, containers: [], byId: new Map(), pods: new Map(), runtimePodUids: new Map() };
   private pending?: Promise<void>;
   /** When the walk in flight began. */
   private pendingSince = 0;
@@ -155,6 +159,29 @@ export class ContainerIndex {
       else if (this.pending) await this.pending.catch(() => undefined);
       else await this.refresh();
     }
+  }
+
+  /** Awaits a walk when the snapshot is older than maxAgeMs (or there is none yet). */
+  async fresh(): Promise<void> {
+    if (Date.now() - this.snapshot.at > this.maxAgeMs) await this.walkSince(Date.now() - this.maxAgeMs);
+  }
+
+  /** The pod uid the CRI runtime gives the container or sandbox `id` (running or not); undefined without a runtime or when it does not list it. */
+  runtimePodUid(id: string): string | undefined {
+    return this.snapshot.runtimePodUids.get(id);
+  }
+
+  /**
+   * What the runtime lists that does not run here (no cgroup): containers
+   * created or exited, stopped sandboxes; with `pod`, only that pod's (by
+   * uid, or namespace and name; with container_name only that one).
+   */
+  notRunning(pod?: PodRef): readonly StoppedContainer[] {
+    const stopped = this.snapshot.stopped ?? [];
+    if (!pod) return stopped;
+    const uid = pod.uid !== "" ? pod.uid.toLowerCase() : ([...this.snapshot.pods.values()].find((known) => known.namespace === pod.namespace && known.name === pod.name)?.uid ?? "");
+    if (uid === "") return [];
+    return stopped.filter((known) => known.podUid === uid && (pod.containerName === "" || known.name === pod.containerName));
   }
 
   /** Every container of the current snapshot. */
@@ -281,8 +308,9 @@ export class ContainerIndex {
     const runtimeDown = runtime instanceof RuntimeUnavailable ? runtime : undefined;
     containers = await this.withMountNames(containers);
     const byId = new Map(containers.map((container) => [container.id, container]));
-    const stopped = runtime && !(runtime instanceof RuntimeUnavailable) ? stoppedOf(runtime, byId) : [];
-    this.snapshot = { at: started, containers, byId, pods, stopped, ...(runtimeDown ? { runtimeDown } : {}) };
+    const known = runtime && !(runtime instanceof RuntimeUnavailable) ? runtime : undefined;
+    const stopped = known ? stoppedOf(known, byId) : [];
+    this.snapshot = { at: started, containers, byId, pods, stopped, runtimePodUids: known ? podUidsOf(known) : new Map(), ...(runtimeDown ? { runtimeDown } : {}) };
   }
 }
 
@@ -311,12 +339,22 @@ async function runtimeNamesOf(runtime: RuntimeNames): Promise<{ sandboxes: Runti
   }
 }
 
+/** The pod uid of each container and sandbox the runtime lists, by id (lower-case, as cgroup paths give it). */
+function podUidsOf(runtime: { sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] }): Map<string, string> {
+  const uids = new Map(runtime.sandboxes.filter((sandbox) => sandbox.uid !== "").map((sandbox) => [sandbox.id, sandbox.uid.toLowerCase()]));
+  for (const container of runtime.containers) {
+    const uid = uids.get(container.sandboxId);
+    if (uid) uids.set(container.id, uid);
+  }
+  return uids;
+}
+
 /** What the runtime lists that has no cgroup in `byId`, with its name and its pod's uid. */
 function stoppedOf(runtime: { sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] }, byId: ReadonlyMap<string, IndexedContainer>): StoppedContainer[] {
   const uids = new Map(runtime.sandboxes.map((sandbox) => [sandbox.id, sandbox.uid.toLowerCase()]));
   return [
-    ...runtime.sandboxes.map((sandbox) => ({ id: sandbox.id, name: "", podUid: sandbox.uid.toLowerCase() })),
-    ...runtime.containers.map((container) => ({ id: container.id, name: container.name, podUid: uids.get(container.sandboxId) ?? "" })),
+    ...runtime.sandboxes.map((sandbox) => ({ id: sandbox.id, name: "", podUid: sandbox.uid.toLowerCase(), sandbox: true, labels: sandbox.labels })),
+    ...runtime.containers.map((container) => ({ id: container.id, name: container.name, podUid: uids.get(container.sandboxId) ?? "", sandbox: false, labels: container.labels })),
   ].filter((known) => !byId.has(known.id));
 }
 
