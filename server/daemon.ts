@@ -87,7 +87,9 @@ export class Daemon {
   ) {
     const messageProblem = messageLimitProblem(config.maxMessageBytes);
     if (messageProblem) throw new Error(messageProblem);
-    const policy = withPodNamespaces(config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY, config.podLogDir);
+    // Pod-namespace rules read kubelet's log directory, and the CRI runtime's pods through the container index (made below).
+    let index: ContainerIndex | undefined;
+    const policy = withPodNamespaces(config.policyFile ? readPolicy(config.policyFile) : OPEN_POLICY, config.podLogDir, () => index);
     this.policy = policy;
     const ownerUids = [...new Set([0, process.geteuid?.() ?? 0])];
     this.authenticator = new Authenticator(policy, ownerUids);
@@ -126,13 +128,14 @@ export class Daemon {
     const dirs = pinDirs(config.stateDir, config.netnsDir);
     // Pins may always be named by path, wherever the state dir is; /proc/PID/ns/TYPE always.
     const containers = containerTargets(config.podLogDir, log, this.cri);
+    index = containers?.index;
     const resolver = new NamespaceResolver(
       this.handles,
       [...new Set([...config.pathRoots, dirs.ns, ...(dirs.netns ? [dirs.netns] : [])])],
       (file) => pinOrigin(dirs, file),
       containers,
     );
-    hooks.prepare = (request) => resolver.prepare(request);
+    hooks.prepare = (request, context) => resolver.prepare(request, context?.caller);
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
@@ -249,10 +252,19 @@ function containerTargets(podLogDir: string, log: Logger, runtime?: RuntimeNames
   }
 }
 
-/** `policy` with the pod lookup its pod-namespace rules need (from kubelet's pod log directory). */
-function withPodNamespaces(policy: Policy, podLogDir: string): Policy {
+/**
+ * `policy` with the pod lookups its pod-namespace rules need: a pod's
+ * namespace from kubelet's pod log directory, else from the CRI runtime's
+ * sandboxes; a container's pod from the runtime when its cgroup path names
+ * none. `index()`: the container index, whose snapshot holds the runtime's
+ * names (kept fresh for such callers by NamespaceResolver.prepare).
+ */
+function withPodNamespaces(policy: Policy, podLogDir: string, index: () => ContainerIndex | undefined): Policy {
   if (!policy.identities.some((identity) => identity.targets?.podNamespaces)) return policy;
-  const podNamespaceOf = podNamespaceLookup(podLogDir);
-  const identities = policy.identities.map((identity) => (identity.targets?.podNamespaces ? { ...identity, targets: { ...identity.targets, podNamespaceOf } } : identity));
+  const fromLogs = podNamespaceLookup(podLogDir);
+  const runtimeOnly = (uid: string) => (index()?.options.runtime ? index()?.pod(uid)?.namespace : undefined);
+  const podNamespaceOf = (uid: string) => fromLogs(uid) ?? runtimeOnly(uid);
+  const podUidOfContainer = (id: string) => index()?.runtimePodUid(id);
+  const identities = policy.identities.map((identity) => (identity.targets?.podNamespaces ? { ...identity, targets: { ...identity.targets, podNamespaceOf, podUidOfContainer } } : identity));
   return { ...policy, identities };
 }

@@ -4,9 +4,9 @@ import type { Command } from "commander";
 import { NamespaceRefSchema, NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceKind } from "../../api/namespace-types";
-import { CONTAINER_FLAGS, addContainerOptions, containerRefOf } from "./container-options";
 import type { ContainerFlags } from "./container-options";
-import { parseKind, parsePid } from "./parse-values";
+import { parseKind } from "./parse-values";
+import { TargetOptions } from "./target-options";
 import { addTypeFlags, flaggedKinds } from "./type-flags";
 import { UsageError } from "./usage-error";
 
@@ -22,7 +22,12 @@ export interface RefOptions extends ContainerFlags {
   [typeFlag: string]: unknown;
 }
 
-const TARGETS = ["target", "self", "handle", "path"] as const;
+const TARGETS = new TargetOptions({
+  pid: "the namespace of process PID",
+  self: "the daemon's own namespace",
+  handle: "a handle from open or unshare",
+  path: "an nsfs file (/proc/PID/ns/TYPE or a pin)",
+});
 
 /**
  * Adds the nsenter-style flags that name one namespace to `command`: a
@@ -30,13 +35,7 @@ const TARGETS = ["target", "self", "handle", "path"] as const;
  * (`-n`, `--net`, … or `--type NAME`) and a relation (`--owner`, `--parent`).
  */
 export function addRefOptions(command: Command): Command {
-  const others = (name: string) => [...TARGETS.filter((other) => other !== name), ...CONTAINER_FLAGS];
-  command
-    .addOption(new Option("-t, --target <pid>", "the namespace of process PID").argParser(parsePid).conflicts(others("target")))
-    .addOption(new Option("--self", "the daemon's own namespace").conflicts(others("self")))
-    .addOption(new Option("--handle <id>", "a handle from open or unshare").conflicts(others("handle")))
-    .addOption(new Option("--path <file>", "an nsfs file (/proc/PID/ns/TYPE or a pin)").conflicts(others("path")));
-  addContainerOptions(command, TARGETS);
+  TARGETS.addTo(command);
   addTypeFlags(command, (kind) => `${kind.name} namespace`);
   command
     .addOption(new Option("--type <name>", "namespace type by name (user, cgroup, ipc, net, mnt, pid, time, uts)").argParser(parseKind))
@@ -54,20 +53,10 @@ export function refFromOptions(options: RefOptions): NamespaceRef {
   if (options.type) kinds.push(options.type);
   if (kinds.length > 1) throw new UsageError(`one namespace type only, got ${kinds.map((kind) => kind.name).join(" and ")}`);
   const type = kinds[0]?.type ?? NamespaceType.UNSPECIFIED;
-  const source = sourceOf(options);
+  const source = TARGETS.required(options);
   if (type === NamespaceType.UNSPECIFIED && (source.case === "pid" || source.case === "self" || source.case === "container")) {
     throw new UsageError("a namespace type is required with --target, --self, --container and --pod (-n, --net, … or --type NAME)");
   }
   const relation = options.owner ? Relation.OWNER : options.parent ? Relation.PARENT : Relation.UNSPECIFIED;
   return create(NamespaceRefSchema, { type, source, relation });
-}
-
-function sourceOf(options: RefOptions): NamespaceRef["source"] {
-  if (options.target !== undefined) return { case: "pid", value: options.target };
-  if (options.self) return { case: "self", value: true };
-  if (options.handle !== undefined) return { case: "handle", value: options.handle };
-  if (options.path !== undefined) return { case: "path", value: options.path };
-  const container = containerRefOf(options);
-  if (container) return { case: "container", value: container };
-  throw new UsageError("a target is required: -t PID, --self, --handle ID, --path FILE, --container ID, --pod NAMESPACE/NAME or --pod-uid UID");
 }

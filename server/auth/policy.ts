@@ -11,8 +11,15 @@ export interface TargetRules {
   readonly mountSources?: readonly string[];
   /** Kubernetes namespaces a target process's pod must be in (a process of no pod is refused). */
   readonly podNamespaces?: readonly string[];
-  /** The Kubernetes namespace of a pod by uid, for podNamespaces: set by the daemon, from kubelet's pod log directory. */
+  /** The Kubernetes namespace of a pod by uid, for podNamespaces: set by the daemon, from kubelet's pod log directory and the CRI runtime's sandboxes. */
   readonly podNamespaceOf?: (uid: string) => string | undefined;
+  /**
+   * The pod uid of a container by id as the CRI runtime says it, for
+   * podNamespaces: a process whose cgroup path names no pod (containerd
+   * without a kubepods cgroup parent) is in the pod the runtime says. Set by
+   * the daemon when it has a runtime; never from what a container could write.
+   */
+  readonly podUidOfContainer?: (containerId: string) => string | undefined;
 }
 
 /**

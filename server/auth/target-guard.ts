@@ -3,7 +3,7 @@ import { status } from "@grpc/grpc-js";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, isErrnoLike, nativeCall } from "../errors";
-import { podUidOfCgroup } from "../containers/cgroup-names";
+import { containerAbove, podUidOfCgroup } from "../containers/cgroup-names";
 import { anyBeneath } from "../rpc/paths";
 import type { Caller } from "./caller";
 
@@ -55,7 +55,7 @@ export function checkCgroupLines(caller: Caller, lines: readonly string[], label
 function checkPod(caller: Caller, lines: readonly string[], label: string): void {
   const allowed = caller.targets?.podNamespaces;
   if (!allowed) return;
-  const uid = podOfLines(lines);
+  const uid = podOfLines(lines) ?? runtimePodOfLines(lines, caller.targets?.podUidOfContainer);
   if (uid === undefined) throw forbidden(caller, `${label}: it is in no pod`);
   const namespace = caller.targets?.podNamespaceOf?.(uid);
   if (namespace === undefined || !allowed.includes(namespace)) throw forbidden(caller, `${label}: its pod ${uid} is not in ${allowed.join(", ")}`);
@@ -79,6 +79,17 @@ function podOfLines(lines: readonly string[]): string | undefined {
   for (const line of lines) {
     const uid = podUidOfCgroup(line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1));
     if (uid !== undefined) return uid;
+  }
+  return undefined;
+}
+
+/** The pod uid the runtime says the container of some line's cgroup path is in. */
+function runtimePodOfLines(lines: readonly string[], podUidOfContainer: ((id: string) => string | undefined) | undefined): string | undefined {
+  if (!podUidOfContainer) return undefined;
+  for (const line of lines) {
+    const container = containerAbove(line.slice(line.indexOf(":", line.indexOf(":") + 1) + 1));
+    const uid = container && podUidOfContainer(container.container.id);
+    if (uid) return uid;
   }
   return undefined;
 }

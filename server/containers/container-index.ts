@@ -10,6 +10,9 @@ import { containerLogDirOf, readContainerNames, readPodNames } from "./pod-names
 import { RuntimeUnavailable } from "./runtime-names";
 import type { RuntimeContainer, RuntimeNames, RuntimeSandbox } from "./runtime-names";
 import type { ContainerName, PodName } from "./pod-names";
+import { initPidOf } from "./container-process";
+import { kubeletMountsOfSelf, readMountName } from "./mount-names";
+import type { KubeletMounts, MountName } from "./mount-names";
 
 /** One container found in the cgroup tree. */
 export interface IndexedContainer {
@@ -42,13 +45,17 @@ export interface ContainerIndexOptions {
   maxAgeMs?: number;
   /** The CRI runtime's names (undefined: from cgroups and kubelet's logs alone). */
   runtime?: RuntimeNames;
+  /** Where kubelet's mounts come from, for names neither the runtime nor the logs give (default: as the daemon's own mounts say). */
+  kubelet?: KubeletMounts;
 }
 
-/** A container or sandbox the runtime lists without a cgroup here; a sandbox has no name. */
-interface StoppedContainer {
+/** A container or sandbox the runtime lists without a cgroup here (created, exited, or a stopped sandbox); a sandbox has no name. */
+export interface StoppedContainer {
   id: string;
   name: string;
   podUid: string;
+  sandbox: boolean;
+  labels: Record<string, string>;
 }
 
 interface Snapshot {
@@ -60,12 +67,16 @@ interface Snapshot {
   containers: IndexedContainer[];
   byId: Map<string, IndexedContainer>;
   pods: Map<string, PodName>;
+  /** The pod uid of every container and sandbox the runtime lists, by id (for policy rules: only what the runtime says). */
+  runtimePodUids: Map<string, string>;
 }
 
 const SHORTEST_PREFIX = 12;
 /** Bounds of one walk of the cgroup tree. */
 const MAX_DEPTH = 16;
 const MAX_DIRS = 200_000;
+/** How many containers' mounts are read at once. */
+const MOUNT_READS_AT_ONCE = 32;
 
 /**
  * The node's containers, found from cgroup directories (not from /proc):
@@ -75,16 +86,20 @@ const MAX_DIRS = 200_000;
  * makes sure the snapshot is fresh enough for a request's names first.
  */
 export class ContainerIndex {
-  private snapshot: Snapshot = { at: 0, containers: [], byId: new Map(), pods: new Map() };
+  private snapshot: Snapshot = { at: 0, containers: [], byId: new Map(), pods: new Map(), runtimePodUids: new Map() };
   private pending?: Promise<void>;
   /** When the walk in flight began. */
   private pendingSince = 0;
   private readonly maxAgeMs: number;
   private readonly containerLogDir: string;
+  private readonly kubelet: KubeletMounts;
+  /** What kubelet's mounts said of each container read so far (null: nothing), by id; a container's mounts do not change. */
+  private mountNames = new Map<string, MountName | null>();
 
   constructor(readonly options: ContainerIndexOptions) {
     this.maxAgeMs = options.maxAgeMs ?? 1000;
     this.containerLogDir = options.containerLogDir ?? containerLogDirOf(options.podLogDir);
+    this.kubelet = options.kubelet ?? kubeletMountsOfSelf();
   }
 
   /** The index of this host: the `name=systemd` hierarchy on v1 and hybrid hosts, else cgroup v2. */
@@ -144,6 +159,29 @@ export class ContainerIndex {
       else if (this.pending) await this.pending.catch(() => undefined);
       else await this.refresh();
     }
+  }
+
+  /** Awaits a walk when the snapshot is older than maxAgeMs (or there is none yet). */
+  async fresh(): Promise<void> {
+    if (Date.now() - this.snapshot.at > this.maxAgeMs) await this.walkSince(Date.now() - this.maxAgeMs);
+  }
+
+  /** The pod uid the CRI runtime gives the container or sandbox `id` (running or not); undefined without a runtime or when it does not list it. */
+  runtimePodUid(id: string): string | undefined {
+    return this.snapshot.runtimePodUids.get(id);
+  }
+
+  /**
+   * What the runtime lists that does not run here (no cgroup): containers
+   * created or exited, stopped sandboxes; with `pod`, only that pod's (by
+   * uid, or namespace and name; with container_name only that one).
+   */
+  notRunning(pod?: PodRef): readonly StoppedContainer[] {
+    const stopped = this.snapshot.stopped ?? [];
+    if (!pod) return stopped;
+    const uid = pod.uid !== "" ? pod.uid.toLowerCase() : ([...this.snapshot.pods.values()].find((known) => known.namespace === pod.namespace && known.name === pod.name)?.uid ?? "");
+    if (uid === "") return [];
+    return stopped.filter((known) => known.podUid === uid && (pod.containerName === "" || known.name === pod.containerName));
   }
 
   /** Every container of the current snapshot. */
@@ -232,6 +270,33 @@ export class ContainerIndex {
     throw invalidArgument(`${field}: ${value} matches ${matches.length} containers: ${names.join(", ")}${matches.length > 5 ? ", …" : ""}`);
   }
 
+  /**
+   * The containers neither the runtime nor kubelet's logs named, named by
+   * kubelet's mounts in their init's mountinfo (see mount-names.ts), each
+   * container read once. A pod uid that contradicts the container's cgroup
+   * path names nothing.
+   */
+  private async withMountNames(containers: IndexedContainer[]): Promise<IndexedContainer[]> {
+    const known = new Map<string, MountName | null>();
+    const nameOne = async (container: IndexedContainer): Promise<IndexedContainer> => {
+      if (container.name !== undefined || container.sandbox === true) return container;
+      let found = this.mountNames.get(container.id);
+      if (found === undefined) {
+        const pid = await initPidOf(container);
+        found = pid === undefined ? undefined : await readMountName(pid, this.options.line, (cgroup) => sameCgroup(cgroup, container.cgroup), this.kubelet);
+      }
+      if (found === undefined) return container; // not running, or gone meanwhile: read again at the next walk
+      known.set(container.id, found);
+      if (found === null || (container.podUid !== undefined && container.podUid !== found.podUid)) return container;
+      return { ...container, podUid: found.podUid, ...(found.name !== undefined ? { name: found.name } : {}) };
+    };
+    // A few at a time: each read holds a pidfd and a few files open.
+    const named: IndexedContainer[] = [];
+    for (let i = 0; i < containers.length; i += MOUNT_READS_AT_ONCE) named.push(...(await Promise.all(containers.slice(i, i + MOUNT_READS_AT_ONCE).map(nameOne))));
+    this.mountNames = known;
+    return named;
+  }
+
   private async walk(): Promise<void> {
     const started = Date.now();
     const [tree, pods, names] = await Promise.all([walkTree(this.options.root), readPodNames(this.options.podLogDir), readContainerNames(this.containerLogDir)]);
@@ -241,9 +306,11 @@ export class ContainerIndex {
     const runtime = this.options.runtime ? await runtimeNamesOf(this.options.runtime) : undefined;
     if (runtime && !(runtime instanceof RuntimeUnavailable)) containers = withRuntimeNames(containers, pods, runtime);
     const runtimeDown = runtime instanceof RuntimeUnavailable ? runtime : undefined;
+    containers = await this.withMountNames(containers);
     const byId = new Map(containers.map((container) => [container.id, container]));
-    const stopped = runtime && !(runtime instanceof RuntimeUnavailable) ? stoppedOf(runtime, byId) : [];
-    this.snapshot = { at: started, containers, byId, pods, stopped, ...(runtimeDown ? { runtimeDown } : {}) };
+    const known = runtime && !(runtime instanceof RuntimeUnavailable) ? runtime : undefined;
+    const stopped = known ? stoppedOf(known, byId) : [];
+    this.snapshot = { at: started, containers, byId, pods, stopped, runtimePodUids: known ? podUidsOf(known) : new Map(), ...(runtimeDown ? { runtimeDown } : {}) };
   }
 }
 
@@ -272,12 +339,22 @@ async function runtimeNamesOf(runtime: RuntimeNames): Promise<{ sandboxes: Runti
   }
 }
 
+/** The pod uid of each container and sandbox the runtime lists, by id (lower-case, as cgroup paths give it). */
+function podUidsOf(runtime: { sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] }): Map<string, string> {
+  const uids = new Map(runtime.sandboxes.filter((sandbox) => sandbox.uid !== "").map((sandbox) => [sandbox.id, sandbox.uid.toLowerCase()]));
+  for (const container of runtime.containers) {
+    const uid = uids.get(container.sandboxId);
+    if (uid) uids.set(container.id, uid);
+  }
+  return uids;
+}
+
 /** What the runtime lists that has no cgroup in `byId`, with its name and its pod's uid. */
 function stoppedOf(runtime: { sandboxes: RuntimeSandbox[]; containers: RuntimeContainer[] }, byId: ReadonlyMap<string, IndexedContainer>): StoppedContainer[] {
   const uids = new Map(runtime.sandboxes.map((sandbox) => [sandbox.id, sandbox.uid.toLowerCase()]));
   return [
-    ...runtime.sandboxes.map((sandbox) => ({ id: sandbox.id, name: "", podUid: sandbox.uid.toLowerCase() })),
-    ...runtime.containers.map((container) => ({ id: container.id, name: container.name, podUid: uids.get(container.sandboxId) ?? "" })),
+    ...runtime.sandboxes.map((sandbox) => ({ id: sandbox.id, name: "", podUid: sandbox.uid.toLowerCase(), sandbox: true, labels: sandbox.labels })),
+    ...runtime.containers.map((container) => ({ id: container.id, name: container.name, podUid: uids.get(container.sandboxId) ?? "", sandbox: false, labels: container.labels })),
   ].filter((known) => !byId.has(known.id));
 }
 

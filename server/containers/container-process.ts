@@ -1,4 +1,5 @@
 import { readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import { RpcError, isErrnoLike } from "../errors";
@@ -44,6 +45,23 @@ export function initOf(container: IndexedContainer): ContainerProcess | undefine
   return first;
 }
 
+/**
+ * initOf without blocking: of `container`'s processes, the one whose parent
+ * is not among them, started first; undefined when it has none (or its
+ * cgroup is gone). Only reads, as initOf.
+ */
+export async function initPidOf(container: IndexedContainer): Promise<number | undefined> {
+  const text = container.dir === "" ? (container.pids ?? []).join("\n") : await readFile(path.join(container.dir, "cgroup.procs"), "utf8").catch(() => "");
+  const pids = new Set(text.split("\n").filter(Boolean).map(Number));
+  const stats = await Promise.all([...pids].map(async (pid) => ({ pid, stat: parseStat(await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")) })));
+  let first: ContainerProcess | undefined;
+  for (const { pid, stat } of stats) {
+    if (!stat || pids.has(stat.ppid)) continue;
+    if (!first || stat.startTime < first.startTime) first = { pid, startTime: stat.startTime };
+  }
+  return first?.pid;
+}
+
 /** The pod's sandbox without a runtime to name it: of its running containers, the one whose init started first. */
 export function firstStarted(containers: readonly IndexedContainer[]): { container: IndexedContainer; init: ContainerProcess } | undefined {
   let first: { container: IndexedContainer; init: ContainerProcess } | undefined;
@@ -79,12 +97,17 @@ export function confirmInContainer(pid: number, container: IndexedContainer, lin
 
 /** ppid and start time from /proc/PID/stat; undefined when the process is gone. */
 function statOf(pid: number): { ppid: number; startTime: bigint } | undefined {
-  let stat: string;
   try {
-    stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return parseStat(readFileSync(`/proc/${pid}/stat`, "utf8"));
   } catch {
     return undefined;
   }
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return { ppid: Number(fields[1]), startTime: BigInt(fields[19]) };
+}
+
+/** ppid and start time from the text of /proc/PID/stat; undefined for none. */
+function parseStat(stat: string): { ppid: number; startTime: bigint } | undefined {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return undefined;
+  const fields = stat.slice(close + 2).split(" ");
+  return fields.length > 19 ? { ppid: Number(fields[1]), startTime: BigInt(fields[19]) } : undefined;
 }

@@ -98,9 +98,15 @@ export class NamespaceResolver {
     return this.containers?.index.options.line ?? "0::";
   }
 
-  /** Readies what resolving the container and pod references in `message` needs (a fresh container index); call before resolve(). */
-  async prepare(message: unknown): Promise<void> {
+  /**
+   * Readies what resolving the container and pod references in `message`
+   * needs (a fresh container index); call before resolve(). For a `caller`
+   * with pod-namespace rules and a CRI runtime, the runtime's pods too (what
+   * its target checks read), at most maxAgeMs old.
+   */
+  async prepare(message: unknown, caller?: Caller): Promise<void> {
     await this.containers?.prepare(message);
+    if (caller?.targets?.podNamespaces && this.containers?.index.options.runtime) await this.containers.index.fresh();
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { NsScanRow } from "../../native/lib";
+import type { ProcessPlace } from "../containers/process-places";
 import { rowKey } from "./list";
 
 /** A namespace that appeared or went away between two scans. */
@@ -6,7 +7,16 @@ export interface WatchEvent {
   kind: "added" | "removed";
   /** The row of the scan that saw it (for "removed", the last scan that still did). */
   row: NsScanRow;
+  /**
+   * The container and pod of the row's pid when the namespace was ADDED (a
+   * REMOVED one's process is gone: it keeps the place it was added with).
+   * Only when the poller was given a way to read places.
+   */
+  place?: ProcessPlace;
 }
+
+/** Reads the places of pids for one scan (reads shared by every watcher of that scan). */
+export type PlaceReader = () => { of(pid: number): Promise<ProcessPlace> };
 
 /** One watcher's view of the shared poller; close it when done. */
 export interface WatchSubscription {
@@ -28,6 +38,8 @@ interface Watcher {
   view?: WatchView;
   /** The rows of its view in the last scan it was given, by key. */
   previous: Map<string, NsScanRow>;
+  /** The places its ADDED events carried, by key, while the namespace is in its view. */
+  places: Map<string, ProcessPlace>;
   primed: boolean;
   queue: WatchEvent[][];
   error?: unknown;
@@ -51,7 +63,11 @@ export class NamespaceWatch {
   private scanAgain = false;
   private ended = false;
 
-  constructor(private readonly scan: () => Promise<readonly NsScanRow[]>) {}
+  /** `places`: how to read the container and pod of a row's pid (none: events carry no place). */
+  constructor(
+    private readonly scan: () => Promise<readonly NsScanRow[]>,
+    private readonly places?: PlaceReader,
+  ) {}
 
   /** How many watchers there are (tests, metrics). */
   get watcherCount(): number {
@@ -65,7 +81,7 @@ export class NamespaceWatch {
 
   /** Joins the poller, asking for a scan at least every `intervalMs`; `view` narrows what it is shown of each scan. */
   subscribe(intervalMs: number, view?: WatchView): WatchSubscription {
-    const watcher: Watcher = { intervalMs, view, previous: new Map(), primed: false, queue: [] };
+    const watcher: Watcher = { intervalMs, view, previous: new Map(), places: new Map(), primed: false, queue: [] };
     if (!this.ended) {
       this.watchers.add(watcher);
       this.scheduleNow();
@@ -141,6 +157,7 @@ export class NamespaceWatch {
   }
 
   private async deliver(rows: readonly NsScanRow[]): Promise<void> {
+    const places = this.places?.();
     await Promise.all(
       [...this.watchers].map(async (watcher) => {
         let seen: readonly NsScanRow[];
@@ -153,24 +170,28 @@ export class NamespaceWatch {
         }
         // It may have left, or the poller ended, while its view was worked out.
         if (!this.watchers.has(watcher)) return;
-        this.deliverTo(watcher, seen);
+        const first = !watcher.primed;
+        const changes = this.changesOf(watcher, seen);
+        if (places) await withPlaces(watcher, changes, places);
+        if (!this.watchers.has(watcher)) return;
+        if (changes.length > 0 || first) this.push(watcher, changes);
       }),
     );
   }
 
-  private deliverTo(watcher: Watcher, rows: readonly NsScanRow[]): void {
+  /** The differences of `rows` from the watcher's previous view (the first time: all of them, ADDED); its view becomes `rows`. */
+  private changesOf(watcher: Watcher, rows: readonly NsScanRow[]): WatchEvent[] {
     const current = new Map(rows.map((row) => [rowKey(row), row]));
     const previous = watcher.previous;
     watcher.previous = current;
     if (!watcher.primed) {
       watcher.primed = true;
-      this.push(watcher, rows.map((row) => ({ kind: "added", row })));
-      return;
+      return rows.map((row) => ({ kind: "added", row }));
     }
     const changes: WatchEvent[] = [];
     for (const [key, row] of current) if (!previous.has(key)) changes.push({ kind: "added", row });
     for (const [key, row] of previous) if (!current.has(key)) changes.push({ kind: "removed", row });
-    if (changes.length > 0) this.push(watcher, changes);
+    return changes;
   }
 
   private push(watcher: Watcher, events: WatchEvent[] | undefined, error?: unknown): void {
@@ -178,4 +199,20 @@ export class NamespaceWatch {
     else watcher.error = error;
     watcher.wake?.();
   }
+}
+
+/** Gives ADDED events the place of their pid, read now, and REMOVED ones the place they were added with. */
+async function withPlaces(watcher: Watcher, events: WatchEvent[], places: ReturnType<PlaceReader>): Promise<void> {
+  await Promise.all(
+    events.map(async (event) => {
+      const key = rowKey(event.row);
+      if (event.kind === "added") {
+        event.place = await places.of(event.row.pid);
+        watcher.places.set(key, event.place);
+      } else {
+        event.place = watcher.places.get(key);
+        watcher.places.delete(key);
+      }
+    }),
+  );
 }

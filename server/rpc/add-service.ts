@@ -45,7 +45,7 @@ export interface RpcHooks {
   /** Bounds the calls that run children (CHILD_METHODS). */
   slots?: ChildSlots;
   /** Readies what a request's references need (the container index) before its handler runs. */
-  prepare?: (request: unknown) => Promise<void>;
+  prepare?: (request: unknown, context?: CallContext) => Promise<void>;
 }
 
 /** What every call of one method needs to know about it, worked out once when its handler is made. */
@@ -157,7 +157,7 @@ function unaryHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): Un
     admit(call, facts, hooks, context)
       .then(async (granted) => {
         release = granted;
-        if (!clientStream) await hooks.prepare?.(input);
+        if (!clientStream) await hooks.prepare?.(input, context);
         return impl(input, context);
       })
       .then(
@@ -246,7 +246,7 @@ function streamingHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks)
     let release = () => {};
     (async () => {
       release = await admit(call, facts, hooks, context);
-      if (!bidi) await hooks.prepare?.(input);
+      if (!bidi) await hooks.prepare?.(input, context);
       const window = new WriteWindow(call);
       context.signal.addEventListener("abort", () => window.end(), { once: true });
       for await (const response of impl(input, context) as AsyncIterable<unknown>) {

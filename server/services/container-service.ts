@@ -8,7 +8,7 @@ import { NamespaceRefSchema } from "../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceInfo } from "../../api/gen/lxnsd/v1/types_pb";
 import { NAMESPACE_KINDS } from "../../api/namespace-types";
 import type { Caller } from "../auth/caller";
-import { checkProcess } from "../auth/target-guard";
+import { checkProcess, processRules } from "../auth/target-guard";
 import type { IndexedContainer } from "../containers/container-index";
 import { firstStarted, initOf } from "../containers/container-process";
 import type { ContainerTargets } from "../containers/container-targets";
@@ -43,12 +43,32 @@ export class ContainerService implements ServiceImpl<typeof ContainerServiceDesc
   async *listContainers(request: ListContainersRequest, context: CallContext): AsyncGenerator<{ container: ContainerInit }> {
     const targets = this.targets();
     await targets.index.refresh();
-    const all = request.pod ? targets.index.podContainers(request.pod, "pod") : targets.index.containers();
+    const all = request.pod ? runningOrNone(() => targets.index.podContainers(request.pod!, "pod")) : targets.index.containers();
     const sandboxes = sandboxesOf(targets, all);
     for (const container of all) {
       if (context.signal.aborted) return;
       const described = this.describe(container, sandboxes.has(container.id), context.caller);
       if (described) yield { container: described };
+    }
+    // What the runtime lists that does not run (created, exited): pid 0, no cgroup, no namespaces. Container has no
+    // state field; a caller with target rules sees none of them (no process to check), as with any container not running.
+    if (processRules(context.caller)) return;
+    for (const stopped of targets.index.notRunning(request.pod)) {
+      if (context.signal.aborted) return;
+      const pod = stopped.podUid === "" ? undefined : targets.index.pod(stopped.podUid);
+      yield {
+        container: {
+          id: stopped.id,
+          name: stopped.name,
+          ...(stopped.podUid !== "" ? { pod: { uid: stopped.podUid, namespace: pod?.namespace ?? "", name: pod?.name ?? "" } } : {}),
+          pid: 0,
+          cgroup: "",
+          runtime: targets.index.options.runtime?.runtime ?? "",
+          sandbox: stopped.sandbox,
+          namespaces: [],
+          labels: stopped.labels,
+        },
+      };
     }
   }
 
@@ -120,6 +140,16 @@ export class ContainerService implements ServiceImpl<typeof ContainerServiceDesc
       namespaces,
       labels: container.labels ?? {},
     };
+  }
+}
+
+/** The running containers `list` finds; none when the one it names does not run (FAILED_PRECONDITION: the runtime lists it, not running). */
+function runningOrNone(list: () => IndexedContainer[]): IndexedContainer[] {
+  try {
+    return list();
+  } catch (err) {
+    if (err instanceof RpcError && err.code === status.FAILED_PRECONDITION) return [];
+    throw err;
   }
 }
 

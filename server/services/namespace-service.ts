@@ -66,9 +66,12 @@ const WATCH_INTERVAL_MS = { default: 1000, min: 100, max: 3600 * 1000 };
 /** lxnsd.v1.NamespaceService: the lxns namespace API over gRPC. */
 export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc> {
   /** The one /proc poller every WatchNamespaces call shares. */
-  readonly watch = new NamespaceWatch(scanRows);
+  readonly watch: NamespaceWatch;
 
-  constructor(private readonly deps: NamespaceServiceDeps) {}
+  constructor(private readonly deps: NamespaceServiceDeps) {
+    // Events name the container and pod of their pid, as ListNamespaces' summaries do.
+    this.watch = new NamespaceWatch(scanRows, () => new ProcessPlaces(deps.resolver.cgroupLine()));
+  }
 
   /** Registers this service on `server`. */
   addTo(server: Server, hooks: RpcHooks): void {
@@ -131,7 +134,7 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
         if (events === null) return; // the daemon is shutting down: the stream ends with OK
         for (const event of events) {
           if (!types.has(event.row.type)) continue;
-          yield { kind: event.kind === "added" ? EventKind.ADDED : EventKind.REMOVED, summary: toSummary(event.row) };
+          yield { kind: event.kind === "added" ? EventKind.ADDED : EventKind.REMOVED, summary: { ...toSummary(event.row), ...event.place } };
         }
       }
     } finally {

@@ -69,7 +69,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
     if (first.done || first.value.msg.case !== "spec") throw invalidArgument("the first message must carry spec");
     context.targets.push(...refTargets(first.value.msg.value));
     addDetails(context.audit, specDetails(first.value.msg.value));
-    await this.deps.resolver.prepare(first.value.msg.value);
+    await this.deps.resolver.prepare(first.value.msg.value, context.caller);
     const session = await this.start(first.value.msg.value, context);
     const pump = session.terminal ? pumpTerminalInput(input, session, session.terminal) : pumpInput(input, session);
     pump.catch((err: unknown) => session.stop(asRpcError(err)));

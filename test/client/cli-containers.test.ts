@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { CliIo } from "../../client/cli/main";
@@ -76,7 +76,53 @@ describeRoot("lxnsctl: containers and pods as targets, ps, ls", () => {
     expect(result.stdout).toMatch(new RegExp(`^${nsInode(pids.app, "net")}\\s+net\\s+1\\s+${pids.app}\\s+root\\s+${ids.app.slice(0, 12)}\\s+${uid}\\s+sleep 1000$`, "m"));
   });
 
+  it("unshare takes the container flags as its --target: a new uts namespace starts from the container's hostname", async () => {
+    for (const [argv, host] of [
+      [["--container", ids.app], "app-host"],
+      [["--pod", `shop/${podName}`], "sandbox-host"],
+      [["--pod-uid", uid, "--container-name", "app"], "app-host"],
+    ] as const) {
+      const created = await cli(["unshare", "-u", ...argv]);
+      expect(created).toMatchObject({ code: 0 });
+      const handle = created.stdout.split(" ")[0];
+      try {
+        expect(await cli(["exec", "--handle", handle, "--", "hostname"])).toMatchObject({ code: 0, stdout: `${host}\n` });
+        expect(JSON.parse((await cli(["--json", "inspect", "--handle", handle])).stdout).info.nsId).not.toBe(String(nsInode(pids.app, "uts")));
+      } finally {
+        await cli(["close", handle]);
+      }
+    }
+  });
+
+  it("sysctl, file and limit take the container flags", async () => {
+    expect(await cli(["sysctl", "--pod-uid", uid, "--container-name", "app", "kernel.hostname"])).toMatchObject({ code: 0, stdout: "kernel.hostname = app-host\n" });
+    expect(await cli(["sysctl", "-n", "--container", ids.sandbox, "kernel.hostname"])).toMatchObject({ code: 0, stdout: "sandbox-host\n" });
+    const stat = await cli(["--json", "file", "stat", "--pod", `shop/${podName}`, "--container-name", "app", "/proc/self"]);
+    expect(stat.code).toBe(0);
+    // limit reads in the container's user namespace: one of its own here (the daemon cannot setns into its own).
+    const id = randomContainerId();
+    const userns = await startTarget(["unshare", "--user", "--map-root-user"]);
+    targets.push(userns);
+    cgroups.add(cgroups.make(`docker/${id}`), userns.pid);
+    const inside = execFileSync("nsenter", ["-t", String(userns.pid), "-U", "cat", "/proc/sys/user/max_user_namespaces"], { encoding: "utf8" });
+    expect(inside).not.toBe(readFileSync("/proc/sys/user/max_user_namespaces", "utf8"));
+    expect(await cli(["limit", "user", "--container", id])).toMatchObject({ code: 0, stdout: inside });
+  });
+
+  it.each([[["exec"]], [["inspect"]], [["open"]], [["pin"]], [["unshare"]], [["limit"]], [["mount", "bind"]], [["file", "cat"]], [["file", "put"]], [["file", "stat"]], [["file", "ls"]], [["sysctl"]], [["ls"]]])(
+    "%j --help lists --container, --pod, --pod-uid and --container-name",
+    async (command) => {
+      const help = await cli([...command, "--help"]);
+      for (const flag of ["--container <id>", "--pod <namespace/name>", "--pod-uid <uid>", "--container-name <name>"]) expect(help.stdout).toContain(flag);
+    },
+  );
+
   it.each([
+    [["unshare", "-u", "--target", "1", "--container", ids.app]],
+    [["unshare", "-u", "--container", ids.app, "--", "true"]],
+    [["sysctl", "-t", "1", "--container", ids.app, "kernel.hostname"]],
+    [["file", "stat", "--handle", "h-x", "--pod-uid", uid, "/"]],
+    [["limit", "user", "--userns-pid", "1", "--container", ids.app]],
     [["inspect", "--container-name", "app", "-n"]],
     [["inspect", "--pod", "no-slash", "-n"]],
     [["inspect", "-t", "1", "--container", ids.app, "-n"]],

@@ -9,12 +9,12 @@ import type { NamespaceKind } from "../../../api/namespace-types";
 import type { LxnsdClient } from "../../create-client";
 import type { CallOptions } from "../../rpc/call-options";
 import type { CliContext } from "../cli-context";
-import { addContainerOptions, containerRefOf } from "../container-options";
 import type { ContainerFlags } from "../container-options";
-import { collect, parsePid } from "../parse-values";
+import { collect } from "../parse-values";
 import { addProgramOptions, localSide, programSpec } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
+import { TargetOptions } from "../target-options";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
 import { UsageError } from "../usage-error";
 
@@ -44,11 +44,12 @@ export function execJoins(flags: ExecFlags): { kinds: NamespaceKind[]; refs: Nam
   return { kinds, refs };
 }
 
+/** exec's target: -t PID or a container or pod (its --handle joins more namespaces, it names no target). */
+const TARGET = new TargetOptions({ pid: "the process whose namespaces to join" });
+
 /** The process whose namespaces the flags join: -t PID or a container flag; undefined for none. */
 export function targetSource(flags: ExecFlags): NamespaceRef["source"] | undefined {
-  if (flags.target !== undefined) return { case: "pid", value: flags.target };
-  const container = containerRefOf(flags);
-  return container ? { case: "container", value: container } : undefined;
+  return TARGET.source(flags);
 }
 
 /**
@@ -86,12 +87,11 @@ export function registerExec(program: Command, ctx: CliContext): void {
     .command("exec")
     .description("run a program in namespaces of a process (or held handles), like nsenter; stdio is streamed")
     .usage("[options] [--] [command [args...]]")
-    .argument("[command...]", "the program and its arguments: the first argument that is not an option (default: the target's $SHELL, else /bin/sh)")
-    .addOption(new Option("-t, --target <pid>", "the process whose namespaces to join").argParser(parsePid).conflicts(["container", "pod", "podUid"]))
+    .argument("[command...]", "the program and its arguments: the first argument that is not an option (default: the target's $SHELL, else /bin/sh)");
+  TARGET.addTo(command)
     .addOption(new Option("-a, --all", "join all eight namespaces of the target (its user namespace only if it is not the daemon's)"))
     .addOption(new Option("--handle <id>", "also join the namespace of this handle (from open or unshare); repeatable").argParser(collect(String)))
     .addOption(new Option("--preserve-credentials", "after joining a user namespace, keep the daemon's ids as they map into it (default: uid 0 and gid 0 inside)"));
-  addContainerOptions(command, ["target"]);
   addTypeFlags(command, (kind) => `join the target's ${kind.name} namespace`);
   addProgramOptions(command)
     .addHelpText(

@@ -7,11 +7,12 @@ import type { FileInfo } from "../../../api/gen/lxnsd/v1/file_service_pb";
 import { NamespaceRefSchema, NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { CliContext } from "../cli-context";
-import { parseInteger, parsePid } from "../parse-values";
-import { UsageError } from "../usage-error";
+import type { ContainerFlags } from "../container-options";
+import { parseInteger } from "../parse-values";
+import { TargetOptions } from "../target-options";
 
-/** The target flags every file command takes, as exec's: -t PID, --handle ID, --path FILE. */
-export interface FileTargetOptions {
+/** The target flags every file command takes: -t PID, --handle ID, --path FILE, or a container or pod. */
+export interface FileTargetOptions extends ContainerFlags {
   target?: number;
   handle?: string;
   path?: string;
@@ -31,24 +32,19 @@ interface CatOptions extends FileTargetOptions {
   length?: number;
 }
 
-const TARGETS = ["target", "handle", "path"] as const;
-
-/** The mount namespace the flags name; a pid resolves paths as that process sees them (its root too). */
-export function fileMountRef(options: FileTargetOptions): NamespaceRef {
-  const type = NamespaceType.MNT;
-  if (options.target !== undefined) return create(NamespaceRefSchema, { type, source: { case: "pid", value: options.target } });
-  if (options.handle !== undefined) return create(NamespaceRefSchema, { type, source: { case: "handle", value: options.handle } });
-  if (options.path !== undefined) return create(NamespaceRefSchema, { type, source: { case: "path", value: options.path } });
-  throw new UsageError("a target is required: -t PID, --handle ID or --path FILE");
+/** The target flags of file commands (and sysctl), described as `what` ("mount namespace", "namespace"). */
+export function fileTargets(what: string): TargetOptions {
+  return new TargetOptions({ pid: `the ${what} of process PID`, handle: `a ${what} handle from open or unshare`, path: `a ${what} file (/proc/PID/ns/TYPE or a pin)` });
 }
 
-/** Adds -t/--handle/--path to `command` (one of them). */
+/** The mount namespace the flags name; a pid or a container resolves paths as that process sees them (its root too). */
+export function fileMountRef(options: FileTargetOptions): NamespaceRef {
+  return create(NamespaceRefSchema, { type: NamespaceType.MNT, source: fileTargets("mount namespace").required(options) });
+}
+
+/** Adds the target flags to `command` (one of them): -t PID, --handle ID, --path FILE, --container ID, --pod NAMESPACE/NAME, --pod-uid UID [--container-name NAME]. */
 export function addFileTargetOptions(command: Command, what: string): Command {
-  const others = (name: string) => TARGETS.filter((other) => other !== name);
-  return command
-    .addOption(new Option("-t, --target <pid>", `the ${what} of process PID`).argParser(parsePid).conflicts(others("target")))
-    .addOption(new Option("--handle <id>", `a ${what} handle from open or unshare`).conflicts(others("handle")))
-    .addOption(new Option("--path <file>", `a ${what} file (/proc/PID/ns/TYPE or a pin)`).conflicts(others("path")));
+  return fileTargets(what).addTo(command);
 }
 
 /** An octal mode, 0 to 07777 ("644", "0644", "0o644"). */

@@ -1,15 +1,17 @@
 import { create } from "@bufbuild/protobuf";
-import { InvalidArgumentError, Option } from "commander";
+import { InvalidArgumentError } from "commander";
 import type { Command } from "commander";
 import { GetLimitResponseSchema, SetLimitResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import { NamespaceRefSchema, NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
-import { parseInteger, parseKind, parsePid } from "../parse-values";
+import type { ContainerFlags } from "../container-options";
+import { parseInteger, parseKind } from "../parse-values";
+import { TargetOptions } from "../target-options";
 
 /** The flags of `lxnsctl limit` that pick another user namespace. */
-export interface LimitFlags {
+export interface LimitFlags extends ContainerFlags {
   usernsHandle?: string;
   usernsPid?: number;
 }
@@ -20,23 +22,27 @@ export function parseLimitValue(text: string): bigint {
   return BigInt(parseInteger(text, 0, 0x7fffffff));
 }
 
+/** The user namespace's owner: --userns-pid PID, --userns-handle ID, or a container or pod. */
+const USERNS = new TargetOptions({
+  pid: { flags: "--userns-pid <pid>", help: "the user namespace of process PID" },
+  handle: { flags: "--userns-handle <id>", help: "the user namespace of this handle" },
+});
+
 /** The user namespace the flags name, or undefined for the daemon's own. */
 export function limitUserNamespace(flags: LimitFlags): NamespaceRef | undefined {
-  if (flags.usernsHandle !== undefined) return create(NamespaceRefSchema, { type: NamespaceType.USER, source: { case: "handle", value: flags.usernsHandle } });
-  if (flags.usernsPid !== undefined) return create(NamespaceRefSchema, { type: NamespaceType.USER, source: { case: "pid", value: flags.usernsPid } });
-  return undefined;
+  const source = USERNS.source(flags);
+  return source && create(NamespaceRefSchema, { type: NamespaceType.USER, source });
 }
 
 /** `lxnsctl limit TYPE [VALUE]`: read, or set, max_TYPE_namespaces of a user namespace (GetLimit/SetLimit). */
 export function registerLimit(program: Command, ctx: CliContext): void {
-  program
+  const command = program
     .command("limit")
     .description("print /proc/sys/user/max_TYPE_namespaces of a user namespace, or set it when VALUE is given")
     .argument("<type>", "namespace type (user, cgroup, ipc, net, mnt, pid, time, uts)", parseKind)
-    .argument("[value]", "new limit, 0 to 2147483647", parseLimitValue)
-    .addOption(new Option("--userns-handle <id>", "the user namespace of this handle").conflicts("usernsPid"))
-    .addOption(new Option("--userns-pid <pid>", "the user namespace of process PID").argParser(parsePid))
-    .addHelpText("after", "\nExamples:\n  lxnsctl limit user\n  lxnsctl limit net 100 --userns-handle h-abc")
+    .argument("[value]", "new limit, 0 to 2147483647", parseLimitValue);
+  USERNS.addTo(command)
+    .addHelpText("after", "\nThe container flags name the user namespace of that container's process.\n\nExamples:\n  lxnsctl limit user\n  lxnsctl limit net 100 --userns-handle h-abc\n  lxnsctl limit net --container 3f2a9c81d4e5")
     .action(async (kind: NamespaceKind, value: bigint | undefined, flags: LimitFlags, self: Command) => {
       const client = ctx.connect(self);
       const request = { type: kind.type, userNamespace: limitUserNamespace(flags) };

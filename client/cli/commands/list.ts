@@ -12,9 +12,9 @@ import type { NamespaceKind } from "../../../api/namespace-types";
 import type { CliContext } from "../cli-context";
 import { JSON_OPTIONS, typeName } from "../format";
 import { COLUMN_NAMES, formatLsTable, parseColumns } from "../ls-table";
-import { addContainerOptions, containerRefOf } from "../container-options";
 import type { ContainerFlags } from "../container-options";
-import { collect, parseKind, parsePid, parseSeconds } from "../parse-values";
+import { collect, parseKind, parseSeconds } from "../parse-values";
+import { TargetOptions } from "../target-options";
 
 /** The parsed flags of `ls`. */
 export interface LsOptions extends ContainerFlags {
@@ -31,10 +31,15 @@ export interface WatchOptions {
   interval?: WatchNamespacesRequest["interval"];
 }
 
+/** ls's filter: -p PID (its -t is --type), or a container or pod. */
+const FILTER = new TargetOptions({ pid: { flags: "-p, --pid <pid>", help: "only the namespaces of process PID" } });
+
 /** The ListNamespaces request `ls` flags ask for. */
 export function listRequest(options: LsOptions): MessageInitShape<typeof ListNamespacesRequestSchema> {
-  const container = containerRefOf(options);
-  return { types: (options.type ?? []).map((kind) => kind.type), pid: options.pid ?? 0, ...(container ? { container } : {}) };
+  const only = FILTER.source(options);
+  const types = (options.type ?? []).map((kind) => kind.type);
+  if (only?.case === "container") return { types, pid: 0, container: only.value };
+  return { types, pid: only?.case === "pid" ? only.value : 0 };
 }
 
 /** The WatchNamespaces request `watch` flags ask for. */
@@ -50,8 +55,8 @@ export function registerList(program: Command, ctx: CliContext): void {
   const ls = program
     .command("ls")
     .description("list namespaces as lsns does, with the container and pod of each one's lowest pid: NS TYPE NPROCS PID USER CONTAINER POD COMMAND, sorted by NS")
-    .addOption(typeOption())
-    .addOption(new Option("-p, --pid <pid>", "only the namespaces of process PID").argParser(parsePid).conflicts(["container", "pod", "podUid"]))
+    .addOption(typeOption());
+  FILTER.addTo(ls)
     .addOption(new Option("-o, --output <list>", `the columns, comma-separated, as lsns names them (+LIST adds to the default): ${COLUMN_NAMES.join(", ")}`))
     .addOption(new Option("-n, --noheadings", "no heading line"))
     .addOption(new Option("-r, --raw", "columns one space apart, not aligned (blanks in a cell as \\x20)"))
@@ -66,7 +71,6 @@ export function registerList(program: Command, ctx: CliContext): void {
         ctx.io.stdout(formatLsTable(rows, columns, { noHeadings: options.noheadings === true, raw: options.raw, width: ctx.io.columns }));
       }
     });
-  addContainerOptions(ls, ["pid"]);
 }
 
 /** `lxnsctl watch`: ADDED/REMOVED lines as namespaces come and go (WatchNamespaces), until interrupted. */

@@ -5,10 +5,8 @@ import { BindMountResponseSchema } from "../../../api/gen/lxnsd/v1/mount_service
 import { NamespaceRefSchema, NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { CliContext } from "../cli-context";
-import { CONTAINER_FLAGS, addContainerOptions, containerRefOf } from "../container-options";
 import type { ContainerFlags } from "../container-options";
-import { parsePid } from "../parse-values";
-import { UsageError } from "../usage-error";
+import { TargetOptions } from "../target-options";
 
 interface BindOptions extends ContainerFlags {
   target?: number;
@@ -19,17 +17,15 @@ interface BindOptions extends ContainerFlags {
   mkdir?: boolean;
 }
 
-const TARGETS = ["target", "handle", "path"] as const;
+const TARGETS = new TargetOptions({
+  pid: "the mount namespace of process PID",
+  handle: "a mount namespace handle from open or unshare",
+  path: "a mount namespace file (/proc/PID/ns/mnt or a pin)",
+});
 
-/** The mount namespace the flags name: -t PID, --handle ID or --path FILE. */
+/** The mount namespace the flags name: -t PID, --handle ID, --path FILE, or a container or pod. */
 function mountRef(options: BindOptions): NamespaceRef {
-  const type = NamespaceType.MNT;
-  if (options.target !== undefined) return create(NamespaceRefSchema, { type, source: { case: "pid", value: options.target } });
-  if (options.handle !== undefined) return create(NamespaceRefSchema, { type, source: { case: "handle", value: options.handle } });
-  if (options.path !== undefined) return create(NamespaceRefSchema, { type, source: { case: "path", value: options.path } });
-  const container = containerRefOf(options);
-  if (container) return create(NamespaceRefSchema, { type, source: { case: "container", value: container } });
-  throw new UsageError("a target mount namespace is required: -t PID, --handle ID, --path FILE, --container ID, --pod NAMESPACE/NAME or --pod-uid UID");
+  return create(NamespaceRefSchema, { type: NamespaceType.MNT, source: TARGETS.required(options, "a target mount namespace") });
 }
 
 /** `lxnsctl mount bind SRC DEST`: bind-mount a host path into another mount namespace (BindMount). */
@@ -38,16 +34,12 @@ export function registerMount(program: Command, ctx: CliContext): void {
     .command("mount")
     .description("mounts in other mount namespaces")
     .addHelpText("after", "\nExamples:\n  lxnsctl mount bind -t 1234 /srv/data /data\n  lxnsctl mount bind --container 3f2a9c81d4e5 /srv/data /data");
-  const others = (name: string) => [...TARGETS.filter((other) => other !== name), ...CONTAINER_FLAGS];
   const bind = mount
     .command("bind")
     .description("bind-mount SRC (a path of the daemon's) at DEST inside the target's mount namespace")
     .argument("<src>", "an absolute path in the daemon's mount namespace")
-    .argument("<dest>", "an existing absolute path in the target's mount namespace")
-    .addOption(new Option("-t, --target <pid>", "the mount namespace of process PID").argParser(parsePid).conflicts(others("target")))
-    .addOption(new Option("--handle <id>", "a mount namespace handle from open or unshare").conflicts(others("handle")))
-    .addOption(new Option("--path <file>", "a mount namespace file (/proc/PID/ns/mnt or a pin)").conflicts(others("path")));
-  addContainerOptions(bind, TARGETS)
+    .argument("<dest>", "an existing absolute path in the target's mount namespace");
+  TARGETS.addTo(bind)
     .addOption(new Option("-r, --recursive", "also the mounts below SRC (as mount --rbind)"))
     .addOption(new Option("--read-only", "make the new mount read-only"))
     .addOption(new Option("--mkdir", "create DEST when missing (a directory, or an empty file for a file SRC; its parent must exist)"))

@@ -5,9 +5,8 @@ import { GetSysctlResponseSchema, SetSysctlResponseSchema } from "../../../api/g
 import { NamespaceRefSchema } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../../api/gen/lxnsd/v1/types_pb";
 import type { CliContext } from "../cli-context";
-import { addFileTargetOptions } from "./file";
+import { addFileTargetOptions, fileTargets } from "./file";
 import type { FileTargetOptions } from "./file";
-import { UsageError } from "../usage-error";
 
 interface SysctlOptions extends FileTargetOptions {
   values?: boolean;
@@ -15,10 +14,7 @@ interface SysctlOptions extends FileTargetOptions {
 
 /** The namespace the flags name; its type is left to the daemon, which takes it from the sysctl's name. */
 function sysctlRef(options: FileTargetOptions): NamespaceRef {
-  if (options.target !== undefined) return create(NamespaceRefSchema, { source: { case: "pid", value: options.target } });
-  if (options.handle !== undefined) return create(NamespaceRefSchema, { source: { case: "handle", value: options.handle } });
-  if (options.path !== undefined) return create(NamespaceRefSchema, { source: { case: "path", value: options.path } });
-  throw new UsageError("a target is required: -t PID, --handle ID or --path FILE");
+  return create(NamespaceRefSchema, { source: fileTargets("namespace").required(options) });
 }
 
 /** `lxnsctl sysctl [target] NAME[=VALUE]`: read or set (as sysctl -w) a sysctl of the target's namespace of the name's type. */
@@ -31,7 +27,7 @@ export function registerSysctl(program: Command, ctx: CliContext): void {
     "namespace",
   )
     .addOption(new Option("-n, --values", "print the value only"))
-    .addHelpText("after", "\nExamples:\n  lxnsctl sysctl -t 1234 net.ipv4.ip_forward\n  lxnsctl sysctl -t 1234 net.core.somaxconn=4096\n  lxnsctl sysctl --handle h-abc kernel.hostname=box")
+    .addHelpText("after", "\nExamples:\n  lxnsctl sysctl -t 1234 net.ipv4.ip_forward\n  lxnsctl sysctl -t 1234 net.core.somaxconn=4096\n  lxnsctl sysctl --handle h-abc kernel.hostname=box\n  lxnsctl sysctl --pod shop/web --container-name app net.core.somaxconn")
     .action(async (arg: string, options: SysctlOptions, self: Command) => {
       const eq = arg.indexOf("=");
       const name = (eq < 0 ? arg : arg.slice(0, eq)).trim();

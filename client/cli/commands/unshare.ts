@@ -15,12 +15,14 @@ import { addProgramOptions, localSide, parseId, programSpec } from "../program-o
 import type { LocalSide } from "../program-options";
 import type { ProgramFlags } from "../program-options";
 import { EXIT_STATUS_HELP, runProgram } from "../run-program";
-import { collect, parseIdMapping, parseNonNegativeSeconds, parsePid, parseSeconds } from "../parse-values";
+import type { ContainerFlags } from "../container-options";
+import { collect, parseIdMapping, parseNonNegativeSeconds, parseSeconds } from "../parse-values";
+import { TargetOptions } from "../target-options";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
 import { UsageError } from "../usage-error";
 
 /** The parsed flags of `lxnsctl unshare`. */
-export interface UnshareOptionsFlags {
+export interface UnshareOptionsFlags extends ContainerFlags {
   mapRootUser?: boolean;
   mapUsers?: IdMapping[];
   mapGroups?: IdMapping[];
@@ -118,18 +120,23 @@ export function idMaps(flags: UnshareOptionsFlags, local: LocalIds): { uidMap: I
   return { uidMap: uidWays[0]?.[1] ?? [], gidMap: gidWays[0]?.[1] ?? [] };
 }
 
+/** The process new held namespaces start from: --target PID, or a container or pod (its init, or its sandbox's). */
+const TARGET = new TargetOptions({
+  pid: { flags: "--target <pid>", help: "create them as process PID: from its namespaces, with its credentials (required for an identity with target rules; not with a command)" },
+});
+
 /** The UnshareRequest the flags ask for (no command: namespaces held by the daemon). */
 export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
   if (flags.mountProc) throw new UsageError("--mount-proc needs a program to run (-- CMD): held namespaces get no /proc");
   const { types, options } = unshareTypesAndOptions(flags);
-  const target = flags.target !== undefined ? { source: { case: "pid" as const, value: flags.target } } : undefined;
-  return create(UnshareRequestSchema, { types, options, lease: flags.lease, target });
+  const source = TARGET.source(flags);
+  return create(UnshareRequestSchema, { types, options, lease: flags.lease, target: source && { source } });
 }
 
 /** The ExecSpec of `unshare ... -- CMD`: the program in new namespaces. */
 export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, local: LocalSide): ExecSpecInit {
   if (flags.lease !== undefined) throw new UsageError("--lease is for held namespaces; a program's namespaces go with it");
-  if (flags.target !== undefined) throw new UsageError("--target is for held namespaces; a program runs as the process its joins name (lxnsctl exec)");
+  if (TARGET.source(flags) !== undefined) throw new UsageError("--target and the container flags are for held namespaces; a program runs as the process its joins name (lxnsctl exec)");
   const { types, options } = unshareTypesAndOptions(flags);
   return { ...programSpec(argv, flags, local), unshare: types, unshareOptions: options };
 }
@@ -157,9 +164,9 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--loopback-up", "bring lo up in the new net namespace"))
     .addOption(new Option("--lease <seconds>", "lease of every handle (default: the daemon's; not with a command)").argParser(parseNonNegativeSeconds))
-    .addOption(new Option("--target <pid>", "create them as process PID: from its namespaces, with its credentials (required for an identity with target rules; not with a command)").argParser(parsePid))
     .addOption(new Option("-f, --fork", "accepted for util-linux compatibility; the daemon always forks the program into a new pid namespace"))
     .addOption(new Option("--mount-proc", "with a command: a fresh /proc for the new pid namespace (implies --mount, needs --pid; the daemon does this whenever both are new)"));
+  TARGET.addTo(command);
   addProgramOptions(command)
     .addHelpText(
       "after",
@@ -174,6 +181,7 @@ Examples:
   lxnsctl unshare -n --loopback-up
   lxnsctl unshare -r -n -u --hostname box
   lxnsctl unshare -T --boottime 86400 --monotonic 0.5
+  lxnsctl unshare -u --pod shop/web --container-name app
   lxnsctl unshare -n -- readlink /proc/self/ns/net
   lxnsctl unshare -r -p -f --mount-proc -- ps ax`,
     )

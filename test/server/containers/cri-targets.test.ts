@@ -3,12 +3,13 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { NamespaceType, status } from "../../../client";
+import { NamespaceType, createClient, status } from "../../../client";
 import type { ContainerRefSchema, ExecSession, LxnsdError } from "../../../client";
 import { CriRuntime } from "../../../server/containers/cri-runtime";
 import { TestContainerd, containerdProblem } from "../../helpers/containerd";
 import type { TestPod } from "../../helpers/containerd";
 import { startDaemon } from "../../helpers/daemon";
+import { newToken, tokenHash, writePolicy } from "../../helpers/policy";
 import type { TestDaemon } from "../../helpers/daemon";
 import { nsInode } from "../../helpers/proc";
 import { itUnless } from "../../helpers/visible-skip";
@@ -146,12 +147,57 @@ describe("container and pod references through a real CRI runtime (containerd of
     }
   });
 
+  it_("ListContainers lists a container created and never started, with pid 0", async () => {
+    const created = await containerd!.createContainer(pod, { name: "created" });
+    try {
+      const listed = [];
+      for await (const { container } of lxnsd.client.listContainers({ pod: { namespace: web.namespace, name: web.name } })) listed.push(container!);
+      expect(listed.find((container) => container.id === created)).toMatchObject({ name: "created", pid: 0, cgroup: "", namespaces: [], pod: { uid: web.uid } });
+      expect(listed.map((container) => container.id)).toEqual(expect.arrayContaining([pod.id, app, sidecar, created]));
+    } finally {
+      await containerd!.removeContainer(created);
+    }
+  });
+
+  it_("pod-namespaces rules know the pod of a container from the runtime (its cgroup /k8s.io/ID names none) and its namespace from the sandbox", async () => {
+    const [inTeam, elsewhere] = [newToken(), newToken()];
+    const identities = [
+      { name: "team-ops", scopes: ["read", "exec"], tokens: [tokenHash(inTeam)], targets: { "pod-namespaces": [web.namespace] } },
+      { name: "other-ops", scopes: ["read", "exec"], tokens: [tokenHash(elsewhere)], targets: { "pod-namespaces": [`other-${suffix}`] } },
+    ];
+    const guarded = await startDaemon({ criEndpoint: containerd!.endpoint, podLogDir: podLogs, policyFile: writePolicy({ identities }) });
+    const team = createClient(guarded.address, { token: inTeam });
+    const other = createClient(guarded.address, { token: elsewhere });
+    try {
+      for (const source of [{ case: "pid" as const, value: appPid }, { case: "container" as const, value: byId(app) }, { case: "container" as const, value: byPod({ namespace: web.namespace, name: web.name }) }]) {
+        // The pod's containers share its network namespace.
+        expect((await team.inspect({ ref: { type: NamespaceType.NET, source } })).info?.nsId).toBe(nsInode(appPid, "net"));
+        await expect(other.inspect({ ref: { type: NamespaceType.NET, source } })).rejects.toMatchObject({ code: status.PERMISSION_DENIED, reason: "TARGET_FORBIDDEN" });
+      }
+      // A process of no pod stays forbidden.
+      await expect(team.inspect({ ref: { type: NamespaceType.NET, source: { case: "pid", value: process.pid } } })).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    } finally {
+      team.disconnect();
+      other.disconnect();
+      await guarded.stop();
+    }
+  });
+
   it_("a stopped container is FAILED_PRECONDITION (CONTAINER_NOT_RUNNING) by id and by name; once removed, NOT_FOUND", async () => {
     const job = await containerd!.runContainer(pod, { name: "job" });
     const jobPid = (await containerd!.statusPid(job))!;
     const { info } = await lxnsd.client.inspect({ ref: ref(NamespaceType.PID, byId(job)) });
     expect(info!.nsId).toBe(nsInode(jobPid, "pid"));
     await containerd!.stopContainer(job);
+    // ListContainers lists it still, exited: pid 0, no cgroup, no namespaces (Container has no state field).
+    const exited = { id: job, name: "job", pid: 0, cgroup: "", sandbox: false, runtime: "containerd", namespaces: [], pod: { uid: web.uid, namespace: web.namespace, name: web.name } };
+    const all = [];
+    for await (const { container } of lxnsd.client.listContainers({})) all.push(container!);
+    expect(all.find((container) => container.id === job)).toMatchObject(exited);
+    const named = [];
+    for await (const { container } of lxnsd.client.listContainers({ pod: { uid: web.uid, containerName: "job" } })) named.push(container!);
+    expect(named).toHaveLength(1);
+    expect(named[0]).toMatchObject(exited);
     for (const container of [byId(job), byId(job.slice(0, 12)), byPod({ uid: web.uid, containerName: "job" })]) {
       await expect(lxnsd.client.run({ join: [ref(NamespaceType.NET, container)], argv: ["true"] })).rejects.toMatchObject({
         code: status.FAILED_PRECONDITION,
@@ -159,6 +205,9 @@ describe("container and pod references through a real CRI runtime (containerd of
       });
     }
     await containerd!.removeContainer(job);
+    const afterRemoval = [];
+    for await (const { container } of lxnsd.client.listContainers({})) afterRemoval.push(container!.id);
+    expect(afterRemoval).not.toContain(job);
     // A miss (or a container not running) is looked up again in a walk that began after the call came: at once.
     for (const container of [byId(job), byPod({ uid: web.uid, containerName: "job" })]) {
       await expect(lxnsd.client.inspect({ ref: ref(NamespaceType.NET, container) })).rejects.toMatchObject({ code: status.NOT_FOUND });
