@@ -7,6 +7,7 @@ import * as native from "../../native/lib";
 import { RpcError, invalidArgument, nativeCall } from "../errors";
 import type { Caller } from "../auth/caller";
 import { checkDaemonNamespaces } from "../auth/target-guard";
+import { ownUserNamespaceId } from "./info";
 import type { NamespaceResolver } from "./resolver";
 
 /** The largest value the kernel takes (the sysctl is an int bounded by INT_MAX). */
@@ -17,8 +18,10 @@ const WRITE_OVERRIDES = { EINVAL: status.INVALID_ARGUMENT };
 /**
  * /proc/sys/user/max_<type>_namespaces, as lxns get_current_limit and
  * set_current_limit. The kernel shows the values of the reader's own user
- * namespace, so the daemon's own limits are read in-process and those of
- * another user namespace in a child that joins it first.
+ * namespace, so the daemon's own limits are read in-process (also when a
+ * reference names it, e.g. by a process in it: no process can setns into
+ * its own user namespace) and those of another user namespace in a child
+ * that joins it first.
  */
 export class NamespaceLimits {
   constructor(
@@ -53,6 +56,11 @@ export class NamespaceLimits {
     try {
       if (userns.kind.type !== NamespaceType.USER) {
         throw new RpcError(status.FAILED_PRECONDITION, `user_namespace: ${userns.label} is a ${userns.kind.name} namespace, not user`, "WRONG_NAMESPACE_TYPE");
+      }
+      if (native.nsStat(userns.fd).ino === ownUserNamespaceId()) {
+        // The daemon's own (named by a process in it): a child could not join it (setns EINVAL), nor needs to.
+        if (write !== undefined) await nativeCall(`write ${file}`, () => writeFile(file, write), WRITE_OVERRIDES);
+        return parseLimit(await readOwn(file), file);
       }
       const spec = {
         join: [{ fd: userns.fd, nstype: userns.kind.flag }],

@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { NamespaceType, status } from "../../client";
 import { NAMESPACE_KINDS } from "../../api/namespace-types";
@@ -19,6 +20,24 @@ describeRoot("GetLimit and SetLimit", () => {
 
   it.each(NAMESPACE_KINDS.map((kind) => [kind.name, kind.type] as const))("of the daemon's user namespace equals /proc/sys/user/max_%s_namespaces", async (name, type) => {
     expect((await lxnsd.client.getLimit({ type })).value).toBe(ownLimit(name));
+  });
+
+  it("of the daemon's own user namespace named by a process in it (by pid, by self) reads it in-process: the child could not join it (setns EINVAL)", async () => {
+    const sleeper = spawn("sleep", ["60"], { stdio: "ignore" });
+    try {
+      for (const source of [{ case: "pid" as const, value: sleeper.pid! }, { case: "self" as const, value: true }]) {
+        const userNamespace = { type: NamespaceType.USER, source };
+        expect((await lxnsd.client.getLimit({ type: NamespaceType.NET, userNamespace })).value).toBe(ownLimit("net"));
+        // SetLimit answers as for the daemon's own namespace named by no reference (this machine's /proc/sys/user may be read-only: EACCES).
+        const current = ownLimit("ipc");
+        const settle = (answer: Promise<{ value: bigint }>) => answer.then((r) => ({ value: r.value }), (err) => ({ code: err.code, errno: err.errno }));
+        const unnamed = await settle(lxnsd.client.setLimit({ type: NamespaceType.IPC, value: current }));
+        expect(await settle(lxnsd.client.setLimit({ type: NamespaceType.IPC, value: current, userNamespace }))).toEqual(unnamed);
+        expect(ownLimit("ipc")).toBe(current);
+      }
+    } finally {
+      sleeper.kill("SIGKILL");
+    }
   });
 
   it("SetLimit of the daemon's own namespace writes the sysctl, or fails as the kernel refuses", async () => {
