@@ -59,6 +59,8 @@ export class NamespaceLimits {
       }
       if (native.nsStat(userns.fd).ino === ownUserNamespaceId()) {
         // The daemon's own (named by a process in it): a child could not join it (setns EINVAL), nor needs to.
+        // Allowed exactly as when no reference names it.
+        checkOwnUserNamespace(caller);
         if (write !== undefined) await nativeCall(`write ${file}`, () => writeFile(file, write), WRITE_OVERRIDES);
         return parseLimit(await readOwn(file), file);
       }
