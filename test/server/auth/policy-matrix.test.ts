@@ -164,9 +164,9 @@ describeRoot("policy matrix", () => {
   });
 
   describe("GetLimit of a user namespace", () => {
-    // The host's user namespace named by reference is the daemon's own: its child cannot setns into it (EINVAL),
-    // as it was before; GetLimit without user_namespace reads it.
-    const OWN = "INVALID_ARGUMENT EINVAL";
+    // The host's user namespace named by reference is the daemon's own: read in-process, as GetLimit without
+    // user_namespace reads it (a child cannot setns into its own user namespace), and allowed exactly as that is.
+    const OWN = OK;
     const cases: { kind: string; ref: (who: Who) => Ref; expect: Record<Who, string> }[] = [
       { kind: "pid: container", ref: () => pid(NamespaceType.USER, () => container)(), expect: { unrestricted: OK, cgroup: OK, userns: OK } },
       { kind: "pid: outside (the host's)", ref: () => pid(NamespaceType.USER, () => outside)(), expect: { unrestricted: OWN, cgroup: DENIED, userns: DENIED } },
