@@ -142,6 +142,8 @@ export class FileIo {
    * Closes `fd` once no op on it is in flight, errors ignored (it is ours).
    * Resolves when it is closed, or at once when the call has ended (the
    * close still happens, holding the slot, whenever the ops on it return).
+   * Read-only fds need not be waited for (nothing of the answer depends on
+   * their close): callers leave those to run on.
    */
   close(fd: number): Promise<void> {
     const release = this.call.holdSlot();

@@ -62,11 +62,11 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
         }
       }
     } finally {
-      // The fd is closed only once no read of it is in flight.
+      // The fd is closed only once no read of it is in flight (io.close waits for them too).
       await pending?.catch(() => undefined);
     }
   } finally {
-    await root.io.close(fd);
+    void root.io.close(fd);
   }
 }
 
@@ -92,10 +92,10 @@ export async function statFile(root: FileRoot, file: string) {
     try {
       return fileInfo(name, await fileCall(what, () => root.io.statFd(target)), link);
     } finally {
-      await root.io.close(target);
+      void root.io.close(target);
     }
   } finally {
-    await root.io.close(self);
+    void root.io.close(self);
   }
 }
 
@@ -108,6 +108,6 @@ export async function listFiles(root: FileRoot, dir: string) {
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return entries.map((entry) => fileInfo(entry.name, entry, entry.link));
   } finally {
-    await root.io.close(fd);
+    void root.io.close(fd);
   }
 }

@@ -27,6 +27,7 @@ export interface FileRoot {
   readonly label: string;
   readonly creds?: native.FileCreds;
   readonly io: FileIo;
+  /** Closes the root fd (read-only: nothing waits for it). */
   release(): Promise<void>;
 }
 

@@ -63,7 +63,7 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
     try {
       return await body(root);
     } finally {
-      await root.release();
+      void root.release();
     }
   }
 
@@ -73,7 +73,7 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
     try {
       for await (const data of readFileChunks(root, request.path, request.offset, request.length, this.deps.maxFileBytes, context.signal)) yield { data };
     } finally {
-      await root.release();
+      void root.release();
     }
   }
 
@@ -104,7 +104,7 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
       if (context.signal.aborted) throw context.signal.reason instanceof RpcError ? context.signal.reason : new RpcError(status.CANCELLED, "the call was cancelled");
       throw err;
     } finally {
-      await root.release();
+      void root.release();
     }
   }
 }

@@ -13,6 +13,7 @@
 #include "file_ops.h"
 #include "mount_ops.h"
 #include "ns_fd.h"
+#include "op_threads.h"
 #include "js/addon.h"
 #include "js/js_args.h"
 
@@ -97,22 +98,27 @@ class FileOpJob {
     data_ = buffer.Data();
   }
 
-  // Starts the job's thread; false (the promise rejected) when none could be made.
+  // Starts the job on a thread to itself; when none can be made the promise is rejected (EAGAIN).
   void Start(Napi::Env env) {
     tsfn_ = Tsfn::New(env, "lxnsd:fileOp", 0, 1, this);
+    auto work = [this] {
+      if (creds_) {
+        int taken = TakeCredsOnThisThread(*creds_);
+        result_ = taken < 0 ? taken : Run();
+      } else {
+        result_ = Run();
+      }
+      Tsfn tsfn = tsfn_;
+      if (tsfn.BlockingCall(this) != napi_ok) return;  // the environment is gone: nobody to settle
+      tsfn.Release();
+    };
     try {
-      std::thread([this] {
-        // The thread ends with the op, so credentials taken here die with it.
-        if (creds_) {
-          int taken = TakeCredsOnThisThread(*creds_);
-          result_ = taken < 0 ? taken : Run();
-        } else {
-          result_ = Run();
-        }
-        Tsfn tsfn = tsfn_;
-        if (tsfn.BlockingCall(this) != napi_ok) return;  // the environment is gone: nobody to settle
-        tsfn.Release();
-      }).detach();
+      // Credentials taken by a thread die with it: such a thread is never reused.
+      if (creds_) {
+        std::thread(work).detach();
+      } else {
+        RunOnOwnThread(work);
+      }
     } catch (const std::system_error& e) {
       tsfn_.Release();
       result_ = -(e.code().value() ? e.code().value() : EAGAIN);
