@@ -29,6 +29,13 @@ export async function openIn(dirFd: number, path: string, flags: number, options
   return (await raw.fileOp("open", { fd: dirFd, path, flags, mode: options.mode ?? 0, inRoot: options.beneath !== true }, options.creds)) as number;
 }
 
+/** openIn, then fstat of the new fd, on one thread: the fd and its stat. */
+export async function openStat(dirFd: number, path: string, flags: number, options: { mode?: number; beneath?: boolean; creds?: FileCreds } = {}): Promise<FileStat & { fd: number }> {
+  checkFd(dirFd);
+  checkName(path, "path");
+  return (await raw.fileOp("open", { fd: dirFd, path, flags, mode: options.mode ?? 0, inRoot: options.beneath !== true, withStat: true }, options.creds)) as FileStat & { fd: number };
+}
+
 /** fstat of any fd (O_PATH too). */
 export async function statFd(fd: number, creds?: FileCreds): Promise<FileStat> {
   checkFd(fd);

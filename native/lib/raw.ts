@@ -288,6 +288,8 @@ export interface RawFileOpArgs {
   mode?: number;
   /** open: RESOLVE_IN_ROOT (default) or RESOLVE_BENEATH. */
   inRoot?: boolean;
+  /** open: fstat the new fd too, answering RawFileStat & { fd } (one thread for both). */
+  withStat?: boolean;
   uid?: number;
   gid?: number;
   /** list: most entries. */

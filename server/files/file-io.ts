@@ -82,6 +82,11 @@ export class FileIo {
     return this.run([dirFd], () => native.files.openIn(dirFd, file, flags, options), this.closeLate);
   }
 
+  /** openIn and fstat of the new fd, in one operation. */
+  openStat(dirFd: number, file: string, flags: number, options: { mode?: number; beneath?: boolean; creds?: native.FileCreds } = {}): Promise<native.FileStat & { fd: number }> {
+    return this.run([dirFd], () => native.files.openStat(dirFd, file, flags, options), (opened) => this.closeLate(opened.fd));
+  }
+
   /** open(path, flags) from the daemon's own root. */
   openPath(file: string, flags: number): Promise<number> {
     return this.run([], () => native.files.openPath(file, flags), this.closeLate);

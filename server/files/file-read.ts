@@ -1,4 +1,5 @@
 import { status } from "@grpc/grpc-js";
+import type * as native from "../../native/lib";
 import { RpcError, invalidArgument } from "../errors";
 import { fileCall } from "./file-errors";
 import { fileInfo, isDirectory, isRegular, isSymlink, lastComponent } from "./file-info";
@@ -28,9 +29,8 @@ export const MAX_DIRECTORY_ENTRIES = 262144;
  */
 export async function* readFileChunks(root: FileRoot, file: string, offset: bigint, length: bigint, maxBytes: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
   if (length > BigInt(maxBytes)) throw invalidArgument(`length: ${length} is above --max-file-bytes (${maxBytes})`);
-  const fd = await fileCall(`open ${file} in ${root.label}`, () => root.io.openIn(root.fd, file, O_RDONLY | O_NONBLOCK | O_NOCTTY, { creds: root.creds }));
+  const { fd, ...st } = await fileCall(`open ${file} in ${root.label}`, () => root.io.openStat(root.fd, file, O_RDONLY | O_NONBLOCK | O_NOCTTY, { creds: root.creds }));
   try {
-    const st = await fileCall(`stat ${file}`, () => root.io.statFd(fd));
     if (isDirectory(st.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${file} in ${root.label} is a directory`, "EISDIR");
     if (!isRegular(st.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${file} in ${root.label} is not a regular file`, "NOT_REGULAR_FILE");
     const toEnd = length === 0n;
@@ -78,19 +78,22 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
 export async function statFile(root: FileRoot, file: string) {
   const what = `stat ${file} in ${root.label}`;
   const name = lastComponent(file);
-  const self = await fileCall(what, () => root.io.openIn(root.fd, file, O_PATH | O_NOFOLLOW, { creds: root.creds }));
+  const { fd: self, ...st } = await fileCall(what, () => root.io.openStat(root.fd, file, O_PATH | O_NOFOLLOW, { creds: root.creds }));
   try {
-    const st = await fileCall(what, () => root.io.statFd(self));
     if (!isSymlink(st.mode)) return fileInfo(name, st);
     const link = await fileCall(what, () => root.io.readLinkFd(self));
     let target: number;
+    let targetStat: native.FileStat;
     try {
-      target = await root.io.openIn(root.fd, file, O_PATH, { creds: root.creds });
-    } catch {
+      const opened = await root.io.openStat(root.fd, file, O_PATH, { creds: root.creds });
+      target = opened.fd;
+      targetStat = opened;
+    } catch (err) {
+      if (root.io.signal.aborted) throw err;
       return fileInfo(name, st, link);
     }
     try {
-      return fileInfo(name, await fileCall(what, () => root.io.statFd(target)), link);
+      return fileInfo(name, targetStat, link);
     } finally {
       void root.io.close(target);
     }

@@ -29,6 +29,7 @@ struct OpArgs {
   int flags = 0;
   unsigned int mode = 0;
   bool in_root = true;
+  bool with_stat = false;  // open: fstat the new fd too
   int64_t uid = -1;
   int64_t gid = -1;
   size_t max = 0;
@@ -145,6 +146,12 @@ class FileOpJob {
       deferred_.Reject(addon_->MakeError(env, {-result_, syscall, args_.path, "", ""}));
       return;
     }
+    if (args_.op == Op::kOpen && args_.with_stat) {
+      Napi::Object o = StatObject(env, stat_);
+      o.Set("fd", result_);
+      deferred_.Resolve(o);
+      return;
+    }
     switch (args_.op) {
       case Op::kOpen:
       case Op::kOpenPath:
@@ -171,7 +178,17 @@ class FileOpJob {
   int Run() {
     const OpArgs& a = args_;
     switch (a.op) {
-      case Op::kOpen: return OpenInRoot(a.fd, a.path.c_str(), a.flags, a.mode, a.in_root);
+      case Op::kOpen: {
+        int fd = OpenInRoot(a.fd, a.path.c_str(), a.flags, a.mode, a.in_root);
+        if (fd < 0 || !a.with_stat) return fd;
+        int st = StatFd(fd, &stat_);
+        if (st < 0) {
+          CloseFd(fd);
+          failed_ = "fstatat";
+          return st;
+        }
+        return fd;
+      }
       case Op::kStat: return StatFd(a.fd, &stat_);
       case Op::kReadLink: return ReadLinkFd(a.fd, &link_);
       case Op::kRename: return RenameIn(a.fd, a.path.c_str(), a.to.c_str());
@@ -247,6 +264,7 @@ Napi::Value LxnsAddon::FileOpJs(const Napi::CallbackInfo& info) {
   if (IsSet(o, "flags")) args.flags = static_cast<int>(GetUint32(env, o, "flags"));
   if (IsSet(o, "mode")) args.mode = GetUint32(env, o, "mode") & 07777;
   if (IsSet(o, "inRoot")) args.in_root = o.Get("inRoot").ToBoolean().Value();
+  if (IsSet(o, "withStat")) args.with_stat = o.Get("withStat").ToBoolean().Value();
   args.uid = OptionalId(env, o, "uid");
   args.gid = OptionalId(env, o, "gid");
   if (IsSet(o, "max")) args.max = GetUint32(env, o, "max");
