@@ -29,6 +29,7 @@
         "src/js/errno_names.cc",
         "src/mount_ops.cc",
         "src/file_ops.cc",
+        "src/op_threads.cc",
         "src/js/file_ops_js.cc",
         "src/ns_fd.cc",
         "src/ns_scan.cc",

@@ -71,7 +71,7 @@ const program = new ConfigurableCommand()
   .option("--pod-log-dir <dir>", "kubelet's pod log directory, where container references find pod namespaces and names (\"\" = none)", "/var/log/pods")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed (Run/Exec: the steps before execve)", positiveInt, 10000)
   .option("--program-cgroup <dir>", "cgroup v2 directory under which each Run/Exec program gets a cgroup of its own, ended with cgroup.kill (default: <the daemon's own cgroup v2>/lxnsd-programs)")
-  .option("--max-children <n>", "most calls running a program or per-request child at once", positiveInt, 256)
+  .option("--max-children <n>", "most calls running a program, a per-request child or a file operation on a caller-named path at once (a call stuck on a hung mount keeps its slot)", positiveInt, 256)
   .option("--max-queue <n>", "most calls waiting for --max-children, all identities together; beyond it RESOURCE_EXHAUSTED. Slots go round-robin between identities, and a full queue refuses the longest queue's newest waiter for an identity with fewer", nonNegativeInt, 1024)
   .option(
     "--max-message-bytes <n>",

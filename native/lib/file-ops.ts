@@ -1,12 +1,14 @@
 /**
  * File operations inside a root (a process's /proc/PID/root, or a mount
- * namespace's root held from a child), for FileService. Every call runs on
- * the libuv pool (a lookup may hang on a dead mount: the event loop never
- * waits) and resolves paths once with openat2: RESOLVE_IN_ROOT from a root,
- * RESOLVE_BENEATH for one name in a directory, never through a magic link.
- * With `creds` the call runs on a thread of its own that took them first,
- * so the kernel checks permissions as for that process. Rejects with
- * NativeError (code the errno name, syscall the one that failed).
+ * namespace's root held from a child), for FileService, and lookups of
+ * caller-named paths (MountService's source). Every call runs on a thread
+ * of its own, never on the libuv pool nor the event loop: a lookup or a
+ * read may hang for good on a dead mount (FUSE, NFS), and only that
+ * thread waits. Paths resolve once with openat2: RESOLVE_IN_ROOT from a
+ * root, RESOLVE_BENEATH for one name in a directory, never through a magic
+ * link. With `creds` the thread takes them first, so the kernel checks
+ * permissions as for that process. Rejects with NativeError (code the
+ * errno name, syscall the one that failed).
  */
 import { raw } from "./addon";
 import { checkFd } from "./child-spec";
@@ -25,6 +27,13 @@ export async function openIn(dirFd: number, path: string, flags: number, options
   checkFd(dirFd);
   checkName(path, "path");
   return (await raw.fileOp("open", { fd: dirFd, path, flags, mode: options.mode ?? 0, inRoot: options.beneath !== true }, options.creds)) as number;
+}
+
+/** openIn, then fstat of the new fd, on one thread: the fd and its stat. */
+export async function openStat(dirFd: number, path: string, flags: number, options: { mode?: number; beneath?: boolean; creds?: FileCreds } = {}): Promise<FileStat & { fd: number }> {
+  checkFd(dirFd);
+  checkName(path, "path");
+  return (await raw.fileOp("open", { fd: dirFd, path, flags, mode: options.mode ?? 0, inRoot: options.beneath !== true, withStat: true }, options.creds)) as FileStat & { fd: number };
 }
 
 /** fstat of any fd (O_PATH too). */
@@ -70,4 +79,41 @@ export async function chmodFd(fd: number, mode: number, creds?: FileCreds): Prom
 export async function listDirectory(fd: number, max: number, creds?: FileCreds): Promise<DirEntry[]> {
   checkFd(fd);
   return (await raw.fileOp("list", { fd, max }, creds)) as DirEntry[];
+}
+
+/** pread(fd, buffer, buffer.length, position): the bytes read (0 at the end; may be short). `buffer` must not be touched until it settles. */
+export async function read(fd: number, buffer: Uint8Array, position: bigint): Promise<number> {
+  checkFd(fd);
+  return (await raw.fileOp("read", { fd, buffer, position })) as number;
+}
+
+/** write(fd, buffer, buffer.length) at the fd's offset: the bytes written (may be short). */
+export async function write(fd: number, buffer: Uint8Array): Promise<number> {
+  checkFd(fd);
+  return (await raw.fileOp("write", { fd, buffer })) as number;
+}
+
+/** fdatasync(fd). */
+export async function fdatasync(fd: number): Promise<void> {
+  checkFd(fd);
+  await raw.fileOp("fdatasync", { fd });
+}
+
+/** close(fd) (a FUSE file's close may wait for its server too). */
+export async function close(fd: number): Promise<void> {
+  checkFd(fd);
+  await raw.fileOp("close", { fd });
+}
+
+/** open(path, flags|O_CLOEXEC), looked up from the daemon's own root. */
+export async function openPath(path: string, flags: number): Promise<number> {
+  checkName(path, "path");
+  return (await raw.fileOp("openPath", { path, flags })) as number;
+}
+
+/** As index.ts openBeneath (an O_PATH fd of `relative` beneath `root`), on a thread of its own. */
+export async function openBeneath(root: string, relative: string): Promise<number> {
+  checkName(root, "root");
+  checkName(relative, "relative");
+  return (await raw.fileOp("openBeneath", { path: root, to: relative })) as number;
 }

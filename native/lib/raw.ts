@@ -267,19 +267,29 @@ export interface RawNative {
   terminalSignal(fd: number, sig: number): boolean;
 }
 
-/** The ops of fileOp: open → fd; stat → RawFileStat; readlink → string; list → RawDirEntry[]; others → undefined. */
-export type RawFileOpName = "open" | "stat" | "readlink" | "rename" | "unlink" | "chown" | "chmod" | "list";
+/**
+ * The ops of fileOp: open, openPath, openBeneath → fd; read, write → bytes;
+ * stat → RawFileStat; readlink → string; list → RawDirEntry[]; others → undefined.
+ */
+export type RawFileOpName = "open" | "stat" | "readlink" | "rename" | "unlink" | "chown" | "chmod" | "list" | "read" | "write" | "fdatasync" | "close" | "openPath" | "openBeneath";
 
-/** fileOp's arguments: `fd` always (the root or directory for open, rename, unlink). */
+/** fileOp's arguments: `fd` always but for openPath and openBeneath (the root or directory for open, rename, unlink). */
 export interface RawFileOpArgs {
-  fd: number;
+  fd?: number;
+  /** openBeneath: the root directory. */
   path?: string;
-  /** rename: the new name in the same directory. */
+  /** rename: the new name in the same directory; openBeneath: the path beneath the root. */
   to?: string;
+  /** read: filled; write: written (whole). */
+  buffer?: Uint8Array;
+  /** read: the file offset. */
+  position?: bigint;
   flags?: number;
   mode?: number;
   /** open: RESOLVE_IN_ROOT (default) or RESOLVE_BENEATH. */
   inRoot?: boolean;
+  /** open: fstat the new fd too, answering RawFileStat & { fd } (one thread for both). */
+  withStat?: boolean;
   uid?: number;
   gid?: number;
   /** list: most entries. */

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -38,8 +39,10 @@ int ReadLinkAt(int dirfd, const char* name, std::string* out) {
   return 0;
 }
 
+}  // namespace
+
 // Raw syscalls only: glibc's setgroups/setfsuid wrappers would (or may) apply them to every thread.
-int TakeCreds(const FileCreds& c) {
+int TakeCredsOnThisThread(const FileCreds& c) {
   std::vector<gid_t> groups(c.groups.begin(), c.groups.end());
   if (syscall(SYS_setgroups, groups.size(), groups.data()) < 0) return -errno;
   syscall(SYS_setfsgid, c.gid);
@@ -56,8 +59,6 @@ int TakeCreds(const FileCreds& c) {
   if (syscall(SYS_capset, &header, data) < 0) return -errno;
   return 0;
 }
-
-}  // namespace
 
 int OpenInRoot(int dirfd, const char* path, int flags, unsigned int mode, bool in_root) {
   OpenHow how = {static_cast<uint64_t>(flags | O_CLOEXEC), (flags & O_CREAT) ? mode : 0,
@@ -128,9 +129,29 @@ int RunWithCreds(const FileCreds* creds, const std::function<int()>& op) {
   if (!creds) return op();
   int result = -EINVAL;
   std::thread worker([&] {
-    int taken = TakeCreds(*creds);
+    int taken = TakeCredsOnThisThread(*creds);
     result = taken < 0 ? taken : op();
   });
   worker.join();
   return result;
+}
+
+// At most this much per read or write: the count fits the int returned.
+constexpr size_t kMaxIo = size_t{1} << 30;
+
+int ReadAt(int fd, uint8_t* data, size_t length, uint64_t position) {
+  ssize_t n = pread(fd, data, std::min(length, kMaxIo), static_cast<off_t>(position));
+  return n < 0 ? -errno : static_cast<int>(n);
+}
+
+int WriteSome(int fd, const uint8_t* data, size_t length) {
+  ssize_t n = write(fd, data, std::min(length, kMaxIo));
+  return n < 0 ? -errno : static_cast<int>(n);
+}
+
+int DataSync(int fd) { return fdatasync(fd) < 0 ? -errno : 0; }
+
+int OpenPathFlags(const char* path, int flags) {
+  int fd = open(path, flags | O_CLOEXEC);
+  return fd < 0 ? -errno : fd;
 }

@@ -3,10 +3,10 @@
 // (RESOLVE_IN_ROOT from a root fd, or RESOLVE_BENEATH for one name in a
 // directory fd; never a magic link), and everything after works on the fd.
 // Each returns >= 0 or -errno and never throws. They may block (a hung
-// mount, a slow disk): the addon runs them on the libuv pool, never on the
-// event loop. With FileCreds each runs on a thread of its own that took the
-// credentials first (see RunWithCreds), so the kernel checks permissions
-// as for that process.
+// mount, a slow disk): the addon runs each on a thread of its own, never on
+// the libuv pool nor the event loop. With FileCreds that thread takes the
+// credentials first (TakeCredsOnThisThread), so the kernel checks
+// permissions as for that process.
 #ifndef LXNSD_NATIVE_FILE_OPS_H_
 #define LXNSD_NATIVE_FILE_OPS_H_
 
@@ -61,6 +61,18 @@ int ChownFd(int fd, int64_t uid, int64_t gid);
 int ChmodFd(int fd, unsigned int mode);
 // Every entry of the directory fd but "." and "..", at most max (then -E2BIG).
 int ListDir(int fd, size_t max, std::vector<DirEntry>* out);
+// pread(fd, data, length, position): the bytes read (one call, may be short).
+int ReadAt(int fd, uint8_t* data, size_t length, uint64_t position);
+// write(fd, data, length): the bytes written (one call, may be short).
+int WriteSome(int fd, const uint8_t* data, size_t length);
+// fdatasync(fd).
+int DataSync(int fd);
+// open(path, flags|O_CLOEXEC): a lookup from the daemon's own root and cwd.
+int OpenPathFlags(const char* path, int flags);
+// Sets the calling thread's own supplementary groups, fsgid, fsuid and
+// effective capabilities to creds (capped by the permitted set), with raw
+// syscalls that touch this thread only. For a thread that ends with its op.
+int TakeCredsOnThisThread(const FileCreds& creds);
 // Runs op on a new thread that first sets its own (per-thread, raw syscall)
 // supplementary groups, fsgid, fsuid and effective capabilities to creds
 // (capped by the daemon's permitted set); the thread and its credentials end

@@ -1,14 +1,9 @@
-import { close, read } from "node:fs";
-import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
-import * as native from "../../native/lib";
+import type * as native from "../../native/lib";
 import { RpcError, invalidArgument } from "../errors";
 import { fileCall } from "./file-errors";
 import { fileInfo, isDirectory, isRegular, isSymlink, lastComponent } from "./file-info";
 import type { FileRoot } from "./file-root";
-
-const readAsync = promisify(read);
-const closeAsync = promisify(close);
 
 const { O_RDONLY, O_NONBLOCK, O_NOCTTY, O_DIRECTORY, O_NOFOLLOW } = { O_RDONLY: 0, O_NONBLOCK: 0o4000, O_NOCTTY: 0o400, O_DIRECTORY: 0o200000, O_NOFOLLOW: 0o400000 };
 const O_PATH = 0o10000000;
@@ -20,15 +15,10 @@ const O_PATH = 0o10000000;
  * RESOURCE_EXHAUSTED (test/reliability/files.test.ts).
  */
 export const READ_CHUNK = 64 * 1024;
-/** Bytes per read of the file: fewer trips to the libuv pool than one per message. */
+/** Bytes per read of the file: fewer threads (one per read) than one per message. */
 export const READ_BLOCK = 1024 * 1024;
 /** Most entries one ListDirectory answers (more: RESOURCE_EXHAUSTED). */
 export const MAX_DIRECTORY_ENTRIES = 262144;
-
-/** Closes an fd on the libuv pool, ignoring errors (it is ours and open). */
-export function closeQuietly(fd: number): Promise<void> {
-  return closeAsync(fd).catch(() => undefined);
-}
 
 /**
  * The bytes of `file` from `offset`, at most `length` (0: to the end), in
@@ -39,9 +29,8 @@ export function closeQuietly(fd: number): Promise<void> {
  */
 export async function* readFileChunks(root: FileRoot, file: string, offset: bigint, length: bigint, maxBytes: number, signal: AbortSignal): AsyncGenerator<Uint8Array> {
   if (length > BigInt(maxBytes)) throw invalidArgument(`length: ${length} is above --max-file-bytes (${maxBytes})`);
-  const fd = await fileCall(`open ${file} in ${root.label}`, () => native.files.openIn(root.fd, file, O_RDONLY | O_NONBLOCK | O_NOCTTY, { creds: root.creds }));
+  const { fd, ...st } = await fileCall(`open ${file} in ${root.label}`, () => root.io.openStat(root.fd, file, O_RDONLY | O_NONBLOCK | O_NOCTTY, { creds: root.creds }));
   try {
-    const st = await fileCall(`stat ${file}`, () => native.files.statFd(fd));
     if (isDirectory(st.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${file} in ${root.label} is a directory`, "EISDIR");
     if (!isRegular(st.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${file} in ${root.label} is not a regular file`, "NOT_REGULAR_FILE");
     const toEnd = length === 0n;
@@ -52,7 +41,7 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
     let position = offset;
     const readBlock = (want: number, at: bigint) => {
       const buffer = Buffer.allocUnsafe(want);
-      return fileCall(`read ${file}`, () => readAsync(fd, buffer, 0, want, at)).then(({ bytesRead }) => buffer.subarray(0, bytesRead));
+      return fileCall(`read ${file}`, () => root.io.read(fd, buffer, at)).then((bytesRead) => buffer.subarray(0, bytesRead));
     };
     // One block read ahead while the one before is sent: the pool's read and gRPC's send overlap.
     let pending: Promise<Buffer> | undefined = readBlock(Math.min(READ_BLOCK, left), position);
@@ -73,11 +62,11 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
         }
       }
     } finally {
-      // The fd is closed only once no read of it is in flight.
+      // The fd is closed only once no read of it is in flight (io.close waits for them too).
       await pending?.catch(() => undefined);
     }
   } finally {
-    await closeQuietly(fd);
+    void root.io.close(fd);
   }
 }
 
@@ -89,36 +78,39 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
 export async function statFile(root: FileRoot, file: string) {
   const what = `stat ${file} in ${root.label}`;
   const name = lastComponent(file);
-  const self = await fileCall(what, () => native.files.openIn(root.fd, file, O_PATH | O_NOFOLLOW, { creds: root.creds }));
+  const { fd: self, ...st } = await fileCall(what, () => root.io.openStat(root.fd, file, O_PATH | O_NOFOLLOW, { creds: root.creds }));
   try {
-    const st = await fileCall(what, () => native.files.statFd(self));
     if (!isSymlink(st.mode)) return fileInfo(name, st);
-    const link = await fileCall(what, () => native.files.readLinkFd(self));
+    const link = await fileCall(what, () => root.io.readLinkFd(self));
     let target: number;
+    let targetStat: native.FileStat;
     try {
-      target = await native.files.openIn(root.fd, file, O_PATH, { creds: root.creds });
-    } catch {
+      const opened = await root.io.openStat(root.fd, file, O_PATH, { creds: root.creds });
+      target = opened.fd;
+      targetStat = opened;
+    } catch (err) {
+      if (root.io.signal.aborted) throw err;
       return fileInfo(name, st, link);
     }
     try {
-      return fileInfo(name, await fileCall(what, () => native.files.statFd(target)), link);
+      return fileInfo(name, targetStat, link);
     } finally {
-      await closeQuietly(target);
+      void root.io.close(target);
     }
   } finally {
-    await closeQuietly(self);
+    void root.io.close(self);
   }
 }
 
 /** The entries of directory `dir` (symlinks not followed), sorted by name. */
 export async function listFiles(root: FileRoot, dir: string) {
   const what = `list ${dir} in ${root.label}`;
-  const fd = await fileCall(what, () => native.files.openIn(root.fd, dir, O_PATH | O_DIRECTORY, { creds: root.creds }));
+  const fd = await fileCall(what, () => root.io.openIn(root.fd, dir, O_PATH | O_DIRECTORY, { creds: root.creds }));
   try {
-    const entries = await fileCall(what, () => native.files.listDirectory(fd, MAX_DIRECTORY_ENTRIES, root.creds));
+    const entries = await fileCall(what, () => root.io.listDirectory(fd, MAX_DIRECTORY_ENTRIES, root.creds));
     entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return entries.map((entry) => fileInfo(entry.name, entry, entry.link));
   } finally {
-    await closeQuietly(fd);
+    void root.io.close(fd);
   }
 }

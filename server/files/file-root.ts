@@ -1,4 +1,4 @@
-import { closeSync, constants, openSync, statSync } from "node:fs";
+import { constants, statSync } from "node:fs";
 import { status } from "@grpc/grpc-js";
 import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
 import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
@@ -7,8 +7,9 @@ import type { Caller } from "../auth/caller";
 import { isRestricted, targetForbidden } from "../auth/target-guard";
 import { openTargetProcess } from "../auth/target-context";
 import { RpcError, invalidArgument, nativeCall } from "../errors";
-import { whilePinned } from "../namespaces/process-pin";
+import { pinProcess } from "../namespaces/process-pin";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
+import type { FileIo } from "./file-io";
 
 const O_PATH = 0o10000000;
 
@@ -16,14 +17,18 @@ const O_PATH = 0o10000000;
  * Where a FileService request resolves its path from, and as whom: `fd` an
  * O_PATH directory (a process's root, or a mount namespace's root) that
  * openat2 RESOLVE_IN_ROOT never leaves; `creds` the target's filesystem
- * credentials for a restricted caller (undefined: the daemon's). release()
- * closes the fd.
+ * credentials for a restricted caller (undefined: the daemon's); `io` the
+ * call's file operations (each on a thread of its own, holding the call's
+ * slot, answering at its deadline). release() closes the fd (once no op
+ * on it is in flight).
  */
 export interface FileRoot {
   readonly fd: number;
   readonly label: string;
   readonly creds?: native.FileCreds;
-  release(): void;
+  readonly io: FileIo;
+  /** Closes the root fd (read-only: nothing waits for it). */
+  release(): Promise<void>;
 }
 
 /** What FileService needs to find a root. */
@@ -32,9 +37,13 @@ export interface FileRootDeps {
   childTimeoutMs: number;
 }
 
-/** open(path, O_PATH|O_DIRECTORY): a magic link of /proc (a process's root) followed once, no lookup in the target's file system. */
-function openRootDir(file: string): number {
-  return openSync(file, O_PATH | constants.O_DIRECTORY);
+/**
+ * open(path, O_PATH|O_DIRECTORY): a magic link of /proc (a process's root)
+ * followed once. On a thread of its own all the same: the jump may
+ * revalidate the root's dentry (NFS does), which a dead server never answers.
+ */
+function openRootDir(file: string, io: FileIo): Promise<number> {
+  return io.openPath(file, O_PATH | constants.O_DIRECTORY);
 }
 
 /** The inode of /proc/PID/ns/mnt, to tie a root to the namespace the resolver checked. */
@@ -56,7 +65,7 @@ function mntInode(pid: number | "self"): bigint {
  * handle or pin was made from, still running), with that process's
  * credentials; none: PERMISSION_DENIED (TARGET_FORBIDDEN).
  */
-export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller, deps: FileRootDeps, signal: AbortSignal): Promise<FileRoot> {
+export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller, deps: FileRootDeps, io: FileIo): Promise<FileRoot> {
   if (ref && ref.relation !== Relation.UNSPECIFIED) {
     throw invalidArgument("mount.relation: a file's mount namespace is the one referenced itself");
   }
@@ -70,42 +79,48 @@ export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller
     const pid = ref!.source.case === "pid" ? ref!.source.value : ref!.source.case === "self" ? process.pid : mnt.origin;
     if (isRestricted(caller)) {
       if (pid === undefined || mnt.originGone) throw targetForbidden(caller, `${mnt.label}: files need a process to act as (a pid, or a handle or pin made from a running process)`);
-      return await restrictedRoot(mnt, pid, byProcess, caller, deps, signal);
+      return await restrictedRoot(mnt, pid, byProcess, caller, deps, io);
     }
-    if (byProcess) return processRoot(mnt, ref!.source.case === "self" ? "self" : pid!);
-    return withRelease(await namespaceRoot(mnt, deps, signal), mnt.label);
+    if (byProcess) return await processRoot(mnt, ref!.source.case === "self" ? "self" : pid!, io);
+    return withRelease(await namespaceRoot(mnt, deps, io.signal), mnt.label, io);
   } finally {
     mnt.release();
   }
 }
 
-function withRelease(fd: number, label: string, creds?: native.FileCreds): FileRoot {
+function withRelease(fd: number, label: string, io: FileIo, creds?: native.FileCreds): FileRoot {
   let open = true;
   return {
     fd,
     label,
+    io,
     ...(creds ? { creds } : {}),
-    release: () => {
-      if (open) closeSync(fd);
+    release: async () => {
+      if (!open) return;
       open = false;
+      await io.close(fd);
     },
   };
 }
 
 /** /proc/PID/root of the pinned process, which must still be in the mount namespace `mnt`. */
-function processRoot(mnt: ResolvedNamespace, pid: number | "self"): FileRoot {
+async function processRoot(mnt: ResolvedNamespace, pid: number | "self", io: FileIo): Promise<FileRoot> {
   const ino = native.nsStat(mnt.fd).ino;
-  const open = () => {
-    const fd = openRootDir(`/proc/${pid}/root`);
-    if (mntInode(pid) !== ino) {
-      closeSync(fd);
-      throw new RpcError(status.ABORTED, `${mnt.label}: the process changed its mount namespace meanwhile; retry`, "NAMESPACE_CHANGED");
-    }
-    return fd;
-  };
   const what = `open the root of ${mnt.label}`;
-  const fd = pid === "self" ? nativeCall(what, open) : nativeCall(what, () => whilePinned(pid, open, (value) => closeSync(value)));
-  return withRelease(fd, mnt.label);
+  const pin = pid === "self" ? undefined : nativeCall(what, () => pinProcess(pid));
+  try {
+    const fd = await nativeCall(what, () => openRootDir(`/proc/${pid}/root`, io));
+    try {
+      if (mntInode(pid) !== ino) throw new RpcError(status.ABORTED, `${mnt.label}: the process changed its mount namespace meanwhile; retry`, "NAMESPACE_CHANGED");
+      if (pin) nativeCall(what, () => pin.confirm());
+    } catch (err) {
+      await io.close(fd);
+      throw err;
+    }
+    return withRelease(fd, mnt.label, io);
+  } finally {
+    pin?.release();
+  }
 }
 
 /** The root of the mount namespace `mnt`, from a child that joined it. */
@@ -122,13 +137,13 @@ async function namespaceRoot(mnt: ResolvedNamespace, deps: FileRootDeps, signal:
  * count in the target's own user namespace: one that is not the daemon's
  * gets none here (fewer rights than the target, never more).
  */
-async function restrictedRoot(mnt: ResolvedNamespace, pid: number, byProcess: boolean, caller: Caller, deps: FileRootDeps, signal: AbortSignal): Promise<FileRoot> {
+async function restrictedRoot(mnt: ResolvedNamespace, pid: number, byProcess: boolean, caller: Caller, deps: FileRootDeps, io: FileIo): Promise<FileRoot> {
   const target = openTargetProcess(caller, pid, `process ${pid}`);
   let fd: number | undefined;
   try {
     const ino = native.nsStat(mnt.fd).ino;
     if (target.namespaces.get("mnt") !== ino) throw targetForbidden(caller, `${mnt.label}: not the mount namespace of process ${pid}`);
-    if (byProcess) fd = nativeCall(`open the root of ${mnt.label}`, () => openRootDir(`/proc/${pid}/root`));
+    if (byProcess) fd = await nativeCall(`open the root of ${mnt.label}`, () => openRootDir(`/proc/${pid}/root`, io));
     if (!native.pidfdAlive(target.spec.pidfd)) throw new RpcError(status.NOT_FOUND, `process ${pid} exited while it was read`, "ESRCH");
     const creds: native.FileCreds = {
       uid: target.spec.uid,
@@ -136,12 +151,12 @@ async function restrictedRoot(mnt: ResolvedNamespace, pid: number, byProcess: bo
       groups: [...target.spec.groups],
       effective: target.sameUserNamespace ? target.spec.caps.effective : 0n,
     };
-    if (fd === undefined) fd = await namespaceRoot(mnt, deps, signal);
-    const root = withRelease(fd, mnt.label, creds);
+    if (fd === undefined) fd = await namespaceRoot(mnt, deps, io.signal);
+    const root = withRelease(fd, mnt.label, io, creds);
     fd = undefined;
     return root;
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    if (fd !== undefined) await io.close(fd);
     target.close();
   }
 }

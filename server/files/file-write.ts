@@ -1,20 +1,15 @@
 import { randomBytes } from "node:crypto";
 import * as path from "node:path";
-import { fdatasync, write } from "node:fs";
-import { promisify } from "node:util";
 import { status } from "@grpc/grpc-js";
 import { WriteMode } from "../../api/gen/lxnsd/v1/file_service_pb";
 import type { WriteFileHeader } from "../../api/gen/lxnsd/v1/file_service_pb";
-import * as native from "../../native/lib";
+import type * as native from "../../native/lib";
 import { RpcError, invalidArgument } from "../errors";
 import { fileCall } from "./file-errors";
 import { isDirectory, isRegular, isSymlink } from "./file-info";
 import { splitForWrite } from "./file-paths";
-import { closeQuietly } from "./file-read";
 import type { FileRoot } from "./file-root";
 
-const writeAsync = promisify(write);
-const fdatasyncAsync = promisify(fdatasync);
 
 const O_WRONLY = 0o1;
 const O_CREAT = 0o100;
@@ -50,13 +45,13 @@ export function planWrite(header: WriteFileHeader): WritePlan {
 }
 
 /** Writes every chunk of `data` to `fd`, each whole; stops (throws its reason) once `signal` aborts. */
-async function writeAll(fd: number, data: AsyncIterable<Uint8Array>, what: string, signal: AbortSignal): Promise<bigint> {
+async function writeAll(root: FileRoot, fd: number, data: AsyncIterable<Uint8Array>, what: string, signal: AbortSignal): Promise<bigint> {
   let total = 0n;
   for await (const chunk of data) {
     if (signal.aborted) throw signal.reason;
     let done = 0;
     while (done < chunk.length) {
-      const { bytesWritten } = await fileCall(what, () => writeAsync(fd, chunk, done, chunk.length - done));
+      const bytesWritten = await fileCall(what, () => root.io.write(fd, chunk.subarray(done)));
       done += bytesWritten;
     }
     total += BigInt(chunk.length);
@@ -82,23 +77,23 @@ export async function writeFileIn(root: FileRoot, plan: WritePlan, data: AsyncIt
   const what = `write ${plan.path} in ${root.label}`;
   if (plan.mode === WriteMode.REPLACE) return replaceFile(root, plan, data, signal, what);
   const flags = O_WRONLY | O_NONBLOCK | O_NOCTTY | O_CREAT | (plan.mode === WriteMode.CREATE_NEW ? O_EXCL : plan.mode === WriteMode.APPEND ? O_APPEND : O_TRUNC);
-  const fd = await fileCall(what, () => native.files.openIn(root.fd, plan.path, flags, { mode: plan.perm ?? DEFAULT_MODE, creds: root.creds }));
+  const fd = await fileCall(what, () => root.io.openIn(root.fd, plan.path, flags, { mode: plan.perm ?? DEFAULT_MODE, creds: root.creds }));
   try {
-    const st = await fileCall(what, () => native.files.statFd(fd));
+    const st = await fileCall(what, () => root.io.statFd(fd));
     if (!isRegular(st.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is not a regular file`, "NOT_REGULAR_FILE");
     await setAttributes(fd, plan, root, what, plan.perm ?? (plan.mode === WriteMode.CREATE_NEW ? DEFAULT_MODE : undefined));
-    return await writeAll(fd, data, what, signal);
+    return await writeAll(root, fd, data, what, signal);
   } finally {
-    await closeQuietly(fd);
+    await root.io.close(fd);
   }
 }
 
 async function setAttributes(fd: number, plan: WritePlan, root: FileRoot, what: string, perm: number | undefined, owner: { uid?: number; gid?: number } = {}): Promise<void> {
   // fchmod after the create: the mode asked for exactly, whatever the daemon's umask.
-  if (perm !== undefined) await fileCall(what, () => native.files.chmodFd(fd, perm, root.creds));
+  if (perm !== undefined) await fileCall(what, () => root.io.chmodFd(fd, perm, root.creds));
   const uid = plan.uid ?? owner.uid;
   const gid = plan.gid ?? owner.gid;
-  if (uid !== undefined || gid !== undefined) await fileCall(what, () => native.files.chownFd(fd, { uid, gid }, root.creds));
+  if (uid !== undefined || gid !== undefined) await fileCall(what, () => root.io.chownFd(fd, { uid, gid }, root.creds));
 }
 
 /** Most symlinks REPLACE follows from the path to the file it replaces (the kernel's own limit). */
@@ -114,7 +109,7 @@ const MAX_LINK_HOPS = 40;
 async function replaceTarget(root: FileRoot, plan: WritePlan, what: string): Promise<{ dir: number; name: string; existing?: native.FileStat }> {
   let { dir: dirPath, name } = plan;
   for (let hops = 0; ; hops++) {
-    const dir = await fileCall(what, () => native.files.openIn(root.fd, dirPath, O_PATH | O_DIRECTORY, { creds: root.creds }));
+    const dir = await fileCall(what, () => root.io.openIn(root.fd, dirPath, O_PATH | O_DIRECTORY, { creds: root.creds }));
     try {
       const existing = await existingFile(dir, name, root);
       if (!existing?.link) return { dir, name, ...(existing ? { existing: existing.st } : {}) };
@@ -126,10 +121,10 @@ async function replaceTarget(root: FileRoot, plan: WritePlan, what: string): Pro
         throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is a symlink to ${JSON.stringify(existing.link)}, which names no file`, "NOT_REGULAR_FILE");
       }
     } catch (err) {
-      await closeQuietly(dir);
+      await root.io.close(dir);
       throw err;
     }
-    await closeQuietly(dir);
+    await root.io.close(dir);
   }
 }
 
@@ -141,19 +136,19 @@ async function replaceFile(root: FileRoot, plan: WritePlan, data: AsyncIterable<
     if (existing && isDirectory(existing.mode)) throw new RpcError(status.FAILED_PRECONDITION, `${plan.path} in ${root.label} is a directory`, "EISDIR");
     const keep = existing && isRegular(existing.mode) ? existing : undefined;
     const tempName = `.${name.slice(0, 200)}.lxnsd-${randomBytes(6).toString("hex")}`;
-    fd = await fileCall(what, () => native.files.openIn(dir, tempName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, { mode: 0o600, beneath: true, creds: root.creds }));
+    fd = await fileCall(what, () => root.io.openIn(dir, tempName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, { mode: 0o600, beneath: true, creds: root.creds }));
     temp = tempName;
-    const written = await writeAll(fd, data, what, signal);
+    const written = await writeAll(root, fd, data, what, signal);
     await setAttributes(fd, plan, root, what, plan.perm ?? (keep ? keep.mode & 0o7777 : DEFAULT_MODE), keep ? { uid: keep.uid, gid: keep.gid } : {});
-    await fileCall(what, () => fdatasyncAsync(fd!));
+    await fileCall(what, () => root.io.fdatasync(fd!));
     if (signal.aborted) throw signal.reason;
-    await fileCall(what, () => native.files.renameIn(dir, tempName, name, root.creds));
+    await fileCall(what, () => root.io.renameIn(dir, tempName, name, root.creds));
     temp = undefined;
     return written;
   } finally {
-    if (fd !== undefined) await closeQuietly(fd);
-    if (temp !== undefined) await native.files.unlinkIn(dir, temp, root.creds).catch(() => undefined);
-    await closeQuietly(dir);
+    if (fd !== undefined) await root.io.close(fd);
+    if (temp !== undefined) await root.io.removeQuietly(dir, temp, root.creds);
+    await root.io.close(dir);
   }
 }
 
@@ -161,14 +156,14 @@ async function replaceFile(root: FileRoot, plan: WritePlan, data: AsyncIterable<
 async function existingFile(dir: number, name: string, root: FileRoot): Promise<{ st: native.FileStat; link?: string } | undefined> {
   let fd: number;
   try {
-    fd = await native.files.openIn(dir, name, O_PATH | O_NOFOLLOW, { beneath: true, creds: root.creds });
+    fd = await root.io.openIn(dir, name, O_PATH | O_NOFOLLOW, { beneath: true, creds: root.creds });
   } catch {
     return undefined;
   }
   try {
-    const st = await native.files.statFd(fd);
-    return isSymlink(st.mode) ? { st, link: await native.files.readLinkFd(fd) } : { st };
+    const st = await root.io.statFd(fd);
+    return isSymlink(st.mode) ? { st, link: await root.io.readLinkFd(fd) } : { st };
   } finally {
-    await closeQuietly(fd);
+    await root.io.close(fd);
   }
 }

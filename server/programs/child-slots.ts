@@ -154,7 +154,12 @@ export class ChildSlots {
   }
 }
 
-/** The methods whose calls run a child ("Service/Method"): they take a slot for their whole call. */
+/**
+ * The methods whose calls run a child ("Service/Method"), or file
+ * operations on caller-named paths on threads of their own (FileService,
+ * BindMount's source): they take a slot for their whole call, and keep it
+ * while an operation they started still runs (CallContext.holdSlot).
+ */
 export const CHILD_METHODS: ReadonlySet<string> = new Set([
   "ProcessService/Run",
   "ProcessService/Exec",
@@ -164,4 +169,8 @@ export const CHILD_METHODS: ReadonlySet<string> = new Set([
   "MountService/BindMount",
   "NamespaceService/GetSysctl",
   "NamespaceService/SetSysctl",
+  "FileService/ReadFile",
+  "FileService/WriteFile",
+  "FileService/Stat",
+  "FileService/ListDirectory",
 ]);

@@ -65,6 +65,32 @@ function factsOf(method: DescMethod): MethodFacts {
   return { method, name, scope: scopeOf(name), takesChild: CHILD_METHODS.has(name), audited: changesState(name) };
 }
 
+/**
+ * A slot's release shared by the call and what it leaves running
+ * (context.holdSlot): the slot is freed once the call has ended and every
+ * hold is released.
+ */
+function sharedRelease(release: () => void, context: CallContext): () => void {
+  let holders = 1;
+  const drop = () => {
+    holders -= 1;
+    if (holders === 0) release();
+  };
+  (context as { holdSlot: () => () => void }).holdSlot = () => {
+    holders += 1;
+    let dropped = false;
+    return () => {
+      if (!dropped) drop();
+      dropped = true;
+    };
+  };
+  let ended = false;
+  return () => {
+    if (!ended) drop();
+    ended = true;
+  };
+}
+
 /** Identifies the caller, checks its scope, waits for a child slot; the context carries the caller. */
 async function admit(call: AnyCall, facts: MethodFacts, hooks: RpcHooks, context: CallContext): Promise<() => void> {
   const caller = hooks.gate.identify(call);
@@ -73,7 +99,7 @@ async function admit(call: AnyCall, facts: MethodFacts, hooks: RpcHooks, context
     throw new RpcError(status.PERMISSION_DENIED, `${caller.name} lacks the ${facts.scope} scope that ${facts.name} needs`, "SCOPE_MISSING");
   }
   if (!hooks.slots || !facts.takesChild) return () => {};
-  return hooks.slots.acquire(context.signal, caller.key);
+  return sharedRelease(await hooks.slots.acquire(context.signal, caller.key), context);
 }
 
 /** A call's context, and `done` to call once it has answered. */
@@ -98,6 +124,7 @@ function contextFor(call: AnyCall, facts: MethodFacts, log: Logger): { context: 
     method: facts.method.name,
     caller: undefined as unknown as Caller,
     targets: [],
+    holdSlot: () => () => {},
     // One child logger per call, made when first used: by then the caller is known (admit runs first).
     get log(): Logger {
       callLog ??= log.child(context.caller ? { call: callId, method: name, identity: context.caller.name } : { call: callId, method: name });

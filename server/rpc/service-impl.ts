@@ -22,6 +22,13 @@ export interface CallContext {
   readonly audit: AuditDetails;
   /** A logger carrying this call's id, method and caller. */
   log: Logger;
+  /**
+   * Keeps the call's child slot (if its method takes one) taken until the
+   * returned function is called, even after the call has answered: work
+   * the call started that may outlive it (a file operation stuck on a hung
+   * mount) counts against --max-children while it runs.
+   */
+  holdSlot(): () => void;
 }
 
 type Unary<I extends DescMessage, O extends DescMessage> = (

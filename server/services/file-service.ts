@@ -3,6 +3,7 @@ import type { Server } from "@grpc/grpc-js";
 import { FileService as FileServiceDesc, WriteMode } from "../../api/gen/lxnsd/v1/file_service_pb";
 import type { ListDirectoryRequest, ReadFileRequest, StatRequest, WriteFileRequest } from "../../api/gen/lxnsd/v1/file_service_pb";
 import { RpcError, invalidArgument } from "../errors";
+import { FileIo } from "../files/file-io";
 import { checkFilePath } from "../files/file-paths";
 import { listFiles, readFileChunks, statFile } from "../files/file-read";
 import { openFileRoot } from "../files/file-root";
@@ -42,8 +43,11 @@ async function* dataOf(requests: AsyncIterator<WriteFileRequest>, signal: AbortS
 /**
  * lxnsd.v1.FileService: files as a process (or a mount namespace) sees
  * them, without starting a program. Paths resolve once with openat2
- * RESOLVE_IN_ROOT from the reference's root (files/file-root.ts); every
- * lookup and read runs on the libuv pool, never on the event loop.
+ * RESOLVE_IN_ROOT from the reference's root (files/file-root.ts). Every
+ * lookup, read and write runs on a thread of its own (files/file-io.ts),
+ * never on the libuv pool nor the event loop, and holds the call's child
+ * slot while it runs: a call stuck on a hung mount answers at its deadline
+ * or cancel, and the daemon keeps serving everyone else.
  */
 export class FileService implements ServiceImpl<typeof FileServiceDesc> {
   constructor(private readonly deps: FileServiceDeps) {}
@@ -55,21 +59,21 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
 
   private async withRoot<T>(request: { mount?: ReadFileRequest["mount"]; path: string }, context: CallContext, body: (root: FileRoot) => Promise<T>): Promise<T> {
     checkFilePath(request.path);
-    const root = await openFileRoot(request.mount, context.caller, this.deps, context.signal);
+    const root = await openFileRoot(request.mount, context.caller, this.deps, new FileIo(context));
     try {
       return await body(root);
     } finally {
-      root.release();
+      void root.release();
     }
   }
 
   async *readFile(request: ReadFileRequest, context: CallContext) {
     checkFilePath(request.path);
-    const root = await openFileRoot(request.mount, context.caller, this.deps, context.signal);
+    const root = await openFileRoot(request.mount, context.caller, this.deps, new FileIo(context));
     try {
       for await (const data of readFileChunks(root, request.path, request.offset, request.length, this.deps.maxFileBytes, context.signal)) yield { data };
     } finally {
-      root.release();
+      void root.release();
     }
   }
 
@@ -91,7 +95,7 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
     context.audit.path = header.path.slice(0, 4096);
     context.audit.writeMode = (WriteMode[header.writeMode] ?? String(header.writeMode)).toLowerCase();
     const plan = planWrite(header);
-    const root = await openFileRoot(header.mount, context.caller, this.deps, context.signal);
+    const root = await openFileRoot(header.mount, context.caller, this.deps, new FileIo(context));
     try {
       const written = await writeFileIn(root, plan, dataOf(iterator, context.signal), context.signal);
       context.log.info({ target: root.label, path: plan.path, bytes: written.toString() }, "file written");
@@ -100,7 +104,7 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
       if (context.signal.aborted) throw context.signal.reason instanceof RpcError ? context.signal.reason : new RpcError(status.CANCELLED, "the call was cancelled");
       throw err;
     } finally {
-      root.release();
+      void root.release();
     }
   }
 }

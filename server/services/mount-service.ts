@@ -1,4 +1,3 @@
-import { fstatSync, openSync } from "node:fs";
 import * as path from "node:path";
 import { status } from "@grpc/grpc-js";
 import type { Server } from "@grpc/grpc-js";
@@ -9,6 +8,8 @@ import { NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
 import type { Caller } from "../auth/caller";
 import { isRestricted } from "../auth/target-guard";
 import * as native from "../../native/lib";
+import { FileIo } from "../files/file-io";
+import { isDirectory } from "../files/file-info";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike, nativeCall } from "../errors";
 import { ownUserNamespaceId, statNamespace } from "../namespaces/info";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
@@ -18,11 +19,6 @@ import type { RpcHooks } from "../rpc/add-service";
 import type { CallContext, ServiceImpl } from "../rpc/service-impl";
 
 const O_PATH = 0o10000000;
-
-/** open(path, O_PATH|O_CLOEXEC) (libuv adds O_CLOEXEC): one lookup, never blocks. */
-function openPathOnly(file: string): number {
-  return openSync(file, O_PATH);
-}
 
 function forbiddenSource(caller: Caller, source: string): RpcError {
   return new RpcError(status.PERMISSION_DENIED, `${caller.name} may not mount ${source}: not beneath its mount-sources`, "TARGET_FORBIDDEN");
@@ -37,8 +33,8 @@ export interface MountServiceDeps {
 }
 
 /** What create_target_path makes for the source at `fd`: a directory for a directory, an empty file otherwise. */
-function sourceKind(fd: number, source: string): "dir" | "file" {
-  return nativeCall(`stat ${source}`, () => (fstatSync(fd).isDirectory() ? "dir" : "file"));
+async function sourceKind(io: FileIo, fd: number, source: string): Promise<"dir" | "file"> {
+  return isDirectory((await nativeCall(`stat ${source}`, () => io.statFd(fd))).mode) ? "dir" : "file";
 }
 
 /**
@@ -49,7 +45,10 @@ function sourceKind(fd: number, source: string): "dir" | "file" {
  * child joins the target's owning user namespace (when it is not the
  * daemon's) and its mount namespace and attaches the tree with move_mount.
  * On any failure the tree is never attached and dissolves when the daemon
- * closes its fd: nothing is mounted.
+ * closes its fd: nothing is mounted. The source is looked up (and
+ * stat'ed) on threads of their own (files/file-io.ts), holding the call's
+ * slot: a source on a hung mount stalls only its own call, which answers
+ * at its deadline.
  */
 export class MountService implements ServiceImpl<typeof MountServiceDesc> {
   private readonly userNsId = ownUserNamespaceId();
@@ -71,13 +70,14 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
     checkAbsolutePath(request.source, "source", { quote: true });
     checkAbsolutePath(request.targetPath, "target_path", { quote: true });
     const caller = context.caller;
+    const io = new FileIo(context);
     const fds: number[] = [];
     const mnt = this.deps.resolver.resolve(request.target, "target", caller, { defaultType: NamespaceType.MNT });
     try {
       if (mnt.kind.type !== NamespaceType.MNT) {
         throw new RpcError(status.FAILED_PRECONDITION, `target: ${mnt.label} is a ${mnt.kind.name} namespace, not mnt`, "WRONG_NAMESPACE_TYPE");
       }
-      const source = this.openSource(request.source, caller);
+      const source = await this.openSource(request.source, caller, io);
       fds.push(source);
       const join: native.ChildJoin[] = [];
       fds.push(this.ownerOf(mnt, request, caller));
@@ -87,13 +87,14 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
       // The very file checked against the roots: open_tree of the fd, the path is not looked up again.
       const tree = nativeCall(`clone ${request.source}`, () => native.openTreeFd(source, { recursive: request.recursive, readOnly: request.readOnly }));
       fds.push(tree);
-      const moveMount = { fd: tree, targetPath: request.targetPath, ...(request.createTargetPath ? { create: sourceKind(source, request.source) } : {}) };
+      const moveMount = { fd: tree, targetPath: request.targetPath, ...(request.createTargetPath ? { create: await sourceKind(io, source, request.source) } : {}) };
       const what = `bind mount ${request.source} at ${request.targetPath} in ${mnt.label}`;
       await nativeCall(what, () => native.runChild({ join, moveMount, timeoutMs: this.deps.childTimeoutMs }, { signal: context.signal }));
       context.log.info({ source: request.source, target: mnt.label, targetPath: request.targetPath, readOnly: request.readOnly, recursive: request.recursive }, "bind mounted");
       return {};
     } finally {
-      fds.forEach((fd) => native.close(fd));
+      // The source's fd through io: closed once no lookup of it is in flight.
+      fds.forEach((fd, i) => (i === 0 ? void io.close(fd) : native.close(fd)));
       mnt.release();
     }
   }
@@ -123,7 +124,7 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
    * Outside the daemon's roots: INVALID_ARGUMENT; outside the caller's:
    * PERMISSION_DENIED (TARGET_FORBIDDEN).
    */
-  private openSource(source: string, caller: Caller): number {
+  private async openSource(source: string, caller: Caller, io: FileIo): Promise<number> {
     const own = caller.targets?.mountSources;
     if (isRestricted(caller) && !own) {
       throw new RpcError(status.PERMISSION_DENIED, `${caller.name} may not mount anything (no mount-sources in its policy)`, "TARGET_FORBIDDEN");
@@ -136,10 +137,10 @@ export class MountService implements ServiceImpl<typeof MountServiceDesc> {
     // Both contain source, so one contains the other: resolve beneath the deeper.
     const root = callerRoot !== undefined && callerRoot.length > daemonRoot.length ? callerRoot : daemonRoot;
     const byCaller = root === callerRoot;
-    if (root === "/" && !byCaller) return nativeCall(`open ${source}`, () => openPathOnly(source));
+    if (root === "/" && !byCaller) return await nativeCall(`open ${source}`, () => io.openPath(source, O_PATH));
     const relative = path.posix.relative(root, source) || ".";
     try {
-      return native.openBeneath(root, relative);
+      return await io.openBeneath(root, relative);
     } catch (err) {
       if (isErrnoLike(err) && err.syscall === "openat2" && (err.code === "EXDEV" || err.code === "ELOOP")) {
         if (byCaller) throw forbiddenSource(caller, source);

@@ -4,7 +4,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, DescService } from "@bufbuild/protobuf";
 import { Client, credentials } from "@grpc/grpc-js";
 import fc from "fast-check";
-import { MountService, NamespaceRefSchema, NamespaceService, NamespaceType, ProcessService, UnshareOptionsSchema, kindNamed, status } from "../../client";
+import { FileService, MountService, NamespaceRefSchema, NamespaceService, NamespaceType, ProcessService, UnshareOptionsSchema, kindNamed, status } from "../../client";
 import { DurationSchema } from "@bufbuild/protobuf/wkt";
 import type { ExecRequest } from "../../client";
 import { serviceClient } from "../../client/rpc/service-client";
@@ -24,7 +24,7 @@ import { Tally, lastErrorMessage, statusOf } from "./support/outcomes";
 /** Runs per method, over CI's fixed seeds: bounded so that the suite stays within minutes on two cores. */
 const RUNS: Record<string, number> = { ListNamespaces: 60, WatchNamespaces: 40, Run: 250, Exec: 250, Unshare: 200 };
 const DEFAULT_RUNS = 300;
-const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService];
+const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService, FileService];
 
 type AnyFn = (request: unknown, options?: { timeoutMs?: number; signal?: AbortSignal }) => unknown;
 
@@ -76,6 +76,18 @@ describeRoot("fuzz: every request message and field of every method", () => {
     const pins = path.join(lxnsd.dir, "state", "ns");
     const pinName = fc.oneof(fc.stringMatching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,8}$/), fc.constantFrom("fuzz", "a", "..", ".", "x/y"), anyString);
     const fuzzPath = fc.oneof(fc.constantFrom(world.scratch, `${world.scratch}/dir`, `${world.scratch}/file`, `${world.scratch}/new`, "/", "relative", "/a/../b"), anyString);
+    // FileService takes ".." and symlinks (RESOLVE_IN_ROOT keeps them inside): ".."-heavy, long and NUL paths too.
+    const filePath = fc.oneof(
+      fuzzPath,
+      fc.constantFrom(`${world.scratch}/../../..`, "/../../../..", `${world.scratch}/dir/../file`, "/proc/self/root/etc", `/${"a/".repeat(2100)}`, `/${"x".repeat(300)}`, "/tmp\0/x"),
+      fc.array(fc.constantFrom("..", ".", "dir", "file", "", "new"), { maxLength: 12 }).map((parts) => `${world.scratch}/${parts.join("/")}`),
+    );
+    // Mostly the suite's target, by pid or by its mount namespace's handle, so that paths reach the kernel.
+    const mountRef = fc.oneof(
+      { weight: 2, arbitrary: fc.constant({ type: NamespaceType.MNT, source: { case: "pid", value: world.targetPid } }) },
+      { weight: 1, arbitrary: fc.constant({ source: { case: "handle", value: world.handles[world.handles.length - 1] } }) },
+      { weight: 1, arbitrary: messageInit(NamespaceRefSchema, 1, {}) },
+    );
     const validDuration = fc.record({ seconds: fc.bigInt({ min: 0n, max: 3n }), nanos: fc.integer({ min: 0, max: 999_999_999 }) });
     const validTypes = [NamespaceType.USER, NamespaceType.CGROUP, NamespaceType.IPC, NamespaceType.NET, NamespaceType.MNT, NamespaceType.PID, NamespaceType.TIME, NamespaceType.UTS];
     const types = fc.oneof({ weight: 3, arbitrary: fc.shuffledSubarray(validTypes, { minLength: 1 }) }, { weight: 1, arbitrary: fc.array(fc.integer({ min: -3, max: 12 }), { maxLength: 5 }) });
@@ -110,6 +122,17 @@ describeRoot("fuzz: every request message and field of every method", () => {
       "lxnsd.v1.UnpinRequest.name": pinName,
       "lxnsd.v1.BindMountRequest.source": fuzzPath,
       "lxnsd.v1.BindMountRequest.target_path": fuzzPath,
+      "lxnsd.v1.ReadFileRequest.mount": mountRef,
+      "lxnsd.v1.StatRequest.mount": mountRef,
+      "lxnsd.v1.ListDirectoryRequest.mount": mountRef,
+      "lxnsd.v1.WriteFileHeader.mount": mountRef,
+      "lxnsd.v1.ReadFileRequest.path": filePath,
+      "lxnsd.v1.StatRequest.path": filePath,
+      "lxnsd.v1.ListDirectoryRequest.path": filePath,
+      "lxnsd.v1.WriteFileHeader.path": filePath,
+      // Mostly within --max-file-bytes, so that reads reach the kernel.
+      "lxnsd.v1.ReadFileRequest.length": fc.oneof(fc.constantFrom(0n, 1n, 4096n, 64n * 1024n * 1024n + 1n), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+      "lxnsd.v1.WriteFileHeader.mode": fc.oneof(fc.constantFrom(0, 0o644, 0o7777, 0o10000), fc.integer({ min: 0, max: 2 ** 32 - 1 })),
     };
   }
 
@@ -134,6 +157,18 @@ describeRoot("fuzz: every request message and field of every method", () => {
             // A watch never ends on its own: its first answer is enough.
             if (method.name === "WatchNamespaces") controller.abort();
           }
+        })(),
+      );
+    }
+    if (method.methodKind === "client_streaming") {
+      return statusOf(
+        (async () => {
+          await fn(
+            (async function* () {
+              yield* requests;
+            })(),
+            options,
+          );
         })(),
       );
     }

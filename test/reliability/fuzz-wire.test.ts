@@ -4,7 +4,7 @@ import { clone, fromBinary, toBinary } from "@bufbuild/protobuf";
 import type { DescMethod, DescService, Message } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import fc from "fast-check";
-import { MountService, NamespaceService, ProcessService } from "../../client";
+import { FileService, MountService, NamespaceService, ProcessService } from "../../client";
 import { methodPath } from "../../api/method-definitions";
 import { describeRoot } from "../helpers/privileged";
 import { processState } from "../helpers/proc";
@@ -17,7 +17,7 @@ import type { FuzzWorld } from "./support/fuzz-policy";
 import { assertFuzz } from "./support/fuzz-seeds";
 import { Tally } from "./support/outcomes";
 
-const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService];
+const SERVICES: DescService[] = [NamespaceService, ProcessService, MountService, FileService];
 const RUNS_PER_METHOD = 40;
 /** What grpc-js itself answers a body it cannot take: unparsable (INTERNAL), compressed without an encoding (UNIMPLEMENTED/INTERNAL), too big. */
 const FRAMING_ERRORS = [status.INTERNAL, status.UNIMPLEMENTED, status.RESOURCE_EXHAUSTED];

@@ -1,19 +1,25 @@
-// fileOp(op, args, creds?): one file_ops.h call on the libuv pool (a path
-// lookup may hang on a dead mount; the event loop never waits), settling a
-// Promise. See RawFileOp in native/lib/raw.ts for the ops and their args.
+// fileOp(op, args, creds?): one file_ops.h call on a thread of its own (a
+// path lookup or read may hang on a dead mount: neither the event loop nor
+// the libuv pool ever waits for it), settling a Promise. See RawFileOpName
+// in native/lib/raw.ts for the ops and their args.
 #include <sys/stat.h>
 
 #include <memory>
+#include <system_error>
+#include <thread>
 #include <string>
 #include <vector>
 
 #include "file_ops.h"
+#include "mount_ops.h"
+#include "ns_fd.h"
+#include "op_threads.h"
 #include "js/addon.h"
 #include "js/js_args.h"
 
 namespace {
 
-enum class Op { kOpen, kStat, kReadLink, kRename, kUnlink, kChown, kChmod, kList };
+enum class Op { kOpen, kStat, kReadLink, kRename, kUnlink, kChown, kChmod, kList, kRead, kWrite, kFdatasync, kClose, kOpenPath, kOpenBeneath };
 
 struct OpArgs {
   Op op = Op::kOpen;
@@ -23,9 +29,12 @@ struct OpArgs {
   int flags = 0;
   unsigned int mode = 0;
   bool in_root = true;
+  bool with_stat = false;  // open: fstat the new fd too
   int64_t uid = -1;
   int64_t gid = -1;
   size_t max = 0;
+  size_t length = 0;     // read, write: bytes
+  uint64_t position = 0;  // read: the file offset
 };
 
 Op ParseOp(Napi::Env env, const std::string& name) {
@@ -37,6 +46,12 @@ Op ParseOp(Napi::Env env, const std::string& name) {
   if (name == "chown") return Op::kChown;
   if (name == "chmod") return Op::kChmod;
   if (name == "list") return Op::kList;
+  if (name == "read") return Op::kRead;
+  if (name == "write") return Op::kWrite;
+  if (name == "fdatasync") return Op::kFdatasync;
+  if (name == "close") return Op::kClose;
+  if (name == "openPath") return Op::kOpenPath;
+  if (name == "openBeneath") return Op::kOpenBeneath;
   ThrowType(env, "fileOp: unknown op " + name);
 }
 
@@ -50,6 +65,12 @@ const char* SyscallOf(Op op) {
     case Op::kChown: return "fchownat";
     case Op::kChmod: return "fchmod";
     case Op::kList: return "getdents";
+    case Op::kRead: return "pread";
+    case Op::kWrite: return "write";
+    case Op::kFdatasync: return "fdatasync";
+    case Op::kClose: return "close";
+    case Op::kOpenPath: return "open";
+    case Op::kOpenBeneath: return "openat2";
   }
   return "";
 }
@@ -59,28 +80,84 @@ int64_t OptionalId(Napi::Env env, const Napi::Object& o, const char* key) {
   return IsSet(o, key) ? static_cast<int64_t>(GetUint32(env, o, key)) : -1;
 }
 
-class FileOpWorker : public Napi::AsyncWorker {
+// One fileOp call: its arguments, its result, and the promise it settles.
+// It runs on a thread of its own (never the libuv pool: a lookup or read on
+// a hung mount would park a pool thread for good, and four of them stall
+// every fs call of the daemon), and settles its promise on the loop thread
+// through a thread-safe function of its own. A thread that never returns
+// keeps only itself and this job.
+class FileOpJob {
  public:
-  FileOpWorker(Napi::Env env, LxnsAddon* addon, OpArgs args, std::unique_ptr<FileCreds> creds)
-      : Napi::AsyncWorker(env, "lxnsd:fileOp"), deferred_(Napi::Promise::Deferred::New(env)), addon_(addon),
-        args_(std::move(args)), creds_(std::move(creds)) {}
+  FileOpJob(Napi::Env env, LxnsAddon* addon, OpArgs args, std::unique_ptr<FileCreds> creds)
+      : deferred_(Napi::Promise::Deferred::New(env)), addon_(addon), args_(std::move(args)), creds_(std::move(creds)) {}
 
   Napi::Promise Promise() const { return deferred_.Promise(); }
 
- protected:
-  void Execute() override {
-    result_ = RunWithCreds(creds_.get(), [this] { return Run(); });
+  // The buffer a read fills or a write takes, held until the job settles.
+  void HoldBuffer(Napi::Uint8Array buffer) {
+    buffer_ref_ = Napi::Persistent(buffer.As<Napi::Object>());
+    data_ = buffer.Data();
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
+  // Starts the job on a thread to itself; when none can be made the promise is rejected (EAGAIN).
+  void Start(Napi::Env env) {
+    tsfn_ = Tsfn::New(env, "lxnsd:fileOp", 0, 1, this);
+    auto work = [this] {
+      if (creds_) {
+        int taken = TakeCredsOnThisThread(*creds_);
+        result_ = taken < 0 ? taken : Run();
+      } else {
+        result_ = Run();
+      }
+      Tsfn tsfn = tsfn_;
+      if (tsfn.BlockingCall(this) != napi_ok) return;  // the environment is gone: nobody to settle
+      tsfn.Release();
+    };
+    try {
+      // Credentials taken by a thread die with it: such a thread is never reused.
+      if (creds_) {
+        std::thread(work).detach();
+      } else {
+        RunOnOwnThread(work);
+      }
+    } catch (const std::system_error& e) {
+      tsfn_.Release();
+      result_ = -(e.code().value() ? e.code().value() : EAGAIN);
+      failed_ = "pthread_create";
+      Settle(env);
+      delete this;
+    }
+  }
+
+  static void CallJs(Napi::Env env, Napi::Function, FileOpJob* context, FileOpJob* job) {
+    (void)context;
+    if (env != nullptr) job->Settle(env);
+    delete job;
+  }
+  using Tsfn = Napi::TypedThreadSafeFunction<FileOpJob, FileOpJob, &FileOpJob::CallJs>;
+
+ private:
+  void Settle(Napi::Env env) {
+    Napi::HandleScope scope(env);
+    if (!buffer_ref_.IsEmpty()) buffer_ref_.Reset();
     if (result_ < 0) {
       // An fd opened by the op is never handed out on failure (Run closes nothing it did not open).
-      deferred_.Reject(addon_->MakeError(env, {-result_, SyscallOf(args_.op), args_.path, "", ""}));
+      const char* syscall = failed_ ? failed_ : SyscallOf(args_.op);
+      deferred_.Reject(addon_->MakeError(env, {-result_, syscall, args_.path, "", ""}));
+      return;
+    }
+    if (args_.op == Op::kOpen && args_.with_stat) {
+      Napi::Object o = StatObject(env, stat_);
+      o.Set("fd", result_);
+      deferred_.Resolve(o);
       return;
     }
     switch (args_.op) {
-      case Op::kOpen: deferred_.Resolve(Napi::Number::New(env, result_)); break;
+      case Op::kOpen:
+      case Op::kOpenPath:
+      case Op::kOpenBeneath:
+      case Op::kRead:
+      case Op::kWrite: deferred_.Resolve(Napi::Number::New(env, result_)); break;
       case Op::kStat: deferred_.Resolve(StatObject(env, stat_)); break;
       case Op::kReadLink: deferred_.Resolve(Napi::String::New(env, link_)); break;
       case Op::kList: {
@@ -98,13 +175,20 @@ class FileOpWorker : public Napi::AsyncWorker {
     }
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
   int Run() {
     const OpArgs& a = args_;
     switch (a.op) {
-      case Op::kOpen: return OpenInRoot(a.fd, a.path.c_str(), a.flags, a.mode, a.in_root);
+      case Op::kOpen: {
+        int fd = OpenInRoot(a.fd, a.path.c_str(), a.flags, a.mode, a.in_root);
+        if (fd < 0 || !a.with_stat) return fd;
+        int st = StatFd(fd, &stat_);
+        if (st < 0) {
+          CloseFd(fd);
+          failed_ = "fstatat";
+          return st;
+        }
+        return fd;
+      }
       case Op::kStat: return StatFd(a.fd, &stat_);
       case Op::kReadLink: return ReadLinkFd(a.fd, &link_);
       case Op::kRename: return RenameIn(a.fd, a.path.c_str(), a.to.c_str());
@@ -112,6 +196,12 @@ class FileOpWorker : public Napi::AsyncWorker {
       case Op::kChown: return ChownFd(a.fd, a.uid, a.gid);
       case Op::kChmod: return ChmodFd(a.fd, a.mode);
       case Op::kList: return ListDir(a.fd, a.max, &entries_);
+      case Op::kRead: return ReadAt(a.fd, data_, a.length, a.position);
+      case Op::kWrite: return WriteSome(a.fd, data_, a.length);
+      case Op::kFdatasync: return DataSync(a.fd);
+      case Op::kClose: return CloseFd(a.fd);
+      case Op::kOpenPath: return OpenPathFlags(a.path.c_str(), a.flags);
+      case Op::kOpenBeneath: return OpenBeneath(a.path.c_str(), a.to.c_str(), &failed_);
     }
     return -EINVAL;
   }
@@ -131,7 +221,11 @@ class FileOpWorker : public Napi::AsyncWorker {
   LxnsAddon* addon_;
   OpArgs args_;
   std::unique_ptr<FileCreds> creds_;
+  Tsfn tsfn_;
+  Napi::ObjectReference buffer_ref_;
+  uint8_t* data_ = nullptr;
   int result_ = 0;
+  const char* failed_ = nullptr;
   FileStat stat_;
   std::string link_;
   std::vector<DirEntry> entries_;
@@ -163,21 +257,32 @@ Napi::Value LxnsAddon::FileOpJs(const Napi::CallbackInfo& info) {
   OpArgs args;
   args.op = ParseOp(env, info[0].As<Napi::String>().Utf8Value());
   Napi::Object o = info[1].As<Napi::Object>();
-  args.fd = GetFd(env, o, "fd");
+  bool by_path = args.op == Op::kOpenPath || args.op == Op::kOpenBeneath;
+  if (!by_path) args.fd = GetFd(env, o, "fd");
   if (IsSet(o, "path")) args.path = GetString(env, o, "path", true);
   if (IsSet(o, "to")) args.to = GetString(env, o, "to", true);
   if (IsSet(o, "flags")) args.flags = static_cast<int>(GetUint32(env, o, "flags"));
   if (IsSet(o, "mode")) args.mode = GetUint32(env, o, "mode") & 07777;
   if (IsSet(o, "inRoot")) args.in_root = o.Get("inRoot").ToBoolean().Value();
+  if (IsSet(o, "withStat")) args.with_stat = o.Get("withStat").ToBoolean().Value();
   args.uid = OptionalId(env, o, "uid");
   args.gid = OptionalId(env, o, "gid");
   if (IsSet(o, "max")) args.max = GetUint32(env, o, "max");
-  bool needs_path = args.op == Op::kOpen || args.op == Op::kRename || args.op == Op::kUnlink;
+  if (IsSet(o, "position")) args.position = GetUint64(env, o, "position");
+  bool needs_path = args.op == Op::kOpen || args.op == Op::kRename || args.op == Op::kUnlink || by_path;
   if (needs_path && args.path.empty()) ThrowType(env, "fileOp: path is required");
-  if (args.op == Op::kRename && args.to.empty()) ThrowType(env, "fileOp: to is required");
+  if ((args.op == Op::kRename || args.op == Op::kOpenBeneath) && args.to.empty()) ThrowType(env, "fileOp: to is required");
+  Napi::Uint8Array buffer;
+  if (args.op == Op::kRead || args.op == Op::kWrite) {
+    Napi::Value b = o.Get("buffer");
+    if (!b.IsTypedArray() || b.As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array) ThrowType(env, "fileOp: buffer must be a Uint8Array");
+    buffer = b.As<Napi::Uint8Array>();
+    args.length = buffer.ByteLength();
+  }
   std::unique_ptr<FileCreds> creds = ParseCreds(env, info.Length() > 2 ? info[2] : env.Undefined());
-  FileOpWorker* worker = new FileOpWorker(env, this, std::move(args), std::move(creds));
-  Napi::Promise promise = worker->Promise();
-  worker->Queue();  // deletes itself after OnOK/OnError
+  FileOpJob* job = new FileOpJob(env, this, std::move(args), std::move(creds));
+  if (!buffer.IsEmpty()) job->HoldBuffer(buffer);
+  Napi::Promise promise = job->Promise();
+  job->Start(env);  // deletes itself once settled
   return promise;
 }

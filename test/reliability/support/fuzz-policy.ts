@@ -3,7 +3,7 @@ import { create } from "@bufbuild/protobuf";
 import type { DescMethod } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { NamespaceRefSchema, Relation } from "../../../client";
-import type { BindMountRequest, ExecRequest, ExecSpec, NamespaceRef, PinRequest, RunRequest, SetLimitRequest, SetSysctlRequest, UnshareRequest } from "../../../client";
+import type { BindMountRequest, ExecRequest, ExecSpec, ListDirectoryRequest, NamespaceRef, PinRequest, ReadFileRequest, RunRequest, SetLimitRequest, SetSysctlRequest, StatRequest, UnshareRequest, WriteFileRequest } from "../../../client";
 
 /** What the fuzzed requests may act on: only things the suite made. */
 export interface FuzzWorld {
@@ -99,6 +99,28 @@ export function tameBindMount(request: BindMountRequest, world: FuzzWorld): void
   tameRef(request.target, world, false);
 }
 
+/**
+ * A WriteFile writes only beneath the scratch dir: a path FileService takes
+ * (absolute, no NUL, at most PATH_MAX; ".." and symlinks allowed, as
+ * RESOLVE_IN_ROOT keeps them in the root, which for the suite's target is
+ * the host's own) that is not plainly beneath scratch (no ".." component)
+ * moves there; the mount is the suite's target (self, a pid) or as fuzzed
+ * (handles are the suite's; a path names no mount namespace of the host's).
+ */
+export function tameWriteFile(request: WriteFileRequest, world: FuzzWorld): void {
+  if (request.msg.case !== "header") return;
+  const header = request.msg.value;
+  const taken = !header.path.includes("\0") && header.path.startsWith("/") && header.path.length <= 4096;
+  const beneath = header.path.startsWith(`${world.scratch}/`) && !header.path.split("/").includes("..");
+  if (taken && !beneath) header.path = path.join(world.scratch, `w${header.path.length % 7}`);
+  tameRef(header.mount, world, false);
+}
+
+/** Reads touch nothing: only their pid is the suite's target or nobody (self, the host's files, is harmless to read). */
+export function tameFileRead(request: ReadFileRequest | StatRequest | ListDirectoryRequest, world: FuzzWorld): void {
+  tameRef(request.mount, world, true);
+}
+
 /** Makes a fuzzed request of `method` safe to send, in place: nothing outside what the suite made is touched. */
 export function tameRequest(method: DescMethod, message: unknown, world: FuzzWorld): void {
   switch (method.name) {
@@ -122,6 +144,14 @@ export function tameRequest(method: DescMethod, message: unknown, world: FuzzWor
       break;
     case "SetSysctl":
       tameSetSysctl(message as SetSysctlRequest, world);
+      break;
+    case "WriteFile":
+      tameWriteFile(message as WriteFileRequest, world);
+      break;
+    case "ReadFile":
+    case "Stat":
+    case "ListDirectory":
+      tameFileRead(message as ReadFileRequest, world);
       break;
   }
 }
@@ -153,4 +183,9 @@ export const ALLOWED: Readonly<Record<string, readonly status[]>> = {
   BindMount: CALLER_ERRORS,
   GetSysctl: CALLER_ERRORS,
   SetSysctl: CALLER_ERRORS,
+  // README, FileService: ALREADY_EXISTS for CREATE_NEW; RESOURCE_EXHAUSTED for --max-file-bytes, a huge listing, EFBIG.
+  ReadFile: [...CALLER_ERRORS, status.RESOURCE_EXHAUSTED],
+  WriteFile: [...CALLER_ERRORS, status.ALREADY_EXISTS, status.RESOURCE_EXHAUSTED],
+  Stat: CALLER_ERRORS,
+  ListDirectory: [...CALLER_ERRORS, status.RESOURCE_EXHAUSTED],
 };
