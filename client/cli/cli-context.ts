@@ -5,6 +5,8 @@ import { readFileSync } from "node:fs";
 import { createClient } from "../create-client";
 import type { ClientOptions, LxnsdClient } from "../create-client";
 import { UsageError } from "./usage-error";
+import { pinDirsOf } from "./pin-dirs";
+import type { CliPinDirs } from "./pin-dirs";
 import { defaultAddress } from "../../api/default-address";
 import type { CallOptions } from "../rpc/call-options";
 import { formatJson } from "./format";
@@ -65,6 +67,8 @@ export interface GlobalOptions {
   tlsServerName?: string;
   json?: boolean;
   timeout?: number;
+  stateDir?: string;
+  netnsDir?: string;
 }
 
 /**
@@ -90,6 +94,11 @@ export class CliContext {
   address(command: Command): string {
     const env = this.io.env ?? process.env;
     return this.globals(command).address ?? (env.LXNSD_ADDRESS || defaultAddress());
+  }
+
+  /** The daemon's pin directories: --state-dir and --netns-dir, else LXNSD_STATE_DIR and LXNSD_NETNS_DIR, else its defaults. */
+  pinDirs(command: Command): CliPinDirs {
+    return pinDirsOf(this.globals(command), this.io.env ?? process.env);
   }
 
   /** The client, connected on first use. */

@@ -14,8 +14,10 @@ import { registerMount } from "./commands/mount";
 import { registerFile } from "./commands/file";
 import { registerSysctl } from "./commands/sysctl";
 import { registerPin, registerUnpin } from "./commands/pin";
+import { registerPins } from "./commands/pins";
 import { registerUnshare } from "./commands/unshare";
 import { parseTimeoutMs } from "./parse-values";
+import { addPinDirOptions } from "./pin-dirs";
 import { markProgramStart } from "./program-argv";
 import { processTerminal } from "./process-terminal";
 import { processSignals, reraise, streamWriter } from "./run-program";
@@ -52,6 +54,7 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (text) => ctx.io.stderr(text),
       outputError: (text, write) => write(`lxnsctl: ${text.replace(/^error: /, "")}`),
     });
+  addPinDirOptions(program);
   registerInspect(program, ctx);
   registerCurrent(program, ctx);
   registerOpen(program, ctx);
@@ -64,6 +67,7 @@ export function buildProgram(ctx: CliContext): Command {
   registerWatch(program, ctx);
   registerPin(program, ctx);
   registerUnpin(program, ctx);
+  registerPins(program, ctx);
   registerMount(program, ctx);
   registerFile(program, ctx);
   registerSysctl(program, ctx);
