@@ -7,7 +7,7 @@ import { COMMANDS, addCommandStubs, commandNamed } from "./lazy-commands";
 import { addPinDirOptions } from "./pin-dirs";
 import { markProgramStart } from "./program-argv";
 import { processTerminal } from "./process-terminal";
-import { processSignals, reraise, streamWriter } from "./process-io";
+import { enableMemoryNudges, processSignals, reraise, streamWriter } from "./process-io";
 import { UsageError } from "./usage-error";
 
 export type { CliIo } from "./cli-context";
@@ -89,6 +89,7 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
  * killed the program. The bin (client/cli/build-bundle.js) calls this.
  */
 export function runAsBin(): void {
+  enableMemoryNudges();
   const writeStdout = streamWriter(process.stdout);
   const writeStderr = streamWriter(process.stderr);
   let killedBy: number | undefined;

@@ -1,5 +1,38 @@
 import { constants } from "node:os";
 import type { Writable } from "node:stream";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
+
+/** Bytes streamed (either way) between two young-generation collections, once enableMemoryNudges() ran. */
+const NUDGE_EVERY = 4 * 1024 * 1024;
+let collect: ((options: { type: "minor" }) => void) | undefined;
+let sinceNudge = 0;
+
+/**
+ * Keeps lxnsctl's memory bounded while it streams (the bin calls this). V8
+ * frees the ArrayBuffers of chunks already passed on only when it collects
+ * the objects that hold them, and it counts their memory towards a
+ * collection only every 64 MiB: piping 256 MiB took some 150 MiB of RSS.
+ * With nudges, a young-generation collection runs every NUDGE_EVERY bytes
+ * (a fraction of a millisecond each: the chunks are young garbage).
+ */
+export function enableMemoryNudges(): void {
+  try {
+    setFlagsFromString("--expose-gc");
+    collect = runInNewContext("gc") as typeof collect;
+  } catch {
+    collect = undefined;
+  }
+}
+
+/** Counts `bytes` streamed; collects young garbage every NUDGE_EVERY bytes when nudges are on. */
+export function streamed(bytes: number): void {
+  if (collect === undefined) return;
+  sinceNudge += bytes;
+  if (sinceNudge < NUDGE_EVERY) return;
+  sinceNudge = 0;
+  collect({ type: "minor" });
+}
 
 /** The signals lxnsctl passes on to the program it runs (as nsenter's --fork parent does). */
 export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM", "SIGHUP"];
@@ -12,8 +45,9 @@ export const FORWARDED_SIGNALS: readonly NodeJS.Signals[] = ["SIGINT", "SIGTERM"
 export function streamWriter(stream: Writable): (data: Uint8Array) => Promise<void> {
   // Without a listener a failed write (EPIPE) would be an uncaught exception; the write's callback reports it.
   stream.on("error", () => undefined);
-  return (data) =>
-    new Promise((resolve, reject) => {
+  return (data) => {
+    streamed(data.byteLength);
+    return new Promise((resolve, reject) => {
       let settled = false;
       const settle = (err?: Error | null) => {
         if (settled) return;
@@ -29,6 +63,7 @@ export function streamWriter(stream: Writable): (data: Uint8Array) => Promise<vo
       if (ok) settle();
       else stream.once("drain", onDrain);
     });
+  };
 }
 
 /** Subscribes `listener` to FORWARDED_SIGNALS on process; returns the unsubscribe. */

@@ -7,6 +7,8 @@ import type { ExecSession, ExecSpecInit, ProgramExit } from "../process-client";
 import type { CliContext, CliIo } from "./cli-context";
 import { runOnTerminal, wantsTerminal } from "./run-on-terminal";
 
+import { streamed } from "./process-io";
+
 export { FORWARDED_SIGNALS, processSignals, reraise, streamWriter } from "./process-io";
 
 /** Exit status when the program was not found (execve ENOENT/ENOTDIR), as env(1) and shells use it. */
@@ -118,7 +120,9 @@ export async function runProgram(ctx: CliContext, command: Command, spec: ExecSp
 export async function pumpStdin(stdin: Readable, session: ExecSession): Promise<void> {
   try {
     for await (const chunk of stdin) {
-      await session.write(typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array));
+      const data = typeof chunk === "string" ? Buffer.from(chunk) : (chunk as Uint8Array);
+      streamed(data.byteLength);
+      await session.write(data);
     }
     session.closeStdin();
   } catch {
