@@ -9,14 +9,28 @@
 //   disk, Node >= 22.1), then loads the bundle and runs it.
 // The unbundled tsc output of the other client files stays as it was (the SDK).
 "use strict";
-const { buildSync } = require("esbuild");
+const { build } = require("esbuild");
 const { chmodSync, writeFileSync } = require("node:fs");
 const path = require("node:path");
 
 const root = path.join(__dirname, "..", "..");
+
+// commander requires child_process at load (≈12 ms), for executable
+// subcommands lxnsctl does not have: the bundle gets it on first use instead.
+const lazyChildProcess = {
+  name: "lazy-child-process",
+  setup(build) {
+    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (args.namespace === "lazy" ? undefined : { path: "child_process", namespace: "lazy" }));
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
+      contents: 'module.exports = new Proxy({}, { get: (_target, key) => require("node:child_process")[key] });',
+      loader: "js",
+    }));
+  },
+};
 const out = path.join(root, "dist", "client", "cli");
 
-buildSync({
+async function main() {
+await build({
   entryPoints: [path.join(root, "client", "cli", "main.ts")],
   outfile: path.join(out, "lxnsctl.js"),
   bundle: true,
@@ -27,6 +41,7 @@ buildSync({
   keepNames: true,
   legalComments: "none",
   logLevel: "warning",
+  plugins: [lazyChildProcess],
 });
 
 writeFileSync(
@@ -43,3 +58,9 @@ require("./lxnsctl.js").runAsBin();
 `,
 );
 chmodSync(path.join(out, "main.js"), 0o755);
+}
+
+main().catch((err) => {
+  process.stderr.write(`build-bundle: ${err.message}\n`);
+  process.exit(1);
+});

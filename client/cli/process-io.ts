@@ -1,10 +1,9 @@
 import { constants } from "node:os";
 import type { Writable } from "node:stream";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 
 /** Bytes streamed (either way) between two young-generation collections, once enableMemoryNudges() ran. */
 const NUDGE_EVERY = 4 * 1024 * 1024;
+let nudges = false;
 let collect: ((options: { type: "minor" }) => void) | undefined;
 let sinceNudge = 0;
 
@@ -17,21 +16,27 @@ let sinceNudge = 0;
  * (a fraction of a millisecond each: the chunks are young garbage).
  */
 export function enableMemoryNudges(): void {
+  nudges = true;
+}
+
+/** V8's gc(), made at the first nudge (node:v8 and node:vm are not loaded before something streams). */
+function gcFunction(): typeof collect {
   try {
-    setFlagsFromString("--expose-gc");
-    collect = runInNewContext("gc") as typeof collect;
+    (require("node:v8") as typeof import("node:v8")).setFlagsFromString("--expose-gc");
+    return (require("node:vm") as typeof import("node:vm")).runInNewContext("gc") as typeof collect;
   } catch {
-    collect = undefined;
+    return undefined;
   }
 }
 
 /** Counts `bytes` streamed; collects young garbage every NUDGE_EVERY bytes when nudges are on. */
 export function streamed(bytes: number): void {
-  if (collect === undefined) return;
+  if (!nudges) return;
   sinceNudge += bytes;
   if (sinceNudge < NUDGE_EVERY) return;
   sinceNudge = 0;
-  collect({ type: "minor" });
+  collect ??= gcFunction();
+  collect?.({ type: "minor" });
 }
 
 /** The signals lxnsctl passes on to the program it runs (as nsenter's --fork parent does). */
