@@ -4,7 +4,8 @@
 // lxnsctl starts close to Node's own speed:
 // - dist/client/cli/lxnsctl.js: client/cli/main.ts and everything it imports,
 //   one minified CommonJS file (protobuf-es tree-shaken; grpc-js is only
-//   evaluated when a command calls the daemon: cli-context requires it lazily);
+//   evaluated when a command calls the daemon: cli-context requires it lazily;
+//   grpc-health-check stays in node_modules);
 // - dist/client/cli/main.js: turns on Node's compile cache (V8 code cache on
 //   disk, Node >= 22.1), then loads the bundle and runs it.
 // The unbundled tsc output of the other client files stays as it was (the SDK).
@@ -14,20 +15,23 @@ const { chmodSync, writeFileSync } = require("node:fs");
 const path = require("node:path");
 
 const root = path.join(__dirname, "..", "..");
+const out = path.join(root, "dist", "client", "cli");
 
-// commander requires child_process at load (≈12 ms), for executable
-// subcommands lxnsctl does not have: the bundle gets it on first use instead.
-const lazyChildProcess = {
-  name: "lazy-child-process",
+// Built-in modules the bundle's libraries require at load but lxnsctl uses
+// late or never: commander's child_process (≈12 ms; for executable
+// subcommands, which lxnsctl has none of), grpc-js's dns (dns: targets) and
+// zlib (compressed messages). Each is required on first use instead.
+const LAZY_BUILTINS = /^(node:)?(child_process|dns|zlib)$/;
+const lazyBuiltins = {
+  name: "lazy-builtins",
   setup(build) {
-    build.onResolve({ filter: /^(node:)?child_process$/ }, (args) => (args.namespace === "lazy" ? undefined : { path: "child_process", namespace: "lazy" }));
-    build.onLoad({ filter: /.*/, namespace: "lazy" }, () => ({
-      contents: 'module.exports = new Proxy({}, { get: (_target, key) => require("node:child_process")[key] });',
+    build.onResolve({ filter: LAZY_BUILTINS }, (args) => (args.namespace === "lazy" ? undefined : { path: args.path.replace(/^node:/, ""), namespace: "lazy" }));
+    build.onLoad({ filter: /.*/, namespace: "lazy" }, (args) => ({
+      contents: `module.exports = new Proxy({}, { get: (_target, key) => require("node:${args.path}")[key] });`,
       loader: "js",
     }));
   },
 };
-const out = path.join(root, "dist", "client", "cli");
 
 async function main() {
 await build({
@@ -41,7 +45,9 @@ await build({
   keepNames: true,
   legalComments: "none",
   logLevel: "warning",
-  plugins: [lazyChildProcess],
+  plugins: [lazyBuiltins],
+  // It reads its .proto from beside its own files at run time (and is loaded only by health).
+  external: ["grpc-health-check"],
 });
 
 writeFileSync(
