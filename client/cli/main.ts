@@ -96,7 +96,10 @@ export function runAsBin(): void {
   run(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    stdin: process.stdin,
+    // Made on first use: process.stdin builds a stream (a socket for a pipe), which --help never needs.
+    get stdin() {
+      return process.stdin;
+    },
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
     terminal: processTerminal(),
