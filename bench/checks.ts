@@ -42,6 +42,11 @@ const NAMES: Record<string, string> = {
   "nsenter-cat-stream": "nsenter head pipe",
   "inspect-pid": "Inspect by pid",
   "inspect-container": "Inspect by container id",
+  "cli-help": "lxnsctl --help",
+  "node-e0": "node -e 0",
+  "cli-exec-true": "lxnsctl exec -n true",
+  "run-n-true": "Run in net",
+  "cli-pipe": "lxnsctl exec cat",
 };
 const name = (id: string): string => NAMES[id] ?? id;
 
@@ -87,6 +92,24 @@ function fileChecks(cases: readonly CaseResult[]): Check[] {
   ];
 }
 
+/**
+ * lxnsctl's targets (issue 14): --help and exec against Node's own start-up
+ * (exec: plus a Run from a warm process), and its peak RSS piping 256 MiB.
+ * Absent from runs without its cases.
+ */
+export function cliChecks(cases: readonly CaseResult[]): Check[] {
+  if (!cases.some((c) => c.id === "cli-help")) return [];
+  const ratio = (id: string, label: string, value: number, goal: Goal): Check =>
+    withGoal({ id, label, value, unit: "×", speedup: 1 / value, speedupLabel: `1 ÷ (${label})`, speedupGoal: 1 / goal.value }, goal);
+  const p50 = (id: string) => find(cases, id).p50Ms;
+  const pipe = find(cases, "cli-pipe");
+  return [
+    ratio("cli-help-p50", "lxnsctl --help p50 ÷ node -e 0 p50", p50("cli-help") / p50("node-e0"), { op: "<=", value: 1.3 }),
+    ratio("cli-exec-p50", "lxnsctl exec -n true p50 ÷ (node -e 0 p50 + Run p50)", p50("cli-exec-true") / (p50("node-e0") + p50("run-n-true")), { op: "<=", value: 1.3 }),
+    withGoal({ id: "cli-pipe-rss", label: `lxnsctl peak RSS (VmHWM) piping ${pipe.label.replace(/^.*, /, "")}`, value: pipe.peakRssMiB ?? NaN, unit: "MiB" }, { op: "<=", value: 64 }),
+  ];
+}
+
 /** Every comparison of a run; the ones with `goal` are the issue's targets. */
 export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Check[] {
   return [
@@ -105,6 +128,7 @@ export function evaluate(cases: readonly CaseResult[], memory: MemoryResult): Ch
     latency(cases, "inspect-container", "inspect-pid", { op: "<=", value: 1.5 }),
     latency(cases, "unshare-close", "unshare-true"),
     ...fileChecks(cases),
+    ...cliChecks(cases),
     rate(cases, "unshare-close", "unshare-true", 8),
     withGoal(
       { id: "daemon-rss", label: `daemon peak RSS (VmHWM) with ${memory.streams} concurrent Execs`, value: memory.hwmMiB, unit: "MiB" },

@@ -9,6 +9,7 @@ import { Command } from "commander";
 import { createClient } from "../client";
 import type { LxnsdClient } from "../client";
 import { execMemory, withRunEnd } from "./cases/exec-memory";
+import { cliCases, cliPipeCase } from "./cases/cli";
 import { containerCases } from "./cases/containers";
 import { execStreamCases } from "./cases/exec-stream";
 import { fileStreamCases, fileUnaryCases } from "./cases/files";
@@ -17,7 +18,7 @@ import { runCases } from "./cases/run";
 import { unaryCases } from "./cases/unary";
 import { unshareCases } from "./cases/unshare";
 import type { BenchContext } from "./cases/context";
-import { evaluate } from "./checks";
+import { cliChecks, evaluate } from "./checks";
 import { floorClient } from "./floor";
 import { startDaemonProcess, startFloorProcess } from "./processes";
 import { replaceSection } from "./readme-section";
@@ -44,7 +45,7 @@ function progress(text: string): void {
  * concurrency 64 double it, the Exec streams' output swells it more). The memory case gets a daemon of its own,
  * fresh, as it measures what 64 Execs cost a daemon that did nothing before.
  */
-async function measureAll(ctx: BenchContext, freshDaemon: () => Promise<{ client: LxnsdClient; pid: number; stop(): Promise<unknown> }>): Promise<Omit<BenchResults, "run" | "checks">> {
+async function measureAll(ctx: BenchContext, address: string, freshDaemon: () => Promise<{ client: LxnsdClient; pid: number; stop(): Promise<unknown> }>): Promise<Omit<BenchResults, "run" | "checks">> {
   const cases: CaseResult[] = [];
   progress(`Run against nsenter and the floor of Run (bench process VmRSS ${statusMiB(process.pid, "VmRSS").toFixed(0)} MiB)`);
   cases.push(...(await runCases(ctx)));
@@ -62,6 +63,7 @@ async function measureAll(ctx: BenchContext, freshDaemon: () => Promise<{ client
   cases.push(...(await execStreamCases(ctx)));
   progress("ReadFile 256 MiB against an nsenter head pipe");
   cases.push(...(await fileStreamCases(ctx)));
+  cases.push(...(await measureCli(ctx, address)));
   progress("daemon memory with 64 concurrent Execs, on a fresh daemon");
   const fresh = await freshDaemon();
   try {
@@ -72,13 +74,20 @@ async function measureAll(ctx: BenchContext, freshDaemon: () => Promise<{ client
   }
 }
 
+/** lxnsctl's rows: the bin's start-up (--help, exec) and its memory piping 256 MiB. */
+async function measureCli(ctx: BenchContext, address: string): Promise<CaseResult[]> {
+  progress("lxnsctl --help and exec against node -e 0 and a Run; lxnsctl's memory piping 256 MiB");
+  return [...(await cliCases(ctx, address)), await cliPipeCase(ctx, address)];
+}
+
 async function main(): Promise<void> {
   const options = new Command()
     .name("bench")
     .option("--readme", "write the table into README.md between <!-- bench:start --> and <!-- bench:end --> (full scale only)")
     .option("--out <dir>", "where results.json and results.svg go (default: bench/ at BENCH_SCALE=1, dist/bench/ otherwise)")
+    .option("--only <group>", "run only this group of rows (cli: lxnsctl's), print them and write results-GROUP.json to dist/bench/ (never the README)")
     .parse()
-    .opts<{ readme?: boolean; out?: string }>();
+    .opts<{ readme?: boolean; out?: string; only?: string }>();
   if (process.geteuid?.() !== 0) {
     process.stderr.write("bench: must run as root (it joins and creates namespaces)\n");
     process.exit(1);
@@ -108,7 +117,20 @@ async function main(): Promise<void> {
       return { client: freshClient, pid: fresh.pid, stop: async () => (freshClient.disconnect(), await fresh.stop()) };
     };
     const context = { client, floor: floorCalls.call, floorRun: floorCalls.spawnTrue(target.pid), daemonPid: daemon.pid, targetPid: target.pid, scale };
-    const measured = await measureAll(context, freshDaemon);
+    if (options.only !== undefined) {
+      if (options.only !== "cli") throw new Error(`--only ${options.only}: the groups are: cli`);
+      const cases = await measureCli(context, daemon.address);
+      const checks = cliChecks(cases);
+      const file = path.join(__dirname, `results-${options.only}.json`);
+      writeFileSync(file, JSON.stringify({ run: finished(start), cases, checks }, null, 2) + "\n");
+      const rows = cases.map((c) => `| ${c.label} | ${c.p50Ms.toFixed(1)} ms | ${c.p99Ms.toFixed(1)} ms | ${c.peakRssMiB === undefined ? "" : `${c.peakRssMiB.toFixed(1)} MiB`} | ${c.callerRssMiB === undefined ? "" : `${c.callerRssMiB.toFixed(0)} MiB`} |`);
+      const verdicts = checks.map((c) => `| ${c.label} | ${c.value.toFixed(3)} ${c.unit} | ${c.goal ? `${c.goal.op} ${c.goal.value}` : ""} | ${c.met === undefined ? "" : c.met ? "met" : "missed"} |`);
+      process.stdout.write(
+        ["| case | p50 | p99 | peak RSS | bench VmRSS |", "| --- | --- | --- | --- | --- |", ...rows, "", "| check | value | target | |", "| --- | --- | --- | --- |", ...verdicts, "", `wrote ${file}`, ""].join("\n"),
+      );
+      return;
+    }
+    const measured = await measureAll(context, daemon.address, freshDaemon);
     results = { run: finished(start), ...measured, checks: evaluate(measured.cases, measured.memory) };
   } finally {
     for (const step of cleanup) await step();

@@ -21,6 +21,8 @@ export interface CaseResult {
   unit: "ops/s" | "MB/s";
   /** For a baseline that forks the bench process (child_process): the bench process's VmRSS when the case began. */
   callerRssMiB?: number;
+  /** For a case that runs lxnsctl as a process: its peak RSS (VmHWM), MiB. */
+  peakRssMiB?: number;
   /** Calls that failed and were made again within the same timing (lsns racing with exiting processes). */
   repeatedCalls?: number;
   /** Completed work per second at each concurrency (key: the concurrency); a full run has all three. */

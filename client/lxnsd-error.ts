@@ -1,6 +1,7 @@
 import { fromBinary } from "@bufbuild/protobuf";
 import { anyUnpack } from "@bufbuild/protobuf/wkt";
-import { status } from "@grpc/grpc-js";
+// The enum alone: @grpc/grpc-js's index would load all of grpc-js (lxnsctl --help loads no transport).
+import { Status as status } from "@grpc/grpc-js/build/src/constants";
 import type { ServiceError } from "@grpc/grpc-js";
 import { ErrorInfoSchema } from "../api/gen/google/rpc/error_details_pb";
 import type { ErrorInfo } from "../api/gen/google/rpc/error_details_pb";

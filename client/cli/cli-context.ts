@@ -2,13 +2,12 @@ import type { Readable } from "node:stream";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Command } from "commander";
 import { readFileSync } from "node:fs";
-import { createClient } from "../create-client";
 import type { ClientOptions, LxnsdClient } from "../create-client";
 import { UsageError } from "./usage-error";
+import { pinDirsOf } from "./pin-dirs";
+import type { CliPinDirs } from "./pin-dirs";
 import { defaultAddress } from "../../api/default-address";
 import type { CallOptions } from "../rpc/call-options";
-import { formatJson } from "./format";
-import { plainMessage } from "./plain-errors";
 import type { CallContext } from "./plain-errors";
 
 /** Where the CLI reads its environment and writes its output; tests pass their own. */
@@ -65,6 +64,8 @@ export interface GlobalOptions {
   tlsServerName?: string;
   json?: boolean;
   timeout?: number;
+  stateDir?: string;
+  netnsDir?: string;
 }
 
 /**
@@ -92,10 +93,16 @@ export class CliContext {
     return this.globals(command).address ?? (env.LXNSD_ADDRESS || defaultAddress());
   }
 
+  /** The daemon's pin directories: --state-dir and --netns-dir, else LXNSD_STATE_DIR and LXNSD_NETNS_DIR, else its defaults. */
+  pinDirs(command: Command): CliPinDirs {
+    return pinDirsOf(this.globals(command), this.io.env ?? process.env);
+  }
+
   /** The client, connected on first use. */
   connect(command: Command): LxnsdClient {
     this.call.address ??= this.address(command);
-    this.client ??= (this.io.connect ?? createClient)(this.address(command), this.clientOptions(command));
+    // grpc-js is loaded only by a command that calls the daemon (not by --help, --version or a usage error).
+    this.client ??= (this.io.connect ?? (require("../create-client") as typeof import("../create-client")).createClient)(this.address(command), this.clientOptions(command));
     return this.client;
   }
 
@@ -125,12 +132,13 @@ export class CliContext {
 
   /** Writes `response` as JSON under --json, else the text `human` makes of it. */
   print<Desc extends DescMessage>(command: Command, schema: Desc, response: MessageShape<Desc>, human: (response: MessageShape<Desc>) => string): void {
-    this.io.stdout(this.globals(command).json ? formatJson(schema, response) : human(response));
+    // format.ts and plain-errors.ts load protobuf-es: only once there is something to say (not for --help).
+    this.io.stdout(this.globals(command).json ? (require("./format") as typeof import("./format")).formatJson(schema, response) : human(response));
   }
 
   /** Reports a failed call on stderr as `lxnsctl: CODE: message` and marks the run failed. */
   report(err: unknown): void {
-    this.io.stderr(`lxnsctl: ${plainMessage(err, this.call)}\n`);
+    this.io.stderr(`lxnsctl: ${(require("./plain-errors") as typeof import("./plain-errors")).plainMessage(err, this.call)}\n`);
     this.exitCode = 1;
   }
 

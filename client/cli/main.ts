@@ -3,22 +3,11 @@ import { Command, CommanderError, Option } from "commander";
 import { LXNSD_VERSION } from "../../api/version";
 import { CliContext } from "./cli-context";
 import type { CliIo } from "./cli-context";
-import { registerClose, registerOpen } from "./commands/handles";
-import { registerExec } from "./commands/exec";
-import { registerHealth } from "./commands/health";
-import { registerCurrent, registerInspect } from "./commands/inspect";
-import { registerLimit } from "./commands/limit";
-import { registerList, registerWatch } from "./commands/list";
-import { registerPs } from "./commands/containers";
-import { registerMount } from "./commands/mount";
-import { registerFile } from "./commands/file";
-import { registerSysctl } from "./commands/sysctl";
-import { registerPin, registerUnpin } from "./commands/pin";
-import { registerUnshare } from "./commands/unshare";
-import { parseTimeoutMs } from "./parse-values";
+import { COMMANDS, addCommandStubs, commandNamed } from "./lazy-commands";
+import { addPinDirOptions } from "./pin-dirs";
 import { markProgramStart } from "./program-argv";
 import { processTerminal } from "./process-terminal";
-import { processSignals, reraise, streamWriter } from "./run-program";
+import { enableMemoryNudges, processSignals, reraise, streamWriter } from "./process-io";
 import { UsageError } from "./usage-error";
 
 export type { CliIo } from "./cli-context";
@@ -29,11 +18,13 @@ function usageHint(command: string | undefined): string {
 }
 
 /**
- * The lxnsctl program with every command registered on `ctx`. Commander's
- * exits become CommanderError throws (exitOverride) so run() decides the
- * status, and its output goes to ctx.io.
+ * The lxnsctl program on `ctx`. With `argv`, only the command it names is
+ * loaded and registered (lazy-commands.ts), and without one, stubs list the
+ * commands for the help; without `argv`, every command. Commander's exits
+ * become CommanderError throws (exitOverride) so run() decides the status,
+ * and its output goes to ctx.io.
  */
-export function buildProgram(ctx: CliContext): Command {
+export function buildProgram(ctx: CliContext, argv?: readonly string[]): Command {
   const program = new Command("lxnsctl")
     .description("command-line client of lxnsd, the Linux namespace daemon")
     .addOption(new Option("--address <addr>", "daemon address, unix:PATH or HOST:PORT (env: LXNSD_ADDRESS; default: the daemon's default socket)"))
@@ -43,7 +34,7 @@ export function buildProgram(ctx: CliContext): Command {
     .addOption(new Option("--tls-key <file>", "PEM key of --tls-cert (env: LXNSD_TLS_KEY)"))
     .addOption(new Option("--tls-server-name <name>", "name to check the daemon's certificate against (env: LXNSD_TLS_SERVER_NAME)"))
     .addOption(new Option("--json", "print the response as protobuf JSON, one document"))
-    .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser(parseTimeoutMs))
+    .addOption(new Option("--timeout <ms>", "fail a call with DEADLINE_EXCEEDED after this many milliseconds").argParser((text) => (require("./parse-values") as typeof import("./parse-values")).parseTimeoutMs(text)))
     .version(`lxnsctl ${LXNSD_VERSION}`, "-V, --version", "print the version and exit")
     .exitOverride()
     .addHelpText("after", `\nGlobal options go before or after the command; they are listed here only.\nEvery command has examples in its help: lxnsctl COMMAND --help.\n\nExamples:\n  lxnsctl ls -t net\n  lxnsctl exec -t 1234 -n ip addr\n  lxnsctl --version`)
@@ -52,22 +43,11 @@ export function buildProgram(ctx: CliContext): Command {
       writeErr: (text) => ctx.io.stderr(text),
       outputError: (text, write) => write(`lxnsctl: ${text.replace(/^error: /, "")}`),
     });
-  registerInspect(program, ctx);
-  registerCurrent(program, ctx);
-  registerOpen(program, ctx);
-  registerClose(program, ctx);
-  registerUnshare(program, ctx);
-  registerExec(program, ctx);
-  registerLimit(program, ctx);
-  registerList(program, ctx);
-  registerPs(program, ctx);
-  registerWatch(program, ctx);
-  registerPin(program, ctx);
-  registerUnpin(program, ctx);
-  registerMount(program, ctx);
-  registerFile(program, ctx);
-  registerSysctl(program, ctx);
-  registerHealth(program, ctx);
+  addPinDirOptions(program);
+  const named = argv === undefined ? undefined : commandNamed(program, argv);
+  if (argv === undefined) for (const command of COMMANDS) command.load()(program, ctx);
+  else if (named !== undefined) named.load()(program, ctx);
+  else addCommandStubs(program);
   program.showHelpAfterError(usageHint(undefined));
   for (const command of program.commands) command.showHelpAfterError(usageHint(command.name()));
   return program;
@@ -82,7 +62,7 @@ export function buildProgram(ctx: CliContext): Command {
  */
 export async function run(argv: string[], io: CliIo): Promise<number> {
   const ctx = new CliContext(io);
-  const program = buildProgram(ctx);
+  const program = buildProgram(ctx, argv);
   let current: string | undefined;
   program.hook("preAction", (_program, actionCommand) => {
     current = actionCommand.name();
@@ -103,14 +83,23 @@ export async function run(argv: string[], io: CliIo): Promise<number> {
   }
 }
 
-if (require.main === module) {
+/**
+ * lxnsctl as a program: run() on process.argv with the process's stdio,
+ * signals and terminal; sets the exit status, and re-raises the signal that
+ * killed the program. The bin (client/cli/build-bundle.js) calls this.
+ */
+export function runAsBin(): void {
+  enableMemoryNudges();
   const writeStdout = streamWriter(process.stdout);
   const writeStderr = streamWriter(process.stderr);
   let killedBy: number | undefined;
   run(process.argv.slice(2), {
     stdout: (text) => process.stdout.write(text),
     stderr: (text) => process.stderr.write(text),
-    stdin: process.stdin,
+    // Made on first use: process.stdin builds a stream (a socket for a pipe), which --help never needs.
+    get stdin() {
+      return process.stdin;
+    },
     writeOutput: (stream, data) => (stream === "stdout" ? writeStdout : writeStderr)(data),
     onSignal: processSignals,
     terminal: processTerminal(),
@@ -121,3 +110,5 @@ if (require.main === module) {
     if (killedBy !== undefined) reraise(killedBy);
   });
 }
+
+if (require.main === module) runAsBin();

@@ -51,10 +51,16 @@ function programNotFound(err: LxnsdError): string | undefined {
   return `${name}: not found in ${candidates.map((c) => path.posix.dirname(c)).join(":")} (${match[2]})`;
 }
 
+/** The daemon's "joined user namespace N, then setns(TYPE) ERRNO: why" alone, without the step and syscall said again around it. */
+function joinAfterUserNamespace(err: LxnsdError): string | undefined {
+  return /joined user namespace \d+, then setns\(\w+\) E[A-Z]+: [^()]*[^()\s]/.exec(err.message)?.[0];
+}
+
 /**
  * The message for a failed call, in plain words where lxnsctl knows better
  * than the transport: a socket that is missing or closed to the caller, a
- * pid that names no process, a program not found on PATH, --timeout. Else
+ * pid that names no process, a program not found on PATH, --timeout, a
+ * join that failed after a user namespace was joined. Else
  * the daemon's message. Always `CODE: message` for a call's failure.
  */
 export function plainMessage(err: unknown, context: CallContext = {}): string {
@@ -69,6 +75,7 @@ export function plainMessage(err: unknown, context: CallContext = {}): string {
       return pid !== undefined ? `no process ${pid}` : undefined;
     }
     if (err.step === "execve" || err.syscall === "execve") return programNotFound(err);
+    if (err.step?.startsWith("joined user namespace ")) return joinAfterUserNamespace(err);
     return undefined;
   })();
   return `${err.codeName}: ${words ?? err.message}`;

@@ -7,6 +7,9 @@ const PROGRAM_COMMANDS = new Set(["exec", "unshare"]);
 /** Clusters that read as docker's "interactive terminal", which lxnsctl spells differently. */
 const TERMINAL_CLUSTERS = new Set(["-it", "-ti"]);
 
+/** nsenter's per-type `--net=FILE` (`--user=FILE`, …, `--uts=FILE`), which exec takes as `--ns-file TYPE=FILE`. */
+const NS_FILE_TOKEN = /^--(user|cgroup|ipc|net|mount|pid|time|uts)=(.*)$/s;
+
 const takesValue = (option: Option | undefined): boolean => option !== undefined && (option.required || option.optional);
 
 function findOption(commands: readonly Command[], test: (option: Option) => boolean): Option | undefined {
@@ -44,9 +47,12 @@ function optionSpan(commands: readonly Command[], argv: readonly string[], index
  * (commander would take `-c` for one of lxnsctl's options). Returns argv
  * with `--` put before that argument; `--` given already is left alone.
  * Throws UsageError for `-it`/`-ti`, which would quietly read as
- * `--ipc --target …`.
+ * `--ipc --target …`. For exec, nsenter's `--net=FILE` and the like become
+ * `--ns-file net=FILE` (commander cannot give one flag both a boolean and
+ * an `=`-only value: `-n ip addr` must not read `ip` as a file).
  */
-export function markProgramStart(program: Command, argv: readonly string[]): string[] {
+export function markProgramStart(program: Command, original: readonly string[]): string[] {
+  const argv = [...original];
   let index = 0;
   while (index < argv.length && argv[index].startsWith("-") && argv[index] !== "--") index += optionSpan([program], argv, index);
   const command = program.commands.find((c) => c.name() === argv[index] || c.aliases().includes(argv[index]));
@@ -58,6 +64,12 @@ export function markProgramStart(program: Command, argv: readonly string[]): str
       throw new UsageError(`${token}: there is no -i -t for a terminal here (-i is --ipc, -t is --target); use --tty for a terminal, and spell -i -t PID apart for the ipc namespace`);
     }
     if (!token.startsWith("-") || token === "-") return [...argv.slice(0, index), "--", ...argv.slice(index)];
+    const nsFile = command.name() === "exec" ? NS_FILE_TOKEN.exec(token) : null;
+    if (nsFile) {
+      argv.splice(index, 1, "--ns-file", `${nsFile[1]}=${nsFile[2]}`);
+      index += 2;
+      continue;
+    }
     index += optionSpan([command, program], argv, index);
   }
   return [...argv];

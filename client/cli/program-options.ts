@@ -41,7 +41,7 @@ export function addProgramOptions(command: Command): Command {
   return command
     .addOption(new Option("-S, --uid <uid>", "run the program as this uid (setuid after joining and creating namespaces)").argParser(parseId))
     .addOption(new Option("-G, --gid <gid>", "run the program as this gid (supplementary groups are dropped)").argParser(parseId))
-    .addOption(new Option("-w, --cwd <dir>", "working directory (default: / of the program's mount namespace); a relative DIR is taken against lxnsctl's own when the program stays in the daemon's mount namespace"))
+    .addOption(new Option("-w, --cwd <dir>", "working directory (default: lxnsctl's own when the program stays in the daemon's mount namespace, else / of the program's); a relative DIR is taken against that default"))
     .addOption(new Option("-W, --wdns <dir>", "working directory, an absolute path inside the program's mount namespace"))
     .addOption(
       new Option("--env <key=value>", "environment entry added to the defaults (PATH and HOME=/), repeatable; KEY alone copies lxnsctl's value").argParser(
@@ -110,10 +110,12 @@ export function programEnv(flags: ProgramFlags, local: LocalSide): string[] {
 
 /**
  * The program's working directory: -W as given (absolute, inside the
- * program's mount namespace); -w absolute as given, relative against
- * lxnsctl's own directory where the program stays in the daemon's mount
- * namespace (local.cwd); "" (the daemon's default, /) without either.
- * UsageError, exit 2, where it cannot be resolved.
+ * program's mount namespace); otherwise the base is lxnsctl's own directory
+ * where the program stays in the daemon's mount namespace (local.cwd), as
+ * nsenter leaves it, else / of the program's mount namespace; -w absolute
+ * is taken as given, relative against that base. "" (the daemon's default,
+ * /) when the base is / and no -w is given. UsageError, exit 2, for -w with
+ * -W and a relative -W.
  */
 export function programCwd(flags: ProgramFlags, local: LocalSide): string {
   if (flags.cwd !== undefined && flags.wdns !== undefined) throw new UsageError("-w/--cwd and -W/--wdns: give one working directory");
@@ -121,9 +123,8 @@ export function programCwd(flags: ProgramFlags, local: LocalSide): string {
     if (!flags.wdns.startsWith("/")) throw new UsageError(`-W/--wdns ${flags.wdns}: must be an absolute path inside the program's mount namespace`);
     return flags.wdns;
   }
-  if (flags.cwd === undefined || flags.cwd.startsWith("/")) return flags.cwd ?? "";
-  if (local.cwd === undefined) throw new UsageError(`-w/--cwd ${flags.cwd}: a relative directory needs the program to stay in lxnsctl's mount namespace (no -m, -a or --handle); use an absolute path or -W`);
-  return path.posix.resolve(local.cwd, flags.cwd);
+  if (flags.cwd === undefined) return local.cwd ?? "";
+  return path.posix.resolve(local.cwd ?? "/", flags.cwd);
 }
 
 /**

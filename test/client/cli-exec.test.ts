@@ -121,7 +121,7 @@ describe("lxnsctl exec: flags → ExecSpec", () => {
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     expect(result.specs).toHaveLength(1);
-    expect(result.specs[0]).toMatchObject({ argv: ["hostname"], join: [pidRef(NamespaceType.NET, 42), pidRef(NamespaceType.UTS, 42)], env: [], cwd: "" });
+    expect(result.specs[0]).toMatchObject({ argv: ["hostname"], join: [pidRef(NamespaceType.NET, 42), pidRef(NamespaceType.UTS, 42)], env: [], cwd: process.cwd() });
     expect(result.specs[0].uid).toBeUndefined();
   });
 
@@ -356,14 +356,23 @@ describe("lxnsctl exec: program and environment as nsenter reads them", () => {
     expect(unshare.specs[0]).toMatchObject({ argv: ["ls", "-l"], unshare: [NamespaceType.NET] });
   });
 
-  it("-w relative is taken against lxnsctl's directory where the program stays in our mount namespace; -W is inside the program's; else exit 2 naming the flag", async () => {
+  it("the working directory, as nsenter leaves it: lxnsctl's own where the program stays in our mount namespace, else / of the program's; -w relative against that; -W inside the program's", async () => {
+    expect((await cli(["exec", "-t", "1", "-n", "--", "pwd"])).specs[0].cwd).toBe(process.cwd());
     expect((await cli(["exec", "-t", "1", "-n", "-w", "sub/dir", "--", "pwd"])).specs[0].cwd).toBe(path.join(process.cwd(), "sub/dir"));
-    expect((await cli(["unshare", "-m", "-w", "..", "--", "pwd"])).specs[0].cwd).toBe(path.dirname(process.cwd()));
+    expect((await cli(["unshare", "-u", "--", "pwd"])).specs[0].cwd).toBe(process.cwd());
+    expect((await cli(["exec", "-t", "1", "-m", "--", "pwd"])).specs[0].cwd).toBe("");
+    expect((await cli(["exec", "-t", "1", "-a", "--", "pwd"])).specs[0].cwd).toBe("");
+    expect((await cli(["unshare", "-m", "--", "pwd"])).specs[0].cwd).toBe("");
+    expect((await cli(["exec", "-t", "1", "-m", "-w", "rel/dir", "--", "pwd"])).specs[0].cwd).toBe("/rel/dir");
+    expect((await cli(["exec", "-t", "1", "-a", "-w", "rel", "pwd"])).specs[0].cwd).toBe("/rel");
+    expect((await cli(["unshare", "-m", "-w", "..", "--", "pwd"])).specs[0].cwd).toBe("/");
     expect((await cli(["exec", "-t", "1", "-m", "-W", "/srv", "--", "pwd"])).specs[0].cwd).toBe("/srv");
-    expect((await cli(["exec", "-t", "1", "-n", "--", "pwd"])).specs[0].cwd).toBe("");
+    // A handle's type is the daemon's to say: a mount namespace leaves ours.
+    const mntHandle = fakeClient({}, () => create(InspectResponseSchema, { info: { type: NamespaceType.MNT } }));
+    expect((await cli(["exec", "--handle", "h-1", "--", "pwd"], mntHandle)).specs[0].cwd).toBe("");
+    const netHandle = fakeClient({}, () => create(InspectResponseSchema, { info: { type: NamespaceType.NET } }));
+    expect((await cli(["exec", "--handle", "h-1", "--", "pwd"], netHandle)).specs[0].cwd).toBe(process.cwd());
     for (const [argv, message] of [
-      [["exec", "-t", "1", "-m", "-w", "rel", "--", "pwd"], "-w/--cwd rel: a relative directory needs"],
-      [["exec", "-t", "1", "-a", "-w", "rel", "pwd"], "-w/--cwd rel: a relative directory needs"],
       [["exec", "-t", "1", "-m", "-W", "rel", "pwd"], "-W/--wdns rel: must be an absolute path"],
       [["exec", "-t", "1", "-m", "-W", "/a", "-w", "/b", "pwd"], "-w/--cwd and -W/--wdns: give one"],
     ] as const) {

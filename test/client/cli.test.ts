@@ -20,6 +20,8 @@ import { IdMappingSchema, NamespaceRefSchema, NamespaceType, Relation } from "..
 import type { LxnsdClient } from "../../client";
 import { LxnsdError } from "../../client/lxnsd-error";
 import { captureCli } from "../helpers/cli";
+import { buildProgram } from "../../client/cli/main";
+import { CliContext } from "../../client/cli/cli-context";
 import { parseSeconds } from "../../client/cli/parse-values";
 
 /** One call the fake client saw. */
@@ -339,5 +341,24 @@ describe("lxnsctl open, close, current, limit", () => {
     const result = await cli(["inspect", "-t", "99999", "-n"], fakeClient({ inspect: new LxnsdError(status.NOT_FOUND, "open /proc/99999/ns/net: ESRCH") }));
     expect(result.code).toBe(1);
     expect(result.stderr).toBe("lxnsctl: NOT_FOUND: open /proc/99999/ns/net: ESRCH\n");
+  });
+});
+
+describe("lxnsctl loads only the command it runs", () => {
+  it("the top-level help (stubs, lazy-commands.ts) is what every command registered for real prints", async () => {
+    const lazy = await captureCli(["--help"]);
+    let real = "";
+    const program = buildProgram(new CliContext({ stdout: (text) => (real += text), stderr: () => undefined }));
+    program.outputHelp();
+    expect(lazy).toEqual({ code: 0, stdout: real, stderr: "" });
+    expect(real).toContain("  exec [options] [command...]");
+  });
+
+  it("help NAME and NAME --help show the real command; an unknown command is refused with exit 2", async () => {
+    expect((await captureCli(["help", "pins"])).stdout).toContain("lxnsctl pins web");
+    expect((await captureCli(["--timeout", "5", "pins", "--help"])).stdout).toContain("lxnsctl pins web");
+    const unknown = await captureCli(["nosuch"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("unknown command 'nosuch'");
   });
 });

@@ -1,6 +1,7 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { MessageInitShape } from "@bufbuild/protobuf";
-import { status } from "@grpc/grpc-js";
+// The enum alone: @grpc/grpc-js's index would load all of grpc-js (lxnsctl --help loads no transport).
+import { Status as status } from "@grpc/grpc-js/build/src/constants";
 import { Option } from "commander";
 import type { Command } from "commander";
 import { WatchNamespacesResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";

@@ -3,7 +3,7 @@ import type { MessageInitShape } from "@bufbuild/protobuf";
 import type { Duration } from "@bufbuild/protobuf/wkt";
 import { Option } from "commander";
 import type { Command } from "commander";
-import { UnshareRequestSchema, UnshareResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
+import { PinResponseSchema, UnshareRequestSchema, UnshareResponseSchema } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import type { UnshareRequest } from "../../../api/gen/lxnsd/v1/namespace_service_pb";
 import { NamespaceType } from "../../../api/gen/lxnsd/v1/types_pb";
 import { IdMappingSchema } from "../../../api/gen/lxnsd/v1/types_pb";
@@ -20,6 +20,7 @@ import { collect, parseIdMapping, parseNonNegativeSeconds, parseSeconds } from "
 import { TargetOptions } from "../target-options";
 import { addTypeFlags, flaggedKinds } from "../type-flags";
 import { UsageError } from "../usage-error";
+import { pinFile } from "../pin-dirs";
 
 /** The parsed flags of `lxnsctl unshare`. */
 export interface UnshareOptionsFlags extends ContainerFlags {
@@ -37,6 +38,7 @@ export interface UnshareOptionsFlags extends ContainerFlags {
   target?: number;
   fork?: boolean;
   mountProc?: boolean;
+  pin?: string;
   [typeFlag: string]: unknown;
 }
 
@@ -137,8 +139,11 @@ export function unshareRequest(flags: UnshareOptionsFlags): UnshareRequest {
 export function unshareProgramSpec(argv: string[], flags: UnshareOptionsFlags & ProgramFlags, local: LocalSide): ExecSpecInit {
   if (flags.lease !== undefined) throw new UsageError("--lease is for held namespaces; a program's namespaces go with it");
   if (TARGET.source(flags) !== undefined) throw new UsageError("--target and the container flags are for held namespaces; a program runs as the process its joins name (lxnsctl exec)");
+  if (flags.pin !== undefined) throw new UsageError("--pin is for held namespaces: lxnsctl unshare -n --pin NAME, then lxnsctl exec --pin NAME -- CMD");
   const { types, options } = unshareTypesAndOptions(flags);
-  return { ...programSpec(argv, flags, local), unshare: types, unshareOptions: options };
+  // lxnsctl's directory is the default only where the program stays in the daemon's mount namespace.
+  const base = types.includes(NamespaceType.MNT) ? { ...local, cwd: undefined } : local;
+  return { ...programSpec(argv, flags, base), unshare: types, unshareOptions: options };
 }
 
 /**
@@ -164,6 +169,7 @@ export function registerUnshare(program: Command, ctx: CliContext): void {
     .addOption(new Option("--boottime <seconds>", "CLOCK_BOOTTIME offset of the new time namespace").argParser(parseSeconds))
     .addOption(new Option("--loopback-up", "bring lo up in the new net namespace"))
     .addOption(new Option("--lease <seconds>", "lease of every handle (default: the daemon's; not with a command)").argParser(parseNonNegativeSeconds))
+    .addOption(new Option("--pin <name>", "pin the one new namespace as NAME and print its path, as `ip netns add NAME` (not with a command)"))
     .addOption(new Option("-f, --fork", "accepted for util-linux compatibility; the daemon always forks the program into a new pid namespace"))
     .addOption(new Option("--mount-proc", "with a command: a fresh /proc for the new pid namespace (implies --mount, needs --pid; the daemon does this whenever both are new)"));
   TARGET.addTo(command);
@@ -182,12 +188,14 @@ Examples:
   lxnsctl unshare -r -n -u --hostname box
   lxnsctl unshare -T --boottime 86400 --monotonic 0.5
   lxnsctl unshare -u --pod shop/web --container-name app
+  lxnsctl unshare -n --pin web                # as ip netns add web
   lxnsctl unshare -n -- readlink /proc/self/ns/net
   lxnsctl unshare -r -p -f --mount-proc -- ps ax`,
     )
     .action(async (argv: string[], flags: UnshareOptionsFlags & ProgramFlags, self: Command) => {
       if (argv.length === 0) {
         if (programFlagsGiven(flags)) throw new UsageError("-S, -G, -w, -W, --env, --timeout-program, --no-stdin and --tty/--no-tty need a program to run (-- CMD)");
+        if (flags.pin !== undefined) return unshareAndPin(ctx, self, flags, flags.pin);
         const response = await ctx.connect(self).unshare(unshareRequest(flags), ctx.callOptions(self));
         ctx.print(self, UnshareResponseSchema, response, (r) => formatHandles(r.handles));
         return;
@@ -196,6 +204,24 @@ Examples:
       const spec = unshareProgramSpec(argv, flags, { ...localSide(ctx.io), cwd: process.cwd() });
       ctx.exitCode = await runProgram(ctx, self, spec, { stdin: flags.stdin !== false, tty: flags.tty });
     });
+}
+
+/**
+ * `unshare --pin NAME`: Unshare one namespace, Pin its handle as NAME, Close
+ * the handle (also when Pin fails); prints the pin's path as `pin` does.
+ */
+async function unshareAndPin(ctx: CliContext, self: Command, flags: UnshareOptionsFlags, name: string): Promise<void> {
+  const request = unshareRequest(flags);
+  if (request.types.length !== 1) throw new UsageError(`--pin pins one namespace, and these flags make ${request.types.length} (as ip netns add makes one net namespace)`);
+  pinFile(ctx.pinDirs(self), name);
+  const client = ctx.connect(self);
+  const { handles } = await client.unshare(request, ctx.callOptions(self));
+  try {
+    const response = await client.pin({ ref: { source: { case: "handle", value: handles[0].id } }, name }, ctx.callOptions(self));
+    ctx.print(self, PinResponseSchema, response, (r) => `${r.path}\n`);
+  } finally {
+    await client.close({ handle: handles[0].id }, ctx.callOptions(self)).catch(() => undefined);
+  }
 }
 
 function programFlagsGiven(flags: ProgramFlags): boolean {
