@@ -89,7 +89,11 @@ async function main(): Promise<void> {
     nsenter: { run: () => nsenterHead(target.pid, big, bytes), samples: [] },
   };
   try {
-    for (const c of Object.values(cases)) await c.run(); // warm-up, not counted
+    // One warm-up of each, not counted (shown: the daemon's first read runs its code cold).
+    for (const [name, c] of Object.entries(cases)) {
+      const s = await sample(c.pid, bytes, c.run);
+      process.stdout.write(`warm-up ${name}: ${s.mbps.toFixed(0)} MB/s, server ${s.serverCpuPerMiB.toFixed(2)} ms/MiB, client ${s.clientCpuPerMiB.toFixed(2)} ms/MiB\n`);
+    }
     for (let round = 0; round < rounds; round++) {
       for (const [name, c] of Object.entries(cases)) {
         const s = await sample(c.pid, bytes, c.run);
