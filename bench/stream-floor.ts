@@ -43,8 +43,8 @@ function serve(socket: string): void {
   });
 }
 
-/** Starts the floor server at `socket`; read(bytes) streams that many bytes from it; stop() ends it. */
-export async function streamFloor(socket: string): Promise<{ read(bytes: number): Promise<void>; stop(): void }> {
+/** Starts the floor server (process `pid`) at `socket`; read(bytes) streams that many bytes from it; stop() ends it. */
+export async function streamFloor(socket: string): Promise<{ pid: number; read(bytes: number): Promise<void>; stop(): void }> {
   const proc = spawn(process.execPath, [path.join(__dirname, "stream-floor.js"), "serve", socket], { stdio: ["ignore", "pipe", "inherit"] });
   await new Promise<void>((resolve, reject) => {
     proc.stdout!.once("data", () => resolve());
@@ -52,6 +52,7 @@ export async function streamFloor(socket: string): Promise<{ read(bytes: number)
   });
   const client = new Client(`unix:${socket}`, credentials.createInsecure());
   return {
+    pid: proc.pid!,
     read: (bytes) =>
       new Promise((resolve, reject) => {
         const request = Buffer.alloc(4);

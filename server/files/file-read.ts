@@ -17,13 +17,16 @@ const O_PATH = 0o10000000;
 export const READ_CHUNK = 64 * 1024;
 /** Bytes per read of the file: fewer threads (one per read) than one per message. */
 export const READ_BLOCK = 1024 * 1024;
+/** Blocks one read holds and reuses in turn: one sent, one read ahead, one whose last chunks may still be unsent. */
+const READ_BUFFERS = 3;
 /** Most entries one ListDirectory answers (more: RESOURCE_EXHAUSTED). */
 export const MAX_DIRECTORY_ENTRIES = 262144;
 
 /**
  * The bytes of `file` from `offset`, at most `length` (0: to the end), in
  * READ_CHUNK pieces, pulled one at a time (the caller's stream gives the
- * backpressure). Only a regular file is read (opened O_NONBLOCK, so a FIFO
+ * backpressure). A chunk's bytes stay valid only until the consumer has
+ * pulled a block more (buffers are reused): copy (serialize) each in turn. Only a regular file is read (opened O_NONBLOCK, so a FIFO
  * or device named by the caller never blocks an open; it is then refused:
  * FAILED_PRECONDITION). More than `maxBytes` to the end: RESOURCE_EXHAUSTED.
  */
@@ -39,8 +42,19 @@ export async function* readFileChunks(root: FileRoot, file: string, offset: bigi
     }
     let left = toEnd ? maxBytes + 1 : Number(length);
     let position = offset;
+    // READ_BUFFERS blocks in rotation, not one allocation per block: 1 MiB
+    // garbage per block was most of the daemon's GC time in a long read.
+    // A block is read into again two blocks later: by then every chunk of
+    // it has been yielded and the consumer resumed after at least one more,
+    // and the stream handler (add-service.ts WriteWindow) resumes this
+    // generator only once every chunk but the last it was given has been
+    // serialized, that is copied into grpc-js's frame.
+    const buffers: Buffer[] = [];
+    let reads = 0;
     const readBlock = (want: number, at: bigint) => {
-      const buffer = Buffer.allocUnsafe(want);
+      const slot = reads++ % READ_BUFFERS;
+      buffers[slot] ??= Buffer.allocUnsafe(READ_BLOCK);
+      const buffer = buffers[slot].subarray(0, want);
       return fileCall(`read ${file}`, () => root.io.read(fd, buffer, at)).then((bytesRead) => buffer.subarray(0, bytesRead));
     };
     // One block read ahead while the one before is sent: the pool's read and gRPC's send overlap.

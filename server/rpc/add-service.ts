@@ -203,7 +203,7 @@ function unaryHandler(facts: MethodFacts, impl: AnyHandler, hooks: RpcHooks): Un
   };
 }
 
-/** Most responses of one stream written but not yet handed to HTTP/2 (grpc-js's own buffer holds 16). */
+/** Most responses of one stream written but not yet handed to HTTP/2 (grpc-js's own buffer holds 16). ReadFile reuses its read blocks on the strength of this bound (files/file-read.ts). */
 const MAX_UNSENT_RESPONSES = 2;
 
 /**

@@ -1,16 +1,20 @@
 import { ScalarType, create, toBinary } from "@bufbuild/protobuf";
 import type { DescField, DescMessage, DescService, MessageShape } from "@bufbuild/protobuf";
+import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { serviceDefinition } from "../../api/method-definitions";
 
-/** Largest message encoded into the shared scratch buffer (Exec chunks are ≤ 64 KiB). */
+/** Largest message encoded into the shared scratch buffer (Exec and ReadFile chunks are ≤ 64 KiB). */
 const SCRATCH_LIMIT = 1024 * 1024;
 let scratch = Buffer.allocUnsafe(64 * 1024 + 16);
 
 /**
  * The grpc-js service definition the server registers: as the client's,
  * but a response that is one bytes field of a oneof (Exec's stdout and
- * stderr chunks) is encoded into a scratch buffer reused by every call.
+ * stderr chunks), or of a message of that one field (ReadFileResponse), is
+ * framed by hand into a scratch buffer reused by every call: protobuf-es's
+ * writer grew and copied a buffer per 64 KiB chunk, most of the daemon's
+ * CPU time in ReadFile beyond grpc-js's own.
  * grpc-js copies what the serializer returns into the framed message before
  * serializeMessage returns (server responses are never compressed), so the
  * scratch is free again at once: a 64 KiB chunk costs one allocation (that
@@ -19,6 +23,23 @@ let scratch = Buffer.allocUnsafe(64 * 1024 + 16);
 export function serverServiceDefinition(service: DescService): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = { ...serviceDefinition(service) };
   for (const method of service.methods) {
+    const only = onlyBytesField(method.output);
+    if (only) {
+      const output = method.output;
+      definition[method.localName] = {
+        ...definition[method.localName],
+        responseSerialize: (msg: unknown) => {
+          const value = (msg as Record<string, unknown>)[only.localName];
+          if (value instanceof Uint8Array && value.byteLength <= SCRATCH_LIMIT && (msg as { $unknown?: unknown[] }).$unknown === undefined) {
+            // proto3 leaves an empty bytes field out: the empty message.
+            return value.byteLength === 0 ? EMPTY : encodeBytesField(only, value);
+          }
+          const bytes = toBinary(output, create(output, msg as MessageShape<typeof output>));
+          return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        },
+      };
+      continue;
+    }
     const chunk = bytesOneof(method.output);
     if (!chunk) continue;
     const output = method.output;
@@ -34,6 +55,15 @@ export function serverServiceDefinition(service: DescService): ServiceDefinition
     };
   }
   return definition as ServiceDefinition;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/** A message whose one field is a plain (implicit presence) bytes field: that field. */
+function onlyBytesField(message: DescMessage): DescField | undefined {
+  if (message.fields.length !== 1 || message.oneofs.length !== 0) return undefined;
+  const field = message.fields[0];
+  return field.fieldKind === "scalar" && field.scalar === ScalarType.BYTES && field.presence === FeatureSet_FieldPresence.IMPLICIT ? field : undefined;
 }
 
 /** A message made of one oneof only, with bytes members: its oneof's name and those members by localName. */

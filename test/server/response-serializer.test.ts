@@ -1,5 +1,5 @@
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { ExecResponseSchema, NamespaceService, ProcessService } from "../../client";
+import { ExecResponseSchema, FileService, NamespaceService, ProcessService, ReadFileResponseSchema } from "../../client";
 import { serviceDefinition } from "../../api/method-definitions";
 import { serverServiceDefinition } from "../../server/rpc/response-serializer";
 
@@ -44,6 +44,30 @@ describe("serverServiceDefinition", () => {
     expect(first.buffer).toBe(exec.responseSerialize({ msg: { case: "stdout", value: bytes(1) } }).buffer);
     expect(chunkOf(copy)).toEqual({ case: "stdout", bytes: Buffer.from(bytes(10)) });
     expect(Buffer.from(first).equals(copy)).toBe(false);
+  });
+
+  describe("a response of one bytes field (ReadFileResponse)", () => {
+    const readFile = serverServiceDefinition(FileService).readFile;
+
+    it.each([0, 1, 127, 128, 16383, 16384, 65536, 1024 * 1024])("encodes %i bytes of data exactly as toBinary does", (n) => {
+      const init = { data: bytes(n) };
+      const ours = Buffer.from(readFile.responseSerialize(init));
+      expect(ours.equals(Buffer.from(toBinary(ReadFileResponseSchema, create(ReadFileResponseSchema, init))))).toBe(true);
+      expect(Buffer.from(fromBinary(ReadFileResponseSchema, ours).data).equals(bytes(n))).toBe(true);
+    });
+
+    it("encodes data into the shared scratch buffer, not a buffer of its own per message", () => {
+      const first = readFile.responseSerialize({ data: bytes(65536) });
+      expect(readFile.responseSerialize({ data: bytes(10) }).buffer).toBe(first.buffer);
+      expect(exec.responseSerialize({ msg: { case: "stdout", value: bytes(1) } }).buffer).toBe(first.buffer);
+    });
+
+    it("encodes data over 1 MiB, and a message made with create, with toBinary", () => {
+      const big = readFile.responseSerialize({ data: bytes(1024 * 1024 + 1) });
+      expect(Buffer.from(fromBinary(ReadFileResponseSchema, big).data).equals(bytes(1024 * 1024 + 1))).toBe(true);
+      const made = create(ReadFileResponseSchema, { data: bytes(300) });
+      expect(Buffer.from(readFile.responseSerialize(made)).equals(Buffer.from(toBinary(ReadFileResponseSchema, made)))).toBe(true);
+    });
   });
 
   it("leaves methods whose responses are not a bytes oneof as the client's definition has them", () => {

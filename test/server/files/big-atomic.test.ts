@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { status, WriteMode } from "../../../client";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
@@ -57,6 +57,24 @@ describeRoot("FileService: size, backpressure and atomic REPLACE", () => {
     }
     target.inside("rm /data/big");
   }, 180_000);
+
+  it("reads back content that differs in every chunk byte for byte, whole and from an offset (its read buffers are reused)", async () => {
+    const mount = pidRef(target.pid);
+    const content = randomBytes(9 * MiB + 12345);
+    async function* pieces() {
+      yield { msg: { case: "header" as const, value: { mount, path: "/data/random" } } };
+      for (let at = 0; at < content.length; at += MiB) yield { msg: { case: "data" as const, value: content.subarray(at, at + MiB) } };
+    }
+    await lxnsd.client.writeFile(pieces());
+    const read = async (offset: number, length: number) => {
+      const got: Buffer[] = [];
+      for await (const { data } of lxnsd.client.readFile({ mount, path: "/data/random", offset: BigInt(offset), length: BigInt(length) })) got.push(Buffer.from(data));
+      return Buffer.concat(got);
+    };
+    expect((await read(0, 0)).equals(content)).toBe(true);
+    expect((await read(MiB / 2 + 7, 5 * MiB)).equals(content.subarray(MiB / 2 + 7, MiB / 2 + 7 + 5 * MiB))).toBe(true);
+    target.inside("rm /data/random");
+  }, 120_000);
 
   it("REPLACE is atomic under a reader loop: the old content or the new, never a mix", async () => {
     const mount = pidRef(target.pid);
