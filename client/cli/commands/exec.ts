@@ -87,18 +87,6 @@ export function targetSource(flags: ExecFlags): NamespaceRef["source"] | undefin
 }
 
 /**
- * Under --all, drops the target's user namespace when it is the daemon's own:
- * setns(2) refuses to join the user namespace one is in (EINVAL), and
- * nsenter --all skips it likewise. Explicit -U keeps it (nsenter -U fails too).
- */
-async function skipOwnUserNamespace(client: LxnsdClient, options: CallOptions, target: NamespaceRef["source"], refs: NamespaceRef[]): Promise<NamespaceRef[]> {
-  const ref = (source: NamespaceRef["source"]) => ({ ref: create(NamespaceRefSchema, { type: NamespaceType.USER, source }) });
-  const [theirs, ours] = await Promise.all([client.inspect(ref(target), options), client.inspect(ref({ case: "self", value: true }), options)]);
-  const same = theirs?.info && ours?.info && theirs.info.nsId === ours.info.nsId && theirs.info.device === ours.info.device;
-  return same ? refs.filter((r) => !(r.type === NamespaceType.USER && r.source.case === target.case)) : refs;
-}
-
-/**
  * The shell to run when no program is given: the target's $SHELL (from
  * /proc/PID/environ, when lxnsctl may read it), else /bin/sh, as nsenter
  * runs a shell.
@@ -164,14 +152,13 @@ Examples:
   lxnsctl exec --pod shop/web --container-name app -a -- sh`,
     )
     .action(async (argv: string[], flags: ExecFlags, self: Command) => {
-      let { refs } = execJoins(flags, ctx.pinDirs(self));
+      const { refs } = execJoins(flags, ctx.pinDirs(self));
       // Flags first (exit 2 before any call), then what only the daemon knows.
       programCwd(flags, { env: {}, cwd: "/" });
       const client = ctx.connect(self);
       const staysInOurMountNs = !(await joinsMountNamespace(client, ctx.callOptions(self), refs));
       const local = { ...localSide(ctx.io), ...(staysInOurMountNs ? { cwd: process.cwd() } : {}) };
       const spec = programSpec(argv, flags, local, flags.target !== undefined ? targetShell(flags.target) : "/bin/sh");
-      if (flags.all) refs = await skipOwnUserNamespace(client, ctx.callOptions(self), targetSource(flags)!, refs);
       ctx.exitCode = await runProgram(ctx, self, { ...spec, join: refs, ...(flags.preserveCredentials ? { preserveCredentials: true } : {}) }, { stdin: flags.stdin !== false, tty: flags.tty });
     });
 }
