@@ -86,11 +86,14 @@ describeRoot("a FUSE mount that never answers cannot exhaust the daemon's thread
       lxnsd.client.writeFile(header({ mount: hung, path: `${dir}/hung/a`, writeMode: 3 }, Buffer.from("x")), { timeoutMs }),
       lxnsd.client.bindMount({ source: `/proc/${hungTarget.pid}/root${dir}/hung/b`, target: mount(bindTarget.pid), targetPath: `${dir}/src/dest` }, { timeoutMs }),
     ].map(outcome);
-    await sleep(300);
+    // Every hung call holds its slot (also past its deadline: its lookup still waits).
+    for (let i = 0; i < 100 && lxnsd.daemon.slots.active < hungCalls.length; i++) await sleep(100);
     expect(lxnsd.daemon.slots.active).toBeGreaterThanOrEqual(hungCalls.length);
 
-    // Everyone else is served meanwhile, each within a deadline well below the hung calls'.
-    const prompt = { timeoutMs: 1000 };
+    // Everyone else is served meanwhile. The hung lookups wait until the FUSE server ends, so a call stuck
+    // behind them (a full pool, a blocked event loop) would miss any deadline: a generous one proves as much
+    // and holds on a busy machine.
+    const prompt = { timeoutMs: 10_000 };
     const okRead = await drain(lxnsd.client.readFile({ mount: hung, path: `${dir}/ok` }, prompt));
     expect(Buffer.concat(okRead.map((r) => Buffer.from(r.data))).toString()).toBe("ok\n");
     expect((await drain(lxnsd.client.listNamespaces({}, prompt))).length).toBeGreaterThan(0);
