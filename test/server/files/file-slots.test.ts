@@ -8,6 +8,11 @@ import { describeRoot } from "../../helpers/privileged";
 import { startTarget } from "../../helpers/targets";
 import type { Target } from "../../helpers/targets";
 
+/** Waits (up to 10 s) until the daemon's running slots are `count`; a call's slot is freed once its last close returned, which may be just after its answer. */
+async function slotsSettle(lxnsd: TestDaemon, count: number): Promise<void> {
+  for (let i = 0; i < 500 && lxnsd.daemon.slots.active !== count; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 async function readText(lxnsd: TestDaemon, request: Parameters<TestDaemon["client"]["readFile"]>[0]): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const { data } of lxnsd.client.readFile(request)) chunks.push(Buffer.from(data));
@@ -47,7 +52,7 @@ describeRoot("FileService calls take a child slot (--max-children), by pid, hand
     );
     write.catch(() => undefined); // awaited below; a failed assertion must not leave it unhandled
     try {
-      for (let i = 0; i < 50 && lxnsd.daemon.slots.active === 0; i++) await new Promise((resolve) => setTimeout(resolve, 20));
+      await slotsSettle(lxnsd, 1);
       expect(lxnsd.daemon.slots.active).toBe(1);
       await expect(readText(lxnsd, { mount: byHandle, path: `${dir}/file` })).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED, reason: "CHILD_LIMIT" });
       await expect(lxnsd.client.stat({ mount: pidRef, path: `${dir}/file` })).rejects.toMatchObject({ code: status.RESOURCE_EXHAUSTED });
@@ -55,7 +60,10 @@ describeRoot("FileService calls take a child slot (--max-children), by pid, hand
       finish();
     }
     expect((await write).bytesWritten).toBe(5n);
+    await slotsSettle(lxnsd, 0);
+    expect(lxnsd.daemon.slots.active).toBe(0);
     expect(await readText(lxnsd, { mount: byHandle, path: `${dir}/file` })).toBe("slot\n");
+    await slotsSettle(lxnsd, 0);
     expect(lxnsd.daemon.slots.active).toBe(0);
     await lxnsd.client.close({ handle });
   });
