@@ -9,7 +9,6 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <thread>
 
 #include "compat.h"
 
@@ -122,17 +121,6 @@ int ListDir(int fd, size_t max, std::vector<DirEntry>* out) {
     out->push_back(std::move(entry));
   }
   closedir(dir);
-  return result;
-}
-
-int RunWithCreds(const FileCreds* creds, const std::function<int()>& op) {
-  if (!creds) return op();
-  int result = -EINVAL;
-  std::thread worker([&] {
-    int taken = TakeCredsOnThisThread(*creds);
-    result = taken < 0 ? taken : op();
-  });
-  worker.join();
   return result;
 }
 

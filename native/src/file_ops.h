@@ -13,7 +13,6 @@
 #include <sys/types.h>
 
 #include <cstdint>
-#include <functional>
 #include <string>
 #include <vector>
 
@@ -73,10 +72,5 @@ int OpenPathFlags(const char* path, int flags);
 // effective capabilities to creds (capped by the permitted set), with raw
 // syscalls that touch this thread only. For a thread that ends with its op.
 int TakeCredsOnThisThread(const FileCreds& creds);
-// Runs op on a new thread that first sets its own (per-thread, raw syscall)
-// supplementary groups, fsgid, fsuid and effective capabilities to creds
-// (capped by the daemon's permitted set); the thread and its credentials end
-// with op. Without creds, op runs on the calling thread.
-int RunWithCreds(const FileCreds* creds, const std::function<int()>& op);
 
 #endif  // LXNSD_NATIVE_FILE_OPS_H_
