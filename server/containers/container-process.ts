@@ -35,14 +35,8 @@ export function initOf(container: IndexedContainer): ContainerProcess | undefine
     if (isErrnoLike(err) && (err.code === "ENOENT" || err.code === "ENODEV")) throw containerNotFound(`container ${container.id.slice(0, 12)} is gone`);
     throw err;
   }
-  const pids = new Set(text.split("\n").filter(Boolean).map(Number));
-  let first: ContainerProcess | undefined;
-  for (const pid of pids) {
-    const stat = statOf(pid);
-    if (!stat || pids.has(stat.ppid)) continue;
-    if (!first || stat.startTime < first.startTime) first = { pid, startTime: stat.startTime };
-  }
-  return first;
+  const pids = pidsOf(text);
+  return firstInit(pids, [...pids].map((pid) => ({ pid, stat: statOf(pid) })));
 }
 
 /**
@@ -52,14 +46,24 @@ export function initOf(container: IndexedContainer): ContainerProcess | undefine
  */
 export async function initPidOf(container: IndexedContainer): Promise<number | undefined> {
   const text = container.dir === "" ? (container.pids ?? []).join("\n") : await readFile(path.join(container.dir, "cgroup.procs"), "utf8").catch(() => "");
-  const pids = new Set(text.split("\n").filter(Boolean).map(Number));
+  const pids = pidsOf(text);
   const stats = await Promise.all([...pids].map(async (pid) => ({ pid, stat: parseStat(await readFile(`/proc/${pid}/stat`, "utf8").catch(() => "")) })));
+  return firstInit(pids, stats)?.pid;
+}
+
+/** The pids of a cgroup.procs text. */
+function pidsOf(text: string): Set<number> {
+  return new Set(text.split("\n").filter(Boolean).map(Number));
+}
+
+/** Of `pids` (with their stats; none: gone), those whose parent is not among them, the one started first. */
+function firstInit(pids: ReadonlySet<number>, stats: Iterable<{ pid: number; stat: { ppid: number; startTime: bigint } | undefined }>): ContainerProcess | undefined {
   let first: ContainerProcess | undefined;
   for (const { pid, stat } of stats) {
     if (!stat || pids.has(stat.ppid)) continue;
     if (!first || stat.startTime < first.startTime) first = { pid, startTime: stat.startTime };
   }
-  return first?.pid;
+  return first;
 }
 
 /** The pod's sandbox without a runtime to name it: of its running containers, the one whose init started first. */
