@@ -3,11 +3,11 @@
 // …) in one process, with the CPU time (utime+stime, /proc/PID/stat) each side
 // spends per MiB: figures that a loaded, shared machine disturbs less than
 // wall-clock MB/s. `npm run bench:read-cpu` (BENCH_ROUNDS, default 5; BENCH_SCALE as the bench).
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { NamespaceType, createClient } from "../client";
+import { createClient } from "../client";
+import { nsenterHead, readAll } from "./cases/files";
 import { streamBytes } from "./cases/exec-stream";
 import { startDaemonProcess } from "./processes";
 import { benchScale } from "./scale";
@@ -34,17 +34,6 @@ function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
   return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-/** nsenter head, its bytes read from its pipe. */
-function nsenterHead(pid: number, file: string, bytes: number): Promise<void> {
-  const child = spawn("sh", ["-c", `exec nsenter -t ${pid} -m head -c ${bytes} ${file}`], { stdio: ["ignore", "pipe", "inherit"] });
-  let got = 0;
-  child.stdout!.on("data", (chunk: Buffer) => (got += chunk.length));
-  return new Promise((resolve, reject) => {
-    child.once("error", reject);
-    child.once("close", (code) => (code === 0 && got === bytes ? resolve() : reject(new Error(`nsenter head: ${got} of ${bytes} bytes, ended ${code}`))));
-  });
 }
 
 interface Sample {
@@ -78,11 +67,7 @@ async function main(): Promise<void> {
   const target = await startNetUtsTarget();
   const client = createClient(daemon.address);
   const floor = await streamFloor(path.join(dir, "floor.sock"));
-  const readFile = async () => {
-    let got = 0;
-    for await (const { data } of client.readFile({ mount: { type: NamespaceType.MNT, source: { case: "pid", value: target.pid } }, path: big, length: BigInt(bytes) })) got += data.length;
-    if (got !== bytes) throw new Error(`ReadFile: ${got} of ${bytes} bytes`);
-  };
+  const readFile = () => readAll({ client, targetPid: target.pid }, big, bytes);
   const cases: Record<string, { pid?: number; run: () => Promise<unknown>; samples: Sample[] }> = {
     readFile: { pid: daemon.pid, run: readFile, samples: [] },
     floor: { pid: floor.pid, run: () => floor.read(bytes), samples: [] },

@@ -28,13 +28,15 @@ function files(scale: number): { dir: string; small: string; big: string; cleanu
   return { dir, small, big, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-async function readAll(ctx: BenchContext, file: string, length: number): Promise<void> {
+/** ReadFile of `length` bytes of `file` in the mount namespace of `pid`; checks the count. */
+export async function readAll(ctx: Pick<BenchContext, "client" | "targetPid">, file: string, length: number): Promise<void> {
   let got = 0;
   for await (const { data } of ctx.client.readFile({ mount: { type: NamespaceType.MNT, source: { case: "pid", value: ctx.targetPid } }, path: file, length: BigInt(length) })) got += data.length;
   if (got !== length) throw new Error(`ReadFile of ${file}: ${got} of ${length} bytes`);
 }
 
-function nsenterHead(pid: number, file: string, bytes: number): Promise<void> {
+/** `nsenter -t pid -m head -c bytes file`, its bytes read from its pipe; checks the count and the exit. */
+export function nsenterHead(pid: number, file: string, bytes: number): Promise<void> {
   const child = spawn("nsenter", ["-t", String(pid), "-m", "head", "-c", String(bytes), file], { stdio: ["ignore", "pipe", "inherit"] });
   let got = 0;
   child.stdout!.on("data", (chunk: Buffer) => (got += chunk.length));
