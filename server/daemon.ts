@@ -135,7 +135,7 @@ export class Daemon {
       (file) => pinOrigin(dirs, file),
       containers,
     );
-    hooks.prepare = (request, context) => resolver.prepare(request, context?.caller);
+    hooks.prepare = (request, context) => resolver.prepare(request, context.caller);
     const pins = new NamespacePins(resolver, dirs);
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };

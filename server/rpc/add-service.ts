@@ -45,7 +45,7 @@ export interface RpcHooks {
   /** Bounds the calls that run children (CHILD_METHODS). */
   slots?: ChildSlots;
   /** Readies what a request's references need (the container index) before its handler runs. */
-  prepare?: (request: unknown, context?: CallContext) => Promise<void>;
+  prepare?: (request: unknown, context: CallContext) => Promise<void>;
 }
 
 /** What every call of one method needs to know about it, worked out once when its handler is made. */
