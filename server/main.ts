@@ -3,6 +3,7 @@ import { LXNSD_VERSION } from "../api/version";
 import { CommanderError, InvalidArgumentError, Option } from "commander";
 import pino from "pino";
 import { defaultAddress } from "../api/default-address";
+import { DEFAULT_NETNS_DIR, DEFAULT_STATE_DIR } from "../api/pin-paths";
 import { PolicyError } from "./auth/policy";
 import { DEFAULT_PATH_ROOTS, defaultConfig } from "./config/config";
 import { Daemon } from "./daemon";
@@ -66,8 +67,8 @@ const program = new ConfigurableCommand()
     collectAbsolute,
   )
   .option("--mount-source-root <dir>", "a directory BindMount sources must be beneath (resolved once, openat2 RESOLVE_BENEATH); repeatable (default: / = anywhere)", collectAbsolute)
-  .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", "/run/lxnsd")
-  .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', "/run/netns")
+  .option("--state-dir <dir>", "where pins live (<dir>/ns/NAME); they outlive the daemon", DEFAULT_STATE_DIR)
+  .option("--netns-dir <dir>", 'where network namespaces are pinned as well, for `ip netns` ("" = only under the state dir)', DEFAULT_NETNS_DIR)
   .option("--pod-log-dir <dir>", "kubelet's pod log directory, where container references find pod namespaces and names (\"\" = none)", "/var/log/pods")
   .option("--child-timeout <ms>", "how long a per-request child may run before it is killed (Run/Exec: the steps before execve)", positiveInt, 10000)
   .option("--program-cgroup <dir>", "cgroup v2 directory under which each Run/Exec program gets a cgroup of its own, ended with cgroup.kill (default: <the daemon's own cgroup v2>/lxnsd-programs)")

@@ -1,6 +1,7 @@
 import * as path from "node:path";
 import { Option } from "commander";
 import type { Command } from "commander";
+import { DEFAULT_NETNS_DIR, DEFAULT_STATE_DIR, PIN_NAME, PROC_NS_PATH } from "../../api/pin-paths";
 import { UsageError } from "./usage-error";
 
 /** Where the daemon keeps pins, as lxnsctl knows it (the daemon's --state-dir and --netns-dir). */
@@ -11,23 +12,18 @@ export interface CliPinDirs {
   netns?: string;
 }
 
-/** A pin name, as the daemon takes it (Pin). */
-const PIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
-
-/** A process's namespace file, which the daemon takes as a path too. */
-const PROC_NS_PATH = /^\/proc\/([1-9][0-9]{0,9}|self|thread-self)\/ns\/(user|cgroup|ipc|net|mnt|pid|time|uts|pid_for_children|time_for_children)$/;
 
 /** Adds the global --state-dir and --netns-dir: where the daemon keeps pins, for pins, --pin and --net=FILE. */
 export function addPinDirOptions(program: Command): Command {
   return program
-    .addOption(new Option("--state-dir <dir>", "the daemon's --state-dir: pins are DIR/ns/NAME (env: LXNSD_STATE_DIR; default: /run/lxnsd)"))
-    .addOption(new Option("--netns-dir <dir>", "the daemon's --netns-dir, where net pins appear for `ip netns` too (env: LXNSD_NETNS_DIR; default: /run/netns; '' = none)"));
+    .addOption(new Option("--state-dir <dir>", `the daemon's --state-dir: pins are DIR/ns/NAME (env: LXNSD_STATE_DIR; default: ${DEFAULT_STATE_DIR})`))
+    .addOption(new Option("--netns-dir <dir>", `the daemon's --netns-dir, where net pins appear for \`ip netns\` too (env: LXNSD_NETNS_DIR; default: ${DEFAULT_NETNS_DIR}; '' = none)`));
 }
 
 /** The pin directories from the global flags, else LXNSD_STATE_DIR and LXNSD_NETNS_DIR, else the daemon's defaults. */
 export function pinDirsOf(globals: { stateDir?: string; netnsDir?: string }, env: Record<string, string | undefined>): CliPinDirs {
-  const stateDir = globals.stateDir ?? (env.LXNSD_STATE_DIR || "/run/lxnsd");
-  const netns = globals.netnsDir ?? env.LXNSD_NETNS_DIR ?? "/run/netns";
+  const stateDir = globals.stateDir ?? (env.LXNSD_STATE_DIR || DEFAULT_STATE_DIR);
+  const netns = globals.netnsDir ?? env.LXNSD_NETNS_DIR ?? DEFAULT_NETNS_DIR;
   return { ns: path.resolve(stateDir, "ns"), ...(netns ? { netns: path.resolve(netns) } : {}) };
 }
 

@@ -1,4 +1,5 @@
 import { defaultAddress } from "../../api/default-address";
+import { DEFAULT_NETNS_DIR, DEFAULT_STATE_DIR } from "../../api/pin-paths";
 import type { TlsFiles } from "../listeners/tcp-listener";
 
 /** Everything the daemon can be told at start. */
@@ -95,8 +96,8 @@ export function defaultConfig(overrides: Partial<DaemonConfig> = {}): DaemonConf
     pathRoots: DEFAULT_PATH_ROOTS,
     childTimeoutMs: 10_000,
     mountSourceRoots: ["/"],
-    stateDir: "/run/lxnsd",
-    netnsDir: "/run/netns",
+    stateDir: DEFAULT_STATE_DIR,
+    netnsDir: DEFAULT_NETNS_DIR,
     podLogDir: "/var/log/pods",
     logLevel: "info",
     insecureLoopback: false,

@@ -5,12 +5,11 @@ import type { NamespaceRef } from "../../api/gen/lxnsd/v1/types_pb";
 import { NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
 import * as native from "../../native/lib";
 import { RpcError, fromErrno, invalidArgument, isErrnoLike, nativeCall } from "../errors";
+import { PIN_NAME } from "../../api/pin-paths";
 import type { Caller } from "../auth/caller";
 import type { HandleOrigin } from "./handle-table";
 import type { NamespaceResolver } from "./resolver";
 
-/** What a pin name may be: one path component, never "." or "..", at most 64 bytes. */
-const PIN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 /** Where pins live. */
 export interface PinDirs {

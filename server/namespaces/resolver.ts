@@ -1,4 +1,5 @@
 import * as path from "node:path";
+import { PROC_NS_PATH } from "../../api/pin-paths";
 import { create } from "@bufbuild/protobuf";
 import { status } from "@grpc/grpc-js";
 import { NamespaceRefSchema, NamespaceType, Relation } from "../../api/gen/lxnsd/v1/types_pb";
@@ -58,8 +59,6 @@ interface Base {
   originGone?: boolean;
 }
 
-/** The namespace files of a process: /proc/PID/ns/TYPE, /proc/self/ns/TYPE, /proc/thread-self/ns/TYPE. */
-const PROC_NS_PATH = /^\/proc\/([1-9][0-9]{0,9}|self|thread-self)\/ns\/(user|cgroup|ipc|net|mnt|pid|time|uts|pid_for_children|time_for_children)$/;
 /** A pin: one name directly inside a pin directory. */
 const PIN_ENTRY = /^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$/;
 
