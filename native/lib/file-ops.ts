@@ -36,6 +36,35 @@ export async function openStat(dirFd: number, path: string, flags: number, optio
   return (await raw.fileOp("open", { fd: dirFd, path, flags, mode: options.mode ?? 0, inRoot: options.beneath !== true, withStat: true }, options.creds)) as FileStat & { fd: number };
 }
 
+/** What openRead answers: the file's stat, the fd (-1 once the op closed it), and the first block's bytes. */
+export interface OpenRead extends FileStat {
+  fd: number;
+  /** Bytes read into the buffer. */
+  bytes: number;
+  /** A read returned 0: the end of the file (the fd is closed). */
+  eof: boolean;
+}
+
+/**
+ * The open, fstat and first block of a read, in one operation on one
+ * thread: openat2 of `path` with RESOLVE_IN_ROOT from `from` (an fd, or a
+ * root directory path such as /proc/PID/root that the op opens with
+ * O_PATH|O_DIRECTORY and closes itself), fstat, and for a regular file
+ * preads from `position` until `buffer` is full or the end. The op closes
+ * the fd (fd -1) at the end, when full with `closeWhenFull`, and for
+ * anything but a regular file (its stat still answered); otherwise the fd
+ * is the caller's. `buffer` must not be touched until it settles. A
+ * failure of the root's open has syscall "open", of the file's "openat2",
+ * "fstatat" or "pread"; nothing opened is left open.
+ */
+export async function openRead(from: { fd: number } | { root: string }, path: string, flags: number, buffer: Uint8Array, position: bigint, options: { closeWhenFull?: boolean; creds?: FileCreds } = {}): Promise<OpenRead> {
+  if ("fd" in from) checkFd(from.fd);
+  else checkName(from.root, "root");
+  checkName(path, "path");
+  const where = "fd" in from ? { fd: from.fd } : { root: from.root };
+  return (await raw.fileOp("openRead", { ...where, path, flags, buffer, position, closeWhenFull: options.closeWhenFull === true }, options.creds)) as OpenRead;
+}
+
 /** fstat of any fd (O_PATH too). */
 export async function statFd(fd: number, creds?: FileCreds): Promise<FileStat> {
   checkFd(fd);

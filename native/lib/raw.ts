@@ -271,9 +271,10 @@ export interface RawNative {
 
 /**
  * The ops of fileOp: open, openPath, openBeneath → fd; read, write → bytes;
+ * openRead → RawFileStat & { fd, bytes, eof } (fd -1 once the op closed it);
  * stat → RawFileStat; readlink → string; list → RawDirEntry[]; others → undefined.
  */
-export type RawFileOpName = "open" | "stat" | "readlink" | "rename" | "unlink" | "chown" | "chmod" | "list" | "read" | "write" | "fdatasync" | "close" | "openPath" | "openBeneath";
+export type RawFileOpName = "open" | "stat" | "readlink" | "rename" | "unlink" | "chown" | "chmod" | "list" | "read" | "write" | "fdatasync" | "close" | "openPath" | "openBeneath" | "openRead";
 
 /** fileOp's arguments: `fd` always but for openPath and openBeneath (the root or directory for open, rename, unlink). */
 export interface RawFileOpArgs {
@@ -296,6 +297,10 @@ export interface RawFileOpArgs {
   gid?: number;
   /** list: most entries. */
   max?: number;
+  /** openRead: a root directory path (a process's /proc/PID/root) the op opens and closes itself, instead of `fd`. */
+  root?: string;
+  /** openRead: close the fd once `buffer` is full too (the caller wants no more). */
+  closeWhenFull?: boolean;
 }
 
 /** Filesystem credentials of a restricted request's target (see FileCreds in native/src/file_ops.h). */

@@ -87,6 +87,17 @@ export class FileIo {
     return this.run([dirFd], () => native.files.openStat(dirFd, file, flags, options), (opened) => this.closeLate(opened.fd));
   }
 
+  /**
+   * The open, fstat and first block of a read in one operation (native
+   * files.openRead): from an fd root, or a root path the op opens itself.
+   * The fd it leaves open (fd >= 0) is the caller's to close.
+   */
+  openRead(from: { fd: number } | { root: string }, file: string, flags: number, buffer: Uint8Array, position: bigint, options: { closeWhenFull?: boolean; creds?: native.FileCreds } = {}): Promise<native.files.OpenRead> {
+    return this.run("fd" in from ? [from.fd] : [], () => native.files.openRead(from, file, flags, buffer, position, options), (opened) => {
+      if (opened.fd >= 0) this.closeLate(opened.fd);
+    });
+  }
+
   /** open(path, flags) from the daemon's own root. */
   openPath(file: string, flags: number): Promise<number> {
     return this.run([], () => native.files.openPath(file, flags), this.closeLate);

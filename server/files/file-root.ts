@@ -31,6 +31,28 @@ export interface FileRoot {
   release(): Promise<void>;
 }
 
+/**
+ * ReadFile's root: an open one (as FileRoot's fd), or, for a process and an
+ * unrestricted caller, that process's /proc/PID/root not opened yet: the
+ * read's first operation opens it itself, on its thread (native
+ * files.openRead), which saves a thread trip for the root's open and one
+ * for its close. The process is pinned by a pidfd before; confirm() after
+ * that operation checks what processRoot checks after its open (still that
+ * process, in the mount namespace the resolver checked), and nothing read
+ * is answered before it passed.
+ */
+export interface ReadRoot {
+  readonly label: string;
+  readonly creds?: native.FileCreds;
+  readonly io: FileIo;
+  /** Where the first operation resolves from. */
+  readonly from: { fd: number } | { root: string };
+  /** Throws (ABORTED, NOT_FOUND) unless an operation that opened `from.root` opened the root of the pinned process in the checked namespace. */
+  confirm(): void;
+  /** Closes the root fd, or releases the pin. */
+  release(): Promise<void>;
+}
+
 /** What FileService needs to find a root. */
 export interface FileRootDeps {
   resolver: NamespaceResolver;
@@ -66,6 +88,17 @@ function mntInode(pid: number | "self"): bigint {
  * credentials; none: PERMISSION_DENIED (TARGET_FORBIDDEN).
  */
 export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller, deps: FileRootDeps, io: FileIo): Promise<FileRoot> {
+  return (await rootOf(ref, caller, deps, io, false)) as FileRoot;
+}
+
+/** As openFileRoot, for ReadFile: a process's root (unrestricted caller) is left for the read's first operation to open (ReadRoot). */
+export async function openReadRoot(ref: NamespaceRef | undefined, caller: Caller, deps: FileRootDeps, io: FileIo): Promise<ReadRoot> {
+  const root = await rootOf(ref, caller, deps, io, true);
+  if ("from" in root) return root;
+  return { label: root.label, io, from: { fd: root.fd }, ...(root.creds ? { creds: root.creds } : {}), confirm: () => undefined, release: () => root.release() };
+}
+
+async function rootOf(ref: NamespaceRef | undefined, caller: Caller, deps: FileRootDeps, io: FileIo, defer: boolean): Promise<FileRoot | ReadRoot> {
   if (ref && ref.relation !== Relation.UNSPECIFIED) {
     throw invalidArgument("mount.relation: a file's mount namespace is the one referenced itself");
   }
@@ -81,6 +114,7 @@ export async function openFileRoot(ref: NamespaceRef | undefined, caller: Caller
       if (pid === undefined || mnt.originGone) throw targetForbidden(caller, `${mnt.label}: files need a process to act as (a pid, or a handle or pin made from a running process)`);
       return await restrictedRoot(mnt, pid, byProcess, caller, deps, io);
     }
+    if (byProcess && defer) return deferredProcessRoot(mnt, ref!.source.case === "self" ? "self" : pid!, io);
     if (byProcess) return await processRoot(mnt, ref!.source.case === "self" ? "self" : pid!, io);
     return withRelease(await namespaceRoot(mnt, deps, io.signal), mnt.label, io);
   } finally {
@@ -121,6 +155,23 @@ async function processRoot(mnt: ResolvedNamespace, pid: number | "self", io: Fil
   } finally {
     pin?.release();
   }
+}
+
+/** /proc/PID/root of the pinned process, for an operation to open: confirm() afterwards checks what processRoot checks after its open. */
+function deferredProcessRoot(mnt: ResolvedNamespace, pid: number | "self", io: FileIo): ReadRoot {
+  const ino = native.nsStat(mnt.fd).ino;
+  const what = `open the root of ${mnt.label}`;
+  const pin = pid === "self" ? undefined : nativeCall(what, () => pinProcess(pid));
+  return {
+    label: mnt.label,
+    io,
+    from: { root: `/proc/${pid}/root` },
+    confirm: () => {
+      if (mntInode(pid) !== ino) throw new RpcError(status.ABORTED, `${mnt.label}: the process changed its mount namespace meanwhile; retry`, "NAMESPACE_CHANGED");
+      if (pin) nativeCall(what, () => pin.confirm());
+    },
+    release: async () => pin?.release(),
+  };
 }
 
 /** The root of the mount namespace `mnt`, from a child that joined it. */

@@ -6,7 +6,7 @@ import { RpcError, invalidArgument } from "../errors";
 import { FileIo } from "../files/file-io";
 import { checkFilePath } from "../files/file-paths";
 import { listFiles, readFileChunks, statFile } from "../files/file-read";
-import { openFileRoot } from "../files/file-root";
+import { openFileRoot, openReadRoot } from "../files/file-root";
 import type { FileRoot, FileRootDeps } from "../files/file-root";
 import { planWrite, writeFileIn } from "../files/file-write";
 import { addService } from "../rpc/add-service";
@@ -69,7 +69,7 @@ export class FileService implements ServiceImpl<typeof FileServiceDesc> {
 
   async *readFile(request: ReadFileRequest, context: CallContext) {
     checkFilePath(request.path);
-    const root = await openFileRoot(request.mount, context.caller, this.deps, new FileIo(context));
+    const root = await openReadRoot(request.mount, context.caller, this.deps, new FileIo(context));
     try {
       for await (const data of readFileChunks(root, request.path, request.offset, request.length, this.deps.maxFileBytes, context.signal)) yield { data };
     } finally {
