@@ -40,11 +40,12 @@ function unlessExited<T>(proc: ChildProcess, what: string, ready: Promise<T>): P
  * Starts lxnsd listening on `unix:DIR/lxnsd.sock` with its state in DIR;
  * resolves once it answers. Logs at warn: a log line per call is not what is measured.
  * BENCH_DAEMON_NODE_ARGS (space-separated) go to its node, e.g. `--cpu-prof --cpu-prof-dir=DIR`.
+ * `main`: another build's dist/server/main.js (an A/B comparison).
  */
-export async function startDaemonProcess(dir: string): Promise<ServerProcess> {
+export async function startDaemonProcess(dir: string, main = DAEMON_MAIN): Promise<ServerProcess> {
   const address = `unix:${path.join(dir, "lxnsd.sock")}`;
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const args = [...nodeArgs, DAEMON_MAIN, "--listen", address, "--log-level", "warn", "--state-dir", path.join(dir, "state"), "--netns-dir", "", "--max-file-bytes", String(512 * 1024 * 1024)];
+  const args = [...nodeArgs, main, "--listen", address, "--log-level", "warn", "--state-dir", path.join(dir, "state"), "--netns-dir", "", "--max-file-bytes", String(512 * 1024 * 1024)];
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
   const client = createClient(address);
   try {
