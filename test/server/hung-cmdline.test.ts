@@ -70,6 +70,7 @@ describeRoot("a process whose mmap lock never comes free cannot hang the /proc s
     }
     // One thread waits in its cmdline read; later scans went straight to comm.
     expect(native.stuckCommandReads()).toBe(1);
+    expect((await lxnsd.daemon.metrics.registry.getSingleMetric("lxnsd_stuck_command_reads")!.get()).values[0].value).toBe(1);
     expect(await lxnsd.client.checkHealth("", prompt)).toBe("SERVING");
     const ref = { type: NamespaceType.MNT, source: { case: "pid" as const, value: hang!.pid } };
     expect((await lxnsd.client.inspect({ ref }, prompt)).info?.nsId).toBe(nsInode(hang!.pid, "mnt"));
