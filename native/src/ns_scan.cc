@@ -19,6 +19,7 @@
 namespace {
 
 constexpr size_t kNsTypeCount = sizeof(kNsTypes) / sizeof(kNsTypes[0]);
+
 // The pid a /proc entry names, or 0 for anything else.
 int PidOf(const char* name) {
   if (*name < '1' || *name > '9') return 0;
