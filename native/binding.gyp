@@ -33,6 +33,7 @@
         "src/js/file_ops_js.cc",
         "src/ns_fd.cc",
         "src/ns_scan.cc",
+        "src/proc_command.cc",
         "src/js/ns_scan_js.cc",
         "src/child/pause_program.cc",
         "src/child/program_cgroup.cc",

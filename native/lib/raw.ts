@@ -247,6 +247,10 @@ export interface RawNative {
   runningChildren(): number;
   /** The /proc walk on the libuv pool; rejects only when /proc cannot be read. */
   scanNamespaces(): Promise<RawScanRow[]>;
+  /** lsns COMMAND of one process on the libuv pool, its cmdline read with a bound (native/src/proc_command.h). */
+  processCommand(pid: number): Promise<string>;
+  /** How many threads are left waiting in a cmdline read past its bound. */
+  stuckCommandReads(): number;
   /** One file operation on the libuv pool (native/src/file_ops.h), with `creds` on a thread of its own. */
   fileOp(op: RawFileOpName, args: RawFileOpArgs, creds?: RawFileCreds): Promise<unknown>;
   /** Watches an O_NONBLOCK fd, which is the watch's from here on (closeWatch closes it); onEvents gets bits 1 readable, 2 writable. Returns its id. */
