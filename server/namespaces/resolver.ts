@@ -44,6 +44,13 @@ export interface ResolvedNamespace {
 export interface ResolveOptions {
   /** The type assumed when ref.type is unset (GetLimit's user_namespace defaults to USER). */
   defaultType?: NamespaceType;
+  /**
+   * false: the caller has no use for the origin's start time (it checks no
+   * target against it: an unrestricted Run's joins), so a process's
+   * /proc/PID/stat is not read and originStartTime stays unset; origin is
+   * still the pid named. Default true.
+   */
+  originStartTime?: boolean;
 }
 
 interface Base {
@@ -119,9 +126,10 @@ export class NamespaceResolver {
     if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
     const wanted = this.wantedKind(ref, field, options);
     if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
-    if (ref.source.case === "container") return this.resolveContainer(ref, field, caller, wanted);
+    const startTime = options.originStartTime !== false;
+    if (ref.source.case === "container") return this.resolveContainer(ref, field, caller, wanted, startTime);
     const origin = this.originOf(ref, field);
-    const run = () => this.resolveFrom(ref, field, caller, wanted, origin);
+    const run = () => this.resolveFrom(ref, field, caller, wanted, origin, startTime);
     // The pid is trusted (cgroup read, ns files opened and compared) only while pinned by a pidfd.
     return typeof origin === "number" ? whilePinned(origin, run, (ns) => ns.release()) : run();
   }
@@ -171,13 +179,13 @@ export class NamespaceResolver {
    * container's cgroup (NOT_FOUND otherwise: it restarted, or the pid is
    * another process's now).
    */
-  private resolveContainer(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined): ResolvedNamespace {
+  private resolveContainer(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, startTime: boolean): ResolvedNamespace {
     const source = ref.source;
     if (source.case !== "container") throw new Error("not a container reference");
     return this.containerTargets(field).whileChosen(
       source.value,
       `${field}.container`,
-      (pid) => this.resolveFrom(create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: pid } }), field, caller, wanted, pid),
+      (pid) => this.resolveFrom(create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: pid } }), field, caller, wanted, pid, startTime),
       (ns) => ns.release(),
     );
   }
@@ -188,8 +196,8 @@ export class NamespaceResolver {
     return this.containers;
   }
 
-  private resolveFrom(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, origin: TargetProcess): ResolvedNamespace {
-    const base = this.openSource(ref, field, wanted, caller);
+  private resolveFrom(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, origin: TargetProcess, startTime: boolean): ResolvedNamespace {
+    const base = this.openSource(ref, field, wanted, caller, startTime);
     let kind: NamespaceKind;
     try {
       kind = base.kind ?? statNamespace(base.fd, base.label).kind;
@@ -252,12 +260,12 @@ export class NamespaceResolver {
     }
   }
 
-  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller): Base {
+  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller, startTime: boolean): Base {
     const source = ref.source;
     switch (source.case) {
       case "pid": {
         checkProcess(caller, source.value, `process ${source.value}`);
-        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value);
+        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value, startTime);
       }
       case "self":
         checkProcess(caller, "self", "the daemon's namespaces");
@@ -273,7 +281,7 @@ export class NamespaceResolver {
         const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
         checkProcess(caller, pid ?? live, source.value);
         // A process's ns files are magic links to follow; a pin is the nsfs file itself, and a symlink there is refused.
-        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value), pid);
+        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value), pid, startTime);
         return withRecordedOrigin(openFile(source.value, source.value, pid === undefined), recorded);
       }
       default:
@@ -365,8 +373,9 @@ function recordedProcess(origin: HandleOrigin | undefined, what: string, caller:
   return { ...origin };
 }
 
-/** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now). */
-function withOrigin(base: Base, pid: number): Base {
+/** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now); without `readStartTime`, as its origin unread. */
+function withOrigin(base: Base, pid: number, readStartTime: boolean): Base {
+  if (!readStartTime) return { ...base, origin: pid };
   const startTime = startTimeOf(pid);
   return startTime === undefined ? { ...base, originGone: true } : { ...base, origin: pid, originStartTime: startTime };
 }

@@ -197,7 +197,8 @@ function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver, caller: Calle
   const joins: ResolvedNamespace[] = [];
   try {
     spec.join.forEach((ref, index) => {
-      const join = resolver.resolve(ref, `spec.join[${index}]`, caller);
+      // Only a target (openJoinTarget) is checked against the joins' start times.
+      const join = resolver.resolve(ref, `spec.join[${index}]`, caller, { originStartTime: isRestricted(caller) });
       joins.push(join);
       if (joins.some((other) => other !== join && other.kind === join.kind)) {
         throw invalidArgument(`spec.join[${index}]: a ${join.kind.name} namespace is already joined`);
