@@ -265,11 +265,11 @@ export class NamespaceResolver {
     switch (source.case) {
       case "pid": {
         checkProcess(caller, source.value, `process ${source.value}`);
-        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value, startTime);
+        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`, true), kind }, source.value, startTime);
       }
       case "self":
         checkProcess(caller, "self", "the daemon's namespaces");
-        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace", false), kind };
+        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace", false, true), kind };
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
         return withRecordedOrigin({ fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true }, lent.origin);
@@ -281,7 +281,7 @@ export class NamespaceResolver {
         const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
         checkProcess(caller, pid ?? live, source.value);
         // A process's ns files are magic links to follow; a pin is the nsfs file itself, and a symlink there is refused.
-        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value), pid, startTime);
+        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value, false), pid, startTime);
         return withRecordedOrigin(openFile(source.value, source.value, pid === undefined), recorded);
       }
       default:
@@ -317,10 +317,10 @@ export class NamespaceResolver {
   }
 }
 
-/** openFile of /proc/PID/ns/TYPE; EACCES from a process in the middle of exiting is NOT_FOUND like an exited one. */
-function openProcessFile(pid: number, file: string): Base {
+/** openFile of /proc/PID/ns/TYPE (`spelled`: by the daemon); EACCES from a process in the middle of exiting is NOT_FOUND like an exited one. */
+function openProcessFile(pid: number, file: string, spelled: boolean): Base {
   try {
-    return openFile(file, `process ${pid}`, false);
+    return openFile(file, `process ${pid}`, false, spelled);
   } catch (err) {
     if (err instanceof RpcError && err.code === status.PERMISSION_DENIED && isExitingProcess(pid)) {
       throw processExited(pid, err, "open");
@@ -332,12 +332,15 @@ function openProcessFile(pid: number, file: string): Base {
 /**
  * openNsPath: O_PATH (with `noFollow`, O_NOFOLLOW), nsfs confirmed by
  * fstatfs, then a real open. Anything else is INVALID_ARGUMENT "not a
- * namespace file", the same whatever the file is.
+ * namespace file", the same whatever the file is. A `spelled` path is a
+ * /proc/PID/ns/TYPE the daemon spelled itself from a pid (or self) and a
+ * known type: procfs makes that an nsfs link, opened at once (one open
+ * instead of open, fstatfs, open and close: a Run's joins felt them).
  */
-function openFile(file: string, label: string, noFollow: boolean): Base {
+function openFile(file: string, label: string, noFollow: boolean, spelled = false): Base {
   let fd: number;
   try {
-    fd = native.openNsPath(file, { noFollow });
+    fd = spelled ? native.openPath(file) : native.openNsPath(file, { noFollow });
   } catch (err) {
     if (isErrnoLike(err) && err.syscall === "fstatfs" && err.code === "ENOTTY") {
       throw new RpcError(status.INVALID_ARGUMENT, `${file}: not a namespace file`, "NOT_A_NAMESPACE", { errno: "ENOTTY", syscall: "fstatfs" }, { cause: err });
