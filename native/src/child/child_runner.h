@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "child/child_result.h"
+#include "child/cgroup_pool.h"
 #include "child/child_spec.h"
 #include "child/keepers.h"
 #include "child/pause_program.h"
@@ -25,7 +26,8 @@ class ChildRun;
 class ChildRunner {
  public:
   // `pause` is owned from here on (its fd is closed with the runner).
-  ChildRunner(uv_loop_t* loop, PauseProgram pause) : loop_(loop), pause_(std::move(pause)), keepers_(loop) {}
+  ChildRunner(uv_loop_t* loop, PauseProgram pause)
+      : loop_(loop), pause_(std::move(pause)), keepers_(loop), cgroup_pool_(loop) {}
   ~ChildRunner();
   ChildRunner(const ChildRunner&) = delete;
   ChildRunner& operator=(const ChildRunner&) = delete;
@@ -49,10 +51,11 @@ class ChildRunner {
   // Kills and reaps every child synchronously, closes everything, calls no
   // completion. For environment teardown.
   // Also kills and reaps every keeper init (their write ends belong to the
-  // callers and are left alone), and every program's process group.
+  // callers and are left alone), and every program's process group, and
+  // removes the idle program cgroups of the pool.
   void KillAll();
   // Running children plus live keeper inits and programs, and program
-  // cgroups not yet empty and removed.
+  // cgroups not yet empty and removed (idle ones of the pool not counted).
   size_t running() const { return runs_.size() + keepers_.size() + programs_.size() + cgroups_.size(); }
 
  private:
@@ -65,6 +68,7 @@ class ChildRunner {
   std::list<ChildRun*> runs_;
   std::list<ProgramWatch*> programs_;
   std::list<ProgramCgroup*> cgroups_;  // being emptied and removed
+  CgroupPool cgroup_pool_;             // idle program cgroups (exec.reuse_cgroup)
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUNNER_H_

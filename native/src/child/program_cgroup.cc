@@ -1,6 +1,7 @@
 #include "child/program_cgroup.h"
 
 #include <fcntl.h>
+#include <dirent.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -9,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "child/cgroup_pool.h"
 #include "child/child_result.h"
 #include "child/child_steps.h"
 
@@ -35,6 +37,7 @@ ProgramCgroup* ProgramCgroup::Create(const std::string& parent, const std::strin
 }
 
 void ProgramCgroup::Kill() {
+  killed_ = true;
   if (kill_fd_ < 0) return;
   ssize_t r;
   do r = pwrite(kill_fd_, "1", 1, 0);
@@ -56,6 +59,16 @@ bool ProgramCgroup::Empty() const {
 
 void ProgramCgroup::Remove(uv_loop_t* loop, std::list<ProgramCgroup*>* pending,
                            std::function<void()> done) {
+  // Left empty: nothing to kill, and never killed it may serve again.
+  if (Empty()) {
+    if (!killed_ && pool_ != nullptr && pool_->Put(this)) {
+      if (done) done();
+      return;
+    }
+    done_ = std::move(done);
+    Finish();
+    return;
+  }
   done_ = std::move(done);
   pending_ = pending;
   pending_->push_back(this);
@@ -118,6 +131,95 @@ void ProgramCgroup::RemoveNow() {
     poll(&p, 1, static_cast<int>(1000 - spent));
   }
   Finish();
+}
+
+namespace {
+
+// The whole of `dir`/`name` is `want` (a trailing newline aside).
+bool FileIs(int dir, const char* name, const char* want) {
+  int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[128];
+  ssize_t n;
+  do n = pread(fd, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n < 0) return false;
+  if (n > 0 && buf[n - 1] == '\n') n--;
+  buf[n] = '\0';
+  return std::strcmp(buf, want) == 0;
+}
+
+// Owned by root:root and writable by its owner only.
+bool RootsOnly(const struct stat& st) {
+  return st.st_uid == 0 && st.st_gid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// `dir` and every entry in it are RootsOnly; no entry is a directory.
+bool OnlyRootsFiles(int dir) {
+  struct stat st;
+  if (fstat(dir, &st) < 0 || !RootsOnly(st)) return false;
+  int copy = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // fdopendir takes its fd
+  if (copy < 0) return false;
+  DIR* d = fdopendir(copy);
+  if (d == nullptr) {
+    close(copy);
+    return false;
+  }
+  bool ok = true;
+  while (struct dirent* e = readdir(d)) {
+    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
+    if (fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) || !RootsOnly(st)) {
+      ok = false;
+      break;
+    }
+  }
+  closedir(d);
+  return ok;
+}
+
+// cgroup.stat says nr_descendants 0.
+bool NoDescendants(int dir) {
+  int fd = openat(dir, "cgroup.stat", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[512];
+  ssize_t n;
+  do n = pread(fd, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return std::strncmp(buf, "nr_descendants 0\n", 17) == 0 || std::strstr(buf, "\nnr_descendants 0\n") != nullptr;
+}
+
+}  // namespace
+
+bool ProgramCgroup::AsCreated() const {
+  int dir = dir_fd_;
+  if (dir < 0) return false;
+  // cgroup.pressure exists only with PSI (CONFIG_PSI, not psi=0).
+  bool pressure = faccessat(dir, "cgroup.pressure", F_OK, 0) != 0 || FileIs(dir, "cgroup.pressure", "1");
+  return pressure && FileIs(dir, "cgroup.controllers", "") && FileIs(dir, "cgroup.freeze", "0") &&
+         FileIs(dir, "cgroup.type", "domain") && FileIs(dir, "cgroup.max.descendants", "max") &&
+         FileIs(dir, "cgroup.max.depth", "max") && NoDescendants(dir) && OnlyRootsFiles(dir);
+}
+
+bool ProgramCgroup::Reopen() {
+  dir_fd_ = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ >= 0) kill_fd_ = openat(dir_fd_, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+  if (kill_fd_ >= 0) events_fd_ = openat(dir_fd_, "cgroup.events", O_RDONLY | O_CLOEXEC);
+  if (events_fd_ >= 0) return true;
+  CloseFds();
+  return false;
+}
+
+void ProgramCgroup::Discard() {
+  if (rmdir(path_.c_str()) == 0 || errno == ENOENT || !Reopen()) {
+    path_.clear();
+    delete this;
+    return;
+  }
+  RemoveNow();  // blocking, at most ~1 s: only what root moved into an idle cgroup
 }
 
 void ProgramCgroup::CloseFds() {
