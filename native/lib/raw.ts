@@ -130,7 +130,8 @@ export interface RawProgramSpec {
    * per-request child is cloned into it (clone3 CLONE_INTO_CGROUP), so the
    * program and all it starts, setsid or not, are in it. It is ended with
    * cgroup.kill (at exit, timeout, kill(9), abort, killAll) and removed
-   * once empty; `exited` comes only after that. Absent: its process group only. */
+   * once empty (or, with reuseCgroup, kept idle); `exited` comes only after
+   * that. Absent: its process group only. */
   cgroupParent?: string;
   /** With cgroupParent: the program may be cloned into an idle cgroup that
    * an earlier program below the same parent left empty, and its own cgroup,

@@ -116,24 +116,39 @@ describeRoot("spawnProgram exec.reuseCgroup: a pool of used, never-killed progra
     expect(cgroupIn(b.stdout)).not.toBe(h.cgroup);
   });
 
-  it.each([
-    ["cgroup.max.descendants", "5", "max"],
-    ["cgroup.max.depth", "3", "max"],
-    ["cgroup.pressure", "0", "1"],
-  ])("a program that wrote its cgroup's %s: the cgroup is removed, not reused", async (file, value, initial) => {
-    const own = `${cgroup2Mount()}$(sed -n 's/^0:://p' /proc/self/cgroup)`;
-    const a = await run(`echo ${value} > ${own}/${file} && cat ${own}/${file}`);
+  /** The program's own cgroup directory, in a shell script. */
+  const OWN = () => `${cgroup2Mount()}$(sed -n 's/^0:://p' /proc/self/cgroup)`;
+
+  it("a program that left a sub-cgroup: its cgroup is not reused", async () => {
+    const a = await run(`mkdir ${OWN()}/sub`);
     expect(a.exit.code).toBe(0);
-    expect(a.stdout).toBe(`${value}\n`);
-    expect(existsSync(a.h.cgroup!)).toBe(false);
-    const b = await run(`cat /proc/self/cgroup ${own}/${file}`);
-    expect(cgroupIn(b.stdout)).not.toBe(a.h.cgroup);
-    expect(b.stdout).toMatch(new RegExp(`\n${initial}\n$`));
+    try {
+      const b = await run("cat /proc/self/cgroup");
+      expect(b.exit.code).toBe(0);
+      expect(cgroupIn(b.stdout)).not.toBe(a.h.cgroup);
+    } finally {
+      // As without the pool: rmdir failed (EBUSY), the cgroup stays behind until its sub-cgroup is gone.
+      rmdirSync(path.join(a.h.cgroup!, "sub"));
+      if (existsSync(a.h.cgroup!)) rmdirSync(a.h.cgroup!);
+    }
   });
 
   it("a program that chmod'ed its cgroup (delegated it): removed, not reused", async () => {
-    const a = await run(`chmod 0777 ${cgroup2Mount()}$(sed -n 's/^0:://p' /proc/self/cgroup)/cgroup.procs`);
+    const a = await run(`chmod 0777 ${OWN()}`);
     expect(a.exit.code).toBe(0);
+    expect(existsSync(a.h.cgroup!)).toBe(false);
+    const b = await run("cat /proc/self/cgroup");
+    expect(cgroupIn(b.stdout)).not.toBe(a.h.cgroup);
+  });
+
+  it("an idle cgroup frozen meanwhile is removed, never given to a program: the next program runs", async () => {
+    // As a process that the program moved out of its cgroup could do (only root can) once the program is gone.
+    const a = await run("true");
+    writeFileSync(path.join(a.h.cgroup!, "cgroup.freeze"), "1");
+    const b = await run("cat /proc/self/cgroup; echo ran");
+    expect(b.exit.code).toBe(0);
+    expect(b.stdout).toMatch(/ran\n$/);
+    expect(cgroupIn(b.stdout)).not.toBe(a.h.cgroup);
     expect(existsSync(a.h.cgroup!)).toBe(false);
   });
 

@@ -19,7 +19,7 @@ ProgramCgroup* CgroupPool::Take(const std::string& parent) {
     const std::string& path = cg->path();
     if (path.compare(0, path.rfind('/'), parent) != 0) continue;
     idle_.erase(idle_.begin() + static_cast<std::ptrdiff_t>(i));
-    if (cg->Reopen() && cg->Empty()) return cg;
+    if (cg->Reopen() && cg->Idle()) return cg;
     cg->CloseFds();
     cg->Discard();
   }

@@ -7,6 +7,18 @@
 // is SIGKILLed at birth) and is as it was created (Put's checks) waits here
 // for the next program below the same parent instead of being removed.
 //
+// Who could change a program's cgroup: its files are root's, mode 0644, the
+// directory 0755, nothing is delegated (chowned), and a restricted
+// identity's programs get a cgroup below their target's, never a pooled
+// one (server/programs/session.ts asks for reuse only below the daemon's
+// default parent). So only a program running as root of the initial user
+// namespace can write its cgroup, and such a program can write any
+// program's cgroup by its path anyway; the checks (AsCreated, Idle) are
+// against a later program inheriting what an earlier one left by accident:
+// a sub-cgroup, a frozen cgroup, limits, a delegation. Writes that need no
+// check for that reason: cgroup.max.*, cgroup.type, cgroup.pressure, an fd
+// kept open by a process outside the cgroup.
+//
 // Bounded (kMaxIdle), no fds while idle (Take reopens them), each removed
 // after kIdleMs idle (an unref'd timer: it keeps no loop alive) and all of
 // them at Clear (the runner's KillAll: teardown, daemon stop). A daemon
@@ -35,8 +47,9 @@ class CgroupPool {
   CgroupPool& operator=(const CgroupPool&) = delete;
 
   // The most recently used idle cgroup below `parent`, its fds reopened and
-  // seen empty; nullptr when there is none (idle ones that are gone or not
-  // empty any more are dropped on the way).
+  // seen empty and not frozen; nullptr when there is none (idle ones that
+  // are gone, or got a process or were frozen meanwhile, are dropped on the
+  // way: removed, what is in them killed).
   ProgramCgroup* Take(const std::string& parent);
   // Keeps `cg` (empty, never killed) when it is as created (see
   // ProgramCgroup::AsCreated) and there is room; closes its fds then. False:
@@ -47,7 +60,7 @@ class CgroupPool {
   size_t idle() const { return idle_.size(); }
 
  private:
-  struct Idle {
+  struct Entry {
     ProgramCgroup* cg;
     uint64_t since;  // uv_now
   };
@@ -55,7 +68,7 @@ class CgroupPool {
   void Expire();
 
   uv_loop_t* loop_;
-  std::deque<Idle> idle_;  // oldest first
+  std::deque<Entry> idle_;  // oldest first
   uv_timer_t* timer_ = nullptr;  // heap: closed with a callback that frees it
 };
 

@@ -34,7 +34,8 @@ class ChildRunner {
 
   // Creates the child and starts watching it. Returns the run's id (a
   // counter from 1 shared by every runner of the process, never reused: it
-  // names the request's child and then its program, and its cgroup), or 0 with *failure set when nothing was started (then
+  // names the request's child and then its program, and its cgroup unless
+  // an idle one is reused), or 0 with *failure set when nothing was started (then
   // `done` is never called); a spec that needs a keeper init fails here
   // when lxnsd-pause could not be opened at load (the open's errno, step
   // "exec pause"), one with exec.cgroup_parent when its cgroup cannot be

@@ -1,7 +1,6 @@
 #include "child/program_cgroup.h"
 
 #include <fcntl.h>
-#include <dirent.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -150,58 +149,32 @@ bool FileIs(int dir, const char* name, const char* want) {
   return std::strcmp(buf, want) == 0;
 }
 
-// Owned by root:root and writable by its owner only.
-bool RootsOnly(const struct stat& st) {
-  return st.st_uid == 0 && st.st_gid == 0 && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
-}
-
-// `dir` and every entry in it are RootsOnly; no entry is a directory.
-bool OnlyRootsFiles(int dir) {
-  struct stat st;
-  if (fstat(dir, &st) < 0 || !RootsOnly(st)) return false;
-  int copy = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);  // fdopendir takes its fd
-  if (copy < 0) return false;
-  DIR* d = fdopendir(copy);
-  if (d == nullptr) {
-    close(copy);
-    return false;
-  }
-  bool ok = true;
-  while (struct dirent* e = readdir(d)) {
-    if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    if (fstatat(dir, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) || !RootsOnly(st)) {
-      ok = false;
-      break;
-    }
-  }
-  closedir(d);
-  return ok;
-}
-
-// cgroup.stat says nr_descendants 0.
-bool NoDescendants(int dir) {
-  int fd = openat(dir, "cgroup.stat", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  char buf[512];
-  ssize_t n;
-  do n = pread(fd, buf, sizeof buf - 1, 0);
-  while (n < 0 && errno == EINTR);
-  close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  return std::strncmp(buf, "nr_descendants 0\n", 17) == 0 || std::strstr(buf, "\nnr_descendants 0\n") != nullptr;
-}
-
 }  // namespace
 
+bool ProgramCgroup::Idle() const {
+  char buf[256];
+  ssize_t n;
+  do n = pread(events_fd_, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return std::strstr(buf, "populated 0\n") != nullptr && std::strstr(buf, "frozen 1") == nullptr;
+}
+
+// Cheap on purpose (it runs on the event loop at each program's end): one
+// fstat, one read of an open fd, one small file. What it leaves out
+// (cgroup.max.*, cgroup.type, cgroup.pressure, the files' owners) only root
+// of the initial user namespace can change, which can write every
+// program's cgroup by its path anyway (see cgroup_pool.h).
 bool ProgramCgroup::AsCreated() const {
-  int dir = dir_fd_;
-  if (dir < 0) return false;
-  // cgroup.pressure exists only with PSI (CONFIG_PSI, not psi=0).
-  bool pressure = faccessat(dir, "cgroup.pressure", F_OK, 0) != 0 || FileIs(dir, "cgroup.pressure", "1");
-  return pressure && FileIs(dir, "cgroup.controllers", "") && FileIs(dir, "cgroup.freeze", "0") &&
-         FileIs(dir, "cgroup.type", "domain") && FileIs(dir, "cgroup.max.descendants", "max") &&
-         FileIs(dir, "cgroup.max.depth", "max") && NoDescendants(dir) && OnlyRootsFiles(dir);
+  struct stat st;
+  // kernfs: a directory's link count is 2 + its subdirectories (sub-cgroups).
+  if (dir_fd_ < 0 || fstat(dir_fd_, &st) < 0 || st.st_nlink != 2 || st.st_uid != 0 || st.st_gid != 0 ||
+      (st.st_mode & 07777) != 0755) {
+    return false;
+  }
+  // No controller: no limit file (memory.max, pids.max, ...) that anyone set.
+  return Idle() && FileIs(dir_fd_, "cgroup.controllers", "");
 }
 
 bool ProgramCgroup::Reopen() {

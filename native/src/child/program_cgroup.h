@@ -64,11 +64,12 @@ class ProgramCgroup {
   ProgramCgroup() = default;
   ~ProgramCgroup();
   bool Empty() const;
-  // Nothing in it was changed from how Create left it: no controllers
-  // (hence no limit files), no sub-cgroups, not frozen, type domain, the
-  // cgroup.max.* limits and cgroup.pressure at their defaults, and the
-  // directory and every file in it root's, writable by root only (no one
-  // was delegated it). Only such a cgroup goes back to a pool.
+  // Empty and not frozen (cgroup.events).
+  bool Idle() const;
+  // Left as Create made it, as far as matters to a later program: empty,
+  // not frozen, no sub-cgroup, the directory root's and mode 0755 (no one
+  // was delegated it), no controller (so no limit file to have been set).
+  // Only such a cgroup goes back to a pool.
   bool AsCreated() const;
   // Opens the directory, cgroup.kill and cgroup.events again (taken from a
   // pool); false when any open fails.
