@@ -1,9 +1,11 @@
 import { randomInt } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { status } from "../../client";
+import { createClient, status } from "../../client";
 import { cgroup2Mount } from "../helpers/cgroup";
 import { startDaemon } from "../helpers/daemon";
+import { spawnDaemon } from "../helpers/daemon-process";
 import type { TestDaemon } from "../helpers/daemon";
 import { codeOf } from "../helpers/outcome";
 import { describeRoot } from "../helpers/privileged";
@@ -152,6 +154,30 @@ describeCgroup("programs live in a cgroup of their own: nothing they start outli
     expect(existsSync(dir)).toBe(false);
     // Nothing of this process's daemons: the first daemon's idle ones went with killAll too (in-process daemons share the addon).
     expect(readdirSync(path.dirname(dir)).filter((name) => name.startsWith(`program-${process.pid}-`))).toEqual([]);
+  });
+
+  it("a daemon process stopped by SIGTERM right after a Run leaves no cgroup behind (its idle one included)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-cgpool-"));
+    const socket = `unix:${path.join(dir, "lxnsd.sock")}`;
+    const daemon = spawnDaemon(["--listen", socket, "--state-dir", path.join(dir, "state"), "--netns-dir", ""]);
+    try {
+      await daemon.ready;
+      const client = createClient(socket);
+      let cgroup: string;
+      try {
+        cgroup = cgroupOf((await client.run({ argv: ["cat", "/proc/self/cgroup"] })).stdout.toString());
+      } finally {
+        client.disconnect();
+      }
+      expect(path.basename(cgroup)).toMatch(new RegExp(`^program-${daemon.proc.pid}-\\d+$`));
+      expect(existsSync(cgroup)).toBe(true);  // idle, for the next program
+      expect(await daemon.stop()).toBe(0);
+      expect(existsSync(cgroup)).toBe(false);
+      expect(readdirSync(path.dirname(cgroup)).filter((name) => name.startsWith(`program-${daemon.proc.pid}-`))).toEqual([]);
+    } finally {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
