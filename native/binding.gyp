@@ -37,6 +37,7 @@
         "src/js/ns_scan_js.cc",
         "src/child/pause_program.cc",
         "src/child/program_cgroup.cc",
+        "src/child/cgroup_pool.cc",
         "src/child/program_watch.cc"
       ],
       "dependencies": [
