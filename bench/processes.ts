@@ -73,10 +73,11 @@ export async function startDaemonProcess(dir: string, main = DAEMON_MAIN): Promi
   return serverProcess(address, proc);
 }
 
-/** Starts the floor server on `unix:DIR/floor.sock`; resolves once it serves. */
+/** Starts the floor server on `unix:DIR/floor.sock`; resolves once it serves. BENCH_FLOOR_NODE_ARGS as BENCH_DAEMON_NODE_ARGS. */
 export async function startFloorProcess(dir: string): Promise<ServerProcess> {
   const address = `unix:${path.join(dir, "floor.sock")}`;
-  const proc = spawn(process.execPath, [FLOOR_MAIN, address], { stdio: ["ignore", "pipe", "inherit"] });
+  const nodeArgs = (process.env.BENCH_FLOOR_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, FLOOR_MAIN, address], { stdio: ["ignore", "pipe", "inherit"] });
   await unlessExited(proc, "the floor server", new Promise<void>((resolve) => proc.stdout!.once("data", () => resolve())));
   return serverProcess(address, proc);
 }

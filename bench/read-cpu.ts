@@ -3,38 +3,19 @@
 // …) in one process, with the CPU time (utime+stime, /proc/PID/stat) each side
 // spends per MiB: figures that a loaded, shared machine disturbs less than
 // wall-clock MB/s. `npm run bench:read-cpu` (BENCH_ROUNDS, default 5; BENCH_SCALE as the bench).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { createClient } from "../client";
 import { nsenterHead, readAll } from "./cases/files";
 import { streamBytes } from "./cases/exec-stream";
+import { cpuSeconds, median, ownCpuSeconds } from "./cpu-time";
 import { startDaemonProcess } from "./processes";
 import { benchScale } from "./scale";
 import { streamFloor } from "./stream-floor";
 import { startNetUtsTarget } from "./targets";
 
 const MiB = 1024 * 1024;
-const TICKS_PER_SECOND = 100;
-
-/** CPU seconds (user + system) process `pid` has used so far. */
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
-/** CPU seconds this process has used so far. */
-function ownCpuSeconds(): number {
-  const { user, system } = process.cpuUsage();
-  return (user + system) / 1e6;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
 
 interface Sample {
   mbps: number;

@@ -35,9 +35,11 @@
         "src/js/sysctl_thread_js.cc",
         "src/ns_fd.cc",
         "src/ns_scan.cc",
+        "src/proc_command.cc",
         "src/js/ns_scan_js.cc",
         "src/child/pause_program.cc",
         "src/child/program_cgroup.cc",
+        "src/child/cgroup_pool.cc",
         "src/child/program_watch.cc"
       ],
       "dependencies": [

@@ -140,7 +140,12 @@ export class Daemon {
     const limits = new NamespaceLimits(resolver, config.childTimeoutMs);
     const ids = { uid: process.geteuid?.() ?? 0, gid: process.getegid?.() ?? 0 };
     this.metrics = new DaemonMetrics(
-      { children: () => native.runningChildren(), handles: () => this.handles.size, queued: () => this.slots.waiting },
+      {
+        children: () => native.runningChildren(),
+        handles: () => this.handles.size,
+        queued: () => this.slots.waiting,
+        stuckCommandReads: () => native.stuckCommandReads(),
+      },
       config.metricsListen !== "",
     );
     const observe = (desc: { typeName: string }) => this.metrics.observerFor(desc.typeName);

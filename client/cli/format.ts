@@ -1,7 +1,6 @@
 import { toJson } from "@bufbuild/protobuf";
 import type { DescMessage, MessageShape } from "@bufbuild/protobuf";
 import type { Handle, NamespaceInfo, NamespaceType } from "../../api/gen/lxnsd/v1/types_pb";
-import { LxnsdError } from "../lxnsd-error";
 import { kindOf } from "../../api/namespace-types";
 
 /** protobuf JSON with every field, zero values included (`uid: 0`, `ownerUid: 0` are answers, not absences). */

@@ -339,9 +339,29 @@ export interface NsScanRow extends Omit<RawScanRow, "typeIndex"> {
  * Walks /proc off the event loop (a libuv pool thread), as lsns does: every
  * /proc/PID/ns/<type> of every process, never *_for_children. Processes that
  * vanish mid-scan are skipped. Rows in NS_TYPES order, then by inode.
+ * Commands are read as processCommand reads them: a process whose mmap lock
+ * is stuck costs the scan at most 150 ms, once, and shows its comm.
  * Rejects with NativeError only when /proc itself cannot be read.
  */
 export async function scanNamespaces(): Promise<NsScanRow[]> {
   const rows: RawScanRow[] = await raw.scanNamespaces();
   return rows.map(({ typeIndex, ...rest }) => ({ type: NS_TYPES[typeIndex].name, ...rest }));
+}
+
+/**
+ * lsns's COMMAND of `pid`, as scanNamespaces makes it: its cmdline (NULs as
+ * spaces, the last byte dropped, at most 8 KiB), or its comm for a kernel
+ * thread. Reading a cmdline takes the process's mmap lock, which any process
+ * can keep taken for good: the read runs on a thread of its own and is
+ * waited for at most 150 ms (then comm; see native/src/proc_command.h).
+ * "" when the process is gone. Never blocks the event loop.
+ */
+export function processCommand(pid: number): Promise<string> {
+  checkUint(pid, "pid", 0x7fffffff);
+  return raw.processCommand(pid);
+}
+
+/** How many threads are left waiting in a cmdline read past its bound (at most 8; they return once the process's lock comes free). */
+export function stuckCommandReads(): number {
+  return raw.stuckCommandReads();
 }

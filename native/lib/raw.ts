@@ -130,8 +130,16 @@ export interface RawProgramSpec {
    * per-request child is cloned into it (clone3 CLONE_INTO_CGROUP), so the
    * program and all it starts, setsid or not, are in it. It is ended with
    * cgroup.kill (at exit, timeout, kill(9), abort, killAll) and removed
-   * once empty; `exited` comes only after that. Absent: its process group only. */
+   * once empty (or, with reuseCgroup, kept idle); `exited` comes only after
+   * that. Absent: its process group only. */
   cgroupParent?: string;
+  /** With cgroupParent: the program may be cloned into an idle cgroup that
+   * an earlier program below the same parent left empty, and its own cgroup,
+   * left empty and never killed, may wait (≤ 16 of them, ≤ 3 s, no fds) for
+   * a later one instead of being removed (clone3 into a cgroup that held a
+   * process before is ~0.4 ms cheaper). Only for a parent whose programs may
+   * share cgroups one after the other; killAll removes the idle ones. */
+  reuseCgroup?: boolean;
   /** A terminal instead of stdio pipes (ExecSpec.tty; see child_terminal.h):
    * the program opens a pty in its own mount namespace's devpts, of this
    * size, as its controlling terminal and fds 0, 1, 2; the started callback
@@ -247,6 +255,10 @@ export interface RawNative {
   runningChildren(): number;
   /** The /proc walk on the libuv pool; rejects only when /proc cannot be read. */
   scanNamespaces(): Promise<RawScanRow[]>;
+  /** lsns COMMAND of one process on the libuv pool, its cmdline read with a bound (native/src/proc_command.h). */
+  processCommand(pid: number): Promise<string>;
+  /** How many threads are left waiting in a cmdline read past its bound. */
+  stuckCommandReads(): number;
   /** One file operation on the libuv pool (native/src/file_ops.h), with `creds` on a thread of its own. */
   fileOp(op: RawFileOpName, args: RawFileOpArgs, creds?: RawFileCreds): Promise<unknown>;
   /** A sysctl on a new thread of its own that joins the namespace (native/src/sysctl_thread.h): the bytes read back. */

@@ -87,7 +87,7 @@ export function checkExec(spec: SpawnSpec, cloneNewNs: number): void {
   if (spec.holdNs !== undefined || spec.readFile !== undefined || spec.writeFile !== undefined) {
     throw new TypeError("exec cannot be combined with holdNs, readFile or writeFile");
   }
-  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput, timeoutMs, cgroupParent, tty } = spec.exec;
+  const { candidates, argv, env, cwd, uid, gid, mountProc, collectOutput, timeoutMs, cgroupParent, reuseCgroup, tty } = spec.exec;
   checkStrings(candidates, "exec.candidates", true);
   if (candidates.some((c) => !c.startsWith("/"))) throw new TypeError("exec.candidates must be absolute paths");
   checkStrings(argv, "exec.argv", true);
@@ -103,6 +103,7 @@ export function checkExec(spec: SpawnSpec, cloneNewNs: number): void {
   if (cgroupParent !== undefined && (typeof cgroupParent !== "string" || !cgroupParent.startsWith("/") || cgroupParent.includes("\0"))) {
     throw new TypeError("exec.cgroupParent must be an absolute path without NUL");
   }
+  if (reuseCgroup !== undefined && typeof reuseCgroup !== "boolean") throw new TypeError("exec.reuseCgroup must be a boolean");
   if (tty !== undefined) {
     if (typeof tty !== "object" || tty === null) throw new TypeError("exec.tty must be an object");
     checkUint(tty.rows, "exec.tty.rows", 0xffff);

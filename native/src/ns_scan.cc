@@ -9,16 +9,16 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <string>
 #include <unordered_map>
 
 #include "compat.h"
 #include "ns_table.h"
+#include "proc_command.h"
 
 namespace {
 
 constexpr size_t kNsTypeCount = sizeof(kNsTypes) / sizeof(kNsTypes[0]);
-// lsns reads at most BUFSIZ bytes of cmdline/comm and drops the last byte.
-constexpr size_t kCommandBytes = 8192;
 
 // The pid a /proc entry names, or 0 for anything else.
 int PidOf(const char* name) {
@@ -26,34 +26,6 @@ int PidOf(const char* name) {
   char* end = nullptr;
   long pid = std::strtol(name, &end, 10);
   return (*end == '\0' && pid > 0 && pid <= 0x7fffffff) ? static_cast<int>(pid) : 0;
-}
-
-// lsns's proc_get_command: up to BUFSIZ bytes, NUL -> space, the last byte
-// (the cmdline's final NUL, comm's newline) dropped. "" when unreadable.
-std::string ReadCommandFile(int pid, const char* name) {
-  char path[64];
-  std::snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return "";
-  std::string buf(kCommandBytes, '\0');
-  size_t len = 0;
-  while (len < buf.size()) {
-    ssize_t n = read(fd, &buf[len], buf.size() - len);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    len += static_cast<size_t>(n);
-  }
-  close(fd);
-  if (len == 0) return "";
-  buf.resize(len - 1);
-  std::replace(buf.begin(), buf.end(), '\0', ' ');
-  return buf;
-}
-
-// lsns COMMAND: the cmdline, or comm for kernel threads (empty cmdline).
-std::string CommandOf(int pid) {
-  std::string cmd = ReadCommandFile(pid, "cmdline");
-  return cmd.empty() ? ReadCommandFile(pid, "comm") : cmd;
 }
 
 // The inode of the namespace an NS_GET_* ioctl yields; 0 when the kernel
@@ -143,16 +115,20 @@ int ScanNamespaces(std::vector<NsScanRow>* rows, const char** failed) {
     *failed = "readdir";
     return -err;
   }
-  std::unordered_map<int, std::string> commands;
   for (auto& map : by_type) {
     size_t first = rows->size();
     for (auto& entry : map) rows->push_back(std::move(entry.second));
     std::sort(rows->begin() + first, rows->end(), [](const NsScanRow& a, const NsScanRow& b) { return a.ino < b.ino; });
   }
+  // One command per pid, read as one batch (a process whose mmap lock is stuck costs it kCommandBound, once).
+  std::unordered_map<int, size_t> command_of;
+  std::vector<int> pids;
+  for (const NsScanRow& row : *rows) {
+    if (command_of.try_emplace(row.pid, pids.size()).second) pids.push_back(row.pid);
+  }
+  std::vector<std::string> commands = ProcessCommands(pids);
   for (NsScanRow& row : *rows) {
-    auto [it, added] = commands.try_emplace(row.pid);
-    if (added) it->second = CommandOf(row.pid);
-    row.command = it->second;
+    row.command = commands[command_of[row.pid]];
     Enrich(&row);
   }
   return 0;

@@ -1,6 +1,9 @@
 // The /proc scan behind ListNamespaces and WatchNamespaces: lsns(8) in a
 // function. Pure POSIX, no namespace change, no fork; runs on a libuv pool
-// thread (see ns_scan_js.cc), so it touches no JS and no shared state.
+// thread (see ns_scan_js.cc), so it touches no JS. It reads nothing of a
+// process that takes the process's mmap lock but cmdline, which it reads
+// through proc_command.h (bounded: a stuck process costs one kCommandBound
+// and shows its comm).
 #ifndef LXNSD_NATIVE_NS_SCAN_H_
 #define LXNSD_NATIVE_NS_SCAN_H_
 

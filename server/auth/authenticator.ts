@@ -9,6 +9,9 @@ import type { UnixPeer } from "./unix-peer";
 import type { Policy, PolicyIdentity } from "./policy";
 import { SCOPES } from "./scopes";
 
+/** Unix peers whose callers are remembered at most (one per connection's pid and credentials). */
+const MAX_UNIX_CALLERS = 1024;
+
 function unauthenticated(message: string): RpcError {
   return new RpcError(status.UNAUTHENTICATED, message, "UNAUTHENTICATED");
 }
@@ -36,6 +39,8 @@ export class Authenticator implements CallGate {
   private readonly byToken = new Map<string, Caller>();
   private readonly callers = new Map<PolicyIdentity, Caller>();
   private readonly hasTokens: boolean;
+  /** The caller of each unix peer string seen lately (the string is all byUnixPeer reads): every call is identified twice, at its headers and in its handler. */
+  private readonly unixCallers = new Map<string, Caller>();
 
   constructor(
     private readonly policy: Policy,
@@ -67,8 +72,15 @@ export class Authenticator implements CallGate {
     const cert = call.getAuthContext?.().sslPeerCertificate;
     if (cert) return this.byCertificate(cert);
     const peer = call.getPeer();
+    const known = this.unixCallers.get(peer);
+    if (known) return known;
     const unix = parseUnixPeer(peer);
-    if (unix) return this.byUnixPeer(unix);
+    if (unix) {
+      const caller = this.byUnixPeer(unix);
+      if (this.unixCallers.size >= MAX_UNIX_CALLERS) this.unixCallers.clear();
+      this.unixCallers.set(peer, caller);
+      return caller;
+    }
     // A plaintext TCP listener exists only with --insecure-loopback.
     if (this.policy.open) return { name: `loopback ${peer}`, key: "loopback", scopes: new Set(SCOPES) };
     throw unauthenticated("no credentials: send a bearer token or a client certificate the policy knows");

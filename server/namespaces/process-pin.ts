@@ -47,14 +47,40 @@ export function pinProcess(pid: number): ProcessPin {
   };
 }
 
+/** The pins sharingPins keeps while its body runs, by pid (synchronous: nothing else runs meanwhile). */
+let shared: Map<number, ProcessPin> | undefined;
+
+/**
+ * Runs `body` with the pins its whilePinned calls take kept until it
+ * returns: the joins of one process (a Run's net and uts of one pid) share
+ * one pidfd. Each whilePinned still confirms after its own reads.
+ */
+export function sharingPins<T>(body: () => T): T {
+  if (shared) return body();
+  const pins = new Map<number, ProcessPin>();
+  shared = pins;
+  try {
+    return body();
+  } finally {
+    shared = undefined;
+    for (const pin of pins.values()) pin.release();
+  }
+}
+
 /**
  * Runs `body` (reads and opens through `pid`) with the process pinned, then
  * confirms it is still the same process; on NOT_FOUND `undo` releases what
  * body returned. The order is the point: pidfd first, then the reads, then
- * the confirmation.
+ * the confirmation. Inside sharingPins a pin of `pid` taken before is used
+ * again (it was taken before these reads too).
  */
 export function whilePinned<T>(pid: number, body: () => T, undo: (value: T) => void): T {
-  const pin = pinProcess(pid);
+  const pins = shared;
+  let pin = pins?.get(pid);
+  if (!pin) {
+    pin = pinProcess(pid);
+    pins?.set(pid, pin);
+  }
   try {
     const value = body();
     try {
@@ -65,6 +91,6 @@ export function whilePinned<T>(pid: number, body: () => T, undo: (value: T) => v
     }
     return value;
   } finally {
-    pin.release();
+    if (!pins) pin.release();
   }
 }

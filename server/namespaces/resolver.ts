@@ -44,6 +44,13 @@ export interface ResolvedNamespace {
 export interface ResolveOptions {
   /** The type assumed when ref.type is unset (GetLimit's user_namespace defaults to USER). */
   defaultType?: NamespaceType;
+  /**
+   * false: the caller has no use for the origin's start time (it checks no
+   * target against it: an unrestricted Run's joins), so a process's
+   * /proc/PID/stat is not read and originStartTime stays unset; origin is
+   * still the pid named. Default true.
+   */
+  originStartTime?: boolean;
 }
 
 interface Base {
@@ -119,9 +126,10 @@ export class NamespaceResolver {
     if (!ref) throw invalidArgument(`${field}: a namespace reference is required`);
     const wanted = this.wantedKind(ref, field, options);
     if (!(ref.relation in Relation)) throw invalidArgument(`${field}.relation: unknown value ${ref.relation}`);
-    if (ref.source.case === "container") return this.resolveContainer(ref, field, caller, wanted);
+    const startTime = options.originStartTime !== false;
+    if (ref.source.case === "container") return this.resolveContainer(ref, field, caller, wanted, startTime);
     const origin = this.originOf(ref, field);
-    const run = () => this.resolveFrom(ref, field, caller, wanted, origin);
+    const run = () => this.resolveFrom(ref, field, caller, wanted, origin, startTime);
     // The pid is trusted (cgroup read, ns files opened and compared) only while pinned by a pidfd.
     return typeof origin === "number" ? whilePinned(origin, run, (ns) => ns.release()) : run();
   }
@@ -171,13 +179,13 @@ export class NamespaceResolver {
    * container's cgroup (NOT_FOUND otherwise: it restarted, or the pid is
    * another process's now).
    */
-  private resolveContainer(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined): ResolvedNamespace {
+  private resolveContainer(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, startTime: boolean): ResolvedNamespace {
     const source = ref.source;
     if (source.case !== "container") throw new Error("not a container reference");
     return this.containerTargets(field).whileChosen(
       source.value,
       `${field}.container`,
-      (pid) => this.resolveFrom(create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: pid } }), field, caller, wanted, pid),
+      (pid) => this.resolveFrom(create(NamespaceRefSchema, { type: ref.type, relation: ref.relation, source: { case: "pid", value: pid } }), field, caller, wanted, pid, startTime),
       (ns) => ns.release(),
     );
   }
@@ -188,8 +196,8 @@ export class NamespaceResolver {
     return this.containers;
   }
 
-  private resolveFrom(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, origin: TargetProcess): ResolvedNamespace {
-    const base = this.openSource(ref, field, wanted, caller);
+  private resolveFrom(ref: NamespaceRef, field: string, caller: Caller, wanted: NamespaceKind | undefined, origin: TargetProcess, startTime: boolean): ResolvedNamespace {
+    const base = this.openSource(ref, field, wanted, caller, startTime);
     let kind: NamespaceKind;
     try {
       kind = base.kind ?? statNamespace(base.fd, base.label).kind;
@@ -252,16 +260,16 @@ export class NamespaceResolver {
     }
   }
 
-  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller): Base {
+  private openSource(ref: NamespaceRef, field: string, kind: NamespaceKind | undefined, caller: Caller, startTime: boolean): Base {
     const source = ref.source;
     switch (source.case) {
       case "pid": {
         checkProcess(caller, source.value, `process ${source.value}`);
-        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`), kind }, source.value);
+        return withOrigin({ ...openProcessFile(source.value, `/proc/${source.value}/ns/${kind!.name}`, true), kind }, source.value, startTime);
       }
       case "self":
         checkProcess(caller, "self", "the daemon's namespaces");
-        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace", false), kind };
+        return { ...openFile(`/proc/self/ns/${kind!.name}`, "the daemon's namespace", false, true), kind };
       case "handle": {
         const lent = this.handles.lend(source.value, caller.key);
         return withRecordedOrigin({ fd: lent.fd, label: `handle ${source.value}`, release: lent.release, fromHandle: true }, lent.origin);
@@ -273,7 +281,7 @@ export class NamespaceResolver {
         const live = recorded && startTimeOf(recorded.pid) === recorded.startTime ? recorded.pid : undefined;
         checkProcess(caller, pid ?? live, source.value);
         // A process's ns files are magic links to follow; a pin is the nsfs file itself, and a symlink there is refused.
-        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value), pid);
+        if (typeof pid === "number") return withOrigin(openProcessFile(pid, source.value, false), pid, startTime);
         return withRecordedOrigin(openFile(source.value, source.value, pid === undefined), recorded);
       }
       default:
@@ -309,10 +317,10 @@ export class NamespaceResolver {
   }
 }
 
-/** openFile of /proc/PID/ns/TYPE; EACCES from a process in the middle of exiting is NOT_FOUND like an exited one. */
-function openProcessFile(pid: number, file: string): Base {
+/** openFile of /proc/PID/ns/TYPE (`spelled`: by the daemon); EACCES from a process in the middle of exiting is NOT_FOUND like an exited one. */
+function openProcessFile(pid: number, file: string, spelled: boolean): Base {
   try {
-    return openFile(file, `process ${pid}`, false);
+    return openFile(file, `process ${pid}`, false, spelled);
   } catch (err) {
     if (err instanceof RpcError && err.code === status.PERMISSION_DENIED && isExitingProcess(pid)) {
       throw processExited(pid, err, "open");
@@ -324,12 +332,15 @@ function openProcessFile(pid: number, file: string): Base {
 /**
  * openNsPath: O_PATH (with `noFollow`, O_NOFOLLOW), nsfs confirmed by
  * fstatfs, then a real open. Anything else is INVALID_ARGUMENT "not a
- * namespace file", the same whatever the file is.
+ * namespace file", the same whatever the file is. A `spelled` path is a
+ * /proc/PID/ns/TYPE the daemon spelled itself from a pid (or self) and a
+ * known type: procfs makes that an nsfs link, opened at once (one open
+ * instead of open, fstatfs, open and close: a Run's joins felt them).
  */
-function openFile(file: string, label: string, noFollow: boolean): Base {
+function openFile(file: string, label: string, noFollow: boolean, spelled = false): Base {
   let fd: number;
   try {
-    fd = native.openNsPath(file, { noFollow });
+    fd = spelled ? native.openPath(file) : native.openNsPath(file, { noFollow });
   } catch (err) {
     if (isErrnoLike(err) && err.syscall === "fstatfs" && err.code === "ENOTTY") {
       throw new RpcError(status.INVALID_ARGUMENT, `${file}: not a namespace file`, "NOT_A_NAMESPACE", { errno: "ENOTTY", syscall: "fstatfs" }, { cause: err });
@@ -365,8 +376,9 @@ function recordedProcess(origin: HandleOrigin | undefined, what: string, caller:
   return { ...origin };
 }
 
-/** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now). */
-function withOrigin(base: Base, pid: number): Base {
+/** `base`, opened from process `pid`, with that process as its origin (none if it is gone by now); without `readStartTime`, as its origin unread. */
+function withOrigin(base: Base, pid: number, readStartTime: boolean): Base {
+  if (!readStartTime) return { ...base, origin: pid };
   const startTime = startTimeOf(pid);
   return startTime === undefined ? { ...base, originGone: true } : { ...base, origin: pid, originStartTime: startTime };
 }

@@ -94,7 +94,8 @@ async function allowedProcess(pid: number, allowed: (cgroupText: string) => bool
       const ns = await stat(`/proc/${pid}/ns/${kind.name}`, { bigint: true }).catch(() => undefined);
       if (ns) keys.push(`${kind.name}:${ns.ino}`);
     }
-    const command = await commandOf(pid);
+    // Never readFile(cmdline): a process can keep the lock that read takes for good (see processCommand).
+    const command = await native.processCommand(pid);
     if ((await startTime(pid)) !== started) return undefined;
     return { pid, uid, command, keys };
   } catch {
@@ -106,16 +107,6 @@ async function allowedProcess(pid: number, allowed: (cgroupText: string) => bool
 async function startTime(pid: number): Promise<string> {
   const text = await readFile(`/proc/${pid}/stat`, "utf8");
   return text.slice(text.lastIndexOf(")") + 2).split(" ")[19];
-}
-
-/** lsns COMMAND, as the scan makes it: cmdline (NULs as spaces, the last byte dropped, at most 8 KiB), or comm for kernel threads. */
-async function commandOf(pid: number): Promise<string> {
-  const read = async (name: string) => {
-    const bytes = await readFile(`/proc/${pid}/${name}`).catch(() => Buffer.alloc(0));
-    return bytes.length === 0 ? "" : bytes.subarray(0, Math.min(bytes.length, 8192) - 1).toString("utf8").replace(/\0/g, " ");
-  };
-  const cmdline = await read("cmdline");
-  return cmdline !== "" ? cmdline : read("comm");
 }
 
 /**

@@ -10,6 +10,8 @@ export interface MetricsSources {
   handles(): number;
   /** Calls waiting for a child slot (--max-children). */
   queued(): number;
+  /** Threads parked in a /proc/PID/cmdline read whose process's mmap lock is stuck (the addon's count); none when absent. */
+  stuckCommandReads?(): number;
 }
 
 /**
@@ -19,6 +21,7 @@ export interface MetricsSources {
  * - `lxnsd_call_duration_seconds{service,method}`: their latency
  * - `lxnsd_children`, `lxnsd_handles_open`: read at scrape time
  * - `lxnsd_queue_depth`: calls waiting for a child slot
+ * - `lxnsd_stuck_command_reads`: threads parked in a cmdline read (native/src/proc_command.h)
  * - the prom-client process metrics (`process_open_fds`, memory, CPU, event loop lag), when `withProcessMetrics`
  */
 export class DaemonMetrics {
@@ -39,6 +42,14 @@ export class DaemonMetrics {
     new Gauge({ name: "lxnsd_children", help: "Running children of the daemon: per-request children, programs, pid namespace keepers.", registers, collect() { this.set(sources.children()); } });
     new Gauge({ name: "lxnsd_handles_open", help: "Open namespace handles.", registers, collect() { this.set(sources.handles()); } });
     new Gauge({ name: "lxnsd_queue_depth", help: "Calls waiting for a free child slot (--max-children).", registers, collect() { this.set(sources.queued()); } });
+    new Gauge({
+      name: "lxnsd_stuck_command_reads",
+      help: "Threads parked in a /proc/PID/cmdline read of the namespace scan, whose process's mmap lock is stuck (at most 8; at 8 every COMMAND is comm).",
+      registers,
+      collect() {
+        this.set(sources.stuckCommandReads?.() ?? 0);
+      },
+    });
     if (withProcessMetrics) collectDefaultMetrics({ register: this.registry });
   }
 

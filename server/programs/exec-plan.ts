@@ -11,6 +11,7 @@ import type { TargetProcess } from "../auth/target-context";
 import { isRestricted, targetForbidden } from "../auth/target-guard";
 import { ownNamespaceId } from "../namespaces/info";
 import type { NamespaceResolver, ResolvedNamespace } from "../namespaces/resolver";
+import { sharingPins } from "../namespaces/process-pin";
 import { planUnshare } from "../namespaces/unshare-plan";
 import type { DaemonIds } from "../namespaces/unshare-plan";
 
@@ -196,13 +197,15 @@ function programIds(spec: ExecSpec, join: readonly ResolvedNamespace[], hasTarge
 function resolveJoins(spec: ExecSpec, resolver: NamespaceResolver, caller: Caller): ResolvedNamespace[] {
   const joins: ResolvedNamespace[] = [];
   try {
-    spec.join.forEach((ref, index) => {
-      const join = resolver.resolve(ref, `spec.join[${index}]`, caller);
+    // Joins of one process (nsenter -t PID -n -u) share its pidfd.
+    sharingPins(() => spec.join.forEach((ref, index) => {
+      // Only a target (openJoinTarget) is checked against the joins' start times.
+      const join = resolver.resolve(ref, `spec.join[${index}]`, caller, { originStartTime: isRestricted(caller) });
       joins.push(join);
       if (joins.some((other) => other !== join && other.kind === join.kind)) {
         throw invalidArgument(`spec.join[${index}]: a ${join.kind.name} namespace is already joined`);
       }
-    });
+    }));
   } catch (err) {
     joins.forEach((join) => join.release());
     throw err;

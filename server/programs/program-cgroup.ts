@@ -71,7 +71,8 @@ export function programCgroupParent(configured: string | undefined, log: Logger)
 /**
  * A daemon killed outright (SIGKILL, a crash) leaves its programs' cgroups
  * behind, with whatever its programs started still in them (PDEATHSIG ends
- * the programs only). Those of a daemon pid that no longer runs are killed
+ * the programs only), and the idle ones its addon kept for reuse
+ * (native/src/child/cgroup_pool.h). Those of a daemon pid that no longer runs are killed
  * (cgroup.kill) and removed when already empty; best effort, at start.
  */
 function sweepOrphans(dir: string, log: Logger): void {

@@ -77,6 +77,8 @@ export async function startProgram(
 ): Promise<ProgramSession> {
   let handle: native.ExecHandle;
   const cgroupParent = plan.spec.exec.cgroupParent ?? options.cgroupParent;
+  // Only below the daemon's own parent (never a target's) may one program's cgroup, left empty and never killed, serve the next.
+  const reuseCgroup = plan.spec.exec.cgroupParent === undefined && plan.spec.target === undefined && cgroupParent !== undefined;
   const spec: native.SpawnSpec = {
     ...plan.spec,
     timeoutMs: options.childTimeoutMs,
@@ -86,6 +88,7 @@ export async function startProgram(
       ...(collectOutput !== undefined ? { collectOutput } : {}),
       ...(plan.timeoutMs !== undefined ? { timeoutMs: plan.timeoutMs } : {}),
       ...(cgroupParent !== undefined ? { cgroupParent } : {}),
+      ...(reuseCgroup ? { reuseCgroup } : {}),
     },
   };
   try {

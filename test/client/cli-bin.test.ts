@@ -1,12 +1,11 @@
 import { execFile } from "node:child_process";
-import * as path from "node:path";
 import { LXNSD_VERSION } from "../../api/version";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
+import { CLI_MAIN } from "../helpers/cli-bin";
 import { describeRoot } from "../helpers/privileged";
 
 /** The bin as `npm run build` makes it: a launcher and the esbuild bundle (client/cli/build-bundle.js). */
-const CLI_MAIN = path.join(__dirname, "..", "..", "dist", "client", "cli", "main.js");
 
 /** Runs the bin; not spawnSync: the daemon answers from this process's event loop. */
 function bin(...args: string[]): Promise<{ status: number; stdout: string; stderr: string }> {

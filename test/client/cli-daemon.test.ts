@@ -1,17 +1,16 @@
 import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import * as path from "node:path";
+import { readFileSync } from "node:fs";
 import { run } from "../../client/cli/main";
 import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
+import { CLI_MAIN, builtCliMain } from "../helpers/cli-bin";
 import { describeRoot } from "../helpers/privileged";
 import { nsInode } from "../helpers/proc";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 
 /** The compiled CLI, the `lxnsctl` bin (`npm test` builds it first; tsc leaves it non-executable, npm sets the mode on install). */
-const CLI_MAIN = path.join(__dirname, "..", "..", "dist", "client", "cli", "main.js");
 
 describeRoot("lxnsctl against a daemon", () => {
   let lxnsd: TestDaemon;
@@ -114,7 +113,7 @@ describeRoot("lxnsctl against a daemon", () => {
   });
 
   it("the compiled bin gives the same output and exit codes", async () => {
-    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build' (npm test does)`);
+    builtCliMain();
     const ok = await spawnCli(["limit", "user"], { ...process.env, LXNSD_ADDRESS: lxnsd.address });
     expect(ok).toMatchObject({ code: 0, stderr: "" });
     expect(ok.stdout).toBe(readFileSync("/proc/sys/user/max_user_namespaces", "utf8"));

@@ -1,17 +1,16 @@
 import { execFileSync, spawn, spawnSync } from "node:child_process";
-import { existsSync, readlinkSync } from "node:fs";
-import * as path from "node:path";
+import { readlinkSync } from "node:fs";
 import { Readable } from "node:stream";
 import type { CliIo } from "../../client/cli/main";
 import { captureCli } from "../helpers/cli";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
+import { CLI_MAIN, builtCliMain } from "../helpers/cli-bin";
 import { describeRoot } from "../helpers/privileged";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 
 /** The compiled CLI (`npm run build`). */
-const CLI_MAIN = path.join(__dirname, "..", "..", "dist", "client", "cli", "main.js");
 
 describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
   let lxnsd: TestDaemon;
@@ -105,7 +104,7 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
   });
 
   it("the compiled bin: a program killed by a signal kills lxnsctl with it, as nsenter dies of it", async () => {
-    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
+    builtCliMain();
     const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
     for (const signal of ["TERM", "KILL", "INT"]) {
       const program = ["sh", "-c", `kill -${signal} $$`];
@@ -127,7 +126,7 @@ describeRoot("lxnsctl exec and unshare -- CMD against a daemon", () => {
   });
 
   it("the compiled bin: stdin piped through cat, exit code, and SIGTERM forwarded (the program's death by it is lxnsctl's)", async () => {
-    if (!existsSync(CLI_MAIN)) throw new Error(`${CLI_MAIN} is missing: run 'npm run build'`);
+    builtCliMain();
     const env = { ...process.env, LXNSD_ADDRESS: lxnsd.address };
     const big = Buffer.alloc(4 * 1024 * 1024, "x");
     const cat = await spawnCli(["exec", "-t", String(target.pid), "-u", "--", "sh", "-c", "cat; exit 5"], env, big);

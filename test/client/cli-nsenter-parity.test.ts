@@ -9,12 +9,12 @@ import { spawnDaemon } from "../helpers/daemon-process";
 import type { DaemonProcess } from "../helpers/daemon-process";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
+import { CLI_MAIN } from "../helpers/cli-bin";
 import { describeRoot } from "../helpers/privileged";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 
 /** The compiled CLI (`npm run build`), run as a process of its own in `cwd`. */
-const CLI_MAIN = path.join(__dirname, "..", "..", "dist", "client", "cli", "main.js");
 
 describeRoot("lxnsctl exec's working directory, as nsenter leaves it", () => {
   let lxnsd: TestDaemon;

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { startDaemon } from "../helpers/daemon";
 import type { TestDaemon } from "../helpers/daemon";
+import { CLI_MAIN } from "../helpers/cli-bin";
 import { describeRoot } from "../helpers/privileged";
 import { childrenOf, waitFor } from "../helpers/proc";
 import { startTarget } from "../helpers/targets";
@@ -11,7 +12,6 @@ import type { Target } from "../helpers/targets";
 import { itUnless } from "../helpers/visible-skip";
 
 /** The compiled CLI (`npm run build`). */
-const CLI_MAIN = path.join(__dirname, "..", "..", "dist", "client", "cli", "main.js");
 const HAVE_TMUX = spawnSync("tmux", ["-V"]).status === 0;
 const HOST_PROMPT = "host$ ";
 const INNER_PROMPT = "inner$ ";

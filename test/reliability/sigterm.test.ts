@@ -1,4 +1,7 @@
+import { readFileSync, readdirSync } from "node:fs";
+import * as path from "node:path";
 import { NamespaceType, status } from "../../client";
+import { cgroup2Mount } from "../helpers/cgroup";
 import { describeRoot } from "../helpers/privileged";
 import { childrenOf, readOrNull, waitFor } from "../helpers/proc";
 import { startDaemonUnderTest } from "./support/daemon-under-test";
@@ -34,6 +37,10 @@ describeRoot("faults: SIGTERM under load", () => {
     });
     await new Promise((resolve) => setTimeout(resolve, 500));
     const children = childrenOf(lxnsd.pid).map((child) => child.pid);
+    // Its programs' cgroups, running and idle (kept for reuse) alike.
+    const programs = path.join(cgroup2Mount(), readFileSync(`/proc/${lxnsd.pid}/cgroup`, "utf8").match(/^0::(.*)$/m)![1], "lxnsd-programs");
+    const cgroupsLeft = () => readdirSync(programs).filter((name) => name.startsWith(`program-${lxnsd.pid}-`));
+    expect(cgroupsLeft().length).toBeGreaterThanOrEqual(20);
     expect(children.length).toBeGreaterThanOrEqual(22);
     const code = await lxnsd.proc.stop();
     stopping = true;
@@ -45,6 +52,7 @@ describeRoot("faults: SIGTERM under load", () => {
     for (const kind of ["Run", "Unshare", "Inspect"]) expect({ kind, unexpected: tally.unexpected(kind, [status.OK, status.UNAVAILABLE, status.CANCELLED]) }).toEqual({ kind, unexpected: [] });
     await waitFor(() => children.every((pid) => readOrNull(`/proc/${pid}/stat`) === null), 5000, "the daemon's children to be gone");
     expect(processesWith(marker)).toEqual([]);
+    expect(cgroupsLeft()).toEqual([]);
     await lxnsd.stop();
   });
 });

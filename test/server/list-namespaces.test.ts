@@ -1,6 +1,5 @@
 import { execFile, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { promisify } from "node:util";
 import { NamespaceType, status } from "../../client";
 import type { NamespaceSummary } from "../../api/gen/lxnsd/v1/types_pb";
 import { NAMESPACE_KINDS, kindOf } from "../../api/namespace-types";
@@ -11,7 +10,6 @@ import { nsInode } from "../helpers/proc";
 import { startTarget } from "../helpers/targets";
 import type { Target } from "../helpers/targets";
 
-const run = promisify(execFile);
 const ALL_TYPES = ["--user", "--map-root-user", "--cgroup", "--ipc", "--net", "--mount", "--pid", "--fork", "--time", "--uts"];
 
 interface LsnsRow {

@@ -1,7 +1,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import * as native from "../../native/lib";
-import { pinProcess, whilePinned } from "../../server/namespaces/process-pin";
+import { pinProcess, sharingPins, whilePinned } from "../../server/namespaces/process-pin";
 import { RpcError } from "../../server/errors";
 import { status } from "@grpc/grpc-js";
 import { countFds } from "../helpers/proc";
@@ -73,5 +73,49 @@ describeRoot("process pins", () => {
     expect(thrown).toMatchObject({ code: status.NOT_FOUND, reason: "ESRCH" });
     expect(undone).toBe(true);
     expect(countFds()).toBe(fds);
+  });
+
+  it("inside sharingPins the reads of one process share one pidfd, each still confirmed, and it is closed at the end", () => {
+    const fds = countFds();
+    const pid = orphan();
+    const opened: number[] = [];
+    const fdsBetween: number[] = [];
+    try {
+      sharingPins(() => {
+        for (const type of ["net", "uts"]) {
+          opened.push(whilePinned(pid, () => native.openPath(`/proc/${pid}/ns/${type}`), (fd) => native.close(fd)));
+          fdsBetween.push(countFds());
+        }
+      });
+      // The pidfd stays open between the reads (one fd beside each namespace's), and only one is ever open.
+      expect(fdsBetween).toEqual([fds + 2, fds + 3]);
+      expect(countFds()).toBe(fds + 2);
+      opened.splice(0).forEach((fd) => native.close(fd));
+      expect(countFds()).toBe(fds);
+      // Reaped between the reads: the second read's confirmation fails, and the pin is still released.
+      let thrown: unknown;
+      try {
+        sharingPins(() => {
+          opened.push(whilePinned(pid, () => native.openPath(`/proc/${pid}/ns/net`), (fd) => native.close(fd)));
+          whilePinned(
+            pid,
+            () => {
+              const fd = native.openPath(`/proc/${pid}/ns/uts`);
+              killAndReap(pid);
+              return fd;
+            },
+            (fd) => native.close(fd),
+          );
+        });
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown).toMatchObject({ code: status.NOT_FOUND, reason: "ESRCH" });
+      opened.splice(0).forEach((fd) => native.close(fd));
+      expect(countFds()).toBe(fds);
+    } finally {
+      opened.forEach((fd) => native.close(fd));
+      if (existsSync(`/proc/${pid}`)) killAndReap(pid);
+    }
   });
 });

@@ -1,9 +1,11 @@
 import { randomInt } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, rmdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, rmdirSync } from "node:fs";
+import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { status } from "../../client";
+import { createClient, status } from "../../client";
 import { cgroup2Mount } from "../helpers/cgroup";
 import { startDaemon } from "../helpers/daemon";
+import { spawnDaemon } from "../helpers/daemon-process";
 import type { TestDaemon } from "../helpers/daemon";
 import { codeOf } from "../helpers/outcome";
 import { describeRoot } from "../helpers/privileged";
@@ -116,6 +118,70 @@ describeCgroup("programs live in a cgroup of their own: nothing they start outli
     expect(readFileSync(path.join(dir, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number)).toContain(pid);
     session.signal(9);
     await session.wait();
+    expect(existsSync(dir)).toBe(false);  // killed: never kept for another program
+  });
+
+  it("Run: a program that left nothing leaves its cgroup empty, and the next Run is cloned into it", async () => {
+    const first = await lxnsd.client.run({ argv: ["cat", "/proc/self/cgroup"] });
+    const dir = cgroupOf(first.stdout.toString());
+    expect(path.basename(dir)).toMatch(new RegExp(`^program-${process.pid}-\\d+$`));
+    expect(readFileSync(path.join(dir, "cgroup.procs"), "utf8")).toBe("");
+    expect(readFileSync(path.join(dir, "cgroup.events"), "utf8")).toMatch(/^populated 0$/m);
+    const second = await lxnsd.client.run({ argv: ["cat", "/proc/self/cgroup"] });
+    expect(cgroupOf(second.stdout.toString())).toBe(dir);
+  });
+
+  it("Run after one whose setsid'd job was killed with its cgroup: a fresh cgroup, and the program is not SIGKILLed at birth", async () => {
+    const first = await lxnsd.client.run({ argv: escaping(marker, "cat /proc/self/cgroup") });
+    expect(first.exit).toEqual({ code: 0 });
+    const killed = cgroupOf(first.stdout.toString());
+    expect(existsSync(killed)).toBe(false);
+    const second = await lxnsd.client.run({ argv: ["sh", "-c", "cat /proc/self/cgroup; echo ran"] });
+    expect(second.exit).toEqual({ code: 0 });
+    expect(second.stdout.toString()).toMatch(/ran\n$/);
+    expect(cgroupOf(second.stdout.toString())).not.toBe(killed);
+  });
+
+  it("a stopped daemon leaves none of its programs' cgroups behind (the idle ones included)", async () => {
+    const other = await startDaemon();
+    let dir: string;
+    try {
+      dir = cgroupOf((await other.client.run({ argv: ["cat", "/proc/self/cgroup"] })).stdout.toString());
+      expect(existsSync(dir)).toBe(true);  // idle, for the next program
+    } finally {
+      await other.stop();
+    }
     expect(existsSync(dir)).toBe(false);
+    // Nothing of this process's daemons: the first daemon's idle ones went with killAll too (in-process daemons share the addon).
+    expect(readdirSync(path.dirname(dir)).filter((name) => name.startsWith(`program-${process.pid}-`))).toEqual([]);
+  });
+
+  it("a daemon process stopped by SIGTERM right after a Run leaves no cgroup behind (its idle one included)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-cgpool-"));
+    const socket = `unix:${path.join(dir, "lxnsd.sock")}`;
+    const daemon = spawnDaemon(["--listen", socket, "--state-dir", path.join(dir, "state"), "--netns-dir", ""]);
+    try {
+      await daemon.ready;
+      const client = createClient(socket);
+      let cgroup: string;
+      try {
+        cgroup = cgroupOf((await client.run({ argv: ["cat", "/proc/self/cgroup"] })).stdout.toString());
+      } finally {
+        client.disconnect();
+      }
+      expect(path.basename(cgroup)).toMatch(new RegExp(`^program-${daemon.proc.pid}-\\d+$`));
+      expect(existsSync(cgroup)).toBe(true);  // idle, for the next program
+      expect(await daemon.stop()).toBe(0);
+      expect(existsSync(cgroup)).toBe(false);
+      expect(readdirSync(path.dirname(cgroup)).filter((name) => name.startsWith(`program-${daemon.proc.pid}-`))).toEqual([]);
+    } finally {
+      await daemon.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
+
+/** The cgroup v2 directory of a "0::/path" line in `text` (a program's /proc/self/cgroup). */
+function cgroupOf(text: string): string {
+  return path.join(cgroup2Mount(), text.match(/^0::(.*)$/m)![1]);
+}

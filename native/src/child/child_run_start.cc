@@ -145,12 +145,16 @@ uint64_t ChildRun::Start(ChildFailure* failure) {
     return 0;
   }
   if (spec_.has_exec && !spec_.exec.cgroup_parent.empty()) {
-    std::string name = "program-" + std::to_string(getpid()) + "-" + std::to_string(id_);
-    cgroup_ = ProgramCgroup::Create(spec_.exec.cgroup_parent, name, failure);
+    if (spec_.exec.reuse_cgroup) cgroup_ = runner_->cgroup_pool_.Take(spec_.exec.cgroup_parent);
+    if (cgroup_ == nullptr) {
+      std::string name = "program-" + std::to_string(getpid()) + "-" + std::to_string(id_);
+      cgroup_ = ProgramCgroup::Create(spec_.exec.cgroup_parent, name, failure);
+    }
     if (cgroup_ == nullptr) {
       ReleaseUnstarted();
       return 0;
     }
+    if (spec_.exec.reuse_cgroup) cgroup_->set_pool(&runner_->cgroup_pool_);
   }
   direct_ = ExecsDirectly(spec_);
   if (spec_.has_idmap || !spec_.hold_ns.empty() || spec_.exec.tty) {

@@ -53,4 +53,5 @@ void ChildRunner::KillAll() {
   keepers_.KillAll();
   while (!programs_.empty()) programs_.front()->KillAndReap();  // removes itself
   while (!cgroups_.empty()) cgroups_.front()->RemoveNow();     // likewise
+  cgroup_pool_.Clear();  // last: the removals above may have given it some
 }

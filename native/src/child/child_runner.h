@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "child/child_result.h"
+#include "child/cgroup_pool.h"
 #include "child/child_spec.h"
 #include "child/keepers.h"
 #include "child/pause_program.h"
@@ -25,14 +26,16 @@ class ChildRun;
 class ChildRunner {
  public:
   // `pause` is owned from here on (its fd is closed with the runner).
-  ChildRunner(uv_loop_t* loop, PauseProgram pause) : loop_(loop), pause_(std::move(pause)), keepers_(loop) {}
+  ChildRunner(uv_loop_t* loop, PauseProgram pause)
+      : loop_(loop), pause_(std::move(pause)), keepers_(loop), cgroup_pool_(loop) {}
   ~ChildRunner();
   ChildRunner(const ChildRunner&) = delete;
   ChildRunner& operator=(const ChildRunner&) = delete;
 
   // Creates the child and starts watching it. Returns the run's id (a
   // counter from 1 shared by every runner of the process, never reused: it
-  // names the request's child and then its program, and its cgroup), or 0 with *failure set when nothing was started (then
+  // names the request's child and then its program, and its cgroup unless
+  // an idle one is reused), or 0 with *failure set when nothing was started (then
   // `done` is never called); a spec that needs a keeper init fails here
   // when lxnsd-pause could not be opened at load (the open's errno, step
   // "exec pause"), one with exec.cgroup_parent when its cgroup cannot be
@@ -49,10 +52,11 @@ class ChildRunner {
   // Kills and reaps every child synchronously, closes everything, calls no
   // completion. For environment teardown.
   // Also kills and reaps every keeper init (their write ends belong to the
-  // callers and are left alone), and every program's process group.
+  // callers and are left alone), and every program's process group, and
+  // removes the idle program cgroups of the pool.
   void KillAll();
   // Running children plus live keeper inits and programs, and program
-  // cgroups not yet empty and removed.
+  // cgroups not yet empty and removed (idle ones of the pool not counted).
   size_t running() const { return runs_.size() + keepers_.size() + programs_.size() + cgroups_.size(); }
 
  private:
@@ -65,6 +69,7 @@ class ChildRunner {
   std::list<ChildRun*> runs_;
   std::list<ProgramWatch*> programs_;
   std::list<ProgramCgroup*> cgroups_;  // being emptied and removed
+  CgroupPool cgroup_pool_;             // idle program cgroups (exec.reuse_cgroup)
 };
 
 #endif  // LXNSD_NATIVE_CHILD_RUNNER_H_

@@ -43,6 +43,11 @@ struct ProgramSpec {
   // it, so the program and all it starts are in it. Empty: its process
   // group only.
   std::string cgroup_parent;
+  // The program's cgroup may be an idle one of an earlier program below
+  // the same parent, and may be kept for a later one when left empty and
+  // never killed (cgroup_pool.h). Only for a parent whose programs may
+  // share cgroups one after the other (the daemon's default parent).
+  bool reuse_cgroup = false;
   // ExecSpec.tty: a terminal instead of stdio pipes (child_terminal.h), of
   // this size; never with collect_output.
   bool tty = false;

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "child/cgroup_pool.h"
 #include "child/child_result.h"
 #include "child/child_steps.h"
 
@@ -35,6 +36,7 @@ ProgramCgroup* ProgramCgroup::Create(const std::string& parent, const std::strin
 }
 
 void ProgramCgroup::Kill() {
+  killed_ = true;
   if (kill_fd_ < 0) return;
   ssize_t r;
   do r = pwrite(kill_fd_, "1", 1, 0);
@@ -56,6 +58,16 @@ bool ProgramCgroup::Empty() const {
 
 void ProgramCgroup::Remove(uv_loop_t* loop, std::list<ProgramCgroup*>* pending,
                            std::function<void()> done) {
+  // Left empty: nothing to kill, and never killed it may serve again.
+  if (Empty()) {
+    if (!killed_ && pool_ != nullptr && pool_->Put(this)) {
+      if (done) done();
+      return;
+    }
+    done_ = std::move(done);
+    Finish();
+    return;
+  }
   done_ = std::move(done);
   pending_ = pending;
   pending_->push_back(this);
@@ -118,6 +130,69 @@ void ProgramCgroup::RemoveNow() {
     poll(&p, 1, static_cast<int>(1000 - spent));
   }
   Finish();
+}
+
+namespace {
+
+// The whole of `dir`/`name` is `want` (a trailing newline aside).
+bool FileIs(int dir, const char* name, const char* want) {
+  int fd = openat(dir, name, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return false;
+  char buf[128];
+  ssize_t n;
+  do n = pread(fd, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  close(fd);
+  if (n < 0) return false;
+  if (n > 0 && buf[n - 1] == '\n') n--;
+  buf[n] = '\0';
+  return std::strcmp(buf, want) == 0;
+}
+
+}  // namespace
+
+bool ProgramCgroup::Idle() const {
+  char buf[256];
+  ssize_t n;
+  do n = pread(events_fd_, buf, sizeof buf - 1, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0) return false;
+  buf[n] = '\0';
+  return std::strstr(buf, "populated 0\n") != nullptr && std::strstr(buf, "frozen 1") == nullptr;
+}
+
+// Cheap on purpose (it runs on the event loop at each program's end): one
+// fstat, one read of an open fd, one small file. What it leaves out
+// (cgroup.max.*, cgroup.type, cgroup.pressure, the files' owners) only root
+// of the initial user namespace can change, which can write every
+// program's cgroup by its path anyway (see cgroup_pool.h).
+bool ProgramCgroup::AsCreated() const {
+  struct stat st;
+  // kernfs: a directory's link count is 2 + its subdirectories (sub-cgroups).
+  if (dir_fd_ < 0 || fstat(dir_fd_, &st) < 0 || st.st_nlink != 2 || st.st_uid != 0 || st.st_gid != 0 ||
+      (st.st_mode & 07777) != 0755) {
+    return false;
+  }
+  // No controller: no limit file (memory.max, pids.max, ...) that anyone set.
+  return Idle() && FileIs(dir_fd_, "cgroup.controllers", "");
+}
+
+bool ProgramCgroup::Reopen() {
+  dir_fd_ = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir_fd_ >= 0) kill_fd_ = openat(dir_fd_, "cgroup.kill", O_WRONLY | O_CLOEXEC);
+  if (kill_fd_ >= 0) events_fd_ = openat(dir_fd_, "cgroup.events", O_RDONLY | O_CLOEXEC);
+  if (events_fd_ >= 0) return true;
+  CloseFds();
+  return false;
+}
+
+void ProgramCgroup::Discard() {
+  if (rmdir(path_.c_str()) == 0 || errno == ENOENT || !Reopen()) {
+    path_.clear();
+    delete this;
+    return;
+  }
+  RemoveNow();  // blocking, at most ~1 s: only what root moved into an idle cgroup
 }
 
 void ProgramCgroup::CloseFds() {

@@ -19,6 +19,11 @@
 // run that ends without a program hands it to the runner (cgroups_), which
 // kills, waits the same way and removes it; teardown (KillAll) waits for at
 // most ~1 s per cgroup, blocking. running() counts cgroups being removed.
+//
+// With a pool (exec.reuse_cgroup, see cgroup_pool.h) a cgroup that the
+// program left empty and that was never killed goes back to the pool
+// instead (when as created: AsCreated), and a later program below the same
+// parent is cloned into it: no cgroup.kill, no rmdir, no mkdir.
 #ifndef LXNSD_NATIVE_PROGRAM_CGROUP_H_
 #define LXNSD_NATIVE_PROGRAM_CGROUP_H_
 
@@ -29,6 +34,7 @@
 #include <list>
 #include <string>
 
+class CgroupPool;
 struct ChildFailure;
 
 class ProgramCgroup {
@@ -50,11 +56,27 @@ class ProgramCgroup {
   // Teardown: kills, waits (blocking, at most ~1 s) until empty, removes
   // it, deletes `this`; never calls `done`.
   void RemoveNow();
+  // Not empty: Remove may give it to `pool` (never killed and left empty).
+  void set_pool(CgroupPool* pool) { pool_ = pool; }
 
  private:
+  friend class CgroupPool;
   ProgramCgroup() = default;
   ~ProgramCgroup();
   bool Empty() const;
+  // Empty and not frozen (cgroup.events).
+  bool Idle() const;
+  // Left as Create made it, as far as matters to a later program: empty,
+  // not frozen, no sub-cgroup, the directory root's and mode 0755 (no one
+  // was delegated it), no controller (so no limit file to have been set).
+  // Only such a cgroup goes back to a pool.
+  bool AsCreated() const;
+  // Opens the directory, cgroup.kill and cgroup.events again (taken from a
+  // pool); false when any open fails.
+  bool Reopen();
+  // A pool's idle cgroup (no fds): rmdir, or when something got in
+  // meanwhile, kill and remove it (RemoveNow); deletes `this`.
+  void Discard();
   void Finish();
   void CloseFds();
   static void OnEvents(uv_poll_t* h, int status, int events);
@@ -67,6 +89,8 @@ class ProgramCgroup {
   bool polled_ = false;
   std::list<ProgramCgroup*>* pending_ = nullptr;
   std::function<void()> done_;
+  CgroupPool* pool_ = nullptr;
+  bool killed_ = false;  // cgroup.kill was written: never reused
 };
 
 #endif  // LXNSD_NATIVE_PROGRAM_CGROUP_H_

@@ -37,6 +37,8 @@ LxnsAddon::LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env), O
       InstanceMethod("killAll", &LxnsAddon::KillAllJs),
       InstanceMethod("runningChildren", &LxnsAddon::RunningChildren),
       InstanceMethod("scanNamespaces", &LxnsAddon::ScanNamespacesJs),
+      InstanceMethod("processCommand", &LxnsAddon::ProcessCommandJs),
+      InstanceMethod("stuckCommandReads", &LxnsAddon::StuckCommandReadsJs),
       InstanceMethod("watchFd", &LxnsAddon::WatchFdJs),
       InstanceMethod("setWatch", &LxnsAddon::SetWatchJs),
       InstanceMethod("closeWatch", &LxnsAddon::CloseWatchJs),

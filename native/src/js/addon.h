@@ -67,6 +67,9 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
   Napi::Value CancelChild(const Napi::CallbackInfo& info);
   Napi::Value ScanNamespacesJs(const Napi::CallbackInfo& info);
   Napi::Value RunningChildren(const Napi::CallbackInfo& info);
+  // ns_scan_js.cc
+  Napi::Value ProcessCommandJs(const Napi::CallbackInfo& info);
+  Napi::Value StuckCommandReadsJs(const Napi::CallbackInfo& info);
   // terminal_js.cc
   Napi::Value WatchFdJs(const Napi::CallbackInfo& info);
   Napi::Value SetWatchJs(const Napi::CallbackInfo& info);

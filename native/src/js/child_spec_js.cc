@@ -165,6 +165,7 @@ void ParseExec(Napi::Env env, const Napi::Object& spec, ChildSpec* out) {
     x.cgroup_parent = GetString(env, e, "cgroupParent", true);
     if (x.cgroup_parent[0] != '/') ThrowType(env, "exec.cgroupParent must be an absolute path");
   }
+  x.reuse_cgroup = !x.cgroup_parent.empty() && IsSet(e, "reuseCgroup") && e.Get("reuseCgroup").ToBoolean().Value();
 }
 
 }  // namespace

@@ -3,7 +3,10 @@
 #include <utility>
 #include <vector>
 
+#include "js/addon.h"
+#include "js/js_args.h"
 #include "ns_scan.h"
+#include "proc_command.h"
 
 namespace {
 
@@ -54,7 +57,38 @@ class ScanWorker : public Napi::AsyncWorker {
   const char* failed_ = "";
 };
 
+// One ProcessCommand on the libuv pool (it holds the pool thread at most kCommandBound).
+class CommandWorker : public Napi::AsyncWorker {
+ public:
+  CommandWorker(Napi::Env env, int pid) : Napi::AsyncWorker(env, "lxnsd:processCommand"), deferred_(Napi::Promise::Deferred::New(env)), pid_(pid) {}
+
+  Napi::Promise Promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override { command_ = ProcessCommand(pid_); }
+  void OnOK() override { deferred_.Resolve(Napi::String::New(Env(), command_)); }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int pid_;
+  std::string command_;
+};
+
 }  // namespace
+
+// processCommand(pid): Promise<string>, lsns COMMAND of one process (proc_command.h).
+Napi::Value LxnsAddon::ProcessCommandJs(const Napi::CallbackInfo& info) {
+  CommandWorker* worker = new CommandWorker(info.Env(), FdArg(info, 0));
+  Napi::Promise promise = worker->Promise();
+  worker->Queue();  // deletes itself once settled
+  return promise;
+}
+
+// stuckCommandReads(): how many threads wait in a cmdline read past its bound.
+Napi::Value LxnsAddon::StuckCommandReadsJs(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(StuckCommandReads()));
+}
 
 Napi::Promise QueueNamespaceScan(Napi::Env env, ScanErrorMaker make_error) {
   ScanWorker* worker = new ScanWorker(env, std::move(make_error));

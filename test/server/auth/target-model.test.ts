@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { LxnsdError, NAMESPACE_KINDS, NamespaceType, Relation, createClient } from "../../../client";
 import type { LxnsdClient } from "../../../client";
-import { makeCgroup } from "../../helpers/cgroup";
+import { cgroup2Mount, makeCgroup } from "../../helpers/cgroup";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
 import { codeOf } from "../../helpers/outcome";
@@ -131,6 +131,17 @@ describeRoot("target model (issue 11): a restricted identity acts as its target 
     }
     const weak = await pods.run({ join: [ref(NamespaceType.NET, nobody.pid)], argv: ["/bin/sh", "-c", "id -u; grep -E '^(CapEff|NoNewPrivs)' /proc/self/status"] });
     expect(weak.stdout.toString().split("\n").map((line) => line.replace(/\s+/g, " "))).toEqual(["65534", "CapEff: 0000000000000000", "NoNewPrivs: 1", ""]);
+  });
+
+  it("a restricted identity's program cgroup (below its target's) is removed once the program ended: never kept for the next program", async () => {
+    const cgroupOf = async () => {
+      const result = await pods.run({ join: [ref(NamespaceType.NET, pod.pid)], argv: ["/bin/sh", "-c", "cat /proc/self/cgroup"] });
+      expect(result.exit).toEqual({ code: 0 });
+      return path.join(cgroup2Mount(), result.stdout.toString().match(/^0::(.*)$/m)![1]);
+    };
+    const first = await cgroupOf();
+    expect(existsSync(first)).toBe(false);
+    expect(await cgroupOf()).not.toBe(first);
   });
 
   it("a pin or handle made from a process counts as that process: a Run joining it runs as the target, an Unshare can name it", async () => {

@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { status, WriteMode } from "../../../client";
+import { status } from "../../../client";
 import { startDaemon } from "../../helpers/daemon";
 import type { TestDaemon } from "../../helpers/daemon";
 import { describeRoot } from "../../helpers/privileged";
