@@ -142,7 +142,7 @@ export class NamespaceSysctls {
     if (needed === undefined) {
       throw invalidArgument(`name: ${dotted(slashed)} belongs to no namespace type (net.*; kernel.hostname, kernel.domainname; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; user.*)`);
     }
-    const ns = this.resolver.resolve(ref, "ref", caller, { defaultType: needed });
+    const ns = this.resolver.resolve(ref, "ref", caller, { defaultType: needed, originStartTime: isRestricted(caller) });
     try {
       if (ns.kind.type !== needed) {
         throw invalidArgument(`name: ${dotted(slashed)} is a sysctl of the ${NamespaceType[needed].toLowerCase()} namespace, and ref is a ${ns.kind.name} namespace`);
