@@ -40,12 +40,12 @@ function unlessExited<T>(proc: ChildProcess, what: string, ready: Promise<T>): P
  * Starts lxnsd listening on `unix:DIR/lxnsd.sock` with its state in DIR;
  * resolves once it answers. Logs at warn: a log line per call is not what is measured.
  * BENCH_DAEMON_NODE_ARGS (space-separated) go to its node, e.g. `--cpu-prof --cpu-prof-dir=DIR`.
- * `main` and `name` start another build's daemon beside it (an A/B run: bench:run-cpu's BENCH_BASE_DAEMON_MAIN).
+ * `main`: another build's dist/server/main.js (an A/B comparison).
  */
-export async function startDaemonProcess(dir: string, main = DAEMON_MAIN, name = "lxnsd"): Promise<ServerProcess> {
-  const address = `unix:${path.join(dir, `${name}.sock`)}`;
+export async function startDaemonProcess(dir: string, main = DAEMON_MAIN): Promise<ServerProcess> {
+  const address = `unix:${path.join(dir, "lxnsd.sock")}`;
   const nodeArgs = (process.env.BENCH_DAEMON_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const args = [...nodeArgs, main, "--listen", address, "--log-level", "warn", "--state-dir", path.join(dir, `${name}-state`), "--netns-dir", "", "--max-file-bytes", String(512 * 1024 * 1024)];
+  const args = [...nodeArgs, main, "--listen", address, "--log-level", "warn", "--state-dir", path.join(dir, "state"), "--netns-dir", "", "--max-file-bytes", String(512 * 1024 * 1024)];
   const proc = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
   const client = createClient(address);
   try {

@@ -6,7 +6,7 @@
 // `npm run bench:run-cpu` (BENCH_ROUNDS, default 5; BENCH_RUNS, default 400).
 // BENCH_BASE_DAEMON_MAIN=PATH (another build's dist/server/main.js) adds that
 // daemon as a third case, "base", in the same rounds: an A/B of two builds.
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { createClient } from "../client";
@@ -44,7 +44,9 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-run-cpu-"));
   const daemon = await startDaemonProcess(dir);
   const baseMain = process.env.BENCH_BASE_DAEMON_MAIN;
-  const base = baseMain ? await startDaemonProcess(dir, path.resolve(baseMain), "base") : undefined;
+  // The base daemon's socket and state in a directory of its own.
+  if (baseMain) mkdirSync(path.join(dir, "base"));
+  const base = baseMain ? await startDaemonProcess(path.join(dir, "base"), path.resolve(baseMain)) : undefined;
   const floor = await startFloorProcess(dir);
   const target = await startNetUtsTarget();
   const client = createClient(daemon.address);
