@@ -4,7 +4,9 @@
 // (utime+stime, /proc/PID/stat) each server spends per Run: a figure that a
 // loaded, shared machine disturbs less than wall-clock rates.
 // `npm run bench:run-cpu` (BENCH_ROUNDS, default 5; BENCH_RUNS, default 400).
-import { mkdtempSync, rmSync } from "node:fs";
+// BENCH_BASE_DAEMON_MAIN=PATH (another build's dist/server/main.js) adds that
+// daemon as a third case, "base", in the same rounds: an A/B of two builds.
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { loadavg, tmpdir } from "node:os";
 import * as path from "node:path";
 import { createClient } from "../client";
@@ -41,17 +43,23 @@ async function main(): Promise<void> {
   const runs = Number(process.env.BENCH_RUNS ?? 400);
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-run-cpu-"));
   const daemon = await startDaemonProcess(dir);
+  const baseMain = process.env.BENCH_BASE_DAEMON_MAIN;
+  // The base daemon's socket and state in a directory of its own.
+  if (baseMain) mkdirSync(path.join(dir, "base"));
+  const base = baseMain ? await startDaemonProcess(path.join(dir, "base"), path.resolve(baseMain)) : undefined;
   const floor = await startFloorProcess(dir);
   const target = await startNetUtsTarget();
   const client = createClient(daemon.address);
   const floorCalls = floorClient(floor.address);
   const spec = { join: joinNetUts(target.pid), argv: ["/usr/bin/true"] };
-  const run = async () => {
-    const result = await client.run(spec);
+  const baseClient = base ? createClient(base.address) : undefined;
+  const runOn = (c: typeof client) => async () => {
+    const result = await c.run(spec);
     if (result.exit.code !== 0) throw new Error(`Run of true ended ${JSON.stringify(result.exit)}`);
   };
   const cases: Record<string, { pid: number; op: Operation; samples: Sample[] }> = {
-    run: { pid: daemon.pid, op: run, samples: [] },
+    run: { pid: daemon.pid, op: runOn(client), samples: [] },
+    ...(base && baseClient ? { base: { pid: base.pid, op: runOn(baseClient), samples: [] } } : {}),
     floor: { pid: floor.pid, op: floorCalls.spawnTrue(target.pid), samples: [] },
   };
   const ms = (value: number) => value.toFixed(3);
@@ -76,12 +84,18 @@ async function main(): Promise<void> {
     }
     const ratio = (key: keyof Sample) => median(cases.run.samples.map((s, i) => s[key] / cases.floor.samples[i][key]));
     process.stdout.write(`median of per-round ratios Run/floor: CPU per Run ${ratio("cpuMsPerRun").toFixed(3)}, user ${ratio("userMsPerRun").toFixed(3)}, rate ${ratio("rate").toFixed(3)}\n`);
+    if (cases.base) {
+      const ab = (key: keyof Sample) => median(cases.run.samples.map((s, i) => s[key] / cases.base.samples[i][key]));
+      process.stdout.write(`median of per-round ratios Run/base: CPU per Run ${ab("cpuMsPerRun").toFixed(3)}, user ${ab("userMsPerRun").toFixed(3)}, system ${ab("systemMsPerRun").toFixed(3)}\n`);
+    }
     process.stdout.write(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(" ")}\n`);
   } finally {
     floorCalls.close();
     client.disconnect();
+    baseClient?.disconnect();
     await target.stop();
     await floor.stop();
+    await base?.stop();
     await daemon.stop();
     rmSync(dir, { recursive: true, force: true });
   }

@@ -133,6 +133,8 @@ function contextFor(call: AnyCall, facts: MethodFacts, log: Logger): { context: 
     set log(value: Logger) {
       callLog = value;
     },
+    // A child logger prints at its parent's level (none is made with a level of its own).
+    logs: (level) => (callLog ?? log).isLevelEnabled(level),
   };
   // grpc-js does not always say "cancelled" when the deadline passes (the reliability suite saw Run programs outlive
   // their call's 1 ms deadline), so the handler's signal enforces the deadline as well.
@@ -162,7 +164,7 @@ function finish(context: CallContext, facts: MethodFacts, hooks: RpcHooks, start
     writeAudit(hooks.audit, context.callId, { identity, peer: peers.get(context) ?? {}, method: facts.name, targets: context.targets, ...context.audit, outcome: status[code] });
   }
   if (!rpcError) {
-    context.log.debug({ seconds }, "call ok");
+    if (context.logs("debug")) context.log.debug({ seconds }, "call ok");
     return undefined;
   }
   const level = rpcError.code === status.INTERNAL || rpcError.code === status.UNKNOWN ? "error" : "info";

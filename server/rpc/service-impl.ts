@@ -1,7 +1,7 @@
 import type { DescMessage, MessageInitShape, MessageShape } from "@bufbuild/protobuf";
 import type { GenService, GenServiceMethods } from "@bufbuild/protobuf/codegenv2";
 import type { Metadata } from "@grpc/grpc-js";
-import type { Logger } from "pino";
+import type { Level, Logger } from "pino";
 import type { Caller } from "../auth/caller";
 import type { AuditDetails } from "./audit";
 
@@ -22,6 +22,13 @@ export interface CallContext {
   readonly audit: AuditDetails;
   /** A logger carrying this call's id, method and caller. */
   log: Logger;
+  /**
+   * Whether a line at `level` would print, asked without making the call's
+   * logger: a pino child (made when `log` is first read) costs more than a
+   * Run's line at a level that does not print, so call sites that log on
+   * every call ask this first.
+   */
+  logs(level: Level): boolean;
   /**
    * Keeps the call's child slot (if its method takes one) taken until the
    * returned function is called, even after the call has answered: work

@@ -87,7 +87,7 @@ export class ProcessService implements ServiceImpl<typeof ProcessServiceDesc> {
   private async start(spec: RunRequest["spec"], context: CallContext, stdin?: Uint8Array, collectOutput?: number): Promise<ProgramSession> {
     const plan = planExec(spec, this.deps.resolver, this.deps.ids, context.caller);
     const session = await startProgram(plan, this.deps.programs, context.signal, stdin, collectOutput);
-    context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
+    if (context.logs("info")) context.log.info({ pid: session.pid, argv: plan.spec.exec.argv.slice(0, 8), joins: plan.joins.map((join) => join.label) }, "program started");
     return session;
   }
 }

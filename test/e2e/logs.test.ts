@@ -30,4 +30,26 @@ describeRoot("lxnsd's structured log", () => {
     expect(calls[0].call).toMatch(/^[0-9a-f-]{36}$/);
     expect(calls[1].call).not.toBe(calls[0].call);
   });
+
+  it("has a Run's \"program started\" at info, with the call's id, method and identity, and no \"call ok\" (debug) there", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-logs-"));
+    const socket = `unix:${path.join(dir, "lxnsd.sock")}`;
+    const daemon = spawnDaemon(["--listen", socket], { env: { ...process.env, LXNSD_LOG_LEVEL: "info" } });
+    const client = createClient(socket);
+    try {
+      await daemon.ready;
+      expect((await client.run({ argv: ["/bin/true"] })).exit.code).toBe(0);
+    } finally {
+      client.disconnect();
+      expect(await daemon.stop()).toBe(0);
+      rmSync(dir, { recursive: true, force: true });
+    }
+    const lines = daemon.stderr().trim().split("\n").map((line) => JSON.parse(line) as Record<string, unknown>);
+    const started = lines.filter((line) => line.msg === "program started");
+    expect(started).toEqual([
+      expect.objectContaining({ level: 30, method: "ProcessService/Run", identity: expect.any(String), pid: expect.any(Number), argv: ["/bin/true"] }),
+    ]);
+    expect(started[0].call).toMatch(/^[0-9a-f-]{36}$/);
+    expect(lines.filter((line) => line.msg === "call ok")).toEqual([]);
+  });
 });
