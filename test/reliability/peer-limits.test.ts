@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import { chmodSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { nodeAsUser } from "../helpers/as-user";
 import { describeRoot } from "../helpers/privileged";
 import { readOrNull } from "../helpers/proc";
 import { newToken, tokenHash } from "../helpers/policy";
@@ -30,18 +31,21 @@ interface PeerReport {
   statuses: Record<string, number>;
 }
 
-/** Runs the attacking peer as uid/gid 65534; resolves its report once it has sent, and a function that ends it. */
+/** Runs the attacking peer as uid/gid 65534 (wherever the checkout lives); resolves its report once it has sent, and a function that ends it. */
 async function attack(socketPath: string, connections: number, streams: number): Promise<{ report: PeerReport; end: () => Promise<void> }> {
-  const args = ["--reuid", String(NOBODY), "--regid", String(NOBODY), "--clear-groups", process.execPath, PEER, socketPath, String(connections), String(streams), String(MESSAGE)];
-  const child = spawn("setpriv", args, { stdio: ["pipe", "pipe", "inherit"] });
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+  const asNobody = nodeAsUser(NOBODY, PEER, [socketPath, String(connections), String(streams), String(MESSAGE)]);
+  const child = spawn(asNobody.argv[0], asNobody.argv.slice(1), { stdio: ["pipe", "pipe", "inherit"] });
+  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve())).finally(() => asNobody.done());
   const report = await new Promise<PeerReport>((resolve, reject) => {
     let out = "";
     child.stdout!.on("data", (chunk: Buffer) => {
       out += chunk.toString();
       if (out.includes("\n")) resolve(JSON.parse(out.split("\n")[0]) as PeerReport);
     });
-    void exited.then(() => reject(new Error(`the attacking peer exited early: ${out}`)));
+    void exited.then(() => {
+      child.stdin!.destroy();
+      reject(new Error(`the attacking peer exited early: ${out}`));
+    });
   });
   return {
     report,
@@ -57,6 +61,9 @@ function statusKib(pid: number, field: string): number {
   return match ? Number(match[1]) : NaN;
 }
 
+/** The keepCalling loops not stopped yet: afterEach stops those a failed test left running (else jest never exits). */
+const callers = new Set<{ stop: () => Promise<string[]> }>();
+
 /** Calls GetCurrentNamespaces every 50 ms until stopped; resolves to the codes of its calls. */
 function keepCalling(lxnsd: DaemonUnderTest): { stop: () => Promise<string[]> } {
   const codes: string[] = [];
@@ -67,13 +74,16 @@ function keepCalling(lxnsd: DaemonUnderTest): { stop: () => Promise<string[]> } 
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
   })();
-  return {
+  const caller = {
     stop: async () => {
       stopped = true;
+      callers.delete(caller);
       await loop;
       return codes;
     },
   };
+  callers.add(caller);
+  return caller;
 }
 
 /** A daemon whose socket uid 65534 may open (directory 0755, socket group nogroup) with `policy`. */
@@ -86,6 +96,7 @@ async function daemonFor(policy: unknown, args: string[] = []): Promise<DaemonUn
 describeRoot("faults: peers trying to exhaust the daemon's memory and fds", () => {
   let lxnsd: DaemonUnderTest | undefined;
   afterEach(async () => {
+    await Promise.all([...callers].map((caller) => caller.stop()));
     if (lxnsd) expect(await lxnsd.stop()).toBe(0);
     lxnsd = undefined;
   });
