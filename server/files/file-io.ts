@@ -1,11 +1,5 @@
 import * as native from "../../native/lib";
-
-/** What a call's file operations answer to: its signal, and its child slot. */
-export interface FileIoCall {
-  readonly signal: AbortSignal;
-  /** Keeps the call's child slot taken until the returned function runs (CallContext.holdSlot). */
-  holdSlot(): () => void;
-}
+import type { SlotCall } from "../rpc/service-impl";
 
 /**
  * One call's file operations on caller-named paths and fds. Each runs on a
@@ -20,7 +14,7 @@ export interface FileIoCall {
 export class FileIo {
   private readonly inFlight = new Map<number, Set<Promise<unknown>>>();
 
-  constructor(private readonly call: FileIoCall) {}
+  constructor(private readonly call: SlotCall) {}
 
   /** The call's signal. */
   get signal(): AbortSignal {

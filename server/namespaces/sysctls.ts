@@ -8,6 +8,7 @@ import type { NamespaceResolver, ResolvedNamespace } from "./resolver";
 import { isRestricted, targetForbidden } from "../auth/target-guard";
 import { openTargetProcess } from "../auth/target-context";
 import type { TargetProcess } from "../auth/target-context";
+import type { SlotCall } from "../rpc/service-impl";
 
 /** Most bytes a sysctl value holds (a page, as /proc/sys gives at most). */
 const MAX_VALUE_BYTES = 4096;
@@ -60,13 +61,6 @@ function targetOf(ns: ResolvedNamespace, caller: Caller): TargetProcess {
 /** The dotted form of a slashed name, for messages. */
 const dotted = (slashed: string) => slashed.replace(/\//g, ".");
 
-/** What a sysctl call answers to: its signal, and its child slot (CallContext). */
-export interface SysctlCall {
-  readonly signal: AbortSignal;
-  /** Keeps the call's slot taken until the returned function runs (CallContext.holdSlot). */
-  holdSlot(): () => void;
-}
-
 /** How NamespaceSysctls runs its calls. */
 export interface SysctlOptions {
   /** How long a per-request child, or a sysctl thread, may take. */
@@ -81,7 +75,7 @@ export interface SysctlOptions {
  * (ETIMEDOUT: DEADLINE_EXCEEDED, as a child's timeout), while a thread
  * stuck in the kernel keeps only itself and the slot.
  */
-function raceThread<T>(start: () => Promise<T>, call: SysctlCall, timeoutMs: number): Promise<T> {
+function raceThread<T>(start: () => Promise<T>, call: SlotCall, timeoutMs: number): Promise<T> {
   const { signal } = call;
   if (signal.aborted) return Promise.reject(signal.reason);
   const release = call.holdSlot();
@@ -126,23 +120,24 @@ export class NamespaceSysctls {
   ) {}
 
   /** The value (without its trailing newline). */
-  get(ref: NamespaceRef | undefined, name: string, caller: Caller, call: SysctlCall): Promise<string> {
+  get(ref: NamespaceRef | undefined, name: string, caller: Caller, call: SlotCall): Promise<string> {
     return this.run(ref, name, undefined, caller, call);
   }
 
   /** Writes `value`, then reads back the value in force. */
-  set(ref: NamespaceRef | undefined, name: string, value: string, caller: Caller, call: SysctlCall): Promise<string> {
+  set(ref: NamespaceRef | undefined, name: string, value: string, caller: Caller, call: SlotCall): Promise<string> {
     if (value.includes("\0") || Buffer.byteLength(value) > MAX_VALUE_BYTES) throw invalidArgument(`value: at most ${MAX_VALUE_BYTES} bytes, without NUL`);
     return this.run(ref, name, value.endsWith("\n") ? value : `${value}\n`, caller, call);
   }
 
-  private async run(ref: NamespaceRef | undefined, name: string, write: string | undefined, caller: Caller, call: SysctlCall): Promise<string> {
+  private async run(ref: NamespaceRef | undefined, name: string, write: string | undefined, caller: Caller, call: SlotCall): Promise<string> {
     const slashed = sysctlPath(name);
     const needed = typeOfSysctl(slashed);
     if (needed === undefined) {
       throw invalidArgument(`name: ${dotted(slashed)} belongs to no namespace type (net.*; kernel.hostname, kernel.domainname; kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*; user.*)`);
     }
-    const ns = this.resolver.resolve(ref, "ref", caller, { defaultType: needed, originStartTime: isRestricted(caller) });
+    const restricted = isRestricted(caller);
+    const ns = this.resolver.resolve(ref, "ref", caller, { defaultType: needed, originStartTime: restricted });
     try {
       if (ns.kind.type !== needed) {
         throw invalidArgument(`name: ${dotted(slashed)} is a sysctl of the ${NamespaceType[needed].toLowerCase()} namespace, and ref is a ${ns.kind.name} namespace`);
@@ -150,7 +145,6 @@ export class NamespaceSysctls {
       const file = `/proc/sys/${slashed}`;
       const what = `${write === undefined ? "read" : "write"} ${dotted(slashed)} in ${ns.label}`;
       const overrides = write === undefined ? { EISDIR: status.INVALID_ARGUMENT } : WRITE_OVERRIDES;
-      const restricted = isRestricted(caller);
       if (!restricted && native.THREAD_SYSCTL_TYPES.has(ns.kind.flag)) {
         const spec = {
           fd: ns.fd,

@@ -38,6 +38,9 @@ export interface CallContext {
   holdSlot(): () => void;
 }
 
+/** What work a call started off the event loop answers to (file operations, sysctl threads): the call's signal, and its slot. */
+export type SlotCall = Pick<CallContext, "signal" | "holdSlot">;
+
 type Unary<I extends DescMessage, O extends DescMessage> = (
   request: MessageShape<I>,
   context: CallContext,
