@@ -139,26 +139,23 @@ function withRelease(fd: number, label: string, io: FileIo, creds?: native.FileC
 
 /** /proc/PID/root of the pinned process, which must still be in the mount namespace `mnt`. */
 async function processRoot(mnt: ResolvedNamespace, pid: number | "self", io: FileIo): Promise<FileRoot> {
-  const ino = native.nsStat(mnt.fd).ino;
-  const what = `open the root of ${mnt.label}`;
-  const pin = pid === "self" ? undefined : nativeCall(what, () => pinProcess(pid));
+  const root = deferredProcessRoot(mnt, pid, io);
   try {
-    const fd = await nativeCall(what, () => openRootDir(`/proc/${pid}/root`, io));
+    const fd = await nativeCall(`open the root of ${mnt.label}`, () => openRootDir(root.from.root, io));
     try {
-      if (mntInode(pid) !== ino) throw new RpcError(status.ABORTED, `${mnt.label}: the process changed its mount namespace meanwhile; retry`, "NAMESPACE_CHANGED");
-      if (pin) nativeCall(what, () => pin.confirm());
+      root.confirm();
     } catch (err) {
       await io.close(fd);
       throw err;
     }
     return withRelease(fd, mnt.label, io);
   } finally {
-    pin?.release();
+    await root.release();
   }
 }
 
-/** /proc/PID/root of the pinned process, for an operation to open: confirm() afterwards checks what processRoot checks after its open. */
-function deferredProcessRoot(mnt: ResolvedNamespace, pid: number | "self", io: FileIo): ReadRoot {
+/** /proc/PID/root of the pinned process, for an operation to open (processRoot's, or ReadFile's first): confirm() afterwards checks it is still that process, in the mount namespace `mnt`. */
+function deferredProcessRoot(mnt: ResolvedNamespace, pid: number | "self", io: FileIo): ReadRoot & { from: { root: string } } {
   const ino = native.nsStat(mnt.fd).ino;
   const what = `open the root of ${mnt.label}`;
   const pin = pid === "self" ? undefined : nativeCall(what, () => pinProcess(pid));
