@@ -31,8 +31,6 @@
         "src/file_ops.cc",
         "src/op_threads.cc",
         "src/js/file_ops_js.cc",
-        "src/sysctl_thread.cc",
-        "src/js/sysctl_thread_js.cc",
         "src/ns_fd.cc",
         "src/ns_scan.cc",
         "src/proc_command.cc",

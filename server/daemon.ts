@@ -149,7 +149,7 @@ export class Daemon {
       config.metricsListen !== "",
     );
     const observe = (desc: { typeName: string }) => this.metrics.observerFor(desc.typeName);
-    const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins, sysctls: new NamespaceSysctls(resolver, { childTimeoutMs: config.childTimeoutMs, ...(config.testSysctlSleepMs !== undefined ? { testThreadSleepMs: config.testSysctlSleepMs } : {}) }) });
+    const namespaces = new NamespaceService({ handles: this.handles, resolver, limits, ids, childTimeoutMs: config.childTimeoutMs, pins, sysctls: new NamespaceSysctls(resolver, config.childTimeoutMs) });
     namespaces.addTo(this.server, { ...hooks, observe: observe(NamespaceServiceDesc) });
     this.endWatches = () => namespaces.watch.end();
     const programs = {

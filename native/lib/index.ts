@@ -5,10 +5,7 @@
  *
  * In-process functions are synchronous and never fork or change the
  * daemon's namespaces. Everything that needs another namespace runs in a
- * per-request child through {@link runChild}, but for one thing: a net,
- * uts or ipc sysctl, which a new thread of its own joins that namespace
- * for, and ends with (./sysctl-thread.ts; the process's namespaces never
- * change).
+ * per-request child through {@link runChild}.
  */
 import { raw } from "./addon";
 import { checkFd, checkPath, checkSpec, type ChildResult, type ChildSpec, type RunChildOptions } from "./child-spec";
@@ -36,7 +33,6 @@ export {
 } from "./ns-types";
 export { STEP, type StepName } from "./steps";
 export * as files from "./file-ops";
-export { sysctlOnThread, THREAD_SYSCTL_TYPES, type SysctlOnThreadSpec } from "./sysctl-thread";
 export type { DirEntry, FileCreds, FileStat } from "./file-ops";
 export { Terminal } from "./terminal";
 export type { TargetContext } from "./target";

@@ -261,8 +261,6 @@ export interface RawNative {
   stuckCommandReads(): number;
   /** One file operation on the libuv pool (native/src/file_ops.h), with `creds` on a thread of its own. */
   fileOp(op: RawFileOpName, args: RawFileOpArgs, creds?: RawFileCreds): Promise<unknown>;
-  /** A sysctl on a new thread of its own that joins the namespace (native/src/sysctl_thread.h): the bytes read back. */
-  sysctlOnThread(args: { fd: number; nstype: number; path: string; data?: string; max: number; debugSleepMs?: number }): Promise<Buffer>;
   /** Watches an O_NONBLOCK fd, which is the watch's from here on (closeWatch closes it); onEvents gets bits 1 readable, 2 writable. Returns its id. */
   watchFd(fd: number, onEvents: (bits: number) => void): number;
   /** Polls for these bits (0: none). */

@@ -59,5 +59,3 @@ ThreadCache* const cache = new ThreadCache();
 }  // namespace
 
 void RunOnOwnThread(std::function<void()> task) { cache->Run(std::move(task)); }
-
-void RunOnThreadOfItsOwn(std::function<void()> task) { std::thread(std::move(task)).detach(); }

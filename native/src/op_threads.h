@@ -13,9 +13,4 @@
 // std::system_error when no thread can be made.
 void RunOnOwnThread(std::function<void()> task);
 
-// Runs task on a new thread that ends with it: never cached, never reused
-// (for a task that changes its thread's credentials or namespaces); throws
-// std::system_error when no thread can be made.
-void RunOnThreadOfItsOwn(std::function<void()> task);
-
 #endif  // LXNSD_NATIVE_OP_THREADS_H_

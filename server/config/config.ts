@@ -19,14 +19,12 @@ export interface DaemonConfig {
   pathRoots: string[];
   /** Directories BindMount sources must be in; ["/"] = anywhere. */
   mountSourceRoots: string[];
-  /** How long a per-request child may run before it is killed, in ms (for Run/Exec: the steps before execve); a sysctl thread's call answers after it. */
+  /** How long a per-request child may run before it is killed, in ms (for Run/Exec: the steps before execve). */
   childTimeoutMs: number;
   /** The cgroup v2 directory under which each program gets a cgroup of its own; unset = `<the daemon's cgroup>/lxnsd-programs`. */
   programCgroup?: string;
   /** Test only (no flag): the per-request child of every Run/Exec sleeps this long before its program starts, a pre-exec step that hangs. */
   testPreExecSleepMs?: number;
-  /** Test only (no flag): every net/uts/ipc sysctl thread sleeps this long after its join, a sysctl that hangs. */
-  testSysctlSleepMs?: number;
   /** Where the daemon keeps what outlives it: pins under `<stateDir>/ns`. */
   stateDir: string;
   /** Where network namespaces are pinned as well, for `ip netns`; "" = nowhere else. */

@@ -8,7 +8,6 @@ import type { NamespaceResolver, ResolvedNamespace } from "./resolver";
 import { isRestricted, targetForbidden } from "../auth/target-guard";
 import { openTargetProcess } from "../auth/target-context";
 import type { TargetProcess } from "../auth/target-context";
-import type { SlotCall } from "../rpc/service-impl";
 
 /** Most bytes a sysctl value holds (a page, as /proc/sys gives at most). */
 const MAX_VALUE_BYTES = 4096;
@@ -61,76 +60,30 @@ function targetOf(ns: ResolvedNamespace, caller: Caller): TargetProcess {
 /** The dotted form of a slashed name, for messages. */
 const dotted = (slashed: string) => slashed.replace(/\//g, ".");
 
-/** How NamespaceSysctls runs its calls. */
-export interface SysctlOptions {
-  /** How long a per-request child, or a sysctl thread, may take. */
-  childTimeoutMs: number;
-  /** Test only (no flag): each sysctl thread sleeps this long after its join, a sysctl that hangs. */
-  testThreadSleepMs?: number;
-}
-
-/**
- * `promise` (a sysctl thread's), holding the call's slot until it settles,
- * raced against the call's signal and `timeoutMs`: the call answers then
- * (ETIMEDOUT: DEADLINE_EXCEEDED, as a child's timeout), while a thread
- * stuck in the kernel keeps only itself and the slot.
- */
-function raceThread<T>(start: () => Promise<T>, call: SlotCall, timeoutMs: number): Promise<T> {
-  const { signal } = call;
-  if (signal.aborted) return Promise.reject(signal.reason);
-  const release = call.holdSlot();
-  let promise: Promise<T>;
-  try {
-    promise = start();
-  } catch (err) {
-    release();
-    throw err;
-  }
-  promise.then(release, release);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => finish(() => reject(new native.NativeError(`sysctl thread: ETIMEDOUT (timed out after ${timeoutMs} ms)`, "ETIMEDOUT", 110, "sysctl thread"))), timeoutMs);
-    const onAbort = () => finish(() => reject(signal.reason));
-    const finish = (settle: () => void) => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", onAbort);
-      settle();
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    promise.then(
-      (value) => finish(() => resolve(value)),
-      (err: unknown) => finish(() => reject(err)),
-    );
-  });
-}
-
 /**
  * Sysctls of one namespace, read and written where the kernel takes them
- * from that namespace. A net, uts or ipc sysctl of an unrestricted caller:
- * through /proc/sys opened by a new thread of the daemon that joined that
- * namespace and ends with the call (native sysctlOnThread; the process's
- * own namespaces never change). A user sysctl, or any sysctl of a
- * restricted caller (who acts as its target: its credentials, all its
- * namespaces): by a per-request child. Only names that belong to the
+ * from that namespace: through /proc/sys opened by a per-request child that
+ * joined it (the daemon never calls setns). Only names that belong to the
  * namespace's type are allowed.
  */
 export class NamespaceSysctls {
   constructor(
     private readonly resolver: NamespaceResolver,
-    private readonly options: SysctlOptions,
+    private readonly childTimeoutMs: number,
   ) {}
 
   /** The value (without its trailing newline). */
-  get(ref: NamespaceRef | undefined, name: string, caller: Caller, call: SlotCall): Promise<string> {
-    return this.run(ref, name, undefined, caller, call);
+  get(ref: NamespaceRef | undefined, name: string, caller: Caller, signal: AbortSignal): Promise<string> {
+    return this.run(ref, name, undefined, caller, signal);
   }
 
   /** Writes `value`, then reads back the value in force. */
-  set(ref: NamespaceRef | undefined, name: string, value: string, caller: Caller, call: SlotCall): Promise<string> {
+  set(ref: NamespaceRef | undefined, name: string, value: string, caller: Caller, signal: AbortSignal): Promise<string> {
     if (value.includes("\0") || Buffer.byteLength(value) > MAX_VALUE_BYTES) throw invalidArgument(`value: at most ${MAX_VALUE_BYTES} bytes, without NUL`);
-    return this.run(ref, name, value.endsWith("\n") ? value : `${value}\n`, caller, call);
+    return this.run(ref, name, value.endsWith("\n") ? value : `${value}\n`, caller, signal);
   }
 
-  private async run(ref: NamespaceRef | undefined, name: string, write: string | undefined, caller: Caller, call: SlotCall): Promise<string> {
+  private async run(ref: NamespaceRef | undefined, name: string, write: string | undefined, caller: Caller, signal: AbortSignal): Promise<string> {
     const slashed = sysctlPath(name);
     const needed = typeOfSysctl(slashed);
     if (needed === undefined) {
@@ -143,21 +96,6 @@ export class NamespaceSysctls {
         throw invalidArgument(`name: ${dotted(slashed)} is a sysctl of the ${NamespaceType[needed].toLowerCase()} namespace, and ref is a ${ns.kind.name} namespace`);
       }
       const file = `/proc/sys/${slashed}`;
-      const what = `${write === undefined ? "read" : "write"} ${dotted(slashed)} in ${ns.label}`;
-      const overrides = write === undefined ? { EISDIR: status.INVALID_ARGUMENT } : WRITE_OVERRIDES;
-      if (!restricted && native.THREAD_SYSCTL_TYPES.has(ns.kind.flag)) {
-        const spec = {
-          fd: ns.fd,
-          nstype: ns.kind.flag,
-          path: file,
-          maxBytes: MAX_VALUE_BYTES,
-          ...(write === undefined ? {} : { data: write }),
-          ...(this.options.testThreadSleepMs !== undefined ? { debugSleepMs: this.options.testThreadSleepMs } : {}),
-        };
-        // The addon hands the thread a dup of ns.fd: released below whenever the call ends, the fd is never joined late under another number.
-        const data = await nativeCall(what, () => raceThread(() => native.sysctlOnThread(spec), call, this.options.childTimeoutMs), overrides);
-        return data.toString().replace(/\n$/, "");
-      }
       const target = restricted ? targetOf(ns, caller) : undefined;
       try {
         const spec = {
@@ -165,9 +103,10 @@ export class NamespaceSysctls {
           ...(target ? { target: target.spec } : { join: [{ fd: ns.fd, nstype: ns.kind.flag }] }),
           ...(write === undefined ? {} : { writeFile: { path: file, data: write } }),
           readFile: { path: file, maxBytes: MAX_VALUE_BYTES },
-          timeoutMs: this.options.childTimeoutMs,
+          timeoutMs: this.childTimeoutMs,
         };
-        const result = await nativeCall(what, () => native.runChild(spec, { signal: call.signal }), overrides);
+        const what = `${write === undefined ? "read" : "write"} ${dotted(slashed)} in ${ns.label}`;
+        const result = await nativeCall(what, () => native.runChild(spec, { signal }), write === undefined ? { EISDIR: status.INVALID_ARGUMENT } : WRITE_OVERRIDES);
         return (result.data?.toString() ?? "").replace(/\n$/, "");
       } finally {
         target?.close();

@@ -38,7 +38,7 @@ export interface CallContext {
   holdSlot(): () => void;
 }
 
-/** What work a call started off the event loop answers to (file operations, sysctl threads): the call's signal, and its slot. */
+/** What work a call started off the event loop answers to (file operations): the call's signal, and its slot. */
 export type SlotCall = Pick<CallContext, "signal" | "holdSlot">;
 
 type Unary<I extends DescMessage, O extends DescMessage> = (

@@ -240,11 +240,11 @@ export class NamespaceService implements ServiceImpl<typeof NamespaceServiceDesc
   }
 
   async getSysctl(request: GetSysctlRequest, context: CallContext) {
-    return { value: await this.deps.sysctls.get(request.ref, request.name, context.caller, context) };
+    return { value: await this.deps.sysctls.get(request.ref, request.name, context.caller, context.signal) };
   }
 
   async setSysctl(request: SetSysctlRequest, context: CallContext) {
-    const value = await this.deps.sysctls.set(request.ref, request.name, request.value, context.caller, context);
+    const value = await this.deps.sysctls.set(request.ref, request.name, request.value, context.caller, context.signal);
     context.log.info({ sysctl: request.name, value }, "sysctl set");
     return { value };
   }

@@ -29,7 +29,6 @@ LxnsAddon::LxnsAddon(Napi::Env env, Napi::Object exports) : runner_(Loop(env), O
       InstanceMethod("unmountDetach", &LxnsAddon::UnmountDetachJs),
       InstanceMethod("openTree", &LxnsAddon::OpenTreeJs),
       InstanceMethod("fileOp", &LxnsAddon::FileOpJs),
-      InstanceMethod("sysctlOnThread", &LxnsAddon::SysctlOnThreadJs),
       InstanceMethod("runChild", &LxnsAddon::RunChild),
       InstanceMethod("cancelChild", &LxnsAddon::CancelChild),
       InstanceMethod("spawnProgram", &LxnsAddon::SpawnProgram),

@@ -57,8 +57,6 @@ class LxnsAddon : public Napi::Addon<LxnsAddon> {
   Napi::Value OpenTreeJs(const Napi::CallbackInfo& info);
   // file_ops_js.cc
   Napi::Value FileOpJs(const Napi::CallbackInfo& info);
-  // sysctl_thread_js.cc
-  Napi::Value SysctlOnThreadJs(const Napi::CallbackInfo& info);
   // child_calls_js.cc
   Napi::Value RunChild(const Napi::CallbackInfo& info);
   Napi::Value SpawnProgram(const Napi::CallbackInfo& info);
