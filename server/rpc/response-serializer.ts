@@ -3,6 +3,7 @@ import type { DescField, DescMessage, DescService, MessageShape } from "@bufbuil
 import { FeatureSet_FieldPresence } from "@bufbuild/protobuf/wkt";
 import type { MethodDefinition, ServiceDefinition } from "@grpc/grpc-js";
 import { serviceDefinition } from "../../api/method-definitions";
+import { chunkFramed } from "./young-gc";
 
 /** Largest message encoded into the shared scratch buffer (Exec and ReadFile chunks are ≤ 64 KiB). */
 const SCRATCH_LIMIT = 1024 * 1024;
@@ -19,6 +20,8 @@ let scratch = Buffer.allocUnsafe(64 * 1024 + 16);
  * serializeMessage returns (server responses are never compressed), so the
  * scratch is free again at once: a 64 KiB chunk costs one allocation (that
  * frame) instead of two, which is what 64 concurrent streams' RSS feels.
+ * Those frames are freed by young-generation collections paced by the bytes
+ * framed here (young-gc.ts).
  */
 export function serverServiceDefinition(service: DescService): ServiceDefinition {
   const definition: Record<string, MethodDefinition<unknown, unknown>> = { ...serviceDefinition(service) };
@@ -83,6 +86,7 @@ function encodeBytesField(field: DescField, value: Uint8Array): Buffer {
   let at = writeVarint(scratch, 0, field.number * 8 + 2);
   at = writeVarint(scratch, at, value.byteLength);
   scratch.set(value, at);
+  chunkFramed(value.byteLength);
   return scratch.subarray(0, at + value.byteLength);
 }
 
