@@ -42,13 +42,15 @@ export async function timeMs(op: Operation): Promise<number> {
  * processes hit each alike. Blocks rather than single turns: a baseline run
  * through child_process forks this process, and the copy-on-write faults
  * that follow a fork land on whatever this process does next; with blocks
- * they touch the first call of a block, not every call. `warmup` unmeasured
- * rounds first. One sample list per operation.
+ * they touch the first calls of a block (a dozen or more), not every call. `warmup` unmeasured
+ * rounds first; `settle` unmeasured calls at the start of every block (see
+ * Plan.settle). One sample list per operation.
  */
-export async function interleavedSamples(ops: readonly Operation[], rounds: number, warmup = 0, block = 1): Promise<number[][]> {
+export async function interleavedSamples(ops: readonly Operation[], rounds: number, warmup = 0, block = 1, settle = 0): Promise<number[][]> {
   const samples = ops.map((): number[] => []);
   for (let round = 0; round < warmup + rounds; round += block) {
     for (const [i, op] of ops.entries()) {
+      for (let call = 0; call < settle; call++) await op();
       for (let call = round; call < Math.min(round + block, warmup + rounds); call++) {
         const ms = await timeMs(op);
         if (call >= warmup) samples[i].push(ms);

@@ -66,6 +66,15 @@ describe("bench stats", () => {
     expect(samples.map((s) => s.length)).toEqual([4, 4]);
   });
 
+  it("makes `settle` unmeasured calls at the start of every block", async () => {
+    const order: string[] = [];
+    let n = 0;
+    const op = (name: string) => async () => void order.push(`${name}${n++}`);
+    const samples = await interleavedSamples([op("a"), op("b")], 4, 0, 2, 1);
+    expect(order.map((c) => c[0]).join("")).toBe("aaabbbaaabbb");
+    expect(samples.map((s) => s.length)).toEqual([4, 4]);
+  });
+
   it("keeps exactly `concurrency` calls in flight and makes `total` of them", async () => {
     let inFlight = 0;
     let most = 0;
