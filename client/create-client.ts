@@ -50,9 +50,11 @@ export function createClient(address: string = defaultAddress(), options: Client
     // Per-call channelz bookkeeping that nothing here reads.
     "grpc.enable_channelz": 0,
     // HTTP/2's default 64 KiB window lets the daemon send one Exec chunk per window update: a round trip each.
-    // 128 KiB (per stream and for the connection) took a 256 MiB Exec from 139-155 to 237 MB/s here; 256 KiB gave
-    // ~290 MB/s but a few MiB more daemon memory with 64 streams at once.
-    "grpc-node.flow_control_window": 128 * 1024,
+    // 128 KiB (per stream and for the connection) took a 256 MiB Exec from 139-155 to 237 MB/s here. 1 MiB took
+    // a 256 MiB ReadFile from 0.64x to 0.95x of `nsenter head` (bench:files), with the daemon's peak RSS under 64
+    // concurrent 16 MiB Execs unchanged (137-138 MiB): the daemon still holds at most two chunks per stream
+    // (add-service.ts WriteWindow); what the window lets through waits in the socket and in this process.
+    "grpc-node.flow_control_window": 1024 * 1024,
     ...(options.tls?.serverName ? { "grpc.ssl_target_name_override": options.tls.serverName, "grpc.default_authority": options.tls.serverName } : {}),
     ...options.channelOptions,
     ...(options.token !== undefined ? { interceptors: [bearerToken(options.token)] } : {}),
