@@ -2,6 +2,7 @@
 // same plan: sequential rounds taking turns in blocks, then each concurrency in turn.
 import { statusMiB } from "./proc-memory";
 import { CONCURRENCIES } from "./results";
+import { scaled } from "./scale";
 import type { CaseResult, Concurrency } from "./results";
 import { concurrentRate, interleavedSamples, sequentialRate, summarize } from "./stats";
 import type { Operation } from "./stats";
@@ -42,6 +43,16 @@ export interface Plan {
   calls: (concurrency: number) => number;
   /** The concurrencies to drive at (default CONCURRENCIES); 1 always comes from the sequential rounds. */
   concurrencies?: readonly Concurrency[];
+}
+
+/**
+ * Blocks for a group whose baseline forks this process (execFile of nsenter
+ * or unshare) and whose calls take milliseconds: 20 calls, each block after
+ * 20 unmeasured ones (Plan.settle). Not for lsns (500 ms a call), where a
+ * fork's few milliseconds are lost in the call.
+ */
+export function forkBlocks(scale: number): Pick<Plan, "block" | "settle"> {
+  return { block: 20, settle: scaled(20, scale, 0) };
 }
 
 /** Measures every subject: p50/p99 from the sequential rounds, then the rate at each concurrency. */

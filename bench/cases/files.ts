@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { promisify } from "node:util";
 import { NamespaceType } from "../../client";
-import { measure } from "../measure";
+import { forkBlocks, measure } from "../measure";
 import type { CaseResult } from "../results";
 import { scaled } from "../scale";
 import { MB } from "./context";
@@ -63,8 +63,7 @@ export async function fileUnaryCases(ctx: BenchContext): Promise<CaseResult[]> {
         { id: "set-sysctl", label: "SetSysctl net.ipv4.ip_forward in the target's netns", side: "lxnsd", unit: "ops/s", op: () => sysctl },
         { id: "nsenter-sysctl", label: "execFile nsenter -n sysctl -w", side: "baseline", unit: "ops/s", op: () => () => execFileAsync("nsenter", ["-t", pid, "-n", "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]), forks: true },
       ],
-      // Blocks of 20, each after 20 unmeasured calls (Plan.settle): the nsenter blocks fork this process.
-      { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), block: 20, settle: scaled(20, ctx.scale, 0), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
+      { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), ...forkBlocks(ctx.scale), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
     );
   } finally {
     made.cleanup();

@@ -4,7 +4,7 @@
 // and the physical floor (a C loop doing the same spawn: physical-floor.ts).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { measure } from "../measure";
+import { forkBlocks, measure } from "../measure";
 import type { CaseResult } from "../results";
 import { scaled } from "../scale";
 import { joinNetUts } from "./context";
@@ -28,7 +28,7 @@ export async function runCases(ctx: BenchContext): Promise<CaseResult[]> {
       { id: "nsenter-true", label: "execFile nsenter -n -u true", side: "baseline", unit: "ops/s", op: () => nsenter, forks: true },
       { id: "floor-run", label: "floor of Run: addon spawn of true in net+uts behind an empty grpc-js call", side: "baseline", unit: "ops/s", op: () => ctx.floorRun },
     ],
-    { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
+    { rounds: scaled(200, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), ...forkBlocks(ctx.scale), calls: (c) => scaled(400, ctx.scale, c), concurrencies: ctx.concurrencies },
   );
   return [...cases, await physicalFloorCase(ctx)];
 }

@@ -3,7 +3,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { NamespaceType } from "../../client";
-import { measure } from "../measure";
+import { forkBlocks, measure } from "../measure";
 import type { CaseResult } from "../results";
 import { scaled } from "../scale";
 import type { BenchContext } from "./context";
@@ -21,6 +21,6 @@ export async function unshareCases(ctx: BenchContext): Promise<CaseResult[]> {
       { id: "unshare-close", label: "Unshare net+uts + Close", side: "lxnsd", unit: "ops/s", op: () => unshareAndClose },
       { id: "unshare-true", label: "execFile unshare --net --uts true", side: "baseline", unit: "ops/s", op: () => unshare, forks: true },
     ],
-    { rounds: scaled(150, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), calls: (c) => scaled(300, ctx.scale, c), concurrencies: ctx.concurrencies },
+    { rounds: scaled(150, ctx.scale, 10), warmup: scaled(100, ctx.scale, 2), ...forkBlocks(ctx.scale), calls: (c) => scaled(300, ctx.scale, c), concurrencies: ctx.concurrencies },
   );
 }
