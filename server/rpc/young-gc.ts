@@ -22,12 +22,19 @@ let collect: Collect | undefined;
 let sinceLast = 0;
 let collections = 0;
 
-/** V8's gc(), from a context made while --expose-gc was on: the daemon's own global scope never gets one. */
+/**
+ * V8's gc(), from a context made while --expose-gc was on: the daemon's own
+ * global scope never gets one. Where none can be had, nothing: the
+ * collections are a saving, never a condition of a stream.
+ */
 function collector(): Collect {
   if (!collect) {
     setFlagsFromString("--expose-gc");
     try {
-      collect = runInNewContext("gc") as Collect;
+      const gc: unknown = runInNewContext("typeof gc === 'function' ? gc : undefined");
+      collect = typeof gc === "function" ? (gc as Collect) : () => undefined;
+    } catch {
+      collect = () => undefined;
     } finally {
       setFlagsFromString("--no-expose-gc");
     }
