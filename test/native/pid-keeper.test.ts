@@ -92,19 +92,24 @@ describeRoot("native keeper init of a held pid namespace", () => {
   it("the keeper is lxnsd-pause: its own small program, not a copy of the daemon", async () => {
     const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
     const init = r.keeper!.pid;
-    expect(readlinkSync(`/proc/${init}/exe`)).toBe(realpathSync(PAUSE));
-    expect(readFileSync(`/proc/${init}/comm`, "utf8")).toBe("lxnsd-pause\n");
-    expect(readFileSync(`/proc/${init}/cmdline`, "utf8")).toBe("lxnsd-pause\0");
-    expect(readFileSync(`/proc/${init}/environ`, "utf8")).toBe("");
-    const rssKb = Number(/^(\d+) kB$/.exec(statusField(init, "VmRSS"))![1]);
-    expect(rssKb).toBeLessThan(2048);
-    expect(nsPidLine(init)).toEqual([init, 1]);
-    expect(readdirSync(`/proc/${init}/fd`)).toEqual(["0"]);
-    expect(BigInt("0x" + statusField(init, "SigIgn")) & (1n << 16n)).toBe(1n << 16n); // SIGCHLD
-    expect(statusField(init, "SigBlk")).toMatch(/^0+$/);
-    expect(childrenOf(process.pid)).toEqual([{ pid: init, state: "S" }]);
-    native.close(r.keeper!.fd);
-    native.close(r.fds[0]);
+    // A failed expectation must not leave the init running: every later test would count it.
+    try {
+      expect(readlinkSync(`/proc/${init}/exe`)).toBe(realpathSync(PAUSE));
+      expect(readFileSync(`/proc/${init}/comm`, "utf8")).toBe("lxnsd-pause\n");
+      expect(readFileSync(`/proc/${init}/cmdline`, "utf8")).toBe("lxnsd-pause\0");
+      expect(readFileSync(`/proc/${init}/environ`, "utf8")).toBe("");
+      const rssKb = Number(/^(\d+) kB$/.exec(statusField(init, "VmRSS"))![1]);
+      expect(rssKb).toBeLessThan(2048);
+      expect(nsPidLine(init)).toEqual([init, 1]);
+      expect(readdirSync(`/proc/${init}/fd`)).toEqual(["0"]);
+      // Ignored from before its exec: under CPU load, this read once came before lxnsd-pause's own sigaction.
+      expect(BigInt("0x" + statusField(init, "SigIgn")) & (1n << 16n)).toBe(1n << 16n); // SIGCHLD
+      expect(statusField(init, "SigBlk")).toMatch(/^0+$/);
+      expect(childrenOf(process.pid)).toEqual([{ pid: init, state: "S" }]);
+    } finally {
+      native.close(r.keeper!.fd);
+      native.close(r.fds[0]);
+    }
     await expectInitGone(init);
   });
 
@@ -357,6 +362,21 @@ describeRoot("native keeper init of a held pid namespace", () => {
       expect(out.pid.sync).toMatchObject({ code: "EACCES", syscall: "open", step: "exec pause" });
       expect(out).toMatchObject({ running: 0, children: [], fdDelta: 0 });
     });
+  });
+
+  it("an init ignores SIGCHLD from the moment runChild answers (50 rounds): no orphan can turn into a zombie it never reaps", async () => {
+    const seen: string[] = [];
+    for (let i = 0; i < 50; i++) {
+      const r = await native.runChild({ unshareFlags: CLONE_NEWPID, holdNs: ["pid_for_children"] });
+      try {
+        seen.push(statusField(r.keeper!.pid, "SigIgn"));
+      } finally {
+        native.close(r.keeper!.fd);
+        native.close(r.fds[0]);
+      }
+    }
+    await waitFor(() => native.runningChildren() === 0, 2000, "all keepers reaped");
+    expect(seen.filter((mask) => (BigInt("0x" + mask) & (1n << 16n)) === 0n)).toEqual([]);
   });
 
   it("50 unshare PID + close rounds: fds, runningChildren and children back to the start", async () => {

@@ -185,8 +185,15 @@ bool SetgroupsDenied(int proc_fd) {
   Check(ctl, kSysCloseRange, r);
   // Survives execve (lxnsd-pause is neither setuid nor file-capable); the
   // program sets it again. Dispositions and mask are the child's: reset
-  // and empty; lxnsd-pause ignores SIGCHLD itself.
+  // and empty.
   RawSyscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL);
+  // SIGCHLD ignored from before the exec (an ignored signal stays ignored
+  // across execve), so the kernel reaps an orphan reparented to this init
+  // even before lxnsd-pause's own sigaction has run; from runChild's answer
+  // on, the init is as it will stay. lxnsd-pause sets it again.
+  KernelSigaction ign = {};
+  ign.handler = reinterpret_cast<void*>(SIG_IGN);
+  Check(ctl, kSysRtSigaction, RawSyscall(SYS_rt_sigaction, SIGCHLD, reinterpret_cast<long>(&ign), 0, 8));
   static const char* const kArgv[] = {"lxnsd-pause", nullptr};
   static const char* const kEnvp[] = {nullptr};
   r = RawSyscall(SYS_execveat, p->pause_fd, reinterpret_cast<long>(""),
