@@ -2,7 +2,7 @@
 // Prints a markdown table, writes results.json and results.svg (bench/ at
 // BENCH_SCALE=1, dist/bench/ otherwise) and, with --readme at full scale, the
 // README's Benchmarks section.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { Command } from "commander";
@@ -94,6 +94,8 @@ async function main(): Promise<void> {
   }
   const scale = benchScale();
   const outDir = options.out ?? (scale === 1 ? path.join(ROOT, "bench") : __dirname);
+  // Made (or refused) now, not after the run: a missing --out dir once threw away a whole run's results.
+  mkdirSync(outDir, { recursive: true });
   const start = machineInfo(scale, started);
 
   const dir = mkdtempSync(path.join(tmpdir(), "lxnsd-bench-"));
