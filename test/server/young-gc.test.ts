@@ -7,7 +7,7 @@ import { YOUNG_GC_EVERY_BYTES, youngCollections } from "../../server/rpc/young-g
 async function scavengesDuring(work: () => void): Promise<number> {
   let seen = 0;
   const observer = new PerformanceObserver((list) => {
-    for (const entry of list.getEntries()) if ((entry.detail as { kind?: number } | undefined)?.kind === constants.NODE_PERFORMANCE_GC_MINOR) seen += 1;
+    for (const entry of list.getEntries()) if ((entry as { detail?: { kind?: number } }).detail?.kind === constants.NODE_PERFORMANCE_GC_MINOR) seen += 1;
   });
   observer.observe({ entryTypes: ["gc"] });
   try {
