@@ -42,9 +42,9 @@ export async function timeMs(op: Operation): Promise<number> {
  * processes hit each alike. Blocks rather than single turns: a baseline run
  * through child_process forks this process, and the copy-on-write faults
  * that follow a fork land on whatever this process does next; with blocks
- * they touch the first calls of a block (a dozen or more), not every call. `warmup` unmeasured
- * rounds first; `settle` unmeasured calls at the start of every block (see
- * Plan.settle). One sample list per operation.
+ * they touch the first calls of a block (a dozen or more), not every call.
+ * `warmup` unmeasured rounds first; `settle` unmeasured calls at the start
+ * of every block (see Plan.settle). One sample list per operation.
  */
 export async function interleavedSamples(ops: readonly Operation[], rounds: number, warmup = 0, block = 1, settle = 0): Promise<number[][]> {
   const samples = ops.map((): number[] => []);
